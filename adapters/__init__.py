@@ -1,0 +1,1 @@
+"""The bundled LoRA trainer and the adapter manifests it writes."""

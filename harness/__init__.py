@@ -1,0 +1,76 @@
+"""harness: evaluate base LLMs and their LoRA adapters, with evidence.
+
+The public API. Tasks, judges and user code import from here, never from the private
+modules. Importing this package is cheap: torch, transformers and vLLM load only when a
+backend is built.
+"""
+
+from harness._aggregate import bootstrap_metric, mean_metric, wilson_interval
+from harness._cache import RequestCache, default_cache_path, harness_home, request_key
+from harness._data import dataset_dir, load_hub, read_csv, read_jsonl, sha256_file
+from harness._errors import BackendError, DataError, HarnessError, ModelError
+from harness._models import ResolvedModel, resolve_model, weights_sha256
+from harness._registry import Registry
+from harness._runner import EvalResult, evaluate, with_overrides
+from harness._scorer import Scorer, scorers
+from harness._task import DataOptions, Dataset, DatasetInfo, Task, get_task, task, tasks
+from harness._types import (
+    Generation,
+    GenerationParams,
+    Message,
+    MetricValue,
+    Output,
+    Prompt,
+    Sample,
+    Score,
+)
+from harness._ui import Reporter
+from harness.backends import AdapterSpec, Backend, ModelInfo, backends
+
+__all__ = [
+    "AdapterSpec",
+    "Backend",
+    "BackendError",
+    "DataError",
+    "DataOptions",
+    "Dataset",
+    "DatasetInfo",
+    "EvalResult",
+    "Generation",
+    "GenerationParams",
+    "HarnessError",
+    "Message",
+    "MetricValue",
+    "ModelError",
+    "ModelInfo",
+    "Output",
+    "Prompt",
+    "Registry",
+    "Reporter",
+    "RequestCache",
+    "ResolvedModel",
+    "Sample",
+    "Score",
+    "Scorer",
+    "Task",
+    "backends",
+    "bootstrap_metric",
+    "dataset_dir",
+    "default_cache_path",
+    "evaluate",
+    "get_task",
+    "harness_home",
+    "load_hub",
+    "mean_metric",
+    "read_csv",
+    "read_jsonl",
+    "request_key",
+    "resolve_model",
+    "scorers",
+    "sha256_file",
+    "task",
+    "tasks",
+    "weights_sha256",
+    "wilson_interval",
+    "with_overrides",
+]

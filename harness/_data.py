@@ -1,0 +1,109 @@
+"""Reading evaluation data: local folders first, the Hugging Face hub when online.
+
+Every local file read is hashed (sha256) into the run record. A malformed row names the file
+and line. Offline use is first-class: with no local folder and no network the error says which
+flag or variable to set.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from harness._errors import DataError
+from harness._task import DATA_DIR_ENV, DataOptions
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def dataset_dir(options: DataOptions, name: str, required: list[str]) -> Path | None:
+    """The local folder for dataset ``name``, or None if no data dir is configured.
+
+    Raises:
+        DataError: A data dir is configured but lacks the dataset's files.
+    """
+    root = options.resolved_data_dir()
+    if root is None:
+        return None
+    if not root.is_dir():
+        raise DataError(f"data dir {root} does not exist; pass --data-dir or set {DATA_DIR_ENV}")
+    folder = root / name
+    missing = [f for f in required if not (folder / f).is_file()]
+    if missing:
+        raise DataError(
+            f"{folder} lacks {', '.join(missing)}; put the {name} files there "
+            f"or point --data-dir/{DATA_DIR_ENV} at a folder that has {name}/"
+        )
+    return folder
+
+
+def read_jsonl(path: Path, required: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
+    """Yields the rows of a JSONL file, naming file and line on any malformed row."""
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg}); fix or remove that line") from None
+            if not isinstance(row, dict):
+                raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+            missing = [k for k in required if k not in row]
+            if missing:
+                raise DataError(f"{path}:{lineno}: row lacks field(s) {', '.join(missing)}")
+            yield row
+
+
+def read_csv(path: Path, required: tuple[str, ...] = ()) -> Iterator[dict[str, str]]:
+    """Yields the rows of a CSV file with a header, naming file and line on a bad row."""
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [k for k in required if k not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(f"{path}: header lacks column(s) {', '.join(missing)}")
+        for row in reader:
+            if any(row.get(k) in (None, "") for k in required):
+                raise DataError(f"{path}:{reader.line_num}: empty value in {', '.join(required)}")
+            yield row
+
+
+def load_hub(hub_id: str, split: str, config: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """Loads a split from the Hugging Face hub; returns rows and the resolved revision.
+
+    Raises:
+        DataError: ``datasets`` is missing or the hub cannot be reached.
+    """
+    try:
+        import datasets
+    except ImportError:
+        raise DataError(
+            f"no local data for {hub_id} and the `datasets` package is missing; "
+            f"pass --data-dir or `pip install datasets`"
+        ) from None
+    if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise DataError(
+            f"{hub_id} is not available offline; pass --data-dir or set {DATA_DIR_ENV} "
+            f"to a folder holding the dataset"
+        )
+    try:
+        ds = datasets.load_dataset(hub_id, config, split=split)
+    except Exception as e:  # network, auth, missing split: all user-fixable
+        raise DataError(
+            f"could not load {hub_id} ({split}) from the hub: {type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}; pass --data-dir for local data"
+        ) from None
+    revision = getattr(getattr(ds, "info", None), "version", None)
+    return [dict(r) for r in ds], str(revision) if revision else None

@@ -1,0 +1,26 @@
+"""User-facing errors.
+
+A `HarnessError` is something the user can fix (a missing file, a typo in a task name, an
+adapter built for another model). The CLI prints its message on one line and exits with code
+2, without a traceback; everything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """An error the user caused and can fix; the message says what to do."""
+
+    exit_code: int = 2
+
+
+class DataError(HarnessError):
+    """A dataset file is missing or malformed."""
+
+
+class ModelError(HarnessError):
+    """A model or adapter cannot be loaded or does not fit the served model."""
+
+
+class BackendError(HarnessError):
+    """A backend (server, engine) could not be reached or started."""

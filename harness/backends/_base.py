@@ -1,0 +1,131 @@
+"""The backend interface: render prompts, generate, score choice log-likelihoods.
+
+A backend serves one base model and, optionally, LoRA adapters on top of it. The runner asks
+it to ``render`` each prompt once (so the exact string or messages sent is recorded and cached)
+and then streams results from ``generate`` / ``loglikelihood`` as ``(index, result)`` pairs,
+committing each to the request cache as it arrives.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness._registry import Registry
+from harness._types import Generation, GenerationParams, Prompt
+
+Rendered = Any  # a string (completion prompt) or a list of {"role", "content"} dicts
+
+
+@dataclass(frozen=True)
+class AdapterSpec:
+    """A LoRA adapter to evaluate on top of the backend's base model.
+
+    Attributes:
+        name: Name it is served and recorded under.
+        path: PEFT adapter folder (``adapter_config.json`` + weights).
+        sha256: Hash of the adapter weights.
+        base_model: ``base_model_name_or_path`` from ``adapter_config.json``.
+        rank: LoRA rank ``r``.
+        target_modules: Modules the adapter patches.
+        base_model_sha256: Weight hash of the base it was trained on, if its manifest says.
+    """
+
+    name: str
+    path: Path
+    sha256: str
+    base_model: str | None = None
+    rank: int | None = None
+    target_modules: tuple[str, ...] = ()
+    base_model_sha256: str | None = None
+
+
+@dataclass
+class ModelInfo:
+    """What a backend serves, for the run record."""
+
+    id: str
+    path: str | None
+    weight_sha256: str | None
+    dtype: str | None = None
+    device: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoglikelihoodRequest:
+    """Score ``continuation`` given ``context`` (both already rendered strings)."""
+
+    context: str
+    continuation: str
+
+
+@dataclass
+class Loglikelihood:
+    logprob: float
+    tokens: int = 0
+    error: str | None = None
+
+
+class Backend(abc.ABC):
+    """A model server. Subclasses are registered in `backends` by name."""
+
+    name: str = "backend"
+    supports_loglikelihood: bool = False
+    supports_adapters: bool = False
+
+    def __init__(self, chat_template: bool | None = None, batch_size: int | None = None) -> None:
+        self.chat_template = chat_template
+        self.batch_size = batch_size
+
+    @abc.abstractmethod
+    def model_info(self) -> ModelInfo:
+        """The served base model."""
+
+    @abc.abstractmethod
+    def render(self, prompt: Prompt) -> Rendered:
+        """The exact prompt sent to the model (chat template applied or plain text)."""
+
+    @abc.abstractmethod
+    def generate(
+        self,
+        prompts: Sequence[Rendered],
+        params: GenerationParams,
+        adapter: AdapterSpec | None = None,
+    ) -> Iterator[tuple[int, Generation]]:
+        """Yields ``(index into prompts, generation)`` as results become available.
+
+        Failures are yielded as generations with ``error`` set, never raised, so the runner
+        can count them; only unrecoverable errors (model cannot load) raise.
+        """
+
+    def loglikelihood(
+        self,
+        requests: Sequence[LoglikelihoodRequest],
+        adapter: AdapterSpec | None = None,
+    ) -> Iterator[tuple[int, Loglikelihood]]:
+        """Yields ``(index, summed log-probability of the continuation)``."""
+        raise NotImplementedError(f"backend {self.name!r} cannot score log-likelihoods")
+
+    def prepare(self, adapters: Sequence[AdapterSpec]) -> None:
+        """Checks and loads adapters before any generation (raise ModelError on mismatch)."""
+        if adapters and not self.supports_adapters:
+            from harness._errors import ModelError
+
+            raise ModelError(f"backend {self.name!r} cannot serve LoRA adapters; use --backend hf or vllm")
+
+    def close(self) -> None:
+        """Releases the model, engine or server."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+backends: Registry[Any] = Registry("backend")
+backends.register("hf", "harness.backends.hf:HFBackend")

@@ -1,0 +1,220 @@
+"""The Hugging Face transformers backend (with peft for LoRA adapters).
+
+Batched generation with left padding, sorted by prompt length so batches waste little
+padding; greedy unless a temperature is given; stop sequences cut both during generation
+(``stop_strings``) and afterwards. Adapters are loaded once into one ``PeftModel`` and switched
+per variant; the base model is evaluated with the adapters disabled. Float32 on CPU (the fast
+dtype there), bfloat16 on CUDA when supported.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from harness._errors import ModelError
+from harness._models import ResolvedModel, resolve_model
+from harness._types import Generation, GenerationParams, Prompt
+from harness.backends._base import (
+    AdapterSpec,
+    Backend,
+    Loglikelihood,
+    LoglikelihoodRequest,
+    ModelInfo,
+    Rendered,
+)
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """``text`` up to the earliest stop sequence, and whether one was found."""
+    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+class HFBackend(Backend):
+    """Runs a causal LM with transformers.
+
+    Args:
+        model: Bundled model name, local folder or hub id (None: the bundled model).
+        chat_template: Use the tokenizer's chat template (None: when the tokenizer has one).
+        batch_size: Prompts per forward pass (None: 16 on CPU, 64 on CUDA).
+        device: "auto", "cpu", "cuda" or "cuda:N".
+        dtype: "auto", "float32", "bfloat16" or "float16".
+    """
+
+    name = "hf"
+    supports_loglikelihood = True
+    supports_adapters = True
+
+    def __init__(
+        self,
+        model: str | None = None,
+        chat_template: bool | None = None,
+        batch_size: int | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        resolved: ResolvedModel | None = None,
+    ) -> None:
+        super().__init__(chat_template=chat_template, batch_size=batch_size)
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.resolved = resolved or resolve_model(model)
+        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        if self.device == "cpu":
+            torch.set_num_threads(os.cpu_count() or 1)
+        if dtype == "auto":
+            cuda_bf16 = self.device.startswith("cuda") and torch.cuda.is_bf16_supported()
+            dtype = "bfloat16" if cuda_bf16 else "float32"
+        self.dtype = dtype
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.resolved.path)
+            self.model: Any = AutoModelForCausalLM.from_pretrained(
+                self.resolved.path, dtype=getattr(torch, dtype)
+            ).to(self.device)
+        except (OSError, ValueError) as e:
+            raise ModelError(f"cannot load model from {self.resolved.path}: {str(e).splitlines()[0]}") from None
+        self.model.eval()
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        if self.chat_template is None:
+            self.chat_template = bool(getattr(self.tokenizer, "chat_template", None))
+        if self.batch_size is None:
+            self.batch_size = 64 if self.device.startswith("cuda") else 16
+        self._adapters: dict[str, AdapterSpec] = {}
+
+    def model_info(self) -> ModelInfo:
+        return ModelInfo(
+            id=self.resolved.id,
+            path=str(self.resolved.path),
+            weight_sha256=self.resolved.sha256,
+            dtype=self.dtype,
+            device=self.device,
+        )
+
+    def render(self, prompt: Prompt) -> Rendered:
+        if not self.chat_template:
+            return prompt.text
+        msgs = [{"role": m.role, "content": m.content} for m in prompt.messages]
+        return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+
+    def prepare(self, adapters: Sequence[AdapterSpec]) -> None:
+        if not adapters:
+            return
+        from peft import PeftModel
+
+        for spec in adapters:
+            if spec.name in self._adapters:
+                continue
+            try:
+                if not self._adapters:
+                    self.model = PeftModel.from_pretrained(self.model, str(spec.path), adapter_name=spec.name)
+                else:
+                    self.model.load_adapter(str(spec.path), adapter_name=spec.name)
+            except (OSError, ValueError, RuntimeError, KeyError) as e:
+                raise ModelError(f"adapter {spec.name} ({spec.path}) does not load on {self.resolved.id}: "
+                                 f"{str(e).splitlines()[0][:200]}") from None
+            self._adapters[spec.name] = spec
+        self.model.eval()
+
+    def _context(self, adapter: AdapterSpec | None) -> Any:
+        """A context manager that selects the adapter (or disables all for the base)."""
+        import contextlib
+
+        if not self._adapters:
+            if adapter is not None:
+                raise ModelError(f"adapter {adapter.name} was not prepared; call prepare() first")
+            return contextlib.nullcontext()
+        if adapter is None:
+            return self.model.disable_adapter()
+        self.model.set_adapter(adapter.name)
+        return contextlib.nullcontext()
+
+    def _add_special(self) -> bool:
+        # A chat template already wrote any BOS; plain prompts get the tokenizer's default.
+        return not self.chat_template
+
+    def generate(
+        self,
+        prompts: Sequence[Rendered],
+        params: GenerationParams,
+        adapter: AdapterSpec | None = None,
+    ) -> Iterator[tuple[int, Generation]]:
+        import torch
+
+        order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+        bs = int(self.batch_size or 1)
+        tok = self.tokenizer
+        for b, start in enumerate(range(0, len(order), bs)):
+            idx = order[start : start + bs]
+            enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True,
+                      add_special_tokens=self._add_special()).to(self.device)
+            kwargs: dict[str, Any] = {"max_new_tokens": params.max_new_tokens,
+                                      "pad_token_id": tok.pad_token_id}
+            if params.stop:
+                kwargs.update(stop_strings=list(params.stop), tokenizer=tok)
+            if params.temperature > 0:
+                torch.manual_seed(params.seed + b)
+                kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
+            else:
+                kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            with torch.inference_mode(), self._context(adapter):
+                out = self.model.generate(**enc, **kwargs)
+            new = out[:, enc["input_ids"].shape[1] :]
+            for row, i in enumerate(idx):
+                ids = new[row].tolist()
+                n_out = len(ids)
+                eos = self._first_eos(ids)
+                if eos is not None:
+                    n_out = eos + 1
+                    ids = ids[:eos]
+                text, stopped = cut_at_stop(tok.decode(ids, skip_special_tokens=True), params.stop)
+                finish = "stop" if stopped or eos is not None else "length"
+                yield i, Generation(text=text, tokens_in=int(enc["attention_mask"][row].sum()),
+                                    tokens_out=n_out, finish_reason=finish)
+
+    def _first_eos(self, ids: list[int]) -> int | None:
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
+        eos_ids.discard(None)
+        return next((k for k, t in enumerate(ids) if t in eos_ids), None)
+
+    def loglikelihood(
+        self,
+        requests: Sequence[LoglikelihoodRequest],
+        adapter: AdapterSpec | None = None,
+    ) -> Iterator[tuple[int, Loglikelihood]]:
+        import torch
+
+        tok = self.tokenizer
+        encoded = []
+        for r in requests:
+            ctx = tok(r.context, add_special_tokens=self._add_special())["input_ids"]
+            cont = tok(r.continuation, add_special_tokens=False)["input_ids"]
+            encoded.append((ctx, cont))
+        order = sorted(range(len(requests)), key=lambda i: -(len(encoded[i][0]) + len(encoded[i][1])))
+        bs = int(self.batch_size or 1)
+        pad = tok.pad_token_id
+        for start in range(0, len(order), bs):
+            idx = order[start : start + bs]
+            seqs = [encoded[i][0] + encoded[i][1] for i in idx]
+            width = max(len(s) for s in seqs)
+            ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=self.device)
+            mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], device=self.device)
+            with torch.inference_mode(), self._context(adapter):
+                logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
+            logp = torch.log_softmax(logits, dim=-1)
+            for row, i in enumerate(idx):
+                ctx, cont = encoded[i]
+                pos = torch.arange(len(ctx) - 1, len(ctx) + len(cont) - 1, device=self.device)
+                target = torch.tensor(cont, device=self.device)
+                total = float(logp[row, pos, target].sum())
+                yield i, Loglikelihood(logprob=total, tokens=len(cont))
+
+    def close(self) -> None:
+        self.model = None
+        import gc
+
+        gc.collect()

@@ -1,0 +1,58 @@
+"""The ``harness`` command line: a click group whose subcommands load lazily.
+
+Each subcommand lives in its own module and only parses arguments and delegates to the
+library. ``COMMANDS`` maps names to ``"module:attr"`` so ``harness --help`` imports nothing
+heavy. A `HarnessError` becomes a one-line message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from harness._errors import HarnessError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("harness.cli.run:run", "Evaluate a model (and LoRA adapters) on a task."),
+    "tasks": ("harness.cli.tasks:tasks_cmd", "List the registered tasks."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that subcommand runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, _, attr = COMMANDS[name][0].partition(":")
+        cmd: click.Command = getattr(importlib.import_module(module), attr)
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HarnessError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(e.exit_code)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="harness-eval", prog_name="harness")
+def cli() -> None:
+    """harness: evaluate base models and LoRA adapters with evidence."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="harness")

@@ -1,0 +1,185 @@
+"""The on-disk run record: ``runs/<run-id>/run.json`` and ``samples.jsonl``.
+
+This module depends on nothing else in harness, so the format outlives refactors of the
+engine. Every field is documented; ``schema_version`` is bumped on any incompatible change and
+readers refuse versions they do not know.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HarnessInfo(_Model):
+    version: str = Field(description="harness package version")
+    git_sha: str | None = Field(None, description="commit of the harness checkout, if any")
+    git_dirty: bool | None = Field(None, description="uncommitted changes in that checkout")
+
+
+class TaskInfo(_Model):
+    name: str = Field(description="registry name of the task")
+    version: str = Field(description="task version; changes when results would change")
+    params: dict[str, Any] = Field(default_factory=dict, description="task factory arguments")
+    prompt_sha256: str = Field(description="sha256 of the task's prompt template")
+    mode: str = Field("generate", description="'generate' or 'loglikelihood'")
+
+
+class DatasetRecord(_Model):
+    name: str
+    source: str = Field(description="'local', 'hub' or 'package'")
+    location: str = Field(description="folder, file, hub id or package resource")
+    split: str
+    revision: str | None = Field(None, description="hub revision, when loaded from the hub")
+    files: dict[str, str] = Field(default_factory=dict, description="file name -> sha256")
+    n_total: int = Field(description="items in the split before --limit")
+    n_evaluated: int = Field(description="items evaluated")
+    limit: int | None = None
+    seed: int = Field(description="seed for few-shot selection and item sampling")
+
+
+class AdapterRecord(_Model):
+    name: str = Field(description="name the adapter was served or registered under")
+    path: str | None = None
+    sha256: str | None = Field(None, description="sha256 of the adapter weights")
+    base_model: str | None = Field(None, description="base model named in adapter_config.json")
+    rank: int | None = None
+
+
+class ModelRecord(_Model):
+    id: str = Field(description="model id as given (hub id, path or bundled name)")
+    path: str | None = Field(None, description="local folder the weights were loaded from")
+    weight_sha256: str | None = Field(None, description="sha256 over the weight files")
+    backend: str = Field(description="backend registry name")
+    dtype: str | None = None
+    device: str | None = None
+    chat_template: bool = Field(description="whether prompts went through the chat template")
+    adapter: AdapterRecord | None = Field(None, description="None for the base model")
+
+
+class GenerationRecord(_Model):
+    max_new_tokens: int
+    temperature: float
+    top_p: float
+    stop: list[str]
+    n: int = Field(description="completions per item")
+    seed: int
+    batch_size: int | None = None
+
+
+class MetricRecord(_Model):
+    value: float | None
+    stderr: float | None = None
+    ci_low: float | None = Field(None, description="lower end of the 95% interval")
+    ci_high: float | None = Field(None, description="upper end of the 95% interval")
+    n: int = 0
+    method: str = Field("none", description="interval method: wilson, normal, bootstrap, none")
+
+
+class Counts(_Model):
+    samples: int = Field(description="items scored")
+    requests: int = Field(description="model requests the run needed")
+    cache_hits: int = Field(description="requests answered from the request cache")
+    model_calls: int = Field(description="requests sent to the model in this invocation")
+    errors: int = Field(0, description="requests that failed after retries")
+
+
+class Timing(_Model):
+    wall_s: float = Field(description="wall time of the whole run")
+    model_s: float = Field(description="time spent waiting for the model")
+    tokens_in: int = 0
+    tokens_out: int = 0
+    tokens_per_s: float | None = Field(None, description="generated tokens per model second")
+    items_per_s: float | None = None
+
+
+class HostInfo(_Model):
+    platform: str
+    python: str
+    cpu_count: int | None = None
+    torch: str | None = None
+    gpu: str | None = None
+    packages: dict[str, str] = Field(default_factory=dict, description="versions of key libraries")
+
+
+class RunRecord(_Model):
+    """Everything needed to understand, reproduce and re-score one run."""
+
+    schema_version: int = Field(SCHEMA_VERSION, description="version of this format")
+    run_id: str
+    group_id: str | None = Field(None, description="shared by runs on identical items (pairable)")
+    created_at: str = Field(description="ISO-8601 UTC start time")
+    status: str = Field("complete", description="'complete' or 'partial'")
+    harness: HarnessInfo
+    task: TaskInfo
+    dataset: DatasetRecord
+    model: ModelRecord
+    generation: GenerationRecord
+    scorers: list[dict[str, Any]] = Field(default_factory=list, description="name + args each")
+    metrics: dict[str, MetricRecord] = Field(default_factory=dict)
+    extra: dict[str, Any] = Field(default_factory=dict, description="e.g. confusion matrices")
+    counts: Counts
+    timing: Timing
+    host: HostInfo
+    command: list[str] = Field(default_factory=list, description="argv that produced the run")
+
+
+class ScoreRecord(_Model):
+    values: dict[str, float | None]
+    answer: Any = None
+    explanation: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class SampleRecord(_Model):
+    """One line of ``samples.jsonl``."""
+
+    id: str
+    prompt: Any = Field(description="the rendered prompt sent to the model (text or messages)")
+    outputs: list[str] = Field(default_factory=list, description="the raw completions")
+    choice_logprobs: list[float] | None = None
+    target: Any = None
+    scores: dict[str, ScoreRecord] = Field(default_factory=dict, description="per scorer")
+    errors: list[str] = Field(default_factory=list)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+def write_run(folder: Path, record: RunRecord, samples: list[SampleRecord]) -> None:
+    """Writes ``run.json`` and ``samples.jsonl`` atomically into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "samples.jsonl.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        for s in samples:
+            f.write(s.model_dump_json() + "\n")
+    tmp.replace(folder / "samples.jsonl")
+    tmp = folder / "run.json.tmp"
+    tmp.write_text(record.model_dump_json(indent=2), encoding="utf-8")
+    tmp.replace(folder / "run.json")
+
+
+def read_run(folder: Path) -> RunRecord:
+    """Reads ``run.json`` from a run folder (or the file itself)."""
+    path = folder if folder.is_file() else folder / "run.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"{path}: schema_version {version} is not supported (expected {SCHEMA_VERSION})")
+    return RunRecord.model_validate(data)
+
+
+def read_samples(folder: Path) -> list[SampleRecord]:
+    """Reads ``samples.jsonl`` from a run folder."""
+    path = folder / "samples.jsonl"
+    with open(path, encoding="utf-8") as f:
+        return [SampleRecord.model_validate_json(line) for line in f if line.strip()]

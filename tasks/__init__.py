@@ -1,0 +1,11 @@
+"""Built-in tasks, one small module per task family.
+
+``TASKS`` maps each registry name to its factory as a lazy ``"module:attr"`` reference; the
+``harness.tasks`` entry point in pyproject.toml points here, so ``harness`` finds these tasks
+without importing this package by name.
+"""
+
+TASKS: dict[str, str] = {
+    "gsm8k": "tasks.gsm8k:gsm8k",
+    "viggo": "tasks.viggo:viggo",
+}
