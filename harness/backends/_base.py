@@ -129,3 +129,6 @@ class Backend(abc.ABC):
 
 backends: Registry[Any] = Registry("backend")
 backends.register("hf", "harness.backends.hf:HFBackend")
+backends.register("vllm", "harness.backends.vllm:VLLMBackend")
+backends.register("vllm-server", "harness.backends.openai:VLLMServerBackend")
+backends.register("openai", "harness.backends.openai:OpenAIBackend")

@@ -1,0 +1,256 @@
+"""The vLLM offline-engine backend: one in-process ``LLM`` engine, base model plus LoRA adapters.
+
+`VLLMBackend.prepare` checks the adapters against the base model and starts the engine once
+with ``enable_lora`` and ``max_lora_rank``/``max_loras`` derived from the adapters'
+``adapter_config.json``; each variant is then a ``LoRARequest`` on the same engine, so many
+adapters cost one engine start. Prompts are rendered and tokenized exactly as the HF backend
+does (same tokenizer, same chat template, same special-token rule), so both backends see the
+identical input. Log-likelihoods come from vLLM's ``prompt_logprobs``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from harness._adapter_checks import check_adapters
+from harness._errors import BackendError, ModelError
+from harness._models import ResolvedModel, resolve_model
+from harness._types import Generation, GenerationParams, Prompt
+from harness.backends._base import (
+    AdapterSpec,
+    Backend,
+    Loglikelihood,
+    LoglikelihoodRequest,
+    ModelInfo,
+    Rendered,
+)
+from harness.backends._vllm_common import (
+    VLLM_LORA_RANKS,
+    PromptRenderer,
+    default_dtype,
+    lora_limits,
+    on_cpu,
+    require_vllm,
+    vllm_env,
+)
+
+
+class VLLMBackend(Backend):
+    """vLLM's offline engine in this process.
+
+    Args:
+        model: Bundled model name, local folder or hub id (None: the bundled model).
+        chat_template: Use the tokenizer's chat template (None: when the tokenizer has one).
+        batch_size: Prompts handed to the engine per call (None: all at once; vLLM batches).
+        dtype: None/"auto": float32 on CPU, auto on GPU.
+        max_model_len: Context length; small keeps the KV cache small.
+        kv_cache_gib: KV cache size on CPU (``VLLM_CPU_KVCACHE_SPACE``).
+        gpu_memory_utilization: Fraction of GPU memory vLLM may use (GPU only).
+        max_lora_rank: Serve ranks up to this (None: the largest adapter rank).
+        resolved: An already resolved model (skips resolving ``model``).
+    """
+
+    name = "vllm"
+    supports_loglikelihood = True
+    supports_adapters = True
+
+    def __init__(
+        self,
+        model: str | None = None,
+        chat_template: bool | None = None,
+        batch_size: int | None = None,
+        dtype: str | None = None,
+        max_model_len: int = 2048,
+        kv_cache_gib: int = 1,
+        gpu_memory_utilization: float = 0.85,
+        max_lora_rank: int | None = None,
+        resolved: ResolvedModel | None = None,
+    ) -> None:
+        super().__init__(chat_template=chat_template, batch_size=batch_size)
+        require_vllm()
+        self.resolved = resolved or resolve_model(model)
+        self.dtype = default_dtype(dtype)
+        self.max_model_len = max_model_len
+        self.kv_cache_gib = kv_cache_gib
+        self.gpu_memory_utilization = gpu_memory_utilization
+        self.max_lora_rank = max_lora_rank
+        self.renderer = PromptRenderer(self.resolved.path, chat_template)
+        self.chat_template = self.renderer.chat_template
+        self.llm: Any = None
+        self._lora: dict[str, Any] = {}
+        self.engine_start_s: float | None = None
+
+    def model_info(self) -> ModelInfo:
+        return ModelInfo(
+            id=self.resolved.id,
+            path=str(self.resolved.path),
+            weight_sha256=self.resolved.sha256,
+            dtype=self.dtype,
+            device="cpu" if on_cpu() else "cuda",
+            extra={"engine": "vllm-offline", "max_model_len": self.max_model_len},
+        )
+
+    def render(self, prompt: Prompt) -> Rendered:
+        return self.renderer.render(prompt)
+
+    def prepare(self, adapters: Sequence[AdapterSpec]) -> None:
+        """Checks the adapters, then starts the engine once with all of them."""
+        adapters = list(adapters)
+        if self.llm is not None:
+            unknown = [a.name for a in adapters if a.name not in self._lora]
+            if unknown:
+                raise ModelError(
+                    f"adapters {', '.join(unknown)} were not given when the vLLM engine started; "
+                    f"pass every adapter to one prepare() call"
+                )
+            return
+        check_adapters(adapters, self.model_info(), self.max_lora_rank or VLLM_LORA_RANKS[-1])
+        self._start(adapters)
+
+    def _start(self, adapters: list[AdapterSpec]) -> None:
+        import time
+
+        for key, value in vllm_env(self.kv_cache_gib).items():
+            os.environ.setdefault(key, value)
+        from vllm import LLM
+        from vllm.lora.request import LoRARequest
+
+        kwargs: dict[str, Any] = {
+            "model": str(self.resolved.path),
+            "dtype": self.dtype,
+            "max_model_len": self.max_model_len,
+            "seed": 0,
+        }
+        if not on_cpu():
+            kwargs["gpu_memory_utilization"] = self.gpu_memory_utilization
+        if adapters:
+            rank, n = lora_limits(adapters, self.max_lora_rank)
+            kwargs.update(enable_lora=True, max_lora_rank=rank, max_loras=n)
+        t0 = time.monotonic()
+        try:
+            self.llm = LLM(**kwargs)
+        except Exception as e:  # vLLM raises many types; all mean "engine did not start"
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+            raise BackendError(
+                f"the vLLM engine did not start for {self.resolved.id}: {first}"
+            ) from e
+        self.engine_start_s = time.monotonic() - t0
+        for i, a in enumerate(adapters, start=1):
+            self._lora[a.name] = LoRARequest(a.name, i, str(a.path))
+
+    def _lora_for(self, adapter: AdapterSpec | None) -> Any:
+        if self.llm is None:
+            self.prepare([adapter] if adapter else [])
+        if adapter is None:
+            return None
+        if adapter.name not in self._lora:
+            raise ModelError(f"adapter {adapter.name} was not prepared; pass it to prepare() first")
+        return self._lora[adapter.name]
+
+    def generate(
+        self,
+        prompts: Sequence[Rendered],
+        params: GenerationParams,
+        adapter: AdapterSpec | None = None,
+    ) -> Iterator[tuple[int, Generation]]:
+        from vllm import SamplingParams
+
+        lora = self._lora_for(adapter)
+        sampled = params.temperature > 0
+
+        def sp(i: int) -> Any:
+            return SamplingParams(
+                n=1,
+                max_tokens=params.max_new_tokens,
+                temperature=params.temperature,
+                top_p=params.top_p if sampled else 1.0,
+                stop=list(params.stop) or None,
+                # Repeats of one prompt (n > 1) must differ, so each request has its own seed.
+                seed=params.seed + i if sampled else None,
+            )
+
+        step = int(self.batch_size or len(prompts) or 1)
+        for start in range(0, len(prompts), step):
+            idx = list(range(start, min(start + step, len(prompts))))
+            yield from self._generate_chunk(idx, prompts, [sp(i) for i in idx], lora)
+
+    def _generate_chunk(
+        self, idx: list[int], prompts: Sequence[Rendered], sps: list[Any], lora: Any
+    ) -> Iterator[tuple[int, Generation]]:
+        texts = [str(prompts[i]) for i in idx]
+        try:
+            outs = self._run(texts, sps, lora)
+        except (ValueError, TypeError) as e:  # a bad request fails the whole call: go one by one
+            if len(idx) == 1:
+                yield idx[0], Generation(text="", finish_reason="error", error=_one_line(e))
+                return
+            for k, i in enumerate(idx):
+                yield from self._generate_chunk([i], prompts, [sps[k]], lora)
+            return
+        for i, out in zip(idx, outs, strict=True):
+            c = out.outputs[0]
+            yield (
+                i,
+                Generation(
+                    text=c.text,
+                    tokens_in=len(out.prompt_token_ids or []),
+                    tokens_out=len(c.token_ids),
+                    finish_reason="length" if c.finish_reason == "length" else "stop",
+                ),
+            )
+
+    def _run(self, prompts: list[Any], sps: list[Any], lora: Any) -> list[Any]:
+        return list(
+            self.llm.generate(
+                prompts,
+                sps,
+                use_tqdm=False,
+                lora_request=lora,
+                tokenization_kwargs={"add_special_tokens": self.renderer.add_special_tokens},
+            )
+        )
+
+    def loglikelihood(
+        self,
+        requests: Sequence[LoglikelihoodRequest],
+        adapter: AdapterSpec | None = None,
+    ) -> Iterator[tuple[int, Loglikelihood]]:
+        from vllm import SamplingParams
+
+        lora = self._lora_for(adapter)
+        tok = self.renderer.tokenizer
+        encoded = []
+        for r in requests:
+            ctx = tok(r.context, add_special_tokens=self.renderer.add_special_tokens)["input_ids"]
+            cont = tok(r.continuation, add_special_tokens=False)["input_ids"]
+            encoded.append((ctx, cont))
+        prompts = [{"prompt_token_ids": ctx + cont} for ctx, cont in encoded]
+        sp = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
+        outs = self.llm.generate(prompts, sp, use_tqdm=False, lora_request=lora)
+        for i, ((ctx, cont), out) in enumerate(zip(encoded, outs, strict=True)):
+            ids = ctx + cont
+            plp = out.prompt_logprobs or []
+            total = 0.0
+            for pos in range(len(ctx), len(ids)):
+                total += float(plp[pos][ids[pos]].logprob)
+            yield i, Loglikelihood(logprob=total, tokens=len(cont))
+
+    def close(self) -> None:
+        llm, self.llm = self.llm, None
+        self._lora = {}
+        if llm is None:
+            return
+        core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+        del llm
+        import gc
+
+        gc.collect()
+
+
+def _one_line(e: BaseException) -> str:
+    msg = " ".join(str(e).split())[:300]
+    return f"{type(e).__name__}: {msg}"
