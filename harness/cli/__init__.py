@@ -18,6 +18,8 @@ from harness._errors import HarnessError
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("harness.cli.run:run", "Evaluate a model (and LoRA adapters) on a task."),
     "tasks": ("harness.cli.tasks:tasks_cmd", "List the registered tasks."),
+    "report": ("harness.cli.report:report", "Leaderboard report (HTML + Markdown) from runs."),
+    "gate": ("harness.cli.gate:gate", "Release gate: check runs against a YAML policy."),
 }
 
 

@@ -1,0 +1,153 @@
+"""The self-contained HTML report: one file, no network at view time.
+
+Styles, script and plots (base64 PNG) are all inline. The leaderboard and comparison tables
+sort by clicking a header and filter with the search box; flips can be narrowed to one
+direction. Every value from a run is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+
+from harness.report._model import Cell, Delta, Report
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d232a;max-width:1400px}
+h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:8px 0;font-size:13px}
+th,td{border:1px solid #d6dbe0;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f1f4f7;cursor:pointer;user-select:none;white-space:nowrap}
+th.sorted-asc::after{content:" \\25B2"}th.sorted-desc::after{content:" \\25BC"}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.ci{color:#69727d;font-size:11px}.bad{color:#b3261e;font-weight:600}
+.good{color:#1e7b34;font-weight:600}.muted{color:#69727d}
+pre{white-space:pre-wrap;margin:0;max-width:420px;font-size:12px}
+img{max-width:100%;border:1px solid #eee;margin:6px 0}
+#filter{padding:4px 8px;width:280px}details{margin:8px 0}
+.tag{font-size:11px;padding:1px 6px;border-radius:8px;background:#e8eef5}
+"""
+
+# Nothing may load from anywhere: plots are data: URIs, style and script are inline.
+_CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+        "script-src 'unsafe-inline'")
+
+_JS = """
+function cellKey(td){const v=td.getAttribute('data-value');
+  if(v!==null&&v!==''&&!isNaN(parseFloat(v)))return [0,parseFloat(v)];
+  return [1,td.textContent.trim().toLowerCase()];}
+function sortTable(th){const table=th.closest('table');
+  const idx=[...th.parentNode.children].indexOf(th);
+  const asc=!th.classList.contains('sorted-asc');
+  table.querySelectorAll('th').forEach(h=>h.classList.remove('sorted-asc','sorted-desc'));
+  th.classList.add(asc?'sorted-asc':'sorted-desc');const body=table.tBodies[0];
+  const rows=[...body.rows];rows.sort((a,b)=>{const x=cellKey(a.cells[idx]),y=cellKey(b.cells[idx]);
+    if(x[0]!==y[0])return x[0]-y[0];const r=x[1]<y[1]?-1:x[1]>y[1]?1:0;return asc?r:-r;});
+  rows.forEach(r=>body.appendChild(r));}
+function applyFilter(){const q=document.getElementById('filter').value.toLowerCase();
+  document.querySelectorAll('table.filterable tbody tr').forEach(tr=>{
+    tr.style.display=tr.textContent.toLowerCase().includes(q)?'':'none';});}
+function showFlips(sel){const dir=sel.value;sel.closest('details').querySelectorAll('tbody tr')
+  .forEach(tr=>{tr.style.display=(!dir||tr.dataset.direction===dir)?'':'none';});}
+document.querySelectorAll('table.sortable th')
+  .forEach(th=>th.addEventListener('click',()=>sortTable(th)));
+document.getElementById('filter').addEventListener('input',applyFilter);
+document.querySelectorAll('select.flipdir').forEach(s=>s.addEventListener('change',()=>showFlips(s)));
+"""
+
+
+def _cell_html(cell: Cell | None) -> str:
+    if cell is None or cell.value is None:
+        return '<td class="num" data-value="">–</td>'
+    ci = ""
+    if cell.ci_low is not None and cell.ci_high is not None:
+        ci = f' <span class="ci">[{cell.ci_low:.3f}, {cell.ci_high:.3f}]</span>'
+    title = f"n={cell.n}, {cell.method}, run {cell.run_id}"
+    return (f'<td class="num" data-value="{cell.value:.6g}" title="{escape(title)}">'
+            f"{cell.value:.3f}{ci}</td>")
+
+
+def _leaderboard(report: Report) -> str:
+    head = "".join(f"<th>{escape(c)}</th>" for c in report.columns)
+    body = []
+    for row in report.rows:
+        cells = "".join(_cell_html(row.cells.get(c)) for c in report.columns)
+        kind = "adapter" if row.adapter else "base"
+        body.append(f'<tr><td>{escape(row.label)} <span class="tag">{kind}</span></td>{cells}</tr>')
+    return (f'<table id="leaderboard" class="sortable filterable"><thead><tr><th>model</th>{head}'
+            f'</tr></thead><tbody>{"".join(body)}</tbody></table>')
+
+
+def _comparisons(report: Report) -> str:
+    if not report.deltas:
+        return '<p class="muted">No adapter run had a base-model run to compare with.</p>'
+    rows = []
+    for d in report.deltas:
+        r = d.comparison.result
+        cls = "bad" if r.significant and r.delta < 0 else ("good" if r.significant else "")
+        flips = f"{r.worse} / {r.better}" if r.worse is not None else "–"
+        rows.append(
+            f"<tr><td>{escape(d.task)}</td><td>{escape(d.metric)}</td><td>{escape(d.cand_label)}"
+            f"</td><td>{escape(d.base_label)}</td>"
+            f'<td class="num" data-value="{r.baseline:.6g}">{r.baseline:.3f}</td>'
+            f'<td class="num" data-value="{r.candidate:.6g}">{r.candidate:.3f}</td>'
+            f'<td class="num {cls}" data-value="{r.delta:.6g}">{r.delta:+.3f} <span class="ci">'
+            f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]</span></td>"
+            f'<td class="num" data-value="{r.p_value:.6g}">{r.p_value:.3g}</td>'
+            f"<td>{escape(r.test)}</td><td>{escape(d.comparison.label)}</td>"
+            f'<td class="num" data-value="{r.n}">{r.n}</td><td class="num">{flips}</td></tr>')
+    head = "".join(f"<th>{h}</th>" for h in (
+        "task", "metric", "candidate", "baseline", "baseline value", "candidate value",
+        "delta [95%]", "p", "test", "pairing", "n", "right→wrong / wrong→right"))
+    return (f'<table id="comparisons" class="sortable filterable"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
+
+
+def _flips(d: Delta) -> str:
+    rows = "".join(
+        f'<tr data-direction="{f.direction}"><td>{escape(f.id)}</td>'
+        f'<td class="{"bad" if f.direction == "right->wrong" else "good"}">'
+        f"{escape(f.direction)}</td><td><pre>{escape(f.prompt[-600:])}</pre></td>"
+        f"<td><pre>{escape(f.target)}</pre></td><td><pre>{escape(f.base_output)}</pre></td>"
+        f"<td><pre>{escape(f.cand_output)}</pre></td></tr>" for f in d.flips)
+    shown = "" if d.flips_total == len(d.flips) else f" (first {len(d.flips)} shown)"
+    return (f'<details class="flips"><summary>{escape(d.task)}/{escape(d.metric)}: '
+            f"{escape(d.cand_label)} vs {escape(d.base_label)}: {d.flips_total} flips{shown}"
+            f'</summary><select class="flipdir"><option value="">all flips</option>'
+            f'<option value="right->wrong">right→wrong</option>'
+            f'<option value="wrong->right">wrong→right</option></select>'
+            f'<table class="sortable"><thead><tr><th>id</th><th>flip</th><th>prompt (end)</th>'
+            f"<th>target</th><th>{escape(d.base_label)}</th><th>{escape(d.cand_label)}</th>"
+            f"</tr></thead><tbody>{rows}</tbody></table></details>")
+
+
+def to_html(report: Report, plots: dict[str, bytes]) -> str:
+    """Renders the report as one self-contained HTML page."""
+    imgs = "".join(
+        f'<figure><img id="plot-{escape(name)}" alt="{escape(name)}" '
+        f'src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>'
+        for name, png in plots.items())
+    flip_views = [_flips(d) for d in report.deltas if d.flips]
+    notes = "".join(f"<li>{escape(n)}</li>" for n in report.notes)
+    runs = "".join(
+        f"<tr><td>{escape(r['run_id'])}</td><td>{escape(r['label'])}</td><td>{escape(r['task'])}"
+        f"</td><td>{escape(str(r['group_id']))}</td><td class=\"num\">{r['n']}</td>"
+        f"<td>{escape(r['created_at'])}</td></tr>" for r in report.runs)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{_CSP}">
+<title>{escape(report.title)}</title><style>{_CSS}</style></head><body>
+<h1>{escape(report.title)}</h1>
+<p class="muted">Generated {escape(report.created_at)} from {len(report.runs)} runs.
+Values are means with 95% intervals; comparisons are paired (McNemar exact / paired bootstrap)
+when both runs hold the same items, otherwise unpaired and labelled so.</p>
+<p><input id="filter" type="search" placeholder="Filter rows (model, task, metric)"></p>
+<h2>Leaderboard</h2>{_leaderboard(report)}
+<h2>Adapter vs base</h2>{_comparisons(report)}
+<h2>Plots</h2>{imgs or '<p class="muted">No plots.</p>'}
+<h2>Per-item flips</h2>{"".join(flip_views) or '<p class="muted">No paired binary flips.</p>'}
+<h2>Runs</h2><table id="runs" class="sortable filterable"><thead><tr><th>run id</th><th>model</th>
+<th>task</th><th>group</th><th>n</th><th>created</th></tr></thead><tbody>{runs}</tbody></table>
+{f'<h2>Notes</h2><ul id="notes">{notes}</ul>' if notes else ''}
+<script>{_JS}</script></body></html>
+"""

@@ -1,0 +1,76 @@
+"""The Markdown report: leaderboard, comparisons, flips and notes, with plots as PNG files.
+
+GitHub renders it in a pull request or a job summary; plots are referenced as files written
+next to it (``plots/*.png``) because Markdown viewers rarely accept inline images.
+"""
+
+from __future__ import annotations
+
+from harness.report._model import Cell, Report
+
+MAX_FLIPS_MD = 20
+
+
+def _md(text: str, width: int = 80) -> str:
+    flat = " ".join(text.split()).replace("|", "\\|")
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _cell(cell: Cell | None) -> str:
+    if cell is None or cell.value is None:
+        return "–"
+    if cell.ci_low is None or cell.ci_high is None:
+        return f"{cell.value:.3f}"
+    return f"{cell.value:.3f} [{cell.ci_low:.3f}, {cell.ci_high:.3f}]"
+
+
+def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str:
+    """Renders the report as Markdown; ``plot_files`` maps plot names to relative paths."""
+    out = [f"# {report.title}", "",
+           f"Generated {report.created_at} from {len(report.runs)} runs. Values are means with "
+           "95% intervals.", "", "## Leaderboard", "",
+           "| model | " + " | ".join(report.columns) + " |",
+           "| --- |" + " --- |" * len(report.columns)]
+    for row in report.rows:
+        cells = " | ".join(_cell(row.cells.get(c)) for c in report.columns)
+        out.append(f"| {_md(row.label)} | {cells} |")
+    out += ["", "## Adapter vs base", ""]
+    if report.deltas:
+        out += ["| task/metric | candidate | baseline | delta [95%] | p | test | pairing | "
+                "right→wrong / wrong→right |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for d in report.deltas:
+            r = d.comparison.result
+            flips = f"{r.worse} / {r.better}" if r.worse is not None else "–"
+            out.append(
+                f"| {d.task}/{d.metric} | {_md(d.cand_label)} {r.candidate:.3f} | "
+                f"{_md(d.base_label)} {r.baseline:.3f} | {r.delta:+.3f} "
+                f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}] | {r.p_value:.3g} | {r.test} | "
+                f"{_md(d.comparison.label)} | {flips} |")
+    else:
+        out.append("No adapter run had a base-model run to compare with.")
+    for name, path in (plot_files or {}).items():
+        out += ["", f"![{name}]({path})"]
+    for d in report.deltas:
+        if not d.flips:
+            continue
+        out += ["", f"### Flips: {d.task}/{d.metric}, {_md(d.cand_label)} vs "
+                    f"{_md(d.base_label)} ({d.flips_total})", "",
+                "| id | flip | target | baseline output | candidate output |",
+                "| --- | --- | --- | --- | --- |"]
+        for f in d.flips[:MAX_FLIPS_MD]:
+            out.append(f"| {_md(f.id, 30)} | {f.direction} | {_md(f.target, 40)} | "
+                       f"{_md(f.base_output, 60)} | {_md(f.cand_output, 60)} |")
+        if d.flips_total > MAX_FLIPS_MD:
+            out.append(f"\n{d.flips_total - MAX_FLIPS_MD} more in report.html.")
+    if report.curves:
+        out += ["", "## Adapter training", "", "| adapter | steps | last train loss | "
+                "last eval loss |", "| --- | --- | --- | --- |"]
+        for c in report.curves:
+            tr = next((x for x in reversed(c.train_loss) if x is not None), None)
+            ev = next((x for x in reversed(c.eval_loss) if x is not None), None)
+            out.append(f"| {_md(c.label)} | {c.steps[-1]:g} | "
+                       f"{'–' if tr is None else f'{tr:.4f}'} | "
+                       f"{'–' if ev is None else f'{ev:.4f}'} |")
+    if report.notes:
+        out += ["", "## Notes", ""] + [f"- {_md(n, 200)}" for n in report.notes]
+    return "\n".join(out) + "\n"

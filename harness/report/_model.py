@@ -1,0 +1,201 @@
+"""The leaderboard data model: what a report shows, built from run folders.
+
+`build_report` turns loaded runs into a `Report`: a leaderboard (rows = model or adapter,
+columns = task metric with its 95% interval), one comparison per adapter run against its base
+run (paired when the items match, with right->wrong / wrong->right flips and both outputs),
+and adapter loss curves read from the trainer's ``adapter_manifest.json``. The writers in this
+package only format a `Report`; they compute nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from harness._runset import LoadedRun, RunComparison, compare_runs, find_baseline
+
+MANIFEST = "adapter_manifest.json"
+MAX_FLIPS = 200
+
+
+@dataclass
+class Cell:
+    """One leaderboard entry: a metric with its 95% interval."""
+
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    method: str
+    run_id: str
+
+
+@dataclass
+class Row:
+    """A model or adapter with its metrics by column key ``task/metric``."""
+
+    label: str
+    model: str
+    adapter: str | None
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+
+@dataclass
+class Flip:
+    """An item whose binary outcome changed between baseline and candidate."""
+
+    id: str
+    direction: str  # "right->wrong" or "wrong->right"
+    prompt: str
+    target: str
+    base_output: str
+    cand_output: str
+
+
+@dataclass
+class Delta:
+    """A candidate run compared with its baseline run on one metric."""
+
+    task: str
+    metric: str
+    base_label: str
+    cand_label: str
+    comparison: RunComparison
+    flips: list[Flip] = field(default_factory=list)
+    flips_total: int = 0
+
+
+@dataclass
+class LossCurve:
+    """An adapter's training and evaluation loss by step."""
+
+    label: str
+    source: str
+    steps: list[float]
+    train_loss: list[float | None]
+    eval_loss: list[float | None]
+
+
+@dataclass
+class Report:
+    """Everything a report shows."""
+
+    title: str
+    created_at: str
+    columns: list[str]
+    rows: list[Row]
+    deltas: list[Delta]
+    curves: list[LossCurve]
+    runs: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
+        return "\n".join(f"[{m.get('role', '?')}] {m.get('content', '')}" for m in value)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _flips(base: LoadedRun, cand: LoadedRun, metric: str) -> tuple[list[Flip], int]:
+    bv, cv = base.values(metric), cand.values(metric)
+    b_by_id = {s.id: s for s in base.samples}
+    flips: list[Flip] = []
+    total = 0
+    for s in cand.samples:
+        b, c = bv.get(s.id), cv.get(s.id)
+        if b is None or c is None or b == c or s.id not in b_by_id:
+            continue
+        total += 1
+        if len(flips) < MAX_FLIPS:
+            bs = b_by_id[s.id]
+            flips.append(Flip(
+                id=s.id, direction="right->wrong" if b > c else "wrong->right",
+                prompt=_text(s.prompt), target=_text(s.target),
+                base_output=bs.outputs[0] if bs.outputs else "",
+                cand_output=s.outputs[0] if s.outputs else ""))
+    return flips, total
+
+
+def read_loss_curve(run: LoadedRun) -> LossCurve | str | None:
+    """The adapter's loss curve, a note saying why there is none, or None for base runs."""
+    adapter = run.record.model.adapter
+    if adapter is None:
+        return None
+    if not adapter.path:
+        return f"{run.label}: the run record names no adapter folder; no loss curve"
+    path = Path(adapter.path) / MANIFEST
+    if not path.is_file():
+        return f"{run.label}: no {MANIFEST} in {adapter.path}; no loss curve"
+    try:
+        history = json.loads(path.read_text(encoding="utf-8")).get("loss_history") or []
+        points = [(float(h["step"]), h.get("train_loss"), h.get("eval_loss")) for h in history]
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        return f"{run.label}: {path} is malformed ({e}); no loss curve"
+    if not points:
+        return f"{run.label}: {path} holds no loss_history; no loss curve"
+    points.sort(key=lambda p: p[0])
+    return LossCurve(run.label, str(path), [p[0] for p in points],
+                     [None if p[1] is None else float(p[1]) for p in points],
+                     [None if p[2] is None else float(p[2]) for p in points])
+
+
+def _cell(run: LoadedRun, metric: str) -> Cell:
+    m = run.record.metrics[metric]
+    value = None if m.value is None or math.isnan(m.value) else m.value
+    return Cell(value, m.ci_low, m.ci_high, m.n, m.method, run.record.run_id)
+
+
+def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> Report:
+    """Builds the leaderboard, comparisons and loss curves from loaded runs."""
+    notes: list[str] = []
+    runs = sorted(runs, key=lambda r: r.record.created_at)
+    rows: dict[str, Row] = {}
+    columns: list[str] = []
+    for run in runs:
+        row = rows.setdefault(run.label, Row(run.label, run.record.model.id, run.adapter))
+        for metric in run.record.metrics:
+            key = f"{run.task}/{metric}"
+            if key not in columns:
+                columns.append(key)
+            if key in row.cells:
+                notes.append(f"{run.label} {key}: several runs; showing the latest "
+                             f"({run.record.run_id})")
+            row.cells[key] = _cell(run, metric)
+    deltas: list[Delta] = []
+    curves: list[LossCurve] = []
+    seen_adapters: set[str] = set()
+    for run in runs:
+        if run.adapter is None:
+            continue
+        curve = read_loss_curve(run)
+        adapter = run.record.model.adapter
+        key = (adapter.path if adapter else None) or run.label
+        if key not in seen_adapters:
+            seen_adapters.add(key)
+            if isinstance(curve, LossCurve):
+                curves.append(curve)
+            elif isinstance(curve, str):
+                notes.append(curve)
+        base = find_baseline(run, [r for r in runs if r.adapter is None])
+        if base is None:
+            notes.append(f"{run.label} {run.task}: no base-model run to compare with")
+            continue
+        for metric in run.record.metrics:
+            rc = compare_runs(base, run, metric)
+            if rc is None:
+                continue
+            d = Delta(run.task, metric, base.label, run.label, rc)
+            if rc.result.kind == "paired-binary":
+                d.flips, d.flips_total = _flips(base, run, metric)
+            deltas.append(d)
+    run_info = [{"run_id": r.record.run_id, "label": r.label, "task": r.task,
+                 "group_id": r.record.group_id, "created_at": r.record.created_at,
+                 "n": r.record.dataset.n_evaluated, "path": str(r.path)} for r in runs]
+    return Report(title, datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  sorted(columns), list(rows.values()), deltas, curves, run_info, notes)

@@ -1,0 +1,115 @@
+"""Report plots as PNG bytes: per-task metric bars with intervals, deltas, loss curves.
+
+matplotlib is imported inside each function (Agg backend, no display) so importing the
+report package stays cheap. Each function returns PNG bytes or None when there is nothing
+to draw; the HTML writer embeds them as base64, the Markdown writer saves them as files.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from harness.report._model import Report
+
+_DPI = 110
+
+
+def _figure(width: float, height: float) -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(width, height), dpi=_DPI)
+    return fig, ax
+
+
+def _png(fig: Any) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def task_bars(report: Report, task: str) -> bytes | None:
+    """Grouped bars of every metric of ``task``, one bar per row, with 95% intervals."""
+    cols = [c for c in report.columns if c.split("/", 1)[0] == task]
+    rows = [r for r in report.rows if any(c in r.cells for c in cols)]
+    if not cols or not rows:
+        return None
+    fig, ax = _figure(max(4.0, 1.4 * len(cols) * max(1, len(rows)) / 2 + 2), 3.2)
+    width = 0.8 / len(rows)
+    for i, row in enumerate(rows):
+        xs, ys, lo, hi = [], [], [], []
+        for j, col in enumerate(cols):
+            cell = row.cells.get(col)
+            if cell is None or cell.value is None:
+                continue
+            xs.append(j + (i - (len(rows) - 1) / 2) * width)
+            ys.append(cell.value)
+            lo.append(cell.value - cell.ci_low if cell.ci_low is not None else 0.0)
+            hi.append(cell.ci_high - cell.value if cell.ci_high is not None else 0.0)
+        ax.bar(xs, ys, width=width * 0.95, yerr=[lo, hi], capsize=3, label=row.label)
+    ax.set_xticks(range(len(cols)), [c.split("/", 1)[1] for c in cols])
+    ax.set_title(f"{task}: metrics with 95% intervals")
+    ax.legend(fontsize=7, loc="best")
+    return _png(fig)
+
+
+def delta_plot(report: Report) -> bytes | None:
+    """Forest plot of candidate-minus-baseline differences with their intervals."""
+    if not report.deltas:
+        return None
+    fig, ax = _figure(6.5, 0.45 * len(report.deltas) + 1.3)
+    labels = []
+    for i, d in enumerate(report.deltas):
+        r = d.comparison.result
+        colour = "tab:red" if r.significant and r.delta < 0 else (
+            "tab:green" if r.significant else "tab:gray")
+        ax.errorbar([r.delta], [i], xerr=[[r.delta - r.ci_low], [r.ci_high - r.delta]],
+                    fmt="o", color=colour, capsize=3)
+        kind = "paired" if d.comparison.pairing.paired else "unpaired"
+        labels.append(f"{d.task}/{d.metric}: {d.cand_label} ({kind})")
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("candidate - baseline (95% interval)")
+    ax.set_title("Adapter vs base")
+    return _png(fig)
+
+
+def loss_plot(report: Report) -> bytes | None:
+    """Training (solid) and evaluation (dashed) loss by step for each adapter."""
+    if not report.curves:
+        return None
+    fig, ax = _figure(6.5, 3.2)
+    for i, c in enumerate(report.curves):
+        colour = f"C{i % 10}"
+        for ys, style, kind in ((c.train_loss, "-", "train"), (c.eval_loss, "--", "eval")):
+            pts = [(x, y) for x, y in zip(c.steps, ys, strict=True) if y is not None]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], style, color=colour,
+                        marker="." if len(pts) < 30 else None, label=f"{c.label} ({kind})")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title("Adapter loss curves")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def all_plots(report: Report) -> dict[str, bytes]:
+    """Every plot of the report by file stem, in display order."""
+    out: dict[str, bytes] = {}
+    for task in sorted({c.split("/", 1)[0] for c in report.columns}):
+        png = task_bars(report, task)
+        if png:
+            out[f"bars_{task}"] = png
+    for name, fn in (("deltas", delta_plot), ("loss", loss_plot)):
+        png = fn(report)
+        if png:
+            out[name] = png
+    return out

@@ -1,0 +1,298 @@
+"""Paired and unpaired comparisons of two systems evaluated on the same (or other) items.
+
+A release gate must not fail a candidate that is as good as its baseline just because the
+items are noisy. When base and candidate answered the *same* items, the per-item differences
+carry far less noise than two independent means, so this module compares them item by item:
+
+* binary metrics (0/1 per item): McNemar's exact test on the discordant pairs (items one system
+  got right and the other wrong), with an Agresti-Min adjusted interval for the difference;
+* continuous metrics: a paired percentile bootstrap of the mean difference;
+* runs on different items: an unpaired difference of means (normal approximation), labelled so;
+* non-inferiority (one side of a TOST): is the candidate shown to be no worse than
+  ``-margin``?
+
+Only the standard library and numpy are used, so the numbers can be checked against scipy in
+the tests without scipy being needed here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from typing import Any, Literal
+
+import numpy as np
+
+Kind = Literal["paired-binary", "paired-continuous", "unpaired"]
+
+
+def normal_cdf(x: float) -> float:
+    """Standard normal distribution function."""
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def normal_ppf(p: float) -> float:
+    """Inverse of `normal_cdf` (bisection on erfc; exact to ~1e-12)."""
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"probability {p} must lie strictly between 0 and 1")
+    lo, hi = -40.0, 40.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if normal_cdf(mid) < p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def binom_cdf_half(k: int, n: int) -> float:
+    """P(X <= k) for X ~ Binomial(n, 1/2), computed exactly with integers."""
+    if k < 0:
+        return 0.0
+    if k >= n:
+        return 1.0
+    total = sum(math.comb(n, i) for i in range(k + 1))
+    return float(Fraction(total, 2**n))
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value.
+
+    Args:
+        b: Items the baseline got right and the candidate wrong.
+        c: Items the baseline got wrong and the candidate right.
+
+    Returns:
+        ``min(1, 2 * P(X <= min(b, c)))`` with ``X ~ Binomial(b + c, 1/2)``; 1.0 when there are
+        no discordant pairs.
+    """
+    n = b + c
+    if n == 0:
+        return 1.0
+    return min(1.0, 2.0 * binom_cdf_half(min(b, c), n))
+
+
+@dataclass
+class Comparison:
+    """The candidate-minus-baseline difference of one metric, with its evidence.
+
+    Attributes:
+        kind: "paired-binary", "paired-continuous" or "unpaired".
+        test: The test behind ``p_value`` ("mcnemar-exact", "paired-bootstrap", "z").
+        n: Items compared (pairs when paired; candidate items when unpaired).
+        n_baseline: Baseline items (differs from ``n`` only when unpaired).
+        baseline: Baseline mean.
+        candidate: Candidate mean.
+        delta: ``candidate - baseline``.
+        ci_low: Lower end of the two-sided ``1 - alpha`` interval of ``delta``.
+        ci_high: Upper end of that interval.
+        p_value: Two-sided p-value of "no difference".
+        p_worse: One-sided p-value of "the candidate is not worse" (small when it is worse).
+        alpha: The interval is two-sided at level ``1 - alpha``.
+        worse: Binary paired only: items right in the baseline and wrong in the candidate.
+        better: Binary paired only: items wrong in the baseline and right in the candidate.
+        se: Standard error of ``delta`` used for non-inferiority (bootstrap SD when paired
+            continuous).
+        draws: Bootstrap differences (paired continuous only; not serialised).
+    """
+
+    kind: Kind
+    test: str
+    n: int
+    n_baseline: int
+    baseline: float
+    candidate: float
+    delta: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    p_worse: float
+    alpha: float
+    worse: int | None = None
+    better: int | None = None
+    se: float = math.nan
+    draws: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def significant(self) -> bool:
+        """Whether ``p_value < alpha``."""
+        return self.p_value < self.alpha
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (without bootstrap draws)."""
+        d = asdict(self)
+        d.pop("draws")
+        return d
+
+
+def is_binary(values: Sequence[float]) -> bool:
+    """Whether every value is 0 or 1."""
+    return all(v in (0.0, 1.0) for v in values)
+
+
+def paired_binary(base: Sequence[float], cand: Sequence[float], alpha: float = 0.05) -> Comparison:
+    """McNemar exact test and Agresti-Min interval for paired 0/1 outcomes."""
+    _check_paired(base, cand)
+    n = len(base)
+    worse = sum(1 for x, y in zip(base, cand, strict=True) if x == 1 and y == 0)
+    better = sum(1 for x, y in zip(base, cand, strict=True) if x == 0 and y == 1)
+    delta = (better - worse) / n
+    # Agresti & Min (2005): add 1/2 to each cell of the 2x2 table, then a Wald interval.
+    m = n + 2
+    p_w, p_b = (worse + 0.5) / m, (better + 0.5) / m
+    d_adj = p_b - p_w
+    se = math.sqrt(max(0.0, (p_w + p_b - d_adj**2) / m))
+    z = normal_ppf(1 - alpha / 2)
+    return Comparison(
+        kind="paired-binary", test="mcnemar-exact", n=n, n_baseline=n,
+        baseline=sum(base) / n, candidate=sum(cand) / n, delta=delta,
+        ci_low=max(-1.0, d_adj - z * se), ci_high=min(1.0, d_adj + z * se),
+        p_value=mcnemar_exact(worse, better), p_worse=binom_cdf_half(better, worse + better),
+        alpha=alpha, worse=worse, better=better, se=se,
+    )
+
+
+def bootstrap_mean_diffs(
+    diffs: Sequence[float], resamples: int = 2000, seed: int = 0,
+) -> np.ndarray:
+    """Means of ``resamples`` bootstrap resamples of ``diffs`` (numpy, vectorised in chunks)."""
+    d = np.asarray(diffs, dtype=float)
+    rng = np.random.default_rng(seed)
+    out = np.empty(resamples)
+    chunk = max(1, 2_000_000 // max(1, len(d)))
+    for start in range(0, resamples, chunk):
+        stop = min(resamples, start + chunk)
+        idx = rng.integers(0, len(d), size=(stop - start, len(d)))
+        out[start:stop] = d[idx].mean(axis=1)
+    return out
+
+
+def paired_bootstrap(
+    base: Sequence[float], cand: Sequence[float], alpha: float = 0.05,
+    resamples: int = 2000, seed: int = 0,
+) -> Comparison:
+    """Percentile bootstrap interval and p-value of the mean paired difference."""
+    _check_paired(base, cand)
+    diffs = np.asarray(cand, dtype=float) - np.asarray(base, dtype=float)
+    draws = bootstrap_mean_diffs(diffs, resamples, seed)
+    lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
+    # Percentile p-values from the tail masses beyond zero; the +1s keep them above 0, as a
+    # finite number of resamples cannot show a p-value smaller than 1 / (resamples + 1).
+    below = (int(np.sum(draws <= 0)) + 1) / (resamples + 1)
+    above = (int(np.sum(draws >= 0)) + 1) / (resamples + 1)
+    p = min(1.0, 2 * min(below, above))
+    n = len(diffs)
+    return Comparison(
+        kind="paired-continuous", test="paired-bootstrap", n=n, n_baseline=n,
+        baseline=float(np.mean(base)), candidate=float(np.mean(cand)),
+        delta=float(diffs.mean()), ci_low=float(lo), ci_high=float(hi), p_value=p,
+        p_worse=min(1.0, above), alpha=alpha,
+        se=float(draws.std(ddof=1)) if resamples > 1 else math.nan, draws=draws,
+    )
+
+
+def unpaired(base: Sequence[float], cand: Sequence[float], alpha: float = 0.05) -> Comparison:
+    """Difference of two independent means with a normal (Welch-type) interval and z-test."""
+    if not base or not cand:
+        raise ValueError("both runs need at least one scored item")
+    b, c = np.asarray(base, dtype=float), np.asarray(cand, dtype=float)
+    vb = b.var(ddof=1) if len(b) > 1 else 0.0
+    vc = c.var(ddof=1) if len(c) > 1 else 0.0
+    se = math.sqrt(vb / len(b) + vc / len(c))
+    delta = float(c.mean() - b.mean())
+    z = normal_ppf(1 - alpha / 2)
+    if se > 0:
+        p, p_worse = 2 * (1 - normal_cdf(abs(delta) / se)), normal_cdf(delta / se)
+    else:
+        p, p_worse = (1.0 if delta == 0 else 0.0), (0.0 if delta < 0 else 1.0)
+    return Comparison(
+        kind="unpaired", test="z", n=len(c), n_baseline=len(b), baseline=float(b.mean()),
+        candidate=float(c.mean()), delta=delta, ci_low=delta - z * se, ci_high=delta + z * se,
+        p_value=min(1.0, p), p_worse=p_worse, alpha=alpha, se=se,
+    )
+
+
+def compare(
+    base: Sequence[float], cand: Sequence[float], *, paired: bool, alpha: float = 0.05,
+    resamples: int = 2000, seed: int = 0,
+) -> Comparison:
+    """Chooses the right comparison: McNemar, paired bootstrap or unpaired."""
+    if not paired:
+        return unpaired(base, cand, alpha)
+    if is_binary(base) and is_binary(cand):
+        return paired_binary(base, cand, alpha)
+    return paired_bootstrap(base, cand, alpha, resamples, seed)
+
+
+def non_inferiority_p(comp: Comparison, margin: float) -> float:
+    """One-sided p-value of H0: ``delta <= -margin`` (the lower test of a TOST).
+
+    Rejecting it (p < alpha) shows the candidate is worse by less than ``margin``; this is
+    equivalent to the lower end of the two-sided ``1 - 2*alpha`` interval lying above
+    ``-margin``.
+    """
+    if margin < 0:
+        raise ValueError("the non-inferiority margin must be >= 0")
+    if comp.draws is not None:
+        return float(np.mean(comp.draws <= -margin))
+    centre = comp.delta
+    if comp.kind == "paired-binary" and comp.worse is not None and comp.better is not None:
+        m = comp.n + 2  # same Agresti-Min adjustment as the interval
+        centre = (comp.better + 0.5) / m - (comp.worse + 0.5) / m
+    if not comp.se > 0:
+        return 0.0 if centre > -margin else 1.0
+    return 1 - normal_cdf((centre + margin) / comp.se)
+
+
+@dataclass
+class Pairing:
+    """How two runs' samples line up.
+
+    Attributes:
+        paired: True when both runs hold exactly the same item ids with identical targets.
+        ids: The ids to compare, in the baseline's order (all shared ids when paired).
+        reason: Why the runs could not be paired (None when paired).
+    """
+
+    paired: bool
+    ids: list[str]
+    reason: str | None = None
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def pair_samples(base: Sequence[Any], cand: Sequence[Any]) -> Pairing:
+    """Pairs two runs' samples by id, checking the items are the same.
+
+    Args:
+        base: Baseline `harness.record.SampleRecord`s (anything with ``id`` and ``target``).
+        cand: Candidate sample records.
+
+    Returns:
+        A `Pairing`; unpaired (with the reason) when ids differ, repeat, or targets differ.
+    """
+    b_ids = [s.id for s in base]
+    c_ids = [s.id for s in cand]
+    if len(set(b_ids)) != len(b_ids) or len(set(c_ids)) != len(c_ids):
+        return Pairing(False, [], "sample ids repeat within a run")
+    if set(b_ids) != set(c_ids):
+        only_b, only_c = len(set(b_ids) - set(c_ids)), len(set(c_ids) - set(b_ids))
+        return Pairing(False, [], f"item ids differ ({only_b} only in baseline, "
+                                  f"{only_c} only in candidate)")
+    c_by_id = {s.id: s for s in cand}
+    diff = [s.id for s in base if _canon(s.target) != _canon(c_by_id[s.id].target)]
+    if diff:
+        return Pairing(False, [], f"targets differ on {len(diff)} items (first: {diff[0]!r})")
+    return Pairing(True, b_ids)
+
+
+def _check_paired(base: Sequence[float], cand: Sequence[float]) -> None:
+    if len(base) != len(cand):
+        raise ValueError(f"paired samples need equal lengths ({len(base)} != {len(cand)})")
+    if not base:
+        raise ValueError("no paired items to compare")

@@ -1,0 +1,135 @@
+"""Golden tests of harness.stats against scipy and direct computation, plus pairing rules."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from harness.stats import (
+    bootstrap_mean_diffs,
+    compare,
+    mcnemar_exact,
+    non_inferiority_p,
+    normal_ppf,
+    pair_samples,
+    paired_binary,
+    paired_bootstrap,
+    unpaired,
+)
+
+
+@pytest.mark.parametrize("b,c", [(0, 0), (1, 0), (10, 2), (2, 10), (7, 7), (30, 12),
+                                 (120, 95), (3, 40), (0, 9)])
+def test_mcnemar_matches_scipy_binomtest(b: int, c: int) -> None:
+    expected = 1.0 if b + c == 0 else sps.binomtest(min(b, c), b + c, 0.5).pvalue
+    assert mcnemar_exact(b, c) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_mcnemar_known_value() -> None:
+    # 2 * P(X <= 2), X ~ Bin(12, 1/2) = 2 * (1 + 12 + 66) / 4096
+    assert mcnemar_exact(10, 2) == pytest.approx(158 / 4096, rel=1e-15)
+
+
+def test_paired_binary_counts_flips_and_direction() -> None:
+    base = [1] * 60 + [0] * 40
+    cand = [1] * 45 + [0] * 15 + [1] * 5 + [0] * 35  # 15 right->wrong, 5 wrong->right
+    r = paired_binary(base, cand)
+    assert (r.worse, r.better, r.n) == (15, 5, 100)
+    assert r.delta == pytest.approx(-0.10)
+    assert r.p_value == pytest.approx(sps.binomtest(5, 20, 0.5).pvalue)
+    assert r.ci_low < r.delta < r.ci_high < 0.0
+
+
+def test_paired_binary_interval_covers_by_simulation() -> None:
+    rng = np.random.default_rng(7)
+    hits = 0
+    trials = 1500
+    for _ in range(trials):
+        p = rng.beta(1.4, 0.6, size=200)
+        base = (rng.random(200) < p).astype(float)
+        cand = (rng.random(200) < np.clip(p - 0.03, 0, 1)).astype(float)
+        r = paired_binary(base.tolist(), cand.tolist())
+        true_delta = float(np.mean(np.clip(p - 0.03, 0, 1) - p))
+        hits += r.ci_low <= true_delta <= r.ci_high
+    assert 0.93 <= hits / trials <= 0.975
+
+
+def test_paired_bootstrap_matches_scipy_percentile_interval() -> None:
+    rng = np.random.default_rng(3)
+    base = rng.normal(0.6, 0.2, 300)
+    cand = base + rng.normal(-0.02, 0.05, 300)
+    r = paired_bootstrap(base.tolist(), cand.tolist(), resamples=20000, seed=1)
+    ref = sps.bootstrap((cand - base,), np.mean, method="percentile", n_resamples=20000,
+                        confidence_level=0.95, random_state=np.random.default_rng(2))
+    assert r.delta == pytest.approx(float(np.mean(cand - base)), rel=1e-12)
+    assert r.ci_low == pytest.approx(ref.confidence_interval.low, abs=0.0015)
+    assert r.ci_high == pytest.approx(ref.confidence_interval.high, abs=0.0015)
+    assert r.p_value < 0.001 and r.kind == "paired-continuous"
+
+
+def test_bootstrap_draws_match_a_direct_loop() -> None:
+    diffs = [0.5, -0.25, 0.0, 1.0, -1.0, 0.75, 0.1]
+    got = bootstrap_mean_diffs(diffs, resamples=50, seed=11)
+    rng = np.random.default_rng(11)
+    idx = rng.integers(0, len(diffs), size=(50, len(diffs)))
+    expected = [sum(diffs[j] for j in row) / len(diffs) for row in idx]
+    assert got.tolist() == pytest.approx(expected, rel=1e-12)
+
+
+def test_unpaired_matches_normal_test() -> None:
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(0.5, 0.1, 80), rng.normal(0.53, 0.12, 120)
+    r = unpaired(a.tolist(), b.tolist())
+    se = math.sqrt(a.var(ddof=1) / 80 + b.var(ddof=1) / 120)
+    assert r.delta == pytest.approx(b.mean() - a.mean())
+    assert r.p_value == pytest.approx(2 * sps.norm.sf(abs(r.delta) / se), rel=1e-9)
+    assert r.ci_high - r.ci_low == pytest.approx(2 * sps.norm.ppf(0.975) * se, rel=1e-9)
+    assert r.worse is None and r.kind == "unpaired"
+
+
+def test_normal_ppf_matches_scipy() -> None:
+    for p in (0.001, 0.025, 0.05, 0.5, 0.9, 0.975):
+        assert normal_ppf(p) == pytest.approx(sps.norm.ppf(p), abs=1e-9)
+
+
+def test_non_inferiority_agrees_with_interval() -> None:
+    base = [1] * 350 + [0] * 150
+    cand = base[:]
+    for i in range(12):  # 12 right->wrong, 4 wrong->right: delta -0.016
+        cand[i] = 0
+    for i in range(350, 354):
+        cand[i] = 1
+    r = paired_binary(base, cand, alpha=0.05)
+    for margin in (0.005, 0.02, 0.03, 0.06):
+        p = non_inferiority_p(r, margin)
+        assert (p < 0.025) == (r.ci_low > -margin), margin
+    assert non_inferiority_p(r, 0.06) < 0.001 < non_inferiority_p(r, 0.005)
+
+
+def test_compare_dispatches_on_data() -> None:
+    assert compare([1, 0, 1], [1, 1, 1], paired=True).test == "mcnemar-exact"
+    assert compare([0.2, 0.4, 0.9], [0.3, 0.4, 0.8], paired=True).test == "paired-bootstrap"
+    assert compare([1, 0, 1], [1, 1], paired=False).test == "z"
+    with pytest.raises(ValueError, match="equal lengths"):
+        paired_binary([1, 0], [1])
+
+
+def _s(i: str, target: object) -> SimpleNamespace:
+    return SimpleNamespace(id=i, target=target)
+
+
+def test_pair_samples_checks_ids_and_targets() -> None:
+    base = [_s("a", "1"), _s("b", ["x", "y"]), _s("c", 3)]
+    same = [_s("c", 3), _s("a", "1"), _s("b", ["x", "y"])]
+    p = pair_samples(base, same)
+    assert p.paired and p.ids == ["a", "b", "c"] and p.reason is None
+    p = pair_samples(base, [_s("a", "1"), _s("b", ["x", "y"]), _s("d", 3)])
+    assert not p.paired and p.reason == "item ids differ (1 only in baseline, 1 only in candidate)"
+    p = pair_samples(base, [_s("a", "1"), _s("b", ["x", "z"]), _s("c", 3)])
+    assert not p.paired and p.reason == "targets differ on 1 items (first: 'b')"
+    p = pair_samples(base + [_s("a", "1")], same)
+    assert not p.paired and "repeat" in (p.reason or "")
