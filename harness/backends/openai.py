@@ -102,8 +102,11 @@ class OpenAIBackend(Backend):
 
     def _extra(self) -> dict[str, Any]:
         stats = self._client.stats.to_dict() if self._client else {}
-        return {"base_url": self.base_url, "api_key_env": self.client_config.api_key_env,
-                "client": stats}  # fmt: skip
+        return {
+            "base_url": self.base_url,
+            "api_key_env": self.client_config.api_key_env,
+            "client": stats,
+        }
 
     def render(self, prompt: Prompt) -> Rendered:
         if not self.chat_template:
@@ -237,10 +240,13 @@ class VLLMServerBackend(OpenAIBackend):
         self.renderer = PromptRenderer(self.resolved.path, chat_template)
         self.launch_base_url = base_url
         self.server_kwargs: dict[str, Any] = {
-            "dtype": dtype, "max_model_len": max_model_len, "kv_cache_gib": kv_cache_gib,
-            "max_lora_rank": max_lora_rank, "startup_timeout": startup_timeout,
+            "dtype": dtype,
+            "max_model_len": max_model_len,
+            "kv_cache_gib": kv_cache_gib,
+            "max_lora_rank": max_lora_rank,
+            "startup_timeout": startup_timeout,
             "log_path": Path(log_path) if log_path else None,
-        }  # fmt: skip
+        }
         super().__init__(
             model=served_name or self.resolved.id,
             base_url=base_url or "http://127.0.0.1:0/v1",
@@ -256,8 +262,11 @@ class VLLMServerBackend(OpenAIBackend):
     def model_info(self) -> ModelInfo:
         extra = self._extra()
         if self.server is not None:
-            extra.update(launched=True, startup_s=round(self.server.startup_s or 0, 1),
-                         log=str(self.server.log_path))  # fmt: skip
+            extra.update(
+                launched=True,
+                startup_s=round(self.server.startup_s or 0, 1),
+                log=str(self.server.log_path),
+            )
         return ModelInfo(
             id=self.resolved.id,
             path=str(self.resolved.path),

@@ -140,7 +140,8 @@ class VLLMBackend(Backend):
         for i, a in enumerate(adapters, start=1):
             self._lora[a.name] = LoRARequest(a.name, i, str(a.path))
 
-    def _lora_for(self, adapter: AdapterSpec | None) -> Any:
+    def lora_request(self, adapter: AdapterSpec | None) -> Any:
+        """vLLM's ``LoRARequest`` for ``adapter`` (None for the base), starting the engine."""
         if self.llm is None:
             self.prepare([adapter] if adapter else [])
         if adapter is None:
@@ -157,7 +158,7 @@ class VLLMBackend(Backend):
     ) -> Iterator[tuple[int, Generation]]:
         from vllm import SamplingParams
 
-        lora = self._lora_for(adapter)
+        lora = self.lora_request(adapter)
         sampled = params.temperature > 0
 
         def sp(i: int) -> Any:
@@ -219,7 +220,7 @@ class VLLMBackend(Backend):
     ) -> Iterator[tuple[int, Loglikelihood]]:
         from vllm import SamplingParams
 
-        lora = self._lora_for(adapter)
+        lora = self.lora_request(adapter)
         tok = self.renderer.tokenizer
         encoded = []
         for r in requests:

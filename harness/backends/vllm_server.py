@@ -84,16 +84,10 @@ def free_port() -> int:
 
 def server_command(cfg: ServerConfig, port: int) -> list[str]:
     """The argv that launches the server for ``cfg`` on ``port``."""
-    cmd = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-        "--model", str(cfg.model),
-        "--served-model-name", cfg.served_name,
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--dtype", default_dtype(cfg.dtype),
-        "--max-model-len", str(cfg.max_model_len),
-        "--disable-uvicorn-access-log",
-    ]  # fmt: skip
+    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
+    cmd += ["--model", str(cfg.model), "--served-model-name", cfg.served_name]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--disable-uvicorn-access-log"]
+    cmd += ["--dtype", default_dtype(cfg.dtype), "--max-model-len", str(cfg.max_model_len)]
     if not on_cpu():
         cmd += ["--gpu-memory-utilization", str(cfg.gpu_memory_utilization)]
     if cfg.adapters:
@@ -176,8 +170,10 @@ class VLLMServer:
         t0 = time.monotonic()
         last_note = t0
         cfg = self.config
-        self._note(f"starting vLLM server for {cfg.served_name} on 127.0.0.1:{self.port} "
-                   f"(log: {self.log_path})")  # fmt: skip
+        self._note(
+            f"starting vLLM server for {cfg.served_name} on 127.0.0.1:{self.port} "
+            f"(log: {self.log_path})"
+        )
         while True:
             assert self.proc is not None
             code = self.proc.poll()

