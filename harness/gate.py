@@ -6,8 +6,9 @@ check ends ``pass``, ``fail`` or ``inconclusive`` together with the numbers that
 Every decision is a one-sided test at level ``alpha``, shown as a two-sided ``1 - 2*alpha``
 interval (90% for alpha 0.05), as in a TOST:
 
-* ``min``: fail when the interval of the candidate's metric lies wholly below the minimum,
-  pass when it lies at or above it, inconclusive when it straddles it.
+* ``min``: fail when the candidate's metric is significantly below the minimum, pass when it
+  is significantly at or above it, inconclusive otherwise (exact binomial tests and a
+  Clopper-Pearson interval for 0/1 metrics; a normal interval for continuous ones).
 * ``regression``: fail when the candidate is significantly worse than the baseline (one-sided
   p < alpha: exact McNemar for paired 0/1 metrics, paired bootstrap for continuous ones, a
   z-test for unpaired runs; so at most alpha of identical reruns fail) *and* the observed drop
@@ -17,11 +18,17 @@ interval (90% for alpha 0.05), as in a TOST:
 
 Inconclusive checks fail the gate unless the policy says ``on_inconclusive: pass``. Exit codes:
 0 every check passed, 1 some check failed, 2 usage or data error (bad policy, missing run).
+
+The baseline of a candidate run is, in order: the explicitly given baseline runs; else the
+base-model run evaluated with it in one engine (same ``group_id``: the strongest, paired
+comparison); else the policy's ``baseline`` folders (``runs/baselines``). `run_candidate_evals`
+produces such a paired base + adapter group for every task of the policy.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -29,10 +36,16 @@ from xml.etree import ElementTree as ET
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harness._aggregate import wilson_interval
 from harness._errors import HarnessError
-from harness._runset import LoadedRun, RunComparison, compare_runs, find_baseline
-from harness.stats import Comparison, is_binary, non_inferiority_p, normal_ppf
+from harness._runset import LoadedRun, RunComparison, compare_runs
+from harness.stats import (
+    Comparison,
+    binom_cdf,
+    clopper_pearson,
+    is_binary,
+    non_inferiority_p,
+    normal_ppf,
+)
 
 Status = Literal["pass", "fail", "inconclusive"]
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
@@ -54,6 +67,8 @@ class CheckPolicy(_Strict):
     alpha: float | None = Field(None, gt=0, lt=0.5, description="overrides the policy's alpha")
     non_inferiority_margin: float | None = Field(
         None, ge=0, description="pass only when shown worse by less than this (TOST lower test)")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="task factory arguments when the gate runs the eval")
 
     @model_validator(mode="after")
     def _has_a_check(self) -> CheckPolicy:
@@ -116,29 +131,36 @@ class CheckResult:
         return f"{self.metric} regression <= {n['max_regression']:g} vs baseline"
 
 
-def _interval(values: list[float], alpha: float) -> tuple[float, float, float, str]:
+def _min_evidence(values: list[float], minimum: float,
+                  alpha: float) -> tuple[float, float, bool, bool, str]:
+    """(interval low, high, significantly below, significantly at/above, method)."""
     n = len(values)
-    mean = sum(values) / n
-    z = normal_ppf(1 - alpha / 2)
     if is_binary(values):
-        lo, hi = wilson_interval(sum(values), n, z)
-        return mean, lo, hi, "wilson"
+        k = int(sum(values))
+        lo, hi = clopper_pearson(k, n, 2 * alpha)
+        below = binom_cdf(k, n, minimum) < alpha  # P(X <= k | p = min)
+        above = minimum <= 0 or 1 - binom_cdf(k - 1, n, minimum) < alpha  # P(X >= k | min)
+        return lo, hi, below, above, "clopper-pearson"
+    mean = sum(values) / n
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
-    return mean, mean - z * sd / math.sqrt(n), mean + z * sd / math.sqrt(n), "normal"
+    half = normal_ppf(1 - alpha) * sd / math.sqrt(n)
+    return mean - half, mean + half, mean + half < minimum, mean - half >= minimum, "normal"
 
 
 def check_min(values: list[float], minimum: float, alpha: float, task: str = "",
               metric: str = "") -> CheckResult:
     """Absolute-minimum check on per-item values of the candidate (one-sided, level alpha)."""
-    mean, lo, hi, method = _interval(values, 2 * alpha)
+    mean = sum(values) / len(values)
+    lo, hi, below, above, method = _min_evidence(values, minimum, alpha)
     nums = {"min": minimum, "value": mean, "ci_low": lo, "ci_high": hi, "n": len(values),
             "alpha": alpha, "interval": method}
     ci = f"{mean:.4f} [{lo:.4f}, {hi:.4f}] ({1 - 2 * alpha:.0%} {method}, n={len(values)})"
-    if hi < minimum:
-        return CheckResult(task, metric, "min", "fail", f"{ci} lies below min {minimum:g}", nums)
-    if lo >= minimum:
-        return CheckResult(task, metric, "min", "pass", f"{ci} lies at or above min {minimum:g}",
-                           nums)
+    if below:
+        return CheckResult(task, metric, "min", "fail",
+                           f"{ci}: significantly below min {minimum:g}", nums)
+    if above:
+        return CheckResult(task, metric, "min", "pass",
+                           f"{ci}: significantly at or above min {minimum:g}", nums)
     return CheckResult(task, metric, "min", "inconclusive",
                        f"{ci} straddles min {minimum:g}; evaluate more items", nums)
 
@@ -218,14 +240,30 @@ def _pick_candidate(task: str, runs: list[LoadedRun], adapter: str | None) -> Lo
     return f"{len(of_task)} candidate runs of task {task!r} ({names}); set candidate_adapter"
 
 
-def evaluate(policy: GatePolicy, candidates: list[LoadedRun], baselines: list[LoadedRun],
+def _pick_baseline(cand: LoadedRun, candidates: list[LoadedRun], explicit: list[LoadedRun],
+                   fallback: list[LoadedRun]) -> LoadedRun | None:
+    paired = [r for r in candidates if r.adapter is None]
+    for pool in ([explicit] if explicit else [paired, fallback]):
+        same_task = [r for r in pool if r.task == cand.task and r is not cand]
+        gid = cand.record.group_id
+        same_group = [r for r in same_task if gid is not None and r.record.group_id == gid]
+        hits = same_group or ([] if pool is paired else same_task)
+        if hits:
+            return max(hits, key=lambda r: r.record.created_at)
+    return None
+
+
+def evaluate(policy: GatePolicy, candidates: list[LoadedRun],
+             baselines: Sequence[LoadedRun] = (), fallback: Sequence[LoadedRun] = (),
              adapter: str | None = None, seed: int = 0) -> GateResult:
     """Runs every check of ``policy``; problems with the inputs raise one `HarnessError`.
 
     Args:
         policy: The validated policy.
         candidates: Candidate runs; base-model runs among them serve as paired baselines.
-        baselines: Baseline runs (e.g. from ``runs/baselines``).
+        baselines: Explicit baseline runs; when given, only these are compared with.
+        fallback: Baselines used when a candidate has no base run in its group (the policy's
+            ``baseline`` folders).
         adapter: Candidate adapter name (overrides ``policy.candidate_adapter``).
         seed: Seed of the paired bootstrap.
     """
@@ -247,7 +285,7 @@ def evaluate(policy: GatePolicy, candidates: list[LoadedRun], baselines: list[Lo
             results.append(check_min(values, chk.min, alpha, chk.task, chk.metric))
         if chk.max_regression is None and chk.non_inferiority_margin is None:
             continue
-        base = find_baseline(cand, [r for r in candidates if r.adapter is None] + baselines)
+        base = _pick_baseline(cand, candidates, list(baselines), list(fallback))
         rc: RunComparison | None = None
         if base is not None:
             rc = compare_runs(base, cand, chk.metric, alpha=2 * alpha, seed=seed)
@@ -257,12 +295,47 @@ def evaluate(policy: GatePolicy, candidates: list[LoadedRun], baselines: list[Lo
             continue
         res = check_regression(rc.result, alpha, chk.max_regression or 0.0,
                                chk.non_inferiority_margin, chk.task, chk.metric, rc.label)
+        res.reason += f" [baseline run {base.record.run_id}]" if base else ""
         res.numbers["baseline_run"] = str(base.path) if base else None
         res.numbers["candidate_run"] = str(cand.path)
         results.append(res)
     if problems:
         raise HarnessError("; ".join(problems))
     return GateResult(policy, results)
+
+
+def run_candidate_evals(policy: GatePolicy, adapter_path: str, *, backend: str,
+                        backend_kw: dict[str, Any], runs_dir: Path, limit: int | None = None,
+                        seed: int = 1234, data_dir: Path | None = None,
+                        max_new_tokens: int | None = None) -> list[Path]:
+    """Evaluates every task of the policy for the base model and the candidate adapter.
+
+    Base and adapter run in one engine on identical items, so their runs share a group and
+    the gate compares them item by item. Returns the run folders written under ``runs_dir``.
+    """
+    from harness import DataOptions, RequestCache, default_cache_path, get_task, with_overrides
+    from harness._adapters import load_adapter
+    from harness._runner import evaluate as run_task
+    from harness.backends import build_backend
+
+    spec = load_adapter(adapter_path)
+    folders: list[Path] = []
+    engine = build_backend(backend, **backend_kw)
+    try:
+        tasks: dict[str, dict[str, Any]] = {}
+        for c in policy.checks:  # the first check of a task gives its parameters
+            tasks.setdefault(c.task, c.params)
+        for name, task_params in tasks.items():
+            task = get_task(name, **task_params)
+            params = with_overrides(task.generation, max_new_tokens=max_new_tokens, seed=seed)
+            results = run_task(task, engine, adapters=[spec], include_base=True,
+                               data=DataOptions(data_dir=data_dir, limit=limit, seed=seed),
+                               generation=params, cache=RequestCache(default_cache_path()),
+                               runs_dir=runs_dir)
+            folders += [r.folder for r in results if r.folder is not None]
+    finally:
+        engine.close()
+    return folders
 
 
 def to_junit(result: GateResult) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any, Literal
@@ -56,6 +56,39 @@ def binom_cdf_half(k: int, n: int) -> float:
         return 1.0
     total = sum(math.comb(n, i) for i in range(k + 1))
     return float(Fraction(total, 2**n))
+
+
+def binom_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p), summed in log space (relative error ~1e-12)."""
+    if k < 0:
+        return 0.0
+    if k >= n or p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 0.0
+    # log P(X = i) for i = 0..k by the ratio P(X = i + 1) / P(X = i) = (n - i) p / ((i + 1) q)
+    i = np.arange(k, dtype=float)
+    steps = np.log((n - i) / (i + 1)) + (math.log(p) - math.log1p(-p))
+    logs = np.concatenate(([0.0], np.cumsum(steps))) + n * math.log1p(-p)
+    top = float(logs.max())
+    return min(1.0, math.exp(top) * float(np.exp(logs - top).sum()))
+
+
+def clopper_pearson(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) two-sided ``1 - alpha`` interval for a binomial proportion."""
+    if n <= 0 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n and n > 0 (k={k}, n={n})")
+
+    def solve(f: Callable[[float], float]) -> float:  # f increases from <0 to >0 on (0, 1)
+        lo, hi = 0.0, 1.0
+        for _ in range(50):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if f(mid) < 0 else (lo, mid)
+        return (lo + hi) / 2
+
+    lower = 0.0 if k == 0 else solve(lambda p: (1 - binom_cdf(k - 1, n, p)) - alpha / 2)
+    upper = 1.0 if k == n else solve(lambda p: alpha / 2 - binom_cdf(k, n, p))
+    return lower, upper
 
 
 def mcnemar_exact(b: int, c: int) -> float:

@@ -1,4 +1,4 @@
-"""``harness gate``: decide a release from existing runs with a YAML policy.
+"""``harness gate``: decide a release with a YAML policy, from existing runs or fresh evals.
 
 Exit codes: 0 every check passed; 1 a check failed (or was inconclusive under
 ``on_inconclusive: fail``); 2 usage or data error (bad policy, missing run or metric).
@@ -9,21 +9,34 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
+
+from harness.cli._common import backend_options, model_options, offline_defaults
 
 
 @click.command("gate")
 @click.option("--policy", "policy_path", required=True, type=click.Path(path_type=Path),
               help="Gate policy YAML (see examples/gate.yaml).")
-@click.option("--candidate", "candidates", multiple=True, required=True,
-              type=click.Path(path_type=Path),
+@click.option("--candidate", "candidates", multiple=True, type=click.Path(path_type=Path),
               help="Candidate run folder, or a folder of runs (repeatable). Base-model runs "
                    "found here are used as paired baselines.")
 @click.option("--baseline", "baselines", multiple=True, type=click.Path(path_type=Path),
-              help="Baseline run folder(s); default: the policy's `baseline` "
-                   "(runs/baselines).")
+              help="Baseline run folder(s); when given, candidates are compared with these "
+                   "only. Default: the paired base run, else the policy's `baseline`.")
 @click.option("--adapter", default=None, help="Candidate adapter name when runs hold several.")
+@click.option("--eval-adapter", default=None,
+              help="First evaluate the policy's tasks for the base model and this adapter "
+                   "folder in one engine; those runs become the candidates.")
+@click.option("--limit", "-n", type=int, default=None, help="With --eval-adapter: items per task.")
+@click.option("--seed", type=int, default=1234, show_default=True, help="With --eval-adapter.")
+@click.option("--max-new-tokens", type=int, default=None, help="With --eval-adapter.")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="With --eval-adapter: dataset folder (or $HARNESS_DATA_DIR).")
+@click.option("--output-dir", "-o", type=click.Path(path_type=Path), default=None,
+              help="With --eval-adapter: where runs go (default: $HARNESS_RUNS_DIR or ./runs).")
+@model_options
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
 @click.option("--summary", type=click.Path(path_type=Path),
               help="Write the Markdown summary here (it is also appended to "
@@ -31,21 +44,37 @@ import click
 @click.option("--report", "report_dir", type=click.Path(path_type=Path),
               help="Also write the HTML/Markdown report of the compared runs here.")
 def gate(policy_path: Path, candidates: tuple[Path, ...], baselines: tuple[Path, ...],
-         adapter: str | None, junit: Path | None, summary: Path | None,
-         report_dir: Path | None) -> None:
+         adapter: str | None, eval_adapter: str | None, limit: int | None, seed: int,
+         max_new_tokens: int | None, data_dir: Path | None, output_dir: Path | None,
+         junit: Path | None, summary: Path | None, report_dir: Path | None,
+         **model_kw: Any) -> None:
     """Check candidate runs against a policy: minimums, regressions, non-inferiority.
 
-    Example: harness gate --policy examples/gate.yaml --candidate runs/<run-id> --junit gate.xml
+    Example: harness gate --policy examples/gate.yaml --candidate runs/ --junit gate.xml
     """
     from harness._runset import load_runs
     from harness.gate import evaluate as evaluate_gate
-    from harness.gate import load_policy, to_junit, to_markdown
+    from harness.gate import load_policy, run_candidate_evals, to_junit, to_markdown
 
     policy = load_policy(policy_path)
-    cand_runs = load_runs(candidates)
-    base_paths = list(baselines) or [Path(p) for p in policy.baseline if Path(p).exists()]
-    base_runs = load_runs(base_paths) if base_paths else []
-    result = evaluate_gate(policy, cand_runs, base_runs, adapter=adapter)
+    paths = list(candidates)
+    if eval_adapter:
+        offline_defaults()
+        runs_dir = output_dir or Path(os.environ.get("HARNESS_RUNS_DIR", "runs"))
+        paths += run_candidate_evals(
+            policy, eval_adapter, backend=model_kw["backend"],
+            backend_kw=backend_options(model_kw), runs_dir=runs_dir, limit=limit, seed=seed,
+            data_dir=data_dir, max_new_tokens=max_new_tokens)
+        adapter = adapter or Path(eval_adapter).resolve().name
+    if not paths:
+        raise click.UsageError("give --candidate runs or --eval-adapter")
+    cand_runs = load_runs(paths)
+    base_runs = load_runs(baselines) if baselines else []
+    fallback_paths = [Path(p) for p in policy.baseline if Path(p).exists()]
+    fallback = load_runs(fallback_paths) if fallback_paths and not baselines else []
+    cand_paths = {c.path.resolve() for c in cand_runs}
+    fallback = [r for r in fallback if r.path.resolve() not in cand_paths]
+    result = evaluate_gate(policy, cand_runs, base_runs, fallback, adapter=adapter)
 
     for r in result.results:
         click.echo(f"{r.status.upper():<13} {r.task}: {r.name}: {r.reason}")
@@ -66,6 +95,9 @@ def gate(policy_path: Path, candidates: tuple[Path, ...], baselines: tuple[Path,
     if report_dir:
         from harness.report import build_report, write_report
 
-        write_report(build_report(cand_runs + base_runs), report_dir)
+        seen: dict[Path, Any] = {}
+        for run in cand_runs + base_runs + fallback:
+            seen.setdefault(run.path.resolve(), run)
+        write_report(build_report(list(seen.values())), report_dir)
         click.echo(f"report: {report_dir / 'report.html'}")
     sys.exit(result.exit_code)

@@ -27,6 +27,12 @@ checks:
 """
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The policy's default baseline folder is ./runs/baselines: keep the checkout's out.
+    monkeypatch.chdir(tmp_path)
+
+
 def _write(tmp_path: Path, text: str, name: str = "gate.yaml") -> Path:
     p = tmp_path / name
     p.write_text(text, encoding="utf-8")
@@ -109,6 +115,17 @@ def test_calibration_identical_systems_rarely_fail() -> None:
 
 def test_calibration_five_point_drop_is_detected() -> None:
     assert _gate_fail_rate(0.05, trials=400, seed=2) >= 0.80
+
+
+def test_calibration_min_check_at_the_threshold() -> None:
+    # True accuracy exactly at the minimum: the gate may fail at most alpha of such runs.
+    # A 0/1 min check depends only on the count right, so each distinct count is checked once.
+    counts = (np.random.default_rng(4).random((5000, 500)) < 0.7).sum(axis=1)
+    status = {int(k): check_min([1.0] * int(k) + [0.0] * (500 - int(k)), 0.7, 0.05).status
+              for k in np.unique(counts)}
+    outcomes = [status[int(k)] for k in counts]
+    assert outcomes.count("fail") / 5000 <= 0.05 and outcomes.count("pass") / 5000 <= 0.05
+    assert {"fail", "pass", "inconclusive"} <= set(outcomes)
 
 
 def _cli(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -219,3 +236,63 @@ def test_report_option_writes_report(tmp_path: Path) -> None:
     assert code == 0, out
     data = json.loads((tmp_path / "rep" / "report.json").read_text(encoding="utf-8"))
     assert [c["pairing"] for c in data["comparisons"]] == ["paired"]
+
+
+def test_baseline_order_explicit_then_paired_then_policy_folder(tmp_path: Path) -> None:
+    values = [1.0] * 60 + [0.0] * 40
+    make_run(tmp_path / "runs" / "baselines", "release-1", values, group_id="old",
+             created_at="2026-10-01T00:00:00+00:00")
+    make_run(tmp_path / "runs" / "baselines", "release-2", values, group_id="older",
+             created_at="2026-11-01T00:00:00+00:00")
+    cand = make_run(tmp_path / "new", "cand", [1.0] * 64 + [0.0] * 36, adapter="lora",
+                    group_id="now")
+    policy = _write(tmp_path, "checks:\n  - task: gsm8k\n    metric: accuracy\n"
+                              "    max_regression: 0\n")
+
+    # No paired base run: the latest run of the task under runs/baselines, paired by id.
+    code, out = _cli(["gate", "--policy", str(policy), "--candidate", str(cand)])
+    assert code == 0, out
+    assert "paired by item id): no significant drop [baseline run release-2]" in out
+    # With a base run from the same engine invocation, that one wins.
+    make_run(tmp_path / "new", "paired-base", [1.0] * 60 + [0.0] * 40, group_id="now")
+    code, out = _cli(["gate", "--policy", str(policy), "--candidate", str(tmp_path / "new")])
+    assert code == 0, out
+    assert "4 wrong->right, paired): no significant drop [baseline run paired-base]" in out
+    # An explicit --baseline overrides both.
+    code, out = _cli(["gate", "--policy", str(policy), "--candidate", str(tmp_path / "new"),
+                      "--baseline", str(tmp_path / "runs" / "baselines" / "release-1")])
+    assert code == 0, out
+    assert "paired by item id): no significant drop [baseline run release-1]" in out
+
+
+@pytest.mark.slow
+def test_gate_runs_base_and_adapter_in_one_engine(tmp_path: Path) -> None:
+    """The real runner on the bundled model: base + a LoRA adapter on 2 GSM8K items."""
+    from _lora import make_lora
+
+    from harness._models import resolve_model
+
+    data = Path("/work/shared/datasets")
+    if not (data / "gsm8k").is_dir():
+        pytest.skip("needs the gsm8k dataset folder (HARNESS_DATA_DIR)")
+    lora = make_lora(resolve_model(None).path, tmp_path / "cand-lora", scale=0.02)
+    policy = _write(tmp_path, "checks:\n  - task: gsm8k\n    metric: flexible_match\n"
+                              "    min: 0.0\n    max_regression: 0.5\n"
+                              "    params: {num_fewshot: 0}\n")
+    code, out = _cli(["gate", "--policy", str(policy), "--eval-adapter", str(lora),
+                      "--limit", "2", "--max-new-tokens", "24", "--data-dir", str(data),
+                      "--output-dir", str(tmp_path / "runs"), "--junit", "gate.xml",
+                      "--report", str(tmp_path / "report")],
+                     env={"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+                          "HARNESS_CACHE": str(tmp_path / "cache.sqlite")})
+    assert code == 0, out
+    runs = sorted((tmp_path / "runs").glob("*/run.json"))
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in runs]
+    assert len(records) == 2 and records[0]["group_id"] == records[1]["group_id"]
+    assert sorted(bool(r["model"]["adapter"]) for r in records) == [False, True]
+    assert ", paired): " in out and "gate PASSED: 2 checks, 0 failing" in out
+    suite = ET.parse(tmp_path / "gate.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "2"
+    rep = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
+    assert {c["pairing"] for c in rep["comparisons"]} == {"paired"}
+    assert {c["metric"] for c in rep["comparisons"]} >= {"flexible_match", "strict_match"}

@@ -10,7 +10,9 @@ import pytest
 from scipy import stats as sps
 
 from harness.stats import (
+    binom_cdf,
     bootstrap_mean_diffs,
+    clopper_pearson,
     compare,
     mcnemar_exact,
     non_inferiority_p,
@@ -27,6 +29,20 @@ from harness.stats import (
 def test_mcnemar_matches_scipy_binomtest(b: int, c: int) -> None:
     expected = 1.0 if b + c == 0 else sps.binomtest(min(b, c), b + c, 0.5).pvalue
     assert mcnemar_exact(b, c) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("k,n,p", [(340, 500, 0.7), (0, 10, 0.3), (3, 5000, 0.01),
+                                   (4990, 5000, 0.999), (12, 13, 0.5), (7, 7, 0.2)])
+def test_binom_cdf_matches_scipy(k: int, n: int, p: float) -> None:
+    assert binom_cdf(k, n, p) == pytest.approx(sps.binom.cdf(k, n, p), rel=1e-9)
+
+
+@pytest.mark.parametrize("k,n,level", [(340, 500, 0.9), (0, 20, 0.9), (20, 20, 0.95),
+                                       (1, 3, 0.95), (57, 100, 0.99)])
+def test_clopper_pearson_matches_scipy(k: int, n: int, level: float) -> None:
+    ref = sps.binomtest(k, n).proportion_ci(level, method="exact")
+    lo, hi = clopper_pearson(k, n, 1 - level)
+    assert lo == pytest.approx(ref.low, abs=1e-10) and hi == pytest.approx(ref.high, abs=1e-10)
 
 
 def test_mcnemar_known_value() -> None:
