@@ -1,0 +1,25 @@
+"""Reusable metric scorers, registered by name so tasks and YAML task files can use them.
+
+Each entry is a lazy ``"module:attr"`` reference in the `scorers` registry, so listing names
+imports nothing heavy; sacrebleu, rouge-score, bert-score, scikit-learn and sqlglot load only
+when a scorer is built or called.
+"""
+
+from __future__ import annotations
+
+from harness._scorer import scorers
+
+BUILTIN_SCORERS: dict[str, str] = {
+    "exact_match": "harness.metrics.match:ExactMatch",
+    "regex_match": "harness.extract:RegexMatch",
+    "classification": "harness.metrics.classification:Classification",
+    "bleu": "harness.metrics.text:Bleu",
+    "chrf": "harness.metrics.text:Chrf",
+    "rouge": "harness.metrics.text:Rouge",
+    "bertscore": "harness.metrics.text:BertScore",
+    "perplexity": "harness.metrics.perplexity:Perplexity",
+}
+
+for _name, _ref in BUILTIN_SCORERS.items():
+    if _name not in scorers:
+        scorers.register(_name, _ref)

