@@ -1,1 +1,35 @@
-"""LLM-as-judge and RAGAS scorers."""
+"""LLM-as-judge and RAGAS scorers, usable with OpenAI, a remote vLLM, or a local judge server.
+
+- `JudgeScorer`: 1-10 grades with or without a reference (templates ``single``,
+  ``reference``, ``math``, ``code``), `RubricJudge` for per-item checklists;
+- `judge_pairs` / `pairs_from_runs`: A-vs-B in both orders, consistency and position bias;
+- `measure_injection`: score inflation of prompt-injected answers over clean twins;
+- `RagasScorer`: answer correctness, semantic similarity, faithfulness (ragas 0.4.3);
+- `JudgeConfig`: which judge, from task parameters or ``HARNESS_JUDGE_*``.
+
+Importing this package is cheap; ragas and vLLM load only when used.
+"""
+
+from judges.config import JudgeConfig
+from judges.grading import JudgeScorer, RubricJudge
+from judges.injection import InjectionReport, measure_injection
+from judges.pairwise import PairItem, PairwiseResult, judge_pairs, pairs_from_runs
+from judges.ragas_metrics import RagasScorer
+from judges.templates import BUILTIN as TEMPLATES
+from judges.templates import JudgeTemplate, load_template
+
+__all__ = [
+    "InjectionReport",
+    "JudgeConfig",
+    "JudgeScorer",
+    "JudgeTemplate",
+    "PairItem",
+    "PairwiseResult",
+    "RagasScorer",
+    "RubricJudge",
+    "TEMPLATES",
+    "judge_pairs",
+    "load_template",
+    "measure_injection",
+    "pairs_from_runs",
+]

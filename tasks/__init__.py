@@ -8,5 +8,7 @@ without importing this package by name.
 TASKS: dict[str, str] = {
     "gsm8k": "tasks.gsm8k:gsm8k",
     "humaneval": "tasks.humaneval:humaneval",
+    "instruct": "tasks.instruct:instruct",
     "viggo": "tasks.viggo:viggo",
+    "writingbench": "tasks.writingbench:writingbench",
 }

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tasks": ("harness.cli.tasks:tasks_cmd", "List the registered tasks."),
     "report": ("harness.cli.report:report", "Leaderboard report (HTML + Markdown) from runs."),
     "gate": ("harness.cli.gate:gate", "Release gate: check runs against a YAML policy."),
+    "judge-pairwise": ("harness.cli.judge_pairwise:judge_pairwise", "Judge two runs' answers against each other, in both orders."),
     "parity": ("harness.cli.parity:parity", "HF vs vLLM greedy outputs; flags adapters with no effect."),
 }
 

@@ -1,0 +1,84 @@
+"""The ``--judge*`` options shared by commands whose tasks use an LLM judge.
+
+`judge_options` adds the options to a click command; `apply_judge_options` turns the parsed
+values into a `judges.config.JudgeConfig` and exports them as ``HARNESS_JUDGE_*`` variables,
+which is how judge scorers built inside task factories see them (a ``-T judge_*`` task
+parameter still wins). The API key is never an option: only the *name* of the variable that
+holds it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from harness._errors import HarnessError
+
+
+def judge_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Adds ``--judge``, ``--judge-model``, ``--judge-base-url``, ``--judge-api-key-env``."""
+    opts = [
+        click.option(
+            "--judge",
+            "judge_mode",
+            default=None,
+            metavar="local",
+            help="`local`: serve the judge model with vLLM on 127.0.0.1 (the bundled "
+            "model unless --judge-model names another).",
+        ),
+        click.option(
+            "--judge-model",
+            default=None,
+            help="Judge model name at the endpoint (with --judge local: a model folder, "
+            "bundled name or hub id).",
+        ),
+        click.option(
+            "--judge-base-url",
+            default=None,
+            help="OpenAI-compatible judge endpoint, e.g. http://host:8000/v1 "
+            "(default with --judge-model: https://api.openai.com/v1).",
+        ),
+        click.option(
+            "--judge-api-key-env",
+            default=None,
+            metavar="VAR",
+            help="Environment variable holding the judge API key (never recorded; "
+            "default OPENAI_API_KEY).",
+        ),
+    ]
+    return functools.reduce(lambda f, o: o(f), reversed(opts), fn)
+
+
+def judge_config_from_options(kw: dict[str, Any]) -> Any:
+    """The `JudgeConfig` the parsed options describe (environment values fill the gaps)."""
+    from judges.config import JudgeConfig
+
+    mode = kw.get("judge_mode")
+    if mode not in (None, "local"):
+        raise HarnessError(
+            f"--judge {mode!r}: the only value is 'local' (use --judge-model / "
+            f"--judge-base-url for an endpoint)"
+        )
+    return JudgeConfig.from_env(
+        model=kw.get("judge_model"),
+        base_url=kw.get("judge_base_url"),
+        api_key_env=kw.get("judge_api_key_env"),
+        local=True if mode == "local" else None,
+    )
+
+
+def apply_judge_options(kw: dict[str, Any]) -> Any:
+    """Exports the judge options as ``HARNESS_JUDGE_*`` and returns the `JudgeConfig`.
+
+    Nothing is exported when no judge option was given, so tasks without judges are untouched.
+    """
+    keys = ("judge_mode", "judge_model", "judge_base_url", "judge_api_key_env")
+    if all(kw.get(k) is None for k in keys):
+        return None
+    config = judge_config_from_options(kw).validate()
+    os.environ.update(config.to_env())
+    return config
