@@ -1,0 +1,75 @@
+"""Trainer callbacks: a one-line-per-log progress report and a wall-clock limit.
+
+The progress line (step, loss, eval loss, tokens/s, ETA) is plain text so it reads the same in a
+terminal and in a log file. The time limit stops training after ``max_minutes`` and asks for a
+last evaluation and checkpoint, so the best-checkpoint choice sees the final weights.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from transformers import TrainerCallback
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class ProgressPrinter(TrainerCallback):  # type: ignore[misc]
+    """Prints ``step i/N | loss | eval_loss | tokens/s | ETA`` at every log."""
+
+    def __init__(self) -> None:
+        self.start: float | None = None
+        self.start_step = 0
+        self.start_tokens = 0
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        self.start = time.time()
+        self.start_step = state.global_step
+        self.start_tokens = int(state.num_input_tokens_seen or 0)
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
+        if not logs or self.start is None:
+            return
+        elapsed = time.time() - self.start
+        done = max(1, state.global_step - self.start_step)
+        tokens = int(state.num_input_tokens_seen or 0) - self.start_tokens
+        parts = [f"step {state.global_step}/{state.max_steps}"]
+        if "loss" in logs:
+            parts.append(f"loss {logs['loss']:.4f}")
+        if "eval_loss" in logs:
+            parts.append(f"eval_loss {logs['eval_loss']:.4f}")
+        parts.append(f"{tokens / elapsed:.0f} tok/s" if elapsed > 0 else "- tok/s")
+        eta = elapsed / done * (state.max_steps - state.global_step)
+        parts.append(f"elapsed {_clock(elapsed)} ETA {_clock(eta)}")
+        print("train: " + " | ".join(parts), file=sys.stderr, flush=True)
+
+
+class TimeLimit(TrainerCallback):  # type: ignore[misc]
+    """Stops training after ``max_minutes`` of wall time, with a final eval and checkpoint."""
+
+    def __init__(self, max_minutes: float | None) -> None:
+        self.max_s = max_minutes * 60 if max_minutes else None
+        self.start = time.time()
+        self.hit = False
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        self.start = time.time()
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if self.max_s is not None and time.time() - self.start >= self.max_s and not self.hit:
+            self.hit = True
+            print(
+                f"train: time limit reached at step {state.global_step}",
+                file=sys.stderr,
+                flush=True,
+            )
+            control.should_training_stop = True
+            control.should_evaluate = True
+            control.should_save = True

@@ -1,0 +1,81 @@
+"""``harness train --eval``: score the base model and the new adapter on the same test items.
+
+Both variants go through the harness runner (same samples, same rendered prompts, one run
+record each, sharing a group id), and the headline metrics are printed side by side with their
+95% intervals.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness import (
+    DataOptions,
+    RequestCache,
+    default_cache_path,
+    evaluate,
+    get_task,
+    with_overrides,
+)
+from harness._adapters import load_adapter
+from harness.backends import build_backend
+
+
+def _cell(m: object) -> str:
+    value, lo, hi = (getattr(m, k, None) for k in ("value", "ci_low", "ci_high"))
+    if value is None:
+        return "-"
+    ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
+    return f"{value:.3f}{ci}"
+
+
+def compare_base_and_adapter(
+    task_name: str,
+    model: str | None,
+    adapter: Path,
+    *,
+    limit: int | None = 100,
+    data_dir: Path | None = None,
+    runs_dir: Path | None = Path("runs"),
+    batch_size: int | None = None,
+    seed: int = 1234,
+) -> str:
+    """Evaluates base and adapter on the task's test items; returns a side-by-side table."""
+    task = get_task(task_name)
+    spec = load_adapter(str(adapter))
+    options: dict[str, object] = {"model": model} if model else {}
+    if batch_size:
+        options["batch_size"] = batch_size
+    backend = build_backend("hf", **options)
+    try:
+        base_res, adapter_res = evaluate(
+            task,
+            backend,
+            adapters=[spec],
+            include_base=True,
+            data=DataOptions(data_dir=data_dir, limit=limit, seed=seed),
+            # The same parameters as `harness run`, so its cached answers are reused.
+            generation=with_overrides(task.generation, seed=seed),
+            cache=RequestCache(default_cache_path()),
+            runs_dir=runs_dir,
+        )
+    finally:
+        backend.close()
+    b, a = base_res.record, adapter_res.record
+    names = list(b.metrics)
+    width = max(len(n) for n in names) + 2
+    lines = [
+        f"{task_name}: n={b.counts.samples} test items, base vs adapter {spec.name} (95% CI)",
+        f"{'metric':<{width}}{'base':<26}{'adapter':<26}delta",
+    ]
+    for name in names:
+        mb, ma = b.metrics[name], a.metrics.get(name)
+        delta = (
+            (ma.value - mb.value) if ma is not None and None not in (ma.value, mb.value) else None
+        )
+        lines.append(
+            f"{name:<{width}}{_cell(mb):<26}{_cell(ma):<26}"
+            + (f"{delta:+.3f}" if delta is not None else "-")
+        )
+    lines.append(f"runs: {base_res.folder}  {adapter_res.folder}")
+    return "\n".join(lines)

@@ -1,0 +1,190 @@
+"""Trainer recipes: a strict, documented YAML schema with ``key=value`` overrides.
+
+A recipe file holds every training choice (LoRA shape, optimiser, schedule, validation, prompt
+template). Unknown keys are rejected and every problem in a file is reported at once, so one
+edit fixes them all. Overrides from the command line (``lora.r=16 lr=1e-3``) are parsed as YAML
+scalars and applied before validation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from harness._errors import HarnessError
+
+RECIPES_DIR = Path(__file__).parent / "recipes"
+
+
+class LoraSettings(BaseModel):
+    """The adapter's shape."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    r: int = Field(64, ge=1, le=1024, description="LoRA rank.")
+    alpha: float = Field(16, gt=0, description="lora_alpha (scale = alpha / r).")
+    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout on the LoRA input.")
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        "all-linear", description="Module names to adapt, or 'all-linear'."
+    )
+    quantize_4bit: bool = Field(
+        False, description="QLoRA: load the base in 4-bit (CUDA + bitsandbytes)."
+    )
+
+
+class ValidationSettings(BaseModel):
+    """Held-out loss, early stopping and best-checkpoint selection."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    split: str | None = Field(
+        "valid", description="Task split for eval loss (None: hold out from train)."
+    )
+    holdout: float = Field(
+        0.05, ge=0, lt=0.5, description="Fraction of train held out when no split."
+    )
+    max_items: int | None = Field(
+        200, ge=1, description="Cap on validation items (eval loss cost)."
+    )
+    every_steps: int = Field(50, ge=1, description="Evaluate (and checkpoint) every N steps.")
+    early_stopping_patience: int | None = Field(
+        3, ge=1, description="Stop after N evaluations without improvement (None: never)."
+    )
+
+
+class Recipe(BaseModel):
+    """Everything ``harness train`` needs besides the model, data and output folder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lora: LoraSettings = LoraSettings()
+    validation: ValidationSettings = ValidationSettings()
+    epochs: float = Field(2, gt=0, description="Passes over the training data.")
+    max_steps: int | None = Field(None, ge=1, description="Stop after N optimiser steps.")
+    max_minutes: float | None = Field(None, gt=0, description="Stop training after this wall time.")
+    max_train_items: int | None = Field(
+        None, ge=1, description="Use only the first N training items."
+    )
+    batch_size: int = Field(4, ge=1, description="Examples per optimiser step (per device).")
+    grad_accum: int = Field(1, ge=1, description="Gradient accumulation steps.")
+    lr: float = Field(2.5e-5, gt=0, lt=1, description="Peak learning rate.")
+    warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Fraction of steps warming up.")
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
+    weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
+        "auto", description="auto: bf16 on GPUs that support it, else fp32."
+    )
+    max_seq_length: int = Field(1024, ge=8, description="Longer examples are truncated.")
+    padding_free: bool = Field(
+        False, description="Concatenate each batch into one row (no padding tokens computed)."
+    )
+    group_by_length: bool = Field(False, description="Batch examples of similar length.")
+    template: Literal["auto", "chat", "plain", "llama2"] = Field(
+        "auto",
+        description="auto: chat if the tokenizer has a chat template, else plain; "
+        "llama2: <s>[INST] ... [/INST].",
+    )
+    special_tokens: list[str] = Field(
+        default_factory=list, description="Tokens added to the vocabulary (embeddings trained)."
+    )
+    gradient_checkpointing: bool = False
+    seed: int = 42
+    logging_steps: int = Field(5, ge=1)
+    save_total_limit: int = Field(
+        2, ge=1, description="Checkpoints kept (the best is always kept)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Recipe:
+        if self.lora.quantize_4bit and self.precision == "fp32":
+            raise ValueError("lora.quantize_4bit needs bf16 or fp16 compute (set precision: auto)")
+        return self
+
+
+def _format_errors(source: str, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        lines.append(f"{loc}: {msg}")
+    return f"{source}: {len(lines)} error(s): " + "; ".join(lines)
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+    """Turns ``["lora.r=16", "lr=1e-3"]`` into a nested dict (values parsed as YAML)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise HarnessError(f"override {item!r} is not key=value (e.g. lora.r=16)")
+        # YAML 1.1 reads "1e-3" as a string; pydantic turns it into the float the field wants.
+        value = yaml.safe_load(raw) if raw.strip() else None
+        node = out
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise HarnessError(f"override {item!r} conflicts with another override")
+        node[parts[-1]] = value
+    return out
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for k, v in extra.items():
+        merged[k] = (
+            _merge(merged[k], v) if isinstance(v, dict) and isinstance(merged.get(k), dict) else v
+        )
+    return merged
+
+
+def recipe_path(name_or_path: str | Path) -> Path:
+    """A recipe file: a path, or the name of a shipped recipe (``cpu`` -> recipes/cpu.yaml)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = RECIPES_DIR / f"{name_or_path}.yaml"
+    if shipped.is_file():
+        return shipped
+    names = ", ".join(sorted(p.stem for p in RECIPES_DIR.glob("*.yaml")))
+    raise HarnessError(f"recipe {name_or_path} not found; pass a YAML file or one of: {names}")
+
+
+def load_recipe(
+    name_or_path: str | Path | None = None, overrides: list[str] | None = None
+) -> Recipe:
+    """Reads, overrides and validates a recipe; every error is reported in one message.
+
+    Args:
+        name_or_path: A YAML file or a shipped recipe name; None gives the default recipe.
+        overrides: ``key=value`` strings applied on top of the file.
+
+    Raises:
+        HarnessError: The file is missing, not YAML, or fails validation.
+    """
+    import yaml
+
+    source = "recipe"
+    data: dict[str, Any] = {}
+    if name_or_path is not None:
+        path = recipe_path(name_or_path)
+        source = str(path)
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise HarnessError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise HarnessError(f"{path}: expected a mapping of recipe keys at the top level")
+        data = loaded or {}
+    if overrides:
+        data = _merge(data, parse_overrides(overrides))
+        source += f" (with overrides {' '.join(overrides)})"
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as e:
+        raise HarnessError(_format_errors(source, e)) from None

@@ -1,0 +1,338 @@
+"""The LoRA training recipe behind ``harness train``: setup, fit, save, cleanup.
+
+Read top to bottom, it is the whole procedure. `setup` resolves the base model, picks device and
+precision, builds the examples (the task's own eval-time prompts) and tokenizes them with a
+completion-only loss mask. `fit` runs TRL's ``SFTTrainer`` with peft LoRA (QLoRA when asked and
+CUDA + bitsandbytes are present), evaluating the held-out loss every N steps, stopping early on
+it, keeping the best checkpoint and resuming from the last one after an interruption. `save`
+writes a standard PEFT adapter folder, ``adapter_manifest.json`` and ``loss_curve.png``, and
+registers the adapter by name. `cleanup` drops intermediate checkpoints and frees memory.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adapters.callbacks import ProgressPrinter, TimeLimit
+from adapters.data import (
+    DataSource,
+    Example,
+    encode,
+    file_examples,
+    resolve_template,
+    task_examples,
+)
+from adapters.manifest import build_manifest, loss_history, plot_loss, write_manifest
+from adapters.recipe import Recipe
+from adapters.registry import register_adapter
+from harness._errors import DataError, HarnessError, ModelError
+from harness._models import ResolvedModel, resolve_model
+
+CHECKPOINTS = "checkpoints"
+
+
+@dataclass
+class TrainRequest:
+    """What to train: base model, data, recipe and output folder.
+
+    Attributes:
+        out: Adapter folder to write (its name is the adapter's registry name).
+        recipe: The validated recipe.
+        recipe_source: Recipe file and overrides, recorded in the manifest.
+        model: Base model spec (bundled name, folder or hub id); None is the bundled model.
+        task: Train on this task's train split (with its eval-time prompt) ...
+        data: ... or on this JSONL file (alpaca or chat rows).
+        data_dir: Dataset root for the task (default ``$HARNESS_DATA_DIR``).
+        resume: Continue from the last checkpoint in ``out/checkpoints`` if there is one.
+    """
+
+    out: Path
+    recipe: Recipe
+    recipe_source: str = "defaults"
+    model: str | None = None
+    task: str | None = None
+    data: Path | None = None
+    data_dir: Path | None = None
+    resume: bool = True
+
+
+@dataclass
+class Session:
+    """Everything `setup` builds and the later stages use."""
+
+    request: TrainRequest
+    base: ResolvedModel
+    device: str
+    dtype: str
+    tokenizer: Any
+    model: Any
+    train_rows: list[dict[str, list[int]]]
+    eval_rows: list[dict[str, list[int]]]
+    source: DataSource
+    template: str
+    started: float = field(default_factory=time.time)
+    trainer: Any = None
+    resumed_from: str | None = None
+
+
+def train(request: TrainRequest) -> Path:
+    """Runs the whole recipe and returns the adapter folder."""
+    session = setup(request)
+    try:
+        fit(session)
+        save(session)
+    finally:
+        cleanup(session)
+    return request.out
+
+
+# ---------------------------------------------------------------- setup
+
+
+def pick_device(recipe: Recipe) -> tuple[str, str]:
+    """(device, precision): CUDA with bf16 where supported (else fp16), else CPU in fp32."""
+    import torch
+
+    if torch.cuda.is_available():
+        auto = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "cuda", auto if recipe.precision == "auto" else recipe.precision
+    if recipe.lora.quantize_4bit:
+        raise HarnessError(
+            "lora.quantize_4bit (QLoRA) needs a CUDA GPU; set lora.quantize_4bit=false"
+        )
+    if recipe.precision in ("bf16", "fp16"):
+        raise HarnessError(
+            f"precision {recipe.precision} needs a GPU here; set precision=auto (fp32 on CPU)"
+        )
+    return "cpu", "fp32"
+
+
+def _examples(request: TrainRequest) -> tuple[list[Example], list[Example], DataSource]:
+    recipe = request.recipe
+    if (request.task is None) == (request.data is None):
+        raise HarnessError("pass exactly one of --task or --data")
+    if request.task:
+        train_ex, source = task_examples(
+            request.task, "train", request.data_dir, recipe.max_train_items
+        )
+        split = recipe.validation.split
+        if split:
+            try:
+                eval_ex, vsource = task_examples(
+                    request.task, split, request.data_dir, recipe.validation.max_items
+                )
+                source.files.update(vsource.files)
+                return train_ex, eval_ex, source
+            except DataError:
+                pass  # no such split: hold out from train below
+    else:
+        assert request.data is not None
+        train_ex, source = file_examples(request.data)
+        train_ex = train_ex[: recipe.max_train_items]
+    n_hold = max(1, int(len(train_ex) * recipe.validation.holdout))
+    if len(train_ex) < 2:
+        raise DataError("need at least 2 training examples (one is held out for validation)")
+    eval_ex = train_ex[-n_hold:][: recipe.validation.max_items]
+    return train_ex[:-n_hold], eval_ex, source
+
+
+def _load_model(base: ResolvedModel, device: str, precision: str, recipe: Recipe) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if recipe.lora.quantize_4bit:
+        try:
+            import bitsandbytes  # noqa: F401
+            from transformers import BitsAndBytesConfig
+        except ImportError:
+            raise HarnessError(
+                "QLoRA needs bitsandbytes: pip install bitsandbytes (CUDA only)"
+            ) from None
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=dtype,
+            bnb_4bit_use_double_quant=True,
+        )
+        kwargs["device_map"] = {"": 0}
+    try:
+        model = AutoModelForCausalLM.from_pretrained(base.path, **kwargs)
+    except (OSError, ValueError) as e:
+        raise ModelError(
+            f"cannot load {base.id} from {base.path}: {str(e).splitlines()[0]}"
+        ) from None
+    return model
+
+
+def setup(request: TrainRequest) -> Session:
+    """Resolves the model, builds and tokenizes the data, loads the base model."""
+    from transformers import AutoTokenizer
+
+    recipe = request.recipe
+    device, precision = pick_device(recipe)
+    base = resolve_model(request.model)
+    tokenizer = AutoTokenizer.from_pretrained(base.path)
+    if recipe.special_tokens:
+        tokenizer.add_special_tokens({"additional_special_tokens": recipe.special_tokens})
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    template = resolve_template(tokenizer, recipe.template)
+    train_ex, eval_ex, source = _examples(request)
+    train_rows = [
+        r for e in train_ex if (r := encode(tokenizer, e, template, recipe.max_seq_length))
+    ]
+    eval_rows = [r for e in eval_ex if (r := encode(tokenizer, e, template, recipe.max_seq_length))]
+    if not train_rows or not eval_rows:
+        raise DataError(
+            "no example fits max_seq_length with room for its completion; raise max_seq_length"
+        )
+    model = _load_model(base, device, precision, recipe)
+    if recipe.special_tokens:
+        model.resize_token_embeddings(len(tokenizer))
+    return Session(
+        request, base, device, precision, tokenizer, model, train_rows, eval_rows, source, template
+    )
+
+
+# ---------------------------------------------------------------- fit
+
+
+def _lora_config(recipe: Recipe) -> Any:
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=recipe.lora.r,
+        lora_alpha=recipe.lora.alpha,
+        lora_dropout=recipe.lora.dropout,
+        target_modules=recipe.lora.target_modules,
+        task_type="CAUSAL_LM",
+        bias="none",
+        # New tokens need trainable embeddings, or their vectors stay random.
+        modules_to_save=["embed_tokens", "lm_head"] if recipe.special_tokens else None,
+    )
+
+
+def planned_steps(recipe: Recipe, n_train: int) -> int:
+    """Optimiser steps the recipe asks for on ``n_train`` examples."""
+    per_epoch = math.ceil(n_train / (recipe.batch_size * recipe.grad_accum))
+    epochs_steps = math.ceil(per_epoch * recipe.epochs)
+    return min(epochs_steps, recipe.max_steps) if recipe.max_steps else epochs_steps
+
+
+def _sft_config(session: Session) -> Any:
+    from trl import SFTConfig
+
+    r = session.request.recipe
+    steps = planned_steps(r, len(session.train_rows))
+    return SFTConfig(
+        output_dir=str(session.request.out / CHECKPOINTS),
+        num_train_epochs=r.epochs,
+        max_steps=r.max_steps or -1,
+        per_device_train_batch_size=r.batch_size,
+        per_device_eval_batch_size=max(r.batch_size, 8),
+        gradient_accumulation_steps=r.grad_accum,
+        learning_rate=r.lr,
+        warmup_steps=round(r.warmup_ratio * steps),
+        lr_scheduler_type=r.lr_scheduler,
+        weight_decay=r.weight_decay,
+        max_grad_norm=r.max_grad_norm,
+        bf16=session.dtype == "bf16",
+        fp16=session.dtype == "fp16",
+        use_cpu=session.device == "cpu",
+        eval_strategy="steps",
+        eval_steps=r.validation.every_steps,
+        save_strategy="steps",
+        save_steps=r.validation.every_steps,
+        save_total_limit=r.save_total_limit,
+        load_best_model_at_end=True,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        logging_steps=r.logging_steps,
+        report_to="none",
+        disable_tqdm=True,
+        seed=r.seed,
+        max_length=None,  # `encode` already truncated
+        completion_only_loss=True,
+        padding_free=r.padding_free,
+        train_sampling_strategy="group_by_length" if r.group_by_length else "random",
+        include_num_input_tokens_seen="non_padding",
+        gradient_checkpointing=r.gradient_checkpointing,
+        dataset_num_proc=None,
+    )
+
+
+def fit(session: Session) -> None:
+    """Trains with SFTTrainer; evaluates, checkpoints, stops early and resumes as configured."""
+    from datasets import Dataset
+    from transformers import EarlyStoppingCallback
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import SFTTrainer
+
+    request, recipe = session.request, session.request.recipe
+    callbacks: list[Any] = [ProgressPrinter(), TimeLimit(recipe.max_minutes)]
+    if recipe.validation.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(recipe.validation.early_stopping_patience))
+    session.trainer = SFTTrainer(
+        model=session.model,
+        args=_sft_config(session),
+        train_dataset=Dataset.from_list(session.train_rows),
+        eval_dataset=Dataset.from_list(session.eval_rows),
+        processing_class=session.tokenizer,
+        peft_config=_lora_config(recipe),
+        callbacks=callbacks,
+    )
+    ckpt_dir = request.out / CHECKPOINTS
+    last = get_last_checkpoint(str(ckpt_dir)) if request.resume and ckpt_dir.is_dir() else None
+    session.resumed_from = Path(last).name if last else None
+    if last:
+        print(f"harness: resuming from {last}", flush=True)
+    session.started = time.time()
+    session.trainer.train(resume_from_checkpoint=last)
+
+
+# ---------------------------------------------------------------- save
+
+
+def save(session: Session) -> None:
+    """Writes the adapter, its manifest and loss curve, and registers it by folder name."""
+    out = session.request.out
+    trainer = session.trainer
+    trainer.model.save_pretrained(str(out))
+    if session.request.recipe.special_tokens:
+        session.tokenizer.save_pretrained(str(out))
+    history = loss_history(trainer.state.log_history)
+    manifest = build_manifest(
+        session,
+        loss_history=history,
+        tokens_seen=int(trainer.state.num_input_tokens_seen or 0),
+        wall_time_s=time.time() - session.started,
+        best_checkpoint=Path(trainer.state.best_model_checkpoint).name
+        if trainer.state.best_model_checkpoint
+        else None,
+        best_eval_loss=trainer.state.best_metric,
+        steps=trainer.state.global_step,
+    )
+    write_manifest(out, manifest)
+    plot_loss(history, out / "loss_curve.png", title=f"{out.name} on {session.base.id}")
+    register_adapter(out.name, out)
+
+
+# ---------------------------------------------------------------- cleanup
+
+
+def cleanup(session: Session) -> None:
+    """Drops intermediate checkpoints once the adapter is saved, and frees memory."""
+    out = session.request.out
+    if (out / "adapter_manifest.json").is_file():
+        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+    session.trainer = None
+    session.model = None
+    gc.collect()

@@ -1,0 +1,74 @@
+"""``harness train``: fine-tune a LoRA adapter with the bundled recipe, optionally evaluate it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("train")
+@click.option(
+    "--task", "task_name", help="Train on this task's train split (its eval-time prompt)."
+)
+@click.option(
+    "--data", type=click.Path(path_type=Path), help="Or a JSONL file: alpaca or chat rows."
+)
+@click.option("--model", default=None, help="Base model: bundled name, folder or hub id [bundled].")
+@click.option(
+    "--recipe", default="cpu", show_default=True, help="Recipe YAML file or shipped name."
+)
+@click.option(
+    "--out", required=True, type=click.Path(path_type=Path), help="Adapter folder to write."
+)
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="Dataset root [$HARNESS_DATA_DIR]."
+)
+@click.option("--no-resume", is_flag=True, help="Start over even if out/checkpoints exists.")
+@click.option(
+    "--eval", "evaluate", is_flag=True, help="Then evaluate base and adapter on the test split."
+)
+@click.option("--limit", type=int, default=100, show_default=True, help="Test items for --eval.")
+@click.argument("overrides", nargs=-1)
+def train(
+    task_name: str | None,
+    data: Path | None,
+    model: str | None,
+    recipe: str,
+    out: Path,
+    data_dir: Path | None,
+    no_resume: bool,
+    evaluate: bool,
+    limit: int,
+    overrides: tuple[str, ...],
+) -> None:
+    """Train a LoRA adapter; OVERRIDES are recipe key=value pairs (lora.r=16 lr=1e-3)."""
+    from adapters.recipe import load_recipe, recipe_path
+    from adapters.train import TrainRequest
+    from adapters.train import train as run_training
+    from harness._errors import HarnessError
+
+    if evaluate and not task_name:
+        raise HarnessError("--eval needs --task (the task whose test split is scored)")
+    parsed = load_recipe(recipe, list(overrides))
+    source = str(recipe_path(recipe)) + (f" {' '.join(overrides)}" if overrides else "")
+    folder = run_training(
+        TrainRequest(
+            out=out,
+            recipe=parsed,
+            recipe_source=source,
+            model=model,
+            task=task_name,
+            data=data,
+            data_dir=data_dir,
+            resume=not no_resume,
+        )
+    )
+    click.echo(f"adapter written to {folder} (registered as {folder.name!r})")
+    if evaluate:
+        from adapters.compare import compare_base_and_adapter
+
+        assert task_name is not None
+        click.echo(
+            compare_base_and_adapter(task_name, model, folder, limit=limit, data_dir=data_dir)
+        )

@@ -1,0 +1,81 @@
+"""Recipes: every shipped one validates; unknown keys and bad values are all reported at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.recipe import RECIPES_DIR, load_recipe, parse_overrides
+from harness._errors import HarnessError
+
+SHIPPED = sorted(RECIPES_DIR.glob("*.yaml"))
+
+
+def test_recipes_are_shipped() -> None:
+    assert {p.stem for p in SHIPPED} >= {"default", "cpu"}
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_every_shipped_recipe_validates_and_shows_its_command(path: Path) -> None:
+    recipe = load_recipe(path)
+    assert recipe.lora.r >= 1
+    header = [line for line in path.read_text().splitlines() if line.startswith("#")]
+    assert any("harness train" in line and "--recipe" in line for line in header)
+
+
+def test_default_recipe_has_the_seed_paper_settings() -> None:
+    r = load_recipe("default")
+    assert (r.lora.r, r.lora.alpha, r.lora.dropout) == (64, 16, 0.1)
+    assert (r.epochs, r.batch_size, r.lr, r.warmup_ratio, r.max_seq_length) == (
+        2,
+        4,
+        2.5e-5,
+        0.03,
+        1024,
+    )
+    assert r.precision == "auto"
+
+
+def test_all_errors_are_reported_at_once(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lora:\n  r: 0\n  rank: 8\nlr: -1\nbatchsize: 4\ntemplate: mistral\n")
+    with pytest.raises(HarnessError) as err:
+        load_recipe(bad)
+    msg = str(err.value)
+    assert "5 error(s)" in msg and "\n" not in msg
+    for part in ("lora.r:", "lora.rank: unknown key", "lr:", "batchsize: unknown key", "template:"):
+        assert part in msg
+
+
+def test_overrides_nest_parse_and_validate() -> None:
+    assert parse_overrides(["lora.r=8", "lr=1e-3", "validation.split=null"]) == {
+        "lora": {"r": 8},
+        "lr": "1e-3",
+        "validation": {"split": None},
+    }
+    r = load_recipe("cpu", ["lora.r=8", "lr=1e-3", "max_steps=3"])
+    assert (r.lora.r, r.lr, r.max_steps) == (8, 1e-3, 3)
+    assert r.lora.alpha == load_recipe("cpu").lora.alpha  # untouched keys keep the file's value
+    with pytest.raises(HarnessError, match="not key=value"):
+        load_recipe("cpu", ["lora.r"])
+    with pytest.raises(HarnessError, match="lora.nope: unknown key"):
+        load_recipe("cpu", ["lora.nope=1"])
+
+
+def test_missing_recipe_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(HarnessError, match="one of: cpu, default"):
+        load_recipe("nonexistent")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("lora: [unclosed\n")
+    with pytest.raises(HarnessError, match="not valid YAML"):
+        load_recipe(broken)
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- 1\n")
+    with pytest.raises(HarnessError, match="mapping"):
+        load_recipe(listing)
+
+
+def test_qlora_needs_half_precision() -> None:
+    with pytest.raises(HarnessError, match="quantize_4bit needs bf16"):
+        load_recipe("cpu", ["lora.quantize_4bit=true", "precision=fp32"])
