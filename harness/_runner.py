@@ -113,13 +113,14 @@ def _collect(task: Task, backend: Backend, adapter: AdapterSpec | None, samples:
                  for si, s in enumerate(samples) for c in (s.choices or [])]
         batch = run_requests(backend, adapter, ll_requests=[r for _, r in pairs], cache=cache,
                              reporter=reporter, label=label)
-        outputs = [Output(choice_logprobs=[]) for _ in samples]
+        outputs = [Output(choice_logprobs=[], choice_tokens=[]) for _ in samples]
         for (si, _), res in zip(pairs, batch.results):
             out = outputs[si]
             if res.get("error"):
                 out.errors.append(str(res["error"]))
-            assert out.choice_logprobs is not None
+            assert out.choice_logprobs is not None and out.choice_tokens is not None
             out.choice_logprobs.append(float(res.get("logprob", float("-inf"))))
+            out.choice_tokens.append(int(res.get("tokens", 0) or 0))
         return outputs, batch
     index = [si for si in range(len(samples)) for _ in range(params.n)]
     batch = run_requests(backend, adapter, prompts=[prompts[si] for si in index], params=params,

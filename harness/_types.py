@@ -107,11 +107,14 @@ class Output:
         texts: The n completions (generation tasks); empty for log-likelihood tasks.
         choice_logprobs: Summed log-probability of each of ``sample.choices`` (log-likelihood
             tasks only).
+        choice_tokens: Tokens in each choice as the backend scored it (log-likelihood tasks;
+            what token-weighted perplexity divides by).
         errors: Errors of failed requests for this sample.
     """
 
     texts: list[str] = field(default_factory=list)
     choice_logprobs: list[float] | None = None
+    choice_tokens: list[int] | None = None
     errors: list[str] = field(default_factory=list)
 
     @property
