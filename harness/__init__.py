@@ -5,6 +5,8 @@ modules. Importing this package is cheap: torch, transformers and vLLM load only
 backend is built.
 """
 
+from harness import _env  # noqa: F401  (process settings that must precede torch)
+
 from harness._aggregate import bootstrap_metric, mean_metric, wilson_interval
 from harness._cache import RequestCache, default_cache_path, harness_home, request_key
 from harness._data import dataset_dir, load_hub, read_csv, read_jsonl, sha256_file

@@ -135,7 +135,7 @@ def _collect(task: Task, backend: Backend, adapter: AdapterSpec | None, samples:
 
 def _score(task: Task, samples: list[Sample], outputs: list[Output]) -> list[list[Score]]:
     """Per scorer, the score of every sample."""
-    return [[scorer(s, o) for s, o in zip(samples, outputs)] for scorer in task.scorers]
+    return [scorer.score_all(samples, outputs) for scorer in task.scorers]
 
 
 def _build_record(task: Task, backend: Backend, adapter: AdapterSpec | None, dataset: Dataset,

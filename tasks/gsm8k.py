@@ -38,7 +38,7 @@ from harness.extract import RegexMatch
 HUB_ID = "openai/gsm8k"
 TEMPLATE = "Question: {question}\nAnswer:"
 EXEMPLAR = "Question: {question}\nAnswer: {answer}"
-STRICT = r"#### (\-?[0-9\.\,]+)"
+STRICT = r"####\s*\$?\s*(-?[0-9.,]+)"
 FLEXIBLE = r"(-?[$0-9.,]{2,})|(-?[0-9]+)"
 
 

@@ -1,0 +1,77 @@
+"""Options and helpers shared by the commands that run models (run, parity, gate, train --eval)."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from harness._errors import HarnessError
+
+
+def parse_task_params(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``-T key=value`` pairs into a dict; values parsed as YAML scalars (3, 0.5, true, [1,2])."""
+    import yaml
+
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key:
+            raise HarnessError(f"-T {pair!r}: expected key=value")
+        params[key.strip()] = yaml.safe_load(value)
+    return params
+
+
+def model_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that pick and configure a backend and its model."""
+    opts = [
+        click.option("--model", "-m", default=None, help="Bundled model name (default smollm2-135m), local folder or hub id."),
+        click.option("--backend", "-b", default="hf", show_default=True, help="Backend: hf, vllm, vllm-server, openai."),
+        click.option("--base-url", default=None, help="OpenAI-compatible server URL (openai / vllm-server backends)."),
+        click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True, help="Environment variable holding the API key (never recorded)."),
+        click.option("--batch-size", type=int, default=None, help="Prompts per batch (default: 16 on CPU, 64 on GPU)."),
+        click.option("--concurrency", type=int, default=None, help="Concurrent requests (server backends)."),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N."),
+        click.option("--dtype", default="auto", show_default=True, help="auto (float32 on CPU, bf16 on GPU), float32, bfloat16, float16."),
+        click.option("--chat-template/--no-chat-template", default=None, help="Apply the model's chat template (default: when it has one)."),
+    ]
+    return functools.reduce(lambda f, o: o(f), reversed(opts), fn)
+
+
+def backend_options(kw: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments `build_backend` takes, from the parsed CLI options."""
+    keys = ("model", "base_url", "api_key_env", "batch_size", "concurrency", "device", "dtype")
+    out = {k: kw[k] for k in keys if kw.get(k) is not None}
+    out["chat_template"] = kw.get("chat_template")
+    return out
+
+
+def set_execution_permissions(allow: bool, unsafe_no_sandbox: bool) -> None:
+    """Passes the code-execution opt-ins to scorers through the environment."""
+    if unsafe_no_sandbox and not allow:
+        raise HarnessError("--unsafe-no-sandbox also needs --allow-code-execution")
+    if allow:
+        os.environ["HARNESS_ALLOW_CODE_EXECUTION"] = "1"
+    if unsafe_no_sandbox:
+        os.environ["HARNESS_UNSAFE_NO_SANDBOX"] = "1"
+
+
+def offline_defaults() -> None:
+    """Nothing phones home: ragas telemetry off; hub lookups off unless the user opted in."""
+    os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def runs_dir_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--output-dir", "-o", type=click.Path(path_type=Path), default=None,
+        help="Where run folders go (default: $HARNESS_RUNS_DIR or ./runs).")(fn)
+
+
+def resolve_runs_dir(value: Path | None) -> Path:
+    return value or Path(os.environ.get("HARNESS_RUNS_DIR", "runs"))

