@@ -125,10 +125,17 @@ class PassAtK(Scorer):
         return self._sandbox
 
     def __call__(self, sample: Sample, output: Output) -> Score:
-        return self.score_all([sample], [output])[0]
+        return self._run([sample], [output])[0]
 
     def score_all(self, samples: Sequence[Sample], outputs: Sequence[Output]) -> list[Score]:
         """Scores every sample at once, running all their programs in parallel."""
+        try:
+            return self._run(samples, outputs)
+        finally:
+            if self._sandbox is not None:
+                self._sandbox.close()  # no idle sandboxes left between runs
+
+    def _run(self, samples: Sequence[Sample], outputs: Sequence[Output]) -> list[Score]:
         sandbox = self.sandbox()
         programs = [build_program(s, t)
                     for s, o in zip(samples, outputs, strict=True) for t in o.texts]
