@@ -158,5 +158,10 @@ def task(
 
 
 def get_task(name: str, **params: Any) -> Task:
-    """Builds the registered task ``name`` with ``params``."""
+    """Builds the registered task ``name`` with ``params``, or the task in a YAML file when
+    ``name`` is the path of a ``.yaml``/``.yml`` file."""
+    if name.endswith((".yaml", ".yml")) and Path(name).is_file():
+        from harness.yaml_task import load_yaml_task
+
+        return load_yaml_task(Path(name), **params)
     return tasks.get(name)(**params)

@@ -36,7 +36,11 @@ from harness.metrics.text import BertScore, Bleu, Chrf, Rouge
 
 NAME = "dialogsum"
 TEMPLATE = "Summarize the following dialogue in one or two sentences.\n\n{dialogue}\n\nSummary:"
-FILES = {"test": "dialogsum.test.jsonl", "dev": "dialogsum.dev.jsonl", "validation": "dialogsum.dev.jsonl"}
+FILES = {
+    "test": "dialogsum.test.jsonl",
+    "dev": "dialogsum.dev.jsonl",
+    "validation": "dialogsum.dev.jsonl",
+}
 
 
 def references_of(row: dict[str, Any]) -> list[str]:
@@ -59,16 +63,30 @@ def dialogsum(bertscore: bool = True) -> Task:
             raise DataError(f"dialogsum has splits test and dev, not {split!r}")
         folder = dataset_dir(options, NAME, [FILES[split]])
         if folder is None:
-            raise DataError("dialogsum reads local files only (the hub copy lacks the three test "
-                            "references): pass --data-dir or set HARNESS_DATA_DIR")
+            raise DataError(
+                "dialogsum reads local files only (the hub copy lacks the three test "
+                "references): pass --data-dir or set HARNESS_DATA_DIR"
+            )
         path = folder / FILES[split]
         rows = list(read_jsonl(path, required=("fname", "dialogue")))
-        info = DatasetInfo(NAME, "local", str(folder), split, files={path.name: sha256_file(path)},
-                           n_total=len(rows))
+        info = DatasetInfo(
+            NAME,
+            "local",
+            str(folder),
+            split,
+            files={path.name: sha256_file(path)},
+            n_total=len(rows),
+        )
         if options.limit is not None:
             rows = rows[: options.limit]
-        samples = [Sample(id=str(r["fname"]), prompt=Prompt.plain(TEMPLATE.format(dialogue=r["dialogue"])),
-                          target=references_of(r)) for r in rows]
+        samples = [
+            Sample(
+                id=str(r["fname"]),
+                prompt=Prompt.plain(TEMPLATE.format(dialogue=r["dialogue"])),
+                target=references_of(r),
+            )
+            for r in rows
+        ]
         return Dataset(samples, info)
 
     scorers: list[Scorer] = [Bleu(), Chrf(), Rouge()] + ([BertScore()] if bertscore else [])

@@ -49,22 +49,39 @@ def read_documents(path: Path, field: str) -> list[str]:
 def perplexity(path: str = "", field: str = "text") -> Task:
     """Token-weighted perplexity over a text or JSONL file."""
     if not path:
-        raise HarnessError("task perplexity needs a file: -T path=FILE.txt or -T path=FILE.jsonl -T field=text")
+        raise HarnessError(
+            "task perplexity needs a file: -T path=FILE.txt or -T path=FILE.jsonl -T field=text"
+        )
     file = Path(os.path.expandvars(os.path.expanduser(path)))
 
     def load(options: DataOptions) -> Dataset:
         if not file.is_file():
-            raise DataError(f"perplexity: {file} is not a file; pass -T path=<a .txt or .jsonl file>")
+            raise DataError(
+                f"perplexity: {file} is not a file; pass -T path=<a .txt or .jsonl file>"
+            )
         docs = read_documents(file, field)
-        info = DatasetInfo(file.stem, "local", str(file), "all", files={file.name: sha256_file(file)},
-                           n_total=len(docs))
+        info = DatasetInfo(
+            file.stem,
+            "local",
+            str(file),
+            "all",
+            files={file.name: sha256_file(file)},
+            n_total=len(docs),
+        )
         if options.limit is not None:
             docs = docs[: options.limit]
         samples = []
         for i, doc in enumerate(docs):
             context, rest = split_context(doc)
-            samples.append(Sample(id=f"doc-{i}", prompt=Prompt.plain(context), target=None,
-                                  choices=[rest], metadata={"chars": len(doc)}))
+            samples.append(
+                Sample(
+                    id=f"doc-{i}",
+                    prompt=Prompt.plain(context),
+                    target=None,
+                    choices=[rest],
+                    metadata={"chars": len(doc)},
+                )
+            )
         return Dataset(samples, info)
 
     return Task(

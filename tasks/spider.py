@@ -48,7 +48,9 @@ def read_json_list(path: Path) -> list[dict[str, Any]]:
     return data
 
 
-@task(description="Spider text-to-SQL (dev): exact match, valid SQL, execution match on synthetic DBs")
+@task(
+    description="Spider text-to-SQL (dev): exact match, valid SQL, execution match on synthetic DBs"
+)
 def spider(seeds: int = 3, rows: int = 12) -> Task:
     """Spider text-to-SQL on the dev questions."""
     scorer = SqlScorer(seeds=range(seeds), rows=rows)
@@ -59,22 +61,38 @@ def spider(seeds: int = 3, rows: int = 12) -> Task:
             raise DataError(f"spider has only the dev split here, not {split!r}")
         folder = dataset_dir(options, NAME, ["dev.json", "tables.json"])
         if folder is None:
-            raise DataError("spider reads local files only (dev.json, tables.json): pass --data-dir "
-                            "or set HARNESS_DATA_DIR")
+            raise DataError(
+                "spider reads local files only (dev.json, tables.json): pass --data-dir "
+                "or set HARNESS_DATA_DIR"
+            )
         rows_ = read_json_list(folder / "dev.json")
         schemas = {s["db_id"]: s for s in read_json_list(folder / "tables.json")}
-        info = DatasetInfo(NAME, "local", str(folder), split, n_total=len(rows_),
-                           files={f: sha256_file(folder / f) for f in ("dev.json", "tables.json")})
+        info = DatasetInfo(
+            NAME,
+            "local",
+            str(folder),
+            split,
+            n_total=len(rows_),
+            files={f: sha256_file(folder / f) for f in ("dev.json", "tables.json")},
+        )
         if options.limit is not None:
             rows_ = rows_[: options.limit]
         samples = []
         for i, r in enumerate(rows_):
             if r.get("db_id") not in schemas:
-                raise DataError(f"{folder / 'dev.json'}: item {i} names db_id {r.get('db_id')!r}, "
-                                f"which tables.json lacks")
+                raise DataError(
+                    f"{folder / 'dev.json'}: item {i} names db_id {r.get('db_id')!r}, "
+                    f"which tables.json lacks"
+                )
             text = TEMPLATE.format(schema=schema_ddl(schemas[r["db_id"]]), question=r["question"])
-            samples.append(Sample(id=f"dev-{i}", prompt=Prompt.plain(text, system=SYSTEM),
-                                  target=r["query"], metadata={"db_id": r["db_id"]}))
+            samples.append(
+                Sample(
+                    id=f"dev-{i}",
+                    prompt=Prompt.plain(text, system=SYSTEM),
+                    target=r["query"],
+                    metadata={"db_id": r["db_id"]},
+                )
+            )
         scorer.schemas.update({r["db_id"]: schemas[r["db_id"]] for r in rows_})
         return Dataset(samples, info)
 

@@ -70,10 +70,12 @@ def _local(folder: Path, split: str) -> tuple[list[tuple[str, str]], DatasetInfo
     texts = text_path.read_text(encoding="utf-8").splitlines()
     ids = label_path.read_text(encoding="utf-8").splitlines()
     if len(texts) != len(ids):
-        raise DataError(f"{text_path} has {len(texts)} lines but {label_path} has {len(ids)}; "
-                        f"they must align line by line")
+        raise DataError(
+            f"{text_path} has {len(texts)} lines but {label_path} has {len(ids)}; "
+            f"they must align line by line"
+        )
     rows = []
-    for lineno, (text, raw) in enumerate(zip(texts, ids), 1):
+    for lineno, (text, raw) in enumerate(zip(texts, ids, strict=True), 1):
         if not raw.strip().isdigit() or int(raw) >= len(mapping):
             raise DataError(f"{label_path}:{lineno}: label {raw!r} is not an id in mapping.txt")
         rows.append((text.strip(), mapping[int(raw)]))
@@ -89,17 +91,22 @@ def _hub(split: str) -> tuple[list[tuple[str, str]], DatasetInfo]:
 
 
 @task(description="TweetEval sentiment (negative/neutral/positive): generative or log-likelihood")
-def tweeteval_sentiment(mode: Literal["generate", "loglikelihood"] = "loglikelihood",
-                        choice_prefix: str = " ") -> Task:
+def tweeteval_sentiment(
+    mode: Literal["generate", "loglikelihood"] = "loglikelihood", choice_prefix: str = " "
+) -> Task:
     """TweetEval sentiment classification."""
     if mode not in ("generate", "loglikelihood"):
-        raise HarnessError(f"tweeteval_sentiment: mode must be 'generate' or 'loglikelihood', not {mode!r}")
+        raise HarnessError(
+            f"tweeteval_sentiment: mode must be 'generate' or 'loglikelihood', not {mode!r}"
+        )
 
     def load(options: DataOptions) -> Dataset:
         split = SPLITS.get(options.split or "test")
         if split is None:
             raise DataError(f"{NAME} has splits test and val, not {options.split!r}")
-        folder = dataset_dir(options, NAME, [f"{split}_text.txt", f"{split}_labels.txt", "mapping.txt"])
+        folder = dataset_dir(
+            options, NAME, [f"{split}_text.txt", f"{split}_labels.txt", "mapping.txt"]
+        )
         rows, info = _local(folder, split) if folder is not None else _hub(split)
         labels = read_mapping(folder / "mapping.txt") if folder is not None else list(LABELS)
         if tuple(labels) != LABELS:
@@ -107,9 +114,15 @@ def tweeteval_sentiment(mode: Literal["generate", "loglikelihood"] = "loglikelih
         if options.limit is not None:
             rows = rows[: options.limit]
         choices = [choice_prefix + lb for lb in labels] if mode == "loglikelihood" else None
-        samples = [Sample(id=f"{split}-{i}", prompt=Prompt.plain(TEMPLATE.format(text=text)),
-                          target=label, choices=choices)
-                   for i, (text, label) in enumerate(rows)]
+        samples = [
+            Sample(
+                id=f"{split}-{i}",
+                prompt=Prompt.plain(TEMPLATE.format(text=text)),
+                target=label,
+                choices=choices,
+            )
+            for i, (text, label) in enumerate(rows)
+        ]
         return Dataset(samples, info)
 
     params: dict[str, Any] = {"max_new_tokens": 8, "stop": ("\n", "<|im_end|>")}
@@ -120,6 +133,7 @@ def tweeteval_sentiment(mode: Literal["generate", "loglikelihood"] = "loglikelih
         load=load,
         scorers=[Classification(LABELS)],
         generation=GenerationParams(**params),
-        prompt_template=TEMPLATE + (f" [choices: {choice_prefix!r} + label]" if mode == "loglikelihood" else ""),
+        prompt_template=TEMPLATE
+        + (f" [choices: {choice_prefix!r} + label]" if mode == "loglikelihood" else ""),
         mode=mode,
     )

@@ -45,7 +45,9 @@ def softmax(logprobs: Sequence[float]) -> list[float]:
     return [e / total for e in exps]
 
 
-def macro_prf(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> tuple[float, float, float]:
+def macro_prf(
+    y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]
+) -> tuple[float, float, float]:
     """Macro precision, recall and F1 over ``labels`` with scikit-learn (invalid predictions
     count as misses)."""
     from sklearn.metrics import precision_recall_fscore_support
@@ -56,7 +58,9 @@ def macro_prf(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str
     return float(p), float(r), float(f)
 
 
-def roc_auc_ovr(y_true: Sequence[str], probs: Sequence[Sequence[float]], labels: Sequence[str]) -> float:
+def roc_auc_ovr(
+    y_true: Sequence[str], probs: Sequence[Sequence[float]], labels: Sequence[str]
+) -> float:
     """Macro one-vs-rest ROC-AUC with scikit-learn: the mean over classes of the binary AUC of
     that class's probability (what ``roc_auc_score(multi_class="ovr")`` computes). Classes
     absent (or alone) in ``y_true`` are skipped instead of raising; NaN when none can be scored."""
@@ -88,14 +92,19 @@ class _Encoded:
         self.n_labels = len(labels)
         self.true = np.array([index[t] for t, _, _ in rows], dtype=np.int64)
         self.pred = np.array([index.get(p, len(labels)) for _, p, _ in rows], dtype=np.int64)
-        self.probs = (np.array([[pr[lb] for lb in labels] for _, _, pr in rows])
-                      if rows and all(r[2] is not None for r in rows) else None)
+        self.probs = (
+            np.array([[pr[lb] for lb in labels] for _, _, pr in rows])
+            if rows and all(r[2] is not None for r in rows)
+            else None
+        )
 
     def prf(self, idx: Any) -> tuple[float, float, float]:
         import numpy as np
 
         L = self.n_labels
-        cm = np.bincount(self.true[idx] * (L + 1) + self.pred[idx], minlength=L * (L + 1)).reshape(L, L + 1)
+        cm = np.bincount(self.true[idx] * (L + 1) + self.pred[idx], minlength=L * (L + 1)).reshape(
+            L, L + 1
+        )
         tp = np.diag(cm[:, :L]).astype(float)
         pred_n, true_n = cm[:, :L].sum(axis=0), cm.sum(axis=1)
         prec = np.divide(tp, pred_n, out=np.zeros(L), where=pred_n > 0)
@@ -140,7 +149,7 @@ class Classification(Scorer):
         if output.choice_logprobs:
             probs = softmax(output.choice_logprobs)
             pred = self.labels[max(range(len(probs)), key=probs.__getitem__)]
-            meta: dict[str, Any] = {"probs": dict(zip(self.labels, probs))}
+            meta: dict[str, Any] = {"probs": dict(zip(self.labels, probs, strict=True))}
             values: dict[str, float | None] = {"accuracy": float(pred == target)}
         else:
             found = extract_label(output.text, self.labels)
@@ -149,10 +158,17 @@ class Classification(Scorer):
             values = {"accuracy": float(pred == target), "invalid_rate": float(found is None)}
         return Score(values=values, answer=pred, metadata=meta)
 
-    def _rows(self, scores: Sequence[Score], samples: Sequence[Sample]) -> list[tuple[str, str, Any]]:
-        return [(str(sm.target), str(sc.answer), sc.metadata.get("probs")) for sc, sm in zip(scores, samples)]
+    def _rows(
+        self, scores: Sequence[Score], samples: Sequence[Sample]
+    ) -> list[tuple[str, str, Any]]:
+        return [
+            (str(sm.target), str(sc.answer), sc.metadata.get("probs"))
+            for sc, sm in zip(scores, samples, strict=True)
+        ]
 
-    def aggregate(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, MetricValue]:
+    def aggregate(
+        self, scores: Sequence[Score], samples: Sequence[Sample]
+    ) -> dict[str, MetricValue]:
         rows = self._rows(scores, samples)
         out = {"accuracy": mean_metric([s.values.get("accuracy") for s in scores])}
         if any("invalid_rate" in s.values for s in scores):
@@ -164,11 +180,18 @@ class Classification(Scorer):
             mv = bootstrap_metric(items, lambda idx, i=i: enc.prf(idx)[i], resamples=self.resamples)
             out[metric] = replace(mv, value=point[i])
         if enc.probs is not None:
-            auc = roc_auc_ovr([r[0] for r in rows], [[r[2][lb] for lb in self.labels] for r in rows],
-                              self.labels)
+            auc = roc_auc_ovr(
+                [r[0] for r in rows], [[r[2][lb] for lb in self.labels] for r in rows], self.labels
+            )
             # A resample holding one class only has no AUC: it counts at the point value.
-            mv = bootstrap_metric(items, lambda idx: _nan_to(enc.auc(idx), auc), resamples=self.resamples)
-            out["roc_auc_ovr"] = replace(mv, value=auc) if not math.isnan(auc) else MetricValue(math.nan, n=len(rows))
+            mv = bootstrap_metric(
+                items, lambda idx: _nan_to(enc.auc(idx), auc), resamples=self.resamples
+            )
+            out["roc_auc_ovr"] = (
+                replace(mv, value=auc)
+                if not math.isnan(auc)
+                else MetricValue(math.nan, n=len(rows))
+            )
         return out
 
     def extra(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, Any]:
@@ -180,12 +203,23 @@ class Classification(Scorer):
         columns = self.labels + ([INVALID] if INVALID in y_pred else [])
         matrix = confusion_matrix(y_true, y_pred, labels=columns)[: len(self.labels)]
         p, r, f, support = precision_recall_fscore_support(
-            y_true, y_pred, labels=self.labels, zero_division=0)
+            y_true, y_pred, labels=self.labels, zero_division=0
+        )
         return {
-            "confusion_matrix": {"rows_true": self.labels, "columns_predicted": columns,
-                                 "matrix": matrix.tolist()},
-            "per_class": {lb: {"precision": float(p[k]), "recall": float(r[k]), "f1": float(f[k]),
-                               "support": int(support[k])} for k, lb in enumerate(self.labels)},
+            "confusion_matrix": {
+                "rows_true": self.labels,
+                "columns_predicted": columns,
+                "matrix": matrix.tolist(),
+            },
+            "per_class": {
+                lb: {
+                    "precision": float(p[k]),
+                    "recall": float(r[k]),
+                    "f1": float(f[k]),
+                    "support": int(support[k]),
+                }
+                for k, lb in enumerate(self.labels)
+            },
         }
 
 

@@ -24,9 +24,12 @@ class ExactMatch(Scorer):
 
     name = "exact_match"
 
-    def __init__(self, ignore_case: bool = True, ignore_whitespace: bool = True,
-                 numbers: bool = False) -> None:
-        super().__init__(ignore_case=ignore_case, ignore_whitespace=ignore_whitespace, numbers=numbers)
+    def __init__(
+        self, ignore_case: bool = True, ignore_whitespace: bool = True, numbers: bool = False
+    ) -> None:
+        super().__init__(
+            ignore_case=ignore_case, ignore_whitespace=ignore_whitespace, numbers=numbers
+        )
         self.ignore_case = ignore_case
         self.ignore_whitespace = ignore_whitespace
         self.numbers = numbers

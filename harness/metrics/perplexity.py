@@ -27,7 +27,7 @@ def split_context(text: str) -> tuple[str, str]:
     m = re.match(r"\s*\S+", text)
     if m is None:
         return "", ""
-    return m.group(0), text[m.end():]
+    return m.group(0), text[m.end() :]
 
 
 class Perplexity(Scorer):
@@ -47,11 +47,19 @@ class Perplexity(Scorer):
         lp = (output.choice_logprobs or [math.nan])[0]
         tokens = (output.choice_tokens or [0])[0]
         ok = tokens > 0 and math.isfinite(lp) and not output.errors
-        return Score(values={"nll": -lp / tokens if ok else None},
-                     metadata={"logprob": lp if ok else None, "tokens": tokens if ok else 0})
+        return Score(
+            values={"nll": -lp / tokens if ok else None},
+            metadata={"logprob": lp if ok else None, "tokens": tokens if ok else 0},
+        )
 
-    def aggregate(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, MetricValue]:
-        rows = [(s.metadata["logprob"], s.metadata["tokens"]) for s in scores if s.metadata.get("tokens")]
+    def aggregate(
+        self, scores: Sequence[Score], samples: Sequence[Sample]
+    ) -> dict[str, MetricValue]:
+        rows = [
+            (s.metadata["logprob"], s.metadata["tokens"])
+            for s in scores
+            if s.metadata.get("tokens")
+        ]
 
         def nll(rs: Sequence[Any]) -> float:
             total = sum(t for _, t in rs)
@@ -64,7 +72,12 @@ class Perplexity(Scorer):
     def extra(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, Any]:
         """Totals behind the number and how the first tokens were handled."""
         scored = [s for s in scores if s.metadata.get("tokens")]
-        return {"perplexity": {"documents": len(scores), "documents_scored": len(scored),
-                               "tokens_scored": sum(s.metadata["tokens"] for s in scored),
-                               "logprob_sum": sum(s.metadata["logprob"] for s in scored),
-                               "context": CONTEXT_NOTE}}
+        return {
+            "perplexity": {
+                "documents": len(scores),
+                "documents_scored": len(scored),
+                "tokens_scored": sum(s.metadata["tokens"] for s in scored),
+                "logprob_sum": sum(s.metadata["logprob"] for s in scored),
+                "context": CONTEXT_NOTE,
+            }
+        }

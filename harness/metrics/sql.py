@@ -31,18 +31,31 @@ Schema = dict[str, Any]  # one entry of Spider's tables.json
 _STRING = re.compile(r"'((?:[^']|'')*)'|\"([^\"]*)\"")
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
 _SQL_START = re.compile(r"\b(SELECT|WITH)\b", re.IGNORECASE)
-SQL_TYPES = {"number": "NUMERIC", "text": "TEXT", "time": "TEXT", "boolean": "INTEGER", "others": "TEXT"}
+SQL_TYPES = {
+    "number": "NUMERIC",
+    "text": "TEXT",
+    "time": "TEXT",
+    "boolean": "INTEGER",
+    "others": "TEXT",
+}
 
 
 def quote(name: str) -> str:
     """An identifier, double-quoted when it is not a plain word."""
-    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
+    return (
+        name
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)
+        else '"' + name.replace('"', '""') + '"'
+    )
 
 
 def _columns(schema: Schema) -> list[tuple[int, str, str]]:
     """(table index, column name, spider type) for every real column (skips ``*``)."""
-    return [(t, name, schema["column_types"][i])
-            for i, (t, name) in enumerate(schema["column_names_original"]) if t >= 0]
+    return [
+        (t, name, schema["column_types"][i])
+        for i, (t, name) in enumerate(schema["column_names_original"])
+        if t >= 0
+    ]
 
 
 def schema_ddl(schema: Schema, constraints: bool = True) -> str:
@@ -65,8 +78,10 @@ def schema_ddl(schema: Schema, constraints: bool = True) -> str:
             lines.append(f"  PRIMARY KEY ({', '.join(quote(c) for c in key_cols)})")
         for a, b in fks.items():
             if constraints and cols[a][0] == t:
-                lines.append(f"  FOREIGN KEY ({quote(cols[a][1])}) REFERENCES "
-                             f"{quote(names[cols[b][0]])}({quote(cols[b][1])})")
+                lines.append(
+                    f"  FOREIGN KEY ({quote(cols[a][1])}) REFERENCES "
+                    f"{quote(names[cols[b][0]])}({quote(cols[b][1])})"
+                )
         out.append(f"CREATE TABLE {quote(table)} (\n" + ",\n".join(lines) + "\n);")
     return "\n\n".join(out)
 
@@ -74,7 +89,8 @@ def schema_ddl(schema: Schema, constraints: bool = True) -> str:
 def identifiers(schema: Schema) -> set[str]:
     """Lower-cased table and column names."""
     return {n.lower() for n in schema["table_names_original"]} | {
-        c.lower() for _, c in schema["column_names_original"]}
+        c.lower() for _, c in schema["column_names_original"]
+    }
 
 
 def literals(sql: str, schema: Schema) -> tuple[list[str], list[float]]:
@@ -85,28 +101,38 @@ def literals(sql: str, schema: Schema) -> tuple[list[str], list[float]]:
     for single, double in _STRING.findall(sql):
         if double and double.lower() in names:
             continue
-        s = (single.replace("''", "'") if not double else double)
+        s = single.replace("''", "'") if not double else double
         strings.append(s.replace("%", "x").replace("_", "a") if ("%" in s or "_" in s) else s)
     stripped = _STRING.sub("''", sql)
     numbers = [float(n) for n in _NUMBER.findall(stripped)]
     return sorted(set(strings)), sorted(set(numbers))
 
 
-def _pool(ctype: str, column: str, strings: list[str], numbers: list[float], rng: random.Random) -> list[Any]:
+def _pool(
+    ctype: str, column: str, strings: list[str], numbers: list[float], rng: random.Random
+) -> list[Any]:
     if ctype == "number":
         near = {v + d for v in numbers for d in (-1, 0, 1)}
-        return sorted({int(v) if float(v).is_integer() else v for v in near} | {rng.randint(0, 60) for _ in range(4)})
+        return sorted(
+            {int(v) if float(v).is_integer() else v for v in near}
+            | {rng.randint(0, 60) for _ in range(4)}
+        )
     if ctype == "boolean":
         return [0, 1]
     # Text columns often hold numbers (Spider's `Year TEXT`); SQLite compares them as text.
     as_text = [str(int(v)) if float(v).is_integer() else str(v) for v in numbers]
     if ctype == "time":
-        dates = [f"20{rng.randint(0, 23):02d}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}" for _ in range(4)]
+        dates = [
+            f"20{rng.randint(0, 23):02d}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+            for _ in range(4)
+        ]
         return dates + strings + as_text
     return [f"{column[:12]} {k}" for k in range(1, 4)] + strings + as_text
 
 
-def build_database(schema: Schema, seed: int, sqls: Sequence[str] = (), rows: int = 12) -> sqlite3.Connection:
+def build_database(
+    schema: Schema, seed: int, sqls: Sequence[str] = (), rows: int = 12
+) -> sqlite3.Connection:
     """An in-memory SQLite database for ``schema`` filled with deterministic synthetic rows."""
     rng = random.Random(f"{schema['db_id']}:{seed}")
     strings: list[str] = []
@@ -145,8 +171,10 @@ def build_database(schema: Schema, seed: int, sqls: Sequence[str] = (), rows: in
         if not idx or table.lower().startswith("sqlite_"):
             continue
         placeholders = ", ".join("?" for _ in idx)
-        conn.executemany(f"INSERT INTO {quote(table)} VALUES ({placeholders})",
-                         [tuple(values[i][r] for i in idx) for r in range(rows)])
+        conn.executemany(
+            f"INSERT INTO {quote(table)} VALUES ({placeholders})",
+            [tuple(values[i][r] for i in idx) for r in range(rows)],
+        )
     return conn
 
 
@@ -158,7 +186,7 @@ def extract_sql(text: str) -> str:
     m = _SQL_START.search(body)
     if m is None:
         return body.strip()
-    body = body[m.start():]
+    body = body[m.start() :]
     body = re.split(r";|\n\s*\n", body, maxsplit=1)[0]
     return " ".join(body.split())
 
@@ -200,8 +228,9 @@ def run_query(conn: sqlite3.Connection, sql: str, timeout_s: float = 2.0) -> lis
     return [tuple(round(v, 6) if isinstance(v, float) else v for v in row) for row in rows]
 
 
-def execution_match(gold: str, pred: str, schema: Schema, seeds: Sequence[int] = (0, 1, 2),
-                    rows: int = 12) -> tuple[bool, str | None]:
+def execution_match(
+    gold: str, pred: str, schema: Schema, seeds: Sequence[int] = (0, 1, 2), rows: int = 12
+) -> tuple[bool, str | None]:
     """Whether ``pred`` returns the same result as ``gold`` on every seed's database.
 
     Returns:
@@ -255,8 +284,12 @@ class SqlScorer(Scorer):
 
     name = "sql"
 
-    def __init__(self, schemas: dict[str, Schema] | None = None, seeds: Sequence[int] = (0, 1, 2),
-                 rows: int = 12) -> None:
+    def __init__(
+        self,
+        schemas: dict[str, Schema] | None = None,
+        seeds: Sequence[int] = (0, 1, 2),
+        rows: int = 12,
+    ) -> None:
         super().__init__(seeds=list(seeds), rows=rows)
         self.schemas: dict[str, Schema] = dict(schemas or {})
         self.seeds = tuple(seeds)
@@ -269,7 +302,15 @@ class SqlScorer(Scorer):
         norm = normalize_sql(pred) if pred else None
         exact = norm is not None and norm == normalize_sql(gold)
         valid = norm is not None and is_valid_sql(pred, schema)
-        match, error = execution_match(gold, pred, schema, self.seeds, self.rows) if valid else (False, None)
-        return Score(values={"exact_match": float(exact), "valid_sql": float(valid),
-                             "execution_match": float(match)},
-                     answer=pred, explanation=error)
+        match, error = (
+            execution_match(gold, pred, schema, self.seeds, self.rows) if valid else (False, None)
+        )
+        return Score(
+            values={
+                "exact_match": float(exact),
+                "valid_sql": float(valid),
+                "execution_match": float(match),
+            },
+            answer=pred,
+            explanation=error,
+        )

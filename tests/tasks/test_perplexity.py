@@ -13,9 +13,11 @@ from harness import DataError, DataOptions, HarnessError, Output, Sample, get_ta
 from harness._types import Prompt
 from harness.metrics.perplexity import Perplexity, split_context
 
-DOCS = ["The cat sat on the mat and looked at the garden.",
-        "Paris is the capital of France. It is known for the Eiffel Tower.",
-        "Zebra quantum marmalade seven backwards umbrella."]
+DOCS = [
+    "The cat sat on the mat and looked at the garden.",
+    "Paris is the capital of France. It is known for the Eiffel Tower.",
+    "Zebra quantum marmalade seven backwards umbrella.",
+]
 
 
 def test_split_context() -> None:
@@ -39,11 +41,18 @@ def test_reads_txt_paragraphs_and_jsonl(tmp_path: Path) -> None:
 
 
 def test_token_weighting() -> None:
-    samples = [Sample(id=str(i), prompt=Prompt.plain("x"), target=None, choices=["y"]) for i in range(2)]
-    outs = [Output(choice_logprobs=[-10.0], choice_tokens=[10]), Output(choice_logprobs=[-2.0], choice_tokens=[1])]
+    samples = [
+        Sample(id=str(i), prompt=Prompt.plain("x"), target=None, choices=["y"]) for i in range(2)
+    ]
+    outs = [
+        Output(choice_logprobs=[-10.0], choice_tokens=[10]),
+        Output(choice_logprobs=[-2.0], choice_tokens=[1]),
+    ]
     scorer = Perplexity(resamples=50)
     agg = scorer.aggregate(scorer.score_all(samples, outs), samples)
-    assert agg["perplexity"].value == pytest.approx(math.exp(12 / 11))  # not the mean of per-doc values
+    assert agg["perplexity"].value == pytest.approx(
+        math.exp(12 / 11)
+    )  # not the mean of per-doc values
 
 
 @pytest.mark.slow
@@ -66,7 +75,7 @@ def test_equals_direct_transformers(tmp_path: Path) -> None:
             with torch.no_grad():
                 logp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)
             picked = logp.gather(1, ids[0, 1:, None])[:, 0]
-            total_lp += float(picked[n_ctx - 1:].sum())
+            total_lp += float(picked[n_ctx - 1 :].sum())
             total_n += ids.shape[1] - n_ctx
     expected = math.exp(-total_lp / total_n)
     rec = res.record

@@ -23,12 +23,18 @@ def test_scorer_on_gold_and_wrong_predictions(data_dir: Path) -> None:
     task = get_task("spider", seeds=2)
     ds = task.load(DataOptions(data_dir=data_dir, limit=40))
     scorer = task.scorers[0]
-    gold = scorer.score_all(ds.samples, [Output(texts=[f"```sql\n{s.target};\n```"]) for s in ds.samples])
+    gold = scorer.score_all(
+        ds.samples, [Output(texts=[f"```sql\n{s.target};\n```"]) for s in ds.samples]
+    )
     agg = scorer.aggregate(gold, ds.samples)
     assert agg["exact_match"].value == 1.0 and agg["valid_sql"].value == 1.0
     assert agg["execution_match"].value == 1.0
-    wrong = scorer.score_all(ds.samples, [Output(texts=["SELECT 1 FROM nowhere"]) for _ in ds.samples])
-    assert all(w.values == {"exact_match": 0.0, "valid_sql": 0.0, "execution_match": 0.0} for w in wrong)
+    wrong = scorer.score_all(
+        ds.samples, [Output(texts=["SELECT 1 FROM nowhere"]) for _ in ds.samples]
+    )
+    assert all(
+        w.values == {"exact_match": 0.0, "valid_sql": 0.0, "execution_match": 0.0} for w in wrong
+    )
 
 
 def test_unknown_split(data_dir: Path) -> None:

@@ -19,10 +19,19 @@ def test_loads_real_test_split(data_dir: Path) -> None:
     ds = get_task("tweeteval_sentiment").load(DataOptions(data_dir=data_dir, limit=6))
     assert ds.info.n_total == 12284
     assert set(ds.info.files) == {"test_text.txt", "test_labels.txt", "mapping.txt"}
-    assert [s.target for s in ds.samples] == ["neutral", "neutral", "neutral", "positive", "negative", "neutral"]
+    assert [s.target for s in ds.samples] == [
+        "neutral",
+        "neutral",
+        "neutral",
+        "positive",
+        "negative",
+        "neutral",
+    ]
     assert ds.samples[0].choices == [" negative", " neutral", " positive"]
     assert ds.samples[0].prompt.text.endswith("Sentiment:")
-    gen = get_task("tweeteval_sentiment", mode="generate").load(DataOptions(data_dir=data_dir, limit=1))
+    gen = get_task("tweeteval_sentiment", mode="generate").load(
+        DataOptions(data_dir=data_dir, limit=1)
+    )
     assert gen.samples[0].choices is None
 
 
@@ -43,7 +52,9 @@ def test_extract_label_takes_earliest_whole_word() -> None:
 
 
 def test_generate_mode_metrics_match_sklearn(data_dir: Path) -> None:
-    ds = get_task("tweeteval_sentiment", mode="generate").load(DataOptions(data_dir=data_dir, limit=30))
+    ds = get_task("tweeteval_sentiment", mode="generate").load(
+        DataOptions(data_dir=data_dir, limit=30)
+    )
     answers = ["The sentiment is positive", "negative", "neutral.", "I don't know"] * 8
     outputs = [Output(texts=[a]) for a in answers[:30]]
     scorer = Classification(LABELS, resamples=100)
@@ -51,7 +62,9 @@ def test_generate_mode_metrics_match_sklearn(data_dir: Path) -> None:
     agg = scorer.aggregate(scores, ds.samples)
     y_true = [s.target for s in ds.samples]
     y_pred = [sc.answer for sc in scores]
-    assert agg["macro_f1"].value == pytest.approx(f1_score(y_true, y_pred, labels=list(LABELS), average="macro"))
+    assert agg["macro_f1"].value == pytest.approx(
+        f1_score(y_true, y_pred, labels=list(LABELS), average="macro")
+    )
     assert agg["invalid_rate"].value == pytest.approx(y_pred.count("<invalid>") / 30)
     assert "roc_auc_ovr" not in agg
     cm = scorer.extra(scores, ds.samples)["confusion_matrix"]
@@ -61,7 +74,15 @@ def test_generate_mode_metrics_match_sklearn(data_dir: Path) -> None:
 
 def test_auc_matches_sklearn_ovr() -> None:
     y = ["negative", "neutral", "positive", "neutral", "negative", "positive", "neutral"]
-    logits = [[0.1, -1, -2], [-1, 0.3, -0.5], [-2, 0, 1], [0, 0.1, 0.2], [0.5, 0.4, -3], [-1, -1, 0], [-1, 1, -1]]
+    logits = [
+        [0.1, -1, -2],
+        [-1, 0.3, -0.5],
+        [-2, 0, 1],
+        [0, 0.1, 0.2],
+        [0.5, 0.4, -3],
+        [-1, -1, 0],
+        [-1, 1, -1],
+    ]
     probs = [softmax(lp) for lp in logits]
     expected = roc_auc_score([LABELS.index(t) for t in y], probs, multi_class="ovr")
     assert roc_auc_ovr(y, probs, LABELS) == pytest.approx(expected)
@@ -81,16 +102,18 @@ def test_bootstrap_statistics_equal_sklearn() -> None:
     for _ in range(200):
         probs = softmax([rng.gauss(0, 1) for _ in labels])
         pred = rng.choice(labels + ["<invalid>"])
-        rows.append((rng.choice(labels), pred, dict(zip(labels, probs))))
+        rows.append((rng.choice(labels), pred, dict(zip(labels, probs, strict=True))))
     enc = _Encoded(rows, labels)
     idx = [rng.randrange(200) for _ in range(200)]  # a resample with repeats
     y_true, y_pred = [rows[i][0] for i in idx], [rows[i][1] for i in idx]
-    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro",
-                                                 zero_division=0)
+    p, r, f, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average="macro", zero_division=0
+    )
     assert enc.prf(idx) == pytest.approx((p, r, f))
     probs = [[rows[i][2][lb] for lb in labels] for i in idx]
-    assert enc.auc(idx) == pytest.approx(roc_auc_score([labels.index(t) for t in y_true], probs,
-                                                       multi_class="ovr"))
+    assert enc.auc(idx) == pytest.approx(
+        roc_auc_score([labels.index(t) for t in y_true], probs, multi_class="ovr")
+    )
 
 
 @pytest.mark.slow
@@ -100,15 +123,19 @@ def test_loglikelihood_run_on_bundled_model(data_dir: Path, tmp_path: Path) -> N
 
     task = get_task("tweeteval_sentiment", mode="loglikelihood")
     with HFBackend(chat_template=False) as backend:
-        (result,) = evaluate(task, backend, data=DataOptions(data_dir=data_dir, limit=6),
-                             runs_dir=tmp_path)
+        (result,) = evaluate(
+            task, backend, data=DataOptions(data_dir=data_dir, limit=6), runs_dir=tmp_path
+        )
     rec = result.record
     assert rec.task.mode == "loglikelihood" and rec.counts.errors == 0
     for s in result.samples:
         assert len(s.choice_logprobs) == 3 and all(lp < 0 for lp in s.choice_logprobs)
         probs = s.scores["classification"].metadata["probs"]
         assert sum(probs.values()) == pytest.approx(1.0)
-        assert s.scores["classification"].answer == LABELS[max(range(3), key=lambda k: s.choice_logprobs[k])]
+        assert (
+            s.scores["classification"].answer
+            == LABELS[max(range(3), key=lambda k: s.choice_logprobs[k])]
+        )
     stored = json.loads((result.folder / "run.json").read_text())
     matrix = stored["extra"]["confusion_matrix"]["matrix"]
     assert len(matrix) == 3 and all(len(row) == 3 for row in matrix)

@@ -1,0 +1,253 @@
+"""User-defined tasks in YAML: combine a dataset, a prompt, few-shot, extraction and metrics.
+
+A task file names existing pieces only (no code, no includes, no templating language beyond
+``{column}`` placeholders); `load_yaml_task` validates it strictly (unknown keys are errors)
+and reports every problem in one message. ``harness run --task my_task.yaml`` loads it through
+`harness.get_task`. A complete example::
+
+    name: dialogsum_rouge
+    dataset:
+      path: ${HARNESS_DATA_DIR}/dialogsum/dialogsum.test.jsonl   # .jsonl, .csv or .json
+      target: [summary1, summary2, summary3]                      # column(s): references
+    prompt:
+      template: "Summarize the dialogue.\\n\\n{dialogue}\\n\\nSummary:"
+    metrics: [rouge, {name: bleu, args: {tokenize: "13a"}}]
+
+Paths are relative to the YAML file; ``${HARNESS_DATA_DIR}`` expands to ``--data-dir`` (or the
+variable). See `TaskSpec` and its parts for every key.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import string
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness._errors import HarnessError
+from harness._scorer import scorers
+from harness._task import Task
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Source(_Strict):
+    """A local file (``path``) or a hub dataset (``hub`` + ``config``), exactly one."""
+
+    path: str | None = Field(None, description="local .jsonl/.csv/.json file")
+    hub: str | None = Field(None, description="Hugging Face dataset id (online only)")
+    config: str | None = Field(None, description="hub dataset config")
+
+    @field_validator("path")
+    @classmethod
+    def _suffix(cls, path: str | None) -> str | None:
+        if path is not None and not path.endswith((".jsonl", ".csv", ".json")):
+            raise ValueError(f"{path!r} must end in .jsonl, .csv or .json")
+        return path
+
+    @model_validator(mode="after")
+    def _one_source(self) -> _Source:
+        if (self.path is None) == (self.hub is None):
+            raise ValueError("give exactly one of path (a local file) or hub (a dataset id)")
+        return self
+
+
+class DatasetSpec(_Source):
+    """Where the items come from and which columns matter."""
+
+    split: str = Field("test", description="hub split to load; recorded for local files")
+    fields: dict[str, str] = Field(default_factory=dict, description="placeholder -> column")
+    target: str | list[str] = Field(description="column (or columns, for several references)")
+    target_pattern: str | None = Field(None, description="regex; its first group is the target")
+    id: str | None = Field(None, description="column holding item ids (default: row number)")
+
+
+class PromptSpec(_Strict):
+    """The prompt: ``{placeholders}`` name dataset columns (or ``dataset.fields`` keys)."""
+
+    template: str
+    system: str | None = None
+
+
+class FewShotSpec(_Source):
+    """k exemplars drawn (with the run's seed) from another file or hub split."""
+
+    k: int = Field(ge=0)
+    split: str = "train"
+    answer: str = Field(description="template of an exemplar's answer, e.g. ' {summary}'")
+
+
+class ExtractionSpec(_Strict):
+    """How the answer is taken from the output: a regex, or the first of some choices."""
+
+    regex: str | None = None
+    select: Literal["first", "last"] = "first"
+    choices: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ExtractionSpec:
+        if (self.regex is None) == (self.choices is None):
+            raise ValueError("give exactly one of regex or choices")
+        return self
+
+
+class MetricSpec(_Strict):
+    """A scorer from the registry and its constructor arguments."""
+
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class GenerationSpec(_Strict):
+    max_new_tokens: int = Field(256, gt=0)
+    temperature: float = Field(0.0, ge=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    stop: list[str] = Field(default_factory=list)
+
+
+class TaskSpec(_Strict):
+    """A whole task file."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    version: str = "1"
+    description: str = ""
+    mode: Literal["generate", "loglikelihood"] = "generate"
+    choice_prefix: str = Field(" ", description="loglikelihood: put before each choice")
+    dataset: DatasetSpec
+    prompt: PromptSpec
+    fewshot: FewShotSpec | None = None
+    extraction: ExtractionSpec | None = None
+    metrics: list[MetricSpec] = Field(min_length=1, description="names or {name, args}")
+    generation: GenerationSpec = GenerationSpec()
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
+def _placeholders(template: str) -> list[str]:
+    return [f for _, f, _, _ in string.Formatter().parse(template) if f]
+
+
+def _cross_checks(raw: dict[str, Any]) -> list[str]:
+    """Checks that span keys or need the registry; tolerant of a malformed ``raw``."""
+    errors: list[str] = []
+    ds, pr = raw.get("dataset") or {}, raw.get("prompt") or {}
+    ex = raw.get("extraction") or {}
+    if isinstance(pr, dict) and isinstance(pr.get("template"), str):
+        try:
+            _placeholders(pr["template"])
+        except ValueError as e:
+            errors.append(f"prompt.template: {e} (write {{{{ and }}}} for literal braces)")
+    for where, pattern in (
+        ("extraction.regex", ex.get("regex") if isinstance(ex, dict) else None),
+        ("dataset.target_pattern", ds.get("target_pattern") if isinstance(ds, dict) else None),
+    ):
+        if isinstance(pattern, str):
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                errors.append(f"{where}: not a valid regular expression ({e})")
+    import harness.metrics  # noqa: F401  (registers the built-in metric scorers)
+
+    for i, m in enumerate(raw.get("metrics") or [] if isinstance(raw.get("metrics"), list) else []):
+        name = m if isinstance(m, str) else m.get("name") if isinstance(m, dict) else None
+        args = (m.get("args") or {}) if isinstance(m, dict) else {}
+        if not isinstance(name, str):
+            continue
+        try:
+            factory = scorers.get(name)
+        except HarnessError as e:
+            errors.append(f"metrics[{i}]: {str(e).split(' Run `')[0]}")
+            continue
+        if isinstance(args, dict):
+            try:  # building a scorer loads no model; it checks the arguments
+                factory(**_auto_args(factory, args, raw))
+            except (TypeError, ValueError, HarnessError) as e:
+                errors.append(
+                    f"metrics[{i}] ({name}): {(str(e) or type(e).__name__).splitlines()[0]}"
+                )
+    if raw.get("mode") == "loglikelihood" and not (isinstance(ex, dict) and ex.get("choices")):
+        errors.append(
+            "extraction.choices: required in loglikelihood mode (the continuations to score)"
+        )
+    return errors
+
+
+def _auto_args(factory: Any, args: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    """Fills a scorer's ``labels`` from ``extraction.choices`` when not given."""
+    ex = raw.get("extraction") or {}
+    params = inspect.signature(factory).parameters
+    if "labels" in params and "labels" not in args and isinstance(ex, dict) and ex.get("choices"):
+        return {**args, "labels": list(ex["choices"])}
+    return args
+
+
+def parse_spec(raw: Any, source: str) -> TaskSpec:
+    """Validates a task file's content; every problem is reported in one `HarnessError`."""
+    if not isinstance(raw, dict):
+        raise HarnessError(
+            f"{source}: expected a mapping of keys (name, dataset, prompt, metrics, ...)"
+        )
+    errors = []
+    spec = None
+    try:
+        spec = TaskSpec.model_validate(raw)
+    except ValidationError as e:
+        for err in e.errors():
+            loc = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in err["loc"]).replace(
+                ".[", "["
+            )
+            msg = err["msg"].removeprefix("Value error, ")
+            errors.append(f"{loc or 'file'}: {msg}")
+    errors += _cross_checks(raw)
+    if errors:
+        raise HarnessError(
+            f"{source}: {len(errors)} problem{'s' if len(errors) > 1 else ''}: " + "; ".join(errors)
+        )
+    assert spec is not None
+    return spec
+
+
+def load_yaml_task(path: Path, **params: Any) -> Task:
+    """Reads, validates and builds the task in a YAML file.
+
+    Raises:
+        HarnessError: The file is not valid YAML or not a valid task (all problems listed).
+    """
+    import yaml
+
+    if params:
+        raise HarnessError(
+            f"{path}: YAML tasks take no -T parameters ({', '.join(params)}); edit the file"
+        )
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise HarnessError(
+            f"{path}{where}: not valid YAML ({getattr(e, 'problem', None) or e})"
+        ) from None
+    except OSError as e:
+        raise HarnessError(f"cannot read task file {path}: {e.strerror}") from None
+    from harness._yaml_build import build_task
+
+    spec = parse_spec(raw, str(path))
+    task = build_task(spec, Path(path).resolve().parent, str(path))
+    task.params = {"file": str(path), "sha256": _sha(path)}
+    return task
+
+
+def _sha(path: Path) -> str:
+    from harness._data import sha256_file
+
+    return sha256_file(Path(path))
