@@ -9,6 +9,7 @@ compared with, and runs the right test from `harness.stats` on a pair of runs.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,18 @@ from pydantic import ValidationError
 from harness._errors import DataError
 from harness.record import MetricRecord, RunRecord, SampleRecord, read_run, read_samples
 from harness.stats import Comparison, Pairing, compare, pair_samples
+
+# Metric-name words that mean "lower is better"; any other metric is taken as higher-is-better.
+LOWER_IS_BETTER_WORDS = frozenset({
+    "error", "errors", "invalid", "loss", "perplexity", "ppl", "wer", "cer", "latency",
+    "refusal", "refusals", "toxicity", "timeout", "timeouts"})
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether a metric name says lower values are better (``*_no_match``, ``error_rate`` ...)."""
+    name = metric.lower()
+    words = set(re.split(r"[^a-z0-9]+", name))
+    return "no_match" in name or bool(words & LOWER_IS_BETTER_WORDS)
 
 
 @dataclass

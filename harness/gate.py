@@ -6,8 +6,8 @@ check ends ``pass``, ``fail`` or ``inconclusive`` together with the numbers that
 Every decision is a one-sided test at level ``alpha``, shown as a two-sided ``1 - 2*alpha``
 interval (90% for alpha 0.05), as in a TOST:
 
-* ``min``: fail when the candidate's metric is significantly below the minimum, pass when it
-  is significantly at or above it, inconclusive otherwise (exact binomial tests and a
+* ``min`` / ``max``: fail when the candidate's metric is significantly beyond the bound, pass
+  when it is significantly within it, inconclusive otherwise (exact binomial tests and a
   Clopper-Pearson interval for 0/1 metrics; a normal interval for continuous ones).
 * ``regression``: fail when the candidate is significantly worse than the baseline (one-sided
   p < alpha: exact McNemar for paired 0/1 metrics, paired bootstrap for continuous ones, a
@@ -15,6 +15,10 @@ interval (90% for alpha 0.05), as in a TOST:
   exceeds ``max_regression``. With a ``non_inferiority_margin``, a check that did not fail
   passes only when the candidate is shown worse by less than the margin (the interval's lower
   end lies above ``-margin``); otherwise it is inconclusive.
+
+"Worse" means lower, except for metrics whose name says lower is better (``*_no_match``,
+``error_rate``, ``perplexity``, see `harness._runset.lower_is_better`) or a check that sets
+``higher_is_better: false``; then it means higher, and the regression tests are mirrored.
 
 Inconclusive checks fail the gate unless the policy says ``on_inconclusive: pass``. Exit codes:
 0 every check passed, 1 some check failed, 2 usage or data error (bad policy, missing run).
@@ -29,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from xml.etree import ElementTree as ET
@@ -37,17 +41,21 @@ from xml.etree import ElementTree as ET
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness._errors import HarnessError
-from harness._runset import LoadedRun, RunComparison, compare_runs
-from harness.stats import (
-    Comparison,
-    binom_cdf,
-    clopper_pearson,
-    is_binary,
-    non_inferiority_p,
-    normal_ppf,
+from harness._gate_checks import (
+    CheckResult,
+    Status,
+    check_bound,
+    check_min,
+    check_regression,
 )
+from harness._runset import LoadedRun, RunComparison, compare_runs, lower_is_better
 
-Status = Literal["pass", "fail", "inconclusive"]
+__all__ = [
+    "CheckPolicy", "CheckResult", "GatePolicy", "GateResult", "Status", "check_bound",
+    "check_min", "check_regression", "evaluate", "load_policy", "run_candidate_evals",
+    "to_junit", "to_markdown",
+]
+
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 
 
@@ -61,20 +69,32 @@ class CheckPolicy(_Strict):
     task: str = Field(description="task registry name, as in the run record")
     metric: str = Field(description="metric name in run.json (or scorer/metric)")
     min: float | None = Field(None, description="absolute minimum of the candidate's metric")
+    max: float | None = Field(None, description="absolute maximum of the candidate's metric")
     max_regression: float | None = Field(
         None, ge=0,
         description="largest drop vs the baseline allowed (0: any significant drop fails)")
     alpha: float | None = Field(None, gt=0, lt=0.5, description="overrides the policy's alpha")
     non_inferiority_margin: float | None = Field(
         None, ge=0, description="pass only when shown worse by less than this (TOST lower test)")
+    higher_is_better: bool | None = Field(
+        None, description="direction of the metric (default: from its name; see module doc)")
     params: dict[str, Any] = Field(
         default_factory=dict, description="task factory arguments when the gate runs the eval")
 
     @model_validator(mode="after")
     def _has_a_check(self) -> CheckPolicy:
-        if self.min is None and self.max_regression is None and self.non_inferiority_margin is None:
-            raise ValueError("give at least one of min, max_regression, non_inferiority_margin")
+        if all(v is None for v in (self.min, self.max, self.max_regression,
+                                   self.non_inferiority_margin)):
+            raise ValueError("give at least one of min, max, max_regression, "
+                             "non_inferiority_margin")
         return self
+
+    @property
+    def lower_is_better(self) -> bool:
+        """Whether lower values of the metric are better."""
+        if self.higher_is_better is not None:
+            return not self.higher_is_better
+        return lower_is_better(self.metric)
 
 
 class GatePolicy(_Strict):
@@ -112,101 +132,6 @@ def load_policy(path: Path) -> GatePolicy:
 
 
 @dataclass
-class CheckResult:
-    """The outcome of one check, with the numbers that decided it."""
-
-    task: str
-    metric: str
-    check: Literal["min", "regression"]
-    status: Status
-    reason: str
-    numbers: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        """Test-case name, e.g. ``accuracy min >= 0.3``."""
-        n = self.numbers
-        if self.check == "min":
-            return f"{self.metric} min >= {n['min']:g}"
-        return f"{self.metric} regression <= {n['max_regression']:g} vs baseline"
-
-
-def _min_evidence(values: list[float], minimum: float,
-                  alpha: float) -> tuple[float, float, bool, bool, str]:
-    """(interval low, high, significantly below, significantly at/above, method)."""
-    n = len(values)
-    if is_binary(values):
-        k = int(sum(values))
-        lo, hi = clopper_pearson(k, n, 2 * alpha)
-        below = binom_cdf(k, n, minimum) < alpha  # P(X <= k | p = min)
-        above = minimum <= 0 or 1 - binom_cdf(k - 1, n, minimum) < alpha  # P(X >= k | min)
-        return lo, hi, below, above, "clopper-pearson"
-    mean = sum(values) / n
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
-    half = normal_ppf(1 - alpha) * sd / math.sqrt(n)
-    return mean - half, mean + half, mean + half < minimum, mean - half >= minimum, "normal"
-
-
-def check_min(values: list[float], minimum: float, alpha: float, task: str = "",
-              metric: str = "") -> CheckResult:
-    """Absolute-minimum check on per-item values of the candidate (one-sided, level alpha)."""
-    mean = sum(values) / len(values)
-    lo, hi, below, above, method = _min_evidence(values, minimum, alpha)
-    nums = {"min": minimum, "value": mean, "ci_low": lo, "ci_high": hi, "n": len(values),
-            "alpha": alpha, "interval": method}
-    ci = f"{mean:.4f} [{lo:.4f}, {hi:.4f}] ({1 - 2 * alpha:.0%} {method}, n={len(values)})"
-    if below:
-        return CheckResult(task, metric, "min", "fail",
-                           f"{ci}: significantly below min {minimum:g}", nums)
-    if above:
-        return CheckResult(task, metric, "min", "pass",
-                           f"{ci}: significantly at or above min {minimum:g}", nums)
-    return CheckResult(task, metric, "min", "inconclusive",
-                       f"{ci} straddles min {minimum:g}; evaluate more items", nums)
-
-
-def check_regression(comp: Comparison, alpha: float, max_regression: float = 0.0,
-                     margin: float | None = None, task: str = "", metric: str = "",
-                     label: str = "") -> CheckResult:
-    """Regression (and optional non-inferiority) check of a candidate-vs-baseline comparison.
-
-    Args:
-        comp: The comparison; build it with interval alpha ``2 * alpha`` so the interval shown
-            matches the one-sided tests.
-        alpha: One-sided significance level of the drop test and the non-inferiority test.
-        max_regression: Largest drop that does not fail even when significant.
-        margin: Non-inferiority margin; None skips the non-inferiority test.
-        task: Task name, for the result.
-        metric: Metric name, for the result.
-        label: How the runs were paired, for the reason text.
-    """
-    nums: dict[str, Any] = {"max_regression": max_regression, **comp.to_dict(), "alpha": alpha}
-    if label:
-        nums["pairing"] = label
-    flips = (f", {comp.worse} right->wrong / {comp.better} wrong->right"
-             if comp.worse is not None else "")
-    desc = (f"delta {comp.delta:+.4f} [{comp.ci_low:+.4f}, {comp.ci_high:+.4f}] "
-            f"({comp.baseline:.4f} -> {comp.candidate:.4f}, {comp.test} "
-            f"p(worse)={comp.p_worse:.4g}, n={comp.n}{flips}{', ' + label if label else ''})")
-    worse = comp.delta < 0 and comp.p_worse < alpha
-    if worse and -comp.delta > max_regression:
-        return CheckResult(task, metric, "regression", "fail",
-                           f"{desc}: significant drop (p < {alpha:g}) larger than "
-                           f"{max_regression:g}", nums)
-    if margin is None:
-        why = f"drop within {max_regression:g}" if worse else "no significant drop"
-        return CheckResult(task, metric, "regression", "pass", f"{desc}: {why}", nums)
-    p_ni = non_inferiority_p(comp, margin)
-    nums.update(non_inferiority_margin=margin, non_inferiority_p=p_ni)
-    if p_ni < alpha:
-        return CheckResult(task, metric, "regression", "pass",
-                           f"{desc}: non-inferior within {margin:g} (p={p_ni:.4g})", nums)
-    return CheckResult(task, metric, "regression", "inconclusive",
-                       f"{desc}: not shown non-inferior within {margin:g} (p={p_ni:.4g}); "
-                       "evaluate more items", nums)
-
-
-@dataclass
 class GateResult:
     """All check results of one gate run."""
 
@@ -236,8 +161,9 @@ def _pick_candidate(task: str, runs: list[LoadedRun], adapter: str | None) -> Lo
     if not of_task:
         extra = f" with adapter {adapter!r}" if adapter else ""
         return f"no candidate run of task {task!r}{extra}"
-    names = ", ".join(sorted(r.label for r in of_task))
-    return f"{len(of_task)} candidate runs of task {task!r} ({names}); set candidate_adapter"
+    names = ", ".join(sorted(f"{r.label} ({r.path.name})" for r in of_task))
+    return (f"{len(of_task)} candidate runs of task {task!r}: {names}; pass one run folder per "
+            "task with --candidate, or name the adapter with --adapter / candidate_adapter")
 
 
 def _pick_baseline(cand: LoadedRun, candidates: list[LoadedRun], explicit: list[LoadedRun],
@@ -276,13 +202,21 @@ def evaluate(policy: GatePolicy, candidates: list[LoadedRun],
         if isinstance(cand, str):
             problems.append(cand)
             continue
+        if cand.record.status != "complete":
+            problems.append(f"{cand.path}: run is {cand.record.status}; run it to completion "
+                            "(the same command resumes from the cache)")
+            continue
         values = [float(v) for v in cand.values(chk.metric).values()
                   if v is not None and not math.isnan(float(v))]
         if not values:
-            problems.append(f"{cand.path}: no per-item values of metric {chk.metric!r}")
+            known = sorted({k for s in cand.samples for sc in s.scores.values() for k in sc.values})
+            problems.append(f"{cand.path}: no per-item values of metric {chk.metric!r} "
+                            f"(per-item metrics: {', '.join(known) or 'none'})")
             continue
         if chk.min is not None:
-            results.append(check_min(values, chk.min, alpha, chk.task, chk.metric))
+            results.append(check_bound(values, chk.min, alpha, "min", chk.task, chk.metric))
+        if chk.max is not None:
+            results.append(check_bound(values, chk.max, alpha, "max", chk.task, chk.metric))
         if chk.max_regression is None and chk.non_inferiority_margin is None:
             continue
         base = _pick_baseline(cand, candidates, list(baselines), list(fallback))
@@ -294,7 +228,8 @@ def evaluate(policy: GatePolicy, candidates: list[LoadedRun],
                             f"(pass --baseline or keep one under runs/baselines)")
             continue
         res = check_regression(rc.result, alpha, chk.max_regression or 0.0,
-                               chk.non_inferiority_margin, chk.task, chk.metric, rc.label)
+                               chk.non_inferiority_margin, chk.task, chk.metric, rc.label,
+                               chk.lower_is_better)
         res.reason += f" [baseline run {base.record.run_id}]" if base else ""
         res.numbers["baseline_run"] = str(base.path) if base else None
         res.numbers["candidate_run"] = str(cand.path)

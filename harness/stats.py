@@ -123,7 +123,8 @@ class Comparison:
         ci_low: Lower end of the two-sided ``1 - alpha`` interval of ``delta``.
         ci_high: Upper end of that interval.
         p_value: Two-sided p-value of "no difference".
-        p_worse: One-sided p-value of "the candidate is not worse" (small when it is worse).
+        p_lower: One-sided p-value of "the candidate's mean is not lower" (small when it is).
+        p_higher: One-sided p-value of "the candidate's mean is not higher" (small when it is).
         alpha: The interval is two-sided at level ``1 - alpha``.
         worse: Binary paired only: items right in the baseline and wrong in the candidate.
         better: Binary paired only: items wrong in the baseline and right in the candidate.
@@ -142,7 +143,8 @@ class Comparison:
     ci_low: float
     ci_high: float
     p_value: float
-    p_worse: float
+    p_lower: float
+    p_higher: float
     alpha: float
     worse: int | None = None
     better: int | None = None
@@ -183,7 +185,8 @@ def paired_binary(base: Sequence[float], cand: Sequence[float], alpha: float = 0
         kind="paired-binary", test="mcnemar-exact", n=n, n_baseline=n,
         baseline=sum(base) / n, candidate=sum(cand) / n, delta=delta,
         ci_low=max(-1.0, d_adj - z * se), ci_high=min(1.0, d_adj + z * se),
-        p_value=mcnemar_exact(worse, better), p_worse=binom_cdf_half(better, worse + better),
+        p_value=mcnemar_exact(worse, better), p_lower=binom_cdf_half(better, worse + better),
+        p_higher=binom_cdf_half(worse, worse + better),
         alpha=alpha, worse=worse, better=better, se=se,
     )
 
@@ -222,7 +225,7 @@ def paired_bootstrap(
         kind="paired-continuous", test="paired-bootstrap", n=n, n_baseline=n,
         baseline=float(np.mean(base)), candidate=float(np.mean(cand)),
         delta=float(diffs.mean()), ci_low=float(lo), ci_high=float(hi), p_value=p,
-        p_worse=min(1.0, above), alpha=alpha,
+        p_lower=min(1.0, above), p_higher=min(1.0, below), alpha=alpha,
         se=float(draws.std(ddof=1)) if resamples > 1 else math.nan, draws=draws,
     )
 
@@ -238,13 +241,15 @@ def unpaired(base: Sequence[float], cand: Sequence[float], alpha: float = 0.05) 
     delta = float(c.mean() - b.mean())
     z = normal_ppf(1 - alpha / 2)
     if se > 0:
-        p, p_worse = 2 * (1 - normal_cdf(abs(delta) / se)), normal_cdf(delta / se)
+        p, p_lower = 2 * (1 - normal_cdf(abs(delta) / se)), normal_cdf(delta / se)
+        p_higher = normal_cdf(-delta / se)
     else:
-        p, p_worse = (1.0 if delta == 0 else 0.0), (0.0 if delta < 0 else 1.0)
+        p = 1.0 if delta == 0 else 0.0
+        p_lower, p_higher = (0.0 if delta < 0 else 1.0), (0.0 if delta > 0 else 1.0)
     return Comparison(
         kind="unpaired", test="z", n=len(c), n_baseline=len(b), baseline=float(b.mean()),
         candidate=float(c.mean()), delta=delta, ci_low=delta - z * se, ci_high=delta + z * se,
-        p_value=min(1.0, p), p_worse=p_worse, alpha=alpha, se=se,
+        p_value=min(1.0, p), p_lower=p_lower, p_higher=p_higher, alpha=alpha, se=se,
     )
 
 
@@ -260,24 +265,25 @@ def compare(
     return paired_bootstrap(base, cand, alpha, resamples, seed)
 
 
-def non_inferiority_p(comp: Comparison, margin: float) -> float:
+def non_inferiority_p(comp: Comparison, margin: float, lower_is_better: bool = False) -> float:
     """One-sided p-value of H0: ``delta <= -margin`` (the lower test of a TOST).
 
     Rejecting it (p < alpha) shows the candidate is worse by less than ``margin``; this is
     equivalent to the lower end of the two-sided ``1 - 2*alpha`` interval lying above
-    ``-margin``.
+    ``-margin``. With ``lower_is_better`` the hypothesis is mirrored: H0 ``delta >= margin``.
     """
     if margin < 0:
         raise ValueError("the non-inferiority margin must be >= 0")
+    sign = -1.0 if lower_is_better else 1.0
     if comp.draws is not None:
-        return float(np.mean(comp.draws <= -margin))
+        return float(np.mean(sign * comp.draws <= -margin))
     centre = comp.delta
     if comp.kind == "paired-binary" and comp.worse is not None and comp.better is not None:
         m = comp.n + 2  # same Agresti-Min adjustment as the interval
         centre = (comp.better + 0.5) / m - (comp.worse + 0.5) / m
     if not comp.se > 0:
-        return 0.0 if centre > -margin else 1.0
-    return 1 - normal_cdf((centre + margin) / comp.se)
+        return 0.0 if sign * centre > -margin else 1.0
+    return 1 - normal_cdf((sign * centre + margin) / comp.se)
 
 
 @dataclass

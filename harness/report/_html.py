@@ -84,8 +84,8 @@ def _comparisons(report: Report) -> str:
     rows = []
     for d in report.deltas:
         r = d.comparison.result
-        cls = "bad" if r.significant and r.delta < 0 else ("good" if r.significant else "")
-        flips = f"{r.worse} / {r.better}" if r.worse is not None else "–"
+        cls = {"worse": "bad", "better": "good"}.get(d.verdict, "")
+        flips = d.flip_counts
         rows.append(
             f"<tr><td>{escape(d.task)}</td><td>{escape(d.metric)}</td><td>{escape(d.cand_label)}"
             f"</td><td>{escape(d.base_label)}</td>"
@@ -131,7 +131,8 @@ def to_html(report: Report, plots: dict[str, bytes]) -> str:
     notes = "".join(f"<li>{escape(n)}</li>" for n in report.notes)
     runs = "".join(
         f"<tr><td>{escape(r['run_id'])}</td><td>{escape(r['label'])}</td><td>{escape(r['task'])}"
-        f"</td><td>{escape(str(r['group_id']))}</td><td class=\"num\">{r['n']}</td>"
+        f"</td><td>{escape(str(r['group_id']))}</td><td>{escape(r['status'])}</td>"
+        f"<td class=\"num\">{r['n']}</td>"
         f"<td>{escape(r['created_at'])}</td></tr>" for r in report.runs)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -147,7 +148,7 @@ when both runs hold the same items, otherwise unpaired and labelled so.</p>
 <h2>Plots</h2>{imgs or '<p class="muted">No plots.</p>'}
 <h2>Per-item flips</h2>{"".join(flip_views) or '<p class="muted">No paired binary flips.</p>'}
 <h2>Runs</h2><table id="runs" class="sortable filterable"><thead><tr><th>run id</th><th>model</th>
-<th>task</th><th>group</th><th>n</th><th>created</th></tr></thead><tbody>{runs}</tbody></table>
+<th>task</th><th>group</th><th>status</th><th>n</th><th>created</th></tr></thead><tbody>{runs}</tbody></table>
 {f'<h2>Notes</h2><ul id="notes">{notes}</ul>' if notes else ''}
 <script>{_JS}</script></body></html>
 """

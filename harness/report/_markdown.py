@@ -40,7 +40,7 @@ def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str
                 "right→wrong / wrong→right |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for d in report.deltas:
             r = d.comparison.result
-            flips = f"{r.worse} / {r.better}" if r.worse is not None else "–"
+            flips = d.flip_counts
             out.append(
                 f"| {d.task}/{d.metric} | {_md(d.cand_label)} {r.candidate:.3f} | "
                 f"{_md(d.base_label)} {r.baseline:.3f} | {r.delta:+.3f} "

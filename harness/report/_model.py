@@ -16,7 +16,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness._runset import LoadedRun, RunComparison, compare_runs, find_baseline
+from harness._runset import (
+    LoadedRun,
+    RunComparison,
+    compare_runs,
+    find_baseline,
+    lower_is_better,
+)
 
 MANIFEST = "adapter_manifest.json"
 MAX_FLIPS = 200
@@ -68,6 +74,28 @@ class Delta:
     flips: list[Flip] = field(default_factory=list)
     flips_total: int = 0
 
+    @property
+    def lower_is_better(self) -> bool:
+        """Whether the metric's name says lower is better."""
+        return lower_is_better(self.metric)
+
+    @property
+    def verdict(self) -> str:
+        """"worse", "better" or "" (no significant difference), given the metric's direction."""
+        r = self.comparison.result
+        if not r.significant or r.delta == 0:
+            return ""
+        return "worse" if (r.delta < 0) != self.lower_is_better else "better"
+
+    @property
+    def flip_counts(self) -> str:
+        """"right->wrong / wrong->right" counts for paired 0/1 metrics, else "–"."""
+        r = self.comparison.result
+        if r.worse is None or r.better is None:
+            return "–"
+        pair = (r.better, r.worse) if self.lower_is_better else (r.worse, r.better)
+        return f"{pair[0]} / {pair[1]}"
+
 
 @dataclass
 class LossCurve:
@@ -104,6 +132,7 @@ def _text(value: Any) -> str:
 
 def _flips(base: LoadedRun, cand: LoadedRun, metric: str) -> tuple[list[Flip], int]:
     bv, cv = base.values(metric), cand.values(metric)
+    lower = lower_is_better(metric)
     b_by_id = {s.id: s for s in base.samples}
     flips: list[Flip] = []
     total = 0
@@ -115,7 +144,7 @@ def _flips(base: LoadedRun, cand: LoadedRun, metric: str) -> tuple[list[Flip], i
         if len(flips) < MAX_FLIPS:
             bs = b_by_id[s.id]
             flips.append(Flip(
-                id=s.id, direction="right->wrong" if b > c else "wrong->right",
+                id=s.id, direction="right->wrong" if (b > c) != lower else "wrong->right",
                 prompt=_text(s.prompt), target=_text(s.target),
                 base_output=bs.outputs[0] if bs.outputs else "",
                 cand_output=s.outputs[0] if s.outputs else ""))
@@ -194,7 +223,10 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
             if rc.result.kind == "paired-binary":
                 d.flips, d.flips_total = _flips(base, run, metric)
             deltas.append(d)
+    notes += [f"{r.label} {r.task}: run {r.record.run_id} is {r.record.status}; its numbers "
+              "cover only the items it finished" for r in runs if r.record.status != "complete"]
     run_info = [{"run_id": r.record.run_id, "label": r.label, "task": r.task,
+                 "status": r.record.status,
                  "group_id": r.record.group_id, "created_at": r.record.created_at,
                  "n": r.record.dataset.n_evaluated, "path": str(r.path)} for r in runs]
     return Report(title, datetime.now(timezone.utc).isoformat(timespec="seconds"),

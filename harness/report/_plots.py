@@ -68,8 +68,7 @@ def delta_plot(report: Report) -> bytes | None:
     labels = []
     for i, d in enumerate(report.deltas):
         r = d.comparison.result
-        colour = "tab:red" if r.significant and r.delta < 0 else (
-            "tab:green" if r.significant else "tab:gray")
+        colour = {"worse": "tab:red", "better": "tab:green"}.get(d.verdict, "tab:gray")
         ax.errorbar([r.delta], [i], xerr=[[r.delta - r.ci_low], [r.ci_high - r.delta]],
                     fmt="o", color=colour, capsize=3)
         kind = "paired" if d.comparison.pairing.paired else "unpaired"

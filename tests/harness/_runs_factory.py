@@ -36,7 +36,7 @@ def make_run(
     adapter_path: Path | None = None, group_id: str | None = "g1", task: str = "gsm8k",
     metric: str = "accuracy", scorer: str = "exact_match", ids: Sequence[str] | None = None,
     targets: Sequence[str] | None = None, created_at: str = "2026-11-22T10:00:00+00:00",
-    extra_metrics: dict[str, Sequence[float]] | None = None,
+    extra_metrics: dict[str, Sequence[float]] | None = None, status: str = "complete",
 ) -> Path:
     """Writes one run folder whose per-item ``metric`` values are ``correct``."""
     n = len(correct)
@@ -63,7 +63,7 @@ def make_run(
         adapter_rec = AdapterRecord(name=adapter, path=str(adapter_path) if adapter_path else None,
                                     sha256="ab" * 32, base_model=MODEL, rank=8)
     record = RunRecord(
-        run_id=run_id, group_id=group_id, created_at=created_at,
+        run_id=run_id, group_id=group_id, created_at=created_at, status=status,
         harness=HarnessInfo(version="0.1.0", git_sha="cc6cb48", git_dirty=False),
         task=TaskInfo(name=task, version="1", prompt_sha256="cd" * 32),
         dataset=DatasetRecord(name=task, source="local", location=f"/data/{task}", split="test",

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from harness._errors import HarnessError
 from harness.cli import cli
-from harness.gate import check_min, check_regression, load_policy
+from harness.gate import check_bound, check_min, check_regression, load_policy
 from harness.stats import compare
 
 POLICY = """\
@@ -75,15 +75,41 @@ def test_check_regression_pass_fail_inconclusive() -> None:
 
     r = check_regression(comp(drop), 0.05, 0.0)
     assert r.status == "fail" and "12 right->wrong / 0 wrong->right" in r.reason
-    assert r.numbers["p_worse"] == pytest.approx(0.5**12)
+    assert r.numbers["p_lower"] == pytest.approx(0.5**12)
     assert check_regression(comp(drop), 0.05, max_regression=0.15).status == "pass"
     small = [0.0] * 2 + [1.0] * 68 + [0.0] * 30  # 2 flips: p(worse) = 0.25, not significant
     r = check_regression(comp(small), 0.05, 0.0)
-    assert r.status == "pass" and r.reason.endswith("no significant drop")
+    assert r.status == "pass" and r.reason.endswith("not significantly worse")
     r = check_regression(comp(small), 0.05, 0.0, margin=0.01)
     assert r.status == "inconclusive" and r.numbers["non_inferiority_p"] > 0.05
     r = check_regression(comp(small), 0.05, 0.0, margin=0.08)
     assert r.status == "pass" and r.numbers["ci_low"] > -0.08
+
+
+def test_lower_is_better_metrics_mirror_the_checks() -> None:
+    base = [0.0] * 70 + [1.0] * 30  # e.g. strict_no_match: 30% of outputs had no answer
+    more = [1.0] * 12 + [0.0] * 58 + [1.0] * 30  # 12 more items without an answer
+    comp = compare(base, more, paired=True, alpha=0.10)
+    r = check_regression(comp, 0.05, 0.0, lower_is_better=True)
+    assert r.status == "fail" and "12 right->wrong / 0 wrong->right" in r.reason
+    assert "lower is better" in r.reason
+    assert check_regression(comp, 0.05, 0.0).status == "pass"  # read as higher-is-better
+    fewer = compare(more, base, paired=True, alpha=0.10)
+    r = check_regression(fewer, 0.05, 0.0, margin=0.05, lower_is_better=True)
+    assert r.status == "pass" and r.numbers["non_inferiority_p"] < 0.001
+    assert check_bound(more, 0.30, 0.05, "max").status == "fail"
+    assert check_bound(base, 0.45, 0.05, "max").status == "pass"
+    assert check_bound(base, 0.33, 0.05, "max").status == "inconclusive"
+    assert check_bound(base, 1.0, 0.05, "max").status == "pass"
+    assert check_bound(base, 0.0, 0.05, "min").status == "pass"
+
+
+def test_metric_direction_from_name_or_policy(tmp_path: Path) -> None:
+    p = load_policy(_write(tmp_path, "checks:\n"
+                           "  - {task: t, metric: strict_no_match, max: 0.5}\n"
+                           "  - {task: t, metric: error_rate, max: 0.5, higher_is_better: true}\n"
+                           "  - {task: t, metric: flexible_match, min: 0.5}\n"))
+    assert [c.lower_is_better for c in p.checks] == [True, False, False]
 
 
 def _simulate(rng: np.random.Generator, n: int, drop: float) -> tuple[np.ndarray, np.ndarray]:
@@ -202,7 +228,7 @@ def test_cli_inconclusive_follows_policy(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["bad-policy", "missing-run", "missing-metric", "no-baseline",
-                                  "no-args"])
+                                  "no-args", "partial-run"])
 def test_cli_usage_and_data_errors_exit_2(tmp_path: Path, case: str) -> None:
     base, cand = _runs(tmp_path, [1.0] * 60 + [0.0] * 40)
     policy = _write(tmp_path, POLICY)
@@ -210,9 +236,10 @@ def test_cli_usage_and_data_errors_exit_2(tmp_path: Path, case: str) -> None:
     expected = {
         "bad-policy": f"error: {tmp_path / 'bad.yaml'}: 1 error(s): checks: Field required",
         "missing-run": "error: " + str(tmp_path / "nope") + ": no such run folder",
-        "missing-metric": "no per-item values of metric 'f1'",
+        "missing-metric": "no per-item values of metric 'f1' (per-item metrics: accuracy)",
         "no-baseline": "error: no baseline run of task 'gsm8k' with metric 'accuracy'",
         "no-args": "Missing option '--policy'",
+        "partial-run": "cand-run: run is partial; run it to completion",
     }[case]
     if case == "bad-policy":
         args[2] = str(_write(tmp_path, "alpha: 0.1\n", "bad.yaml"))
@@ -223,6 +250,9 @@ def test_cli_usage_and_data_errors_exit_2(tmp_path: Path, case: str) -> None:
     elif case == "no-baseline":
         args = args[:5]
         (tmp_path / "runs" / "base-run" / "run.json").unlink()
+    elif case == "partial-run":
+        make_run(tmp_path / "runs", "cand-run", [1.0] * 60 + [0.0] * 40, adapter="viggo-lora",
+                 status="partial")
     else:
         args = ["gate"]
     code, out = _cli(args)
@@ -252,17 +282,17 @@ def test_baseline_order_explicit_then_paired_then_policy_folder(tmp_path: Path) 
     # No paired base run: the latest run of the task under runs/baselines, paired by id.
     code, out = _cli(["gate", "--policy", str(policy), "--candidate", str(cand)])
     assert code == 0, out
-    assert "paired by item id): no significant drop [baseline run release-2]" in out
+    assert "paired by item id): not significantly worse [baseline run release-2]" in out
     # With a base run from the same engine invocation, that one wins.
     make_run(tmp_path / "new", "paired-base", [1.0] * 60 + [0.0] * 40, group_id="now")
     code, out = _cli(["gate", "--policy", str(policy), "--candidate", str(tmp_path / "new")])
     assert code == 0, out
-    assert "4 wrong->right, paired): no significant drop [baseline run paired-base]" in out
+    assert "4 wrong->right, paired): not significantly worse [baseline run paired-base]" in out
     # An explicit --baseline overrides both.
     code, out = _cli(["gate", "--policy", str(policy), "--candidate", str(tmp_path / "new"),
                       "--baseline", str(tmp_path / "runs" / "baselines" / "release-1")])
     assert code == 0, out
-    assert "paired by item id): no significant drop [baseline run release-1]" in out
+    assert "paired by item id): not significantly worse [baseline run release-1]" in out
 
 
 @pytest.mark.slow
@@ -296,3 +326,17 @@ def test_gate_runs_base_and_adapter_in_one_engine(tmp_path: Path) -> None:
     rep = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
     assert {c["pairing"] for c in rep["comparisons"]} == {"paired"}
     assert {c["metric"] for c in rep["comparisons"]} >= {"flexible_match", "strict_match"}
+
+
+def test_several_adapters_need_a_name(tmp_path: Path) -> None:
+    base, _ = _runs(tmp_path, [1.0] * 62 + [0.0] * 38)
+    make_run(tmp_path / "runs", "cand-2", [0.0] * 20 + [1.0] * 40 + [0.0] * 40, adapter="bad-lora")
+    policy = _write(tmp_path, POLICY)
+    args = ["gate", "--policy", str(policy), "--candidate", str(tmp_path / "runs")]
+    code, out = _cli(args)
+    assert code == 2 and "2 candidate runs of task 'gsm8k': SmolLM2-135M-Instruct + bad-lora "\
+                         "(cand-2), SmolLM2-135M-Instruct + viggo-lora (cand-run)" in out, out
+    code, out = _cli(args + ["--adapter", "viggo-lora"])
+    assert code == 0, out
+    code, out = _cli(args + ["--adapter", "bad-lora"])
+    assert code == 1 and "20 right->wrong / 0 wrong->right, paired)" in out, out

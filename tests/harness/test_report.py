@@ -104,6 +104,29 @@ def test_json_summary(report_dir: Path) -> None:
     assert acc["pairing"] == "paired"
 
 
+def test_lower_is_better_metrics_flip_the_other_way(tmp_path: Path) -> None:
+    base = [1.0] * 30 + [0.0] * 30
+    cand = [0.0] * 10 + [1.0] * 20 + [0.0] * 30  # 10 right->wrong
+    inverse = {"answer_no_match": [1 - v for v in base]}
+    make_run(tmp_path / "runs", "b", base, extra_metrics=inverse)
+    make_run(tmp_path / "runs", "c", cand, adapter="lora",
+             extra_metrics={"answer_no_match": [1 - v for v in cand]})
+    deltas = {d.metric: d for d in build_report(load_runs([tmp_path / "runs"])).deltas}
+    acc, miss = deltas["accuracy"], deltas["answer_no_match"]
+    assert acc.flip_counts == miss.flip_counts == "10 / 0"
+    assert acc.verdict == miss.verdict == "worse"
+    assert {f.direction for f in acc.flips} == {f.direction for f in miss.flips} == {
+        "right->wrong"}
+
+
+def test_partial_runs_are_noted(tmp_path: Path) -> None:
+    make_run(tmp_path / "runs", "half", [1.0, 0.0, 1.0], status="partial")
+    rep = build_report(load_runs([tmp_path / "runs"]))
+    assert rep.notes == ["SmolLM2-135M-Instruct gsm8k: run half is partial; its numbers cover "
+                         "only the items it finished"]
+    assert rep.runs[0]["status"] == "partial"
+
+
 def test_values_are_escaped(tmp_path: Path) -> None:
     make_run(tmp_path / "runs", "evil", [1.0, 0.0], adapter="<script>alert(1)</script>")
     out = tmp_path / "rep"

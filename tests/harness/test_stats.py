@@ -124,6 +124,10 @@ def test_non_inferiority_agrees_with_interval() -> None:
         p = non_inferiority_p(r, margin)
         assert (p < 0.025) == (r.ci_low > -margin), margin
     assert non_inferiority_p(r, 0.06) < 0.001 < non_inferiority_p(r, 0.005)
+    # Mirrored (lower is better): the drop is an improvement, so it is non-inferior.
+    assert non_inferiority_p(r, 0.005, lower_is_better=True) < 0.01
+    assert r.p_lower == pytest.approx(sps.binomtest(4, 16, 0.5, alternative="less").pvalue)
+    assert r.p_higher == pytest.approx(sps.binomtest(12, 16, 0.5, alternative="less").pvalue)
 
 
 def test_compare_dispatches_on_data() -> None:
