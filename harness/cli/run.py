@@ -18,6 +18,7 @@ from harness.cli._common import (
     runs_dir_option,
     set_execution_permissions,
 )
+from harness.cli._judge_options import apply_judge_options, judge_options
 
 
 @click.command("run")
@@ -40,6 +41,7 @@ from harness.cli._common import (
 @click.option("--allow-code-execution", is_flag=True, help="Let code tasks run model-written programs (inside the sandbox).")
 @click.option("--unsafe-no-sandbox", is_flag=True, help="DANGEROUS: run model-written code without the bubblewrap sandbox.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the table.")
+@judge_options
 def run(task_name: str, adapters: tuple[str, ...], include_base: bool | None, limit: int | None,
         seed: int, num_fewshot: int | None, task_params: tuple[str, ...], data_dir: Path | None,
         split: str | None, max_new_tokens: int | None, temperature: float | None, n: int | None,
@@ -48,6 +50,7 @@ def run(task_name: str, adapters: tuple[str, ...], include_base: bool | None, li
     """Evaluate a model (and LoRA adapters) on a task, writing runs/<run-id>/."""
     offline_defaults()
     set_execution_permissions(allow_code_execution, unsafe_no_sandbox)
+    apply_judge_options(model_kw)
     from harness import DataOptions, RequestCache, default_cache_path, get_task, with_overrides
     from harness._adapters import load_adapter
     from harness._runner import evaluate
