@@ -1,34 +1,37 @@
 """Running untrusted Python programs (model-generated code) under bubblewrap and resource limits.
 
-Each program runs in its own process inside a bubblewrap (``bwrap``) sandbox:
-new user, pid, network, IPC, UTS and cgroup namespaces; uid/gid 65534 inside; on the host a
-dedicated unprivileged uid per worker slot (when harness runs as root), so the process limit
-really applies (the kernel ignores ``RLIMIT_NPROC`` for root) and one program's fork bomb cannot
-starve the programs running beside it. The filesystem is an empty tmpfs with ``/usr``
-bound read-only, a fresh ``/proc`` and minimal ``/dev``, a private writable ``/tmp`` and the
-program's code read-only. The environment is cleared, and bwrap itself
-starts with only ``PATH`` so nothing secret is readable from ``/proc/1/environ`` either. Limits
-are set before exec: CPU seconds, address space, file size (which also caps stdout and stderr,
-captured in memory files), processes and open files. A wall-clock timeout kills the whole
-process group; ``--die-with-parent`` and the pid namespace take every descendant with it, so no
-background process outlives its run. Programs run in parallel, one per worker slot.
+Each program runs in its own process inside a bubblewrap (``bwrap``) sandbox: new user, pid,
+network, IPC, UTS and cgroup namespaces; uid/gid 65534 inside; on the host a dedicated
+unprivileged uid per worker slot (when harness runs as root), so the process limit really
+applies (the kernel ignores ``RLIMIT_NPROC`` for root) and one program's fork bomb cannot
+exhaust the process budget of the programs beside it. The filesystem is bwrap's tmpfs root,
+remounted read-only, holding ``/usr`` (read-only), a fresh ``/proc``, a minimal read-only
+``/dev``, the program's code (read-only) and a private writable ``/tmp``. The environment is
+cleared, and bwrap itself starts with only ``PATH``, so nothing secret can be read from
+``/proc/1/environ`` either. Limits are set before the program starts: CPU seconds, address
+space, file size (which also caps stdout and stderr, written to files), processes and open
+files. A wall-clock timeout kills the program's whole process tree, and every process it left
+behind is killed before its result is returned. Programs run in parallel, one per worker slot.
 
 By default (``reuse=True``) each slot keeps one sandbox alive and runs its programs as forked
-children of a small server inside it (`harness._sandbox_server`), which gives each program
-fresh limits, a fresh working directory, and kills and reaps every process the program left
-before the next starts; this is ~20x cheaper than a new bwrap and interpreter per program.
-Programs of one slot then share the sandbox (not its files or processes: both are cleared
-between programs). ``reuse=False`` starts a new sandbox and interpreter for every program.
+children of a small server inside it (`harness._sandbox_server`): each program gets fresh
+limits and a fresh session; after it, every process it left is killed and reaped and ``/tmp``
+is emptied. That is several times faster than a new bwrap and interpreter per program (see
+``bench/code_exec.py``). A program that kills the server is reported as killed and the slot
+gets a new sandbox. ``reuse=False`` starts a new sandbox and interpreter for every program.
 
 What this protects against: reading or writing host files (only ``/usr`` is visible, read-only),
 network access (no interfaces but a private loopback), seeing or signalling host processes,
 reading harness's environment (API keys), fork bombs, memory and disk exhaustion per process,
 endless loops, and processes left behind.
 
-What it does not protect against: kernel exploits (no seccomp filter is installed, and the
-sandbox shares the host kernel), reading world-readable files under ``/usr``, side channels,
-and total memory of a program that forks: each of up to ``Limits.processes`` processes may use
-``Limits.memory_mb``. Run it inside a VM or container as well when the code may be adversarial
+What it does not protect against: kernel exploits (no seccomp filter is installed; the sandbox
+shares the host kernel), reading world-readable files under ``/usr``, side channels, the total
+memory of a program that forks (each of up to ``Limits.processes`` processes may use
+``Limits.memory_mb``), CPU taken from programs running beside a fork bomb (they may time out),
+and, with ``reuse=True``, System V IPC objects that one program leaves for the next in the same
+slot. A program that exits with status 0 before its tests run (``os._exit(0)``) passes: the exit
+status is the verdict. Run inside a VM or container as well when the code may be adversarial
 rather than merely buggy. ``Sandbox(isolate=False)`` (``--unsafe-no-sandbox``) drops bubblewrap
 and keeps only the limits, the unprivileged uid, the cleared environment and the timeout.
 """
@@ -70,7 +73,7 @@ class Limits:
 
     Attributes:
         timeout: Wall-clock seconds before the whole process tree is killed.
-        cpu_seconds: CPU seconds per process (SIGXCPU); None means ``ceil(timeout) + 1``.
+        cpu_seconds: CPU seconds per process (SIGXCPU); None means ``int(timeout) + 2``.
         memory_mb: Address space per process, MiB (allocations beyond raise MemoryError).
         file_size_mb: Largest file a process may write, MiB; also caps stdout and stderr.
         processes: Processes and threads of the run's host uid (bwrap itself needs 3).
@@ -85,7 +88,7 @@ class Limits:
     open_files: int = 256
 
     def rlimits(self, processes: int | None = None) -> list[tuple[int, int, int]]:
-        """(resource, soft, hard) limits applied to the sandbox before exec.
+        """(resource, soft, hard) limits applied before the program starts.
 
         The CPU hard limit is one second above the soft one, so a busy program first gets
         SIGXCPU (reported as "killed" by signal 24) rather than SIGKILL.
@@ -113,7 +116,7 @@ class ExecResult:
         signal: The signal that ended it, if any.
         stdout: The last ``tail_bytes`` of its standard output.
         stderr: The last ``tail_bytes`` of its standard error.
-        duration: Wall seconds, sandbox start-up included.
+        duration: Wall seconds of the run.
     """
 
     status: Status

@@ -88,8 +88,10 @@ def humaneval(n: int = 1, temperature: float = 0.0, k: Any = "1", timeout: float
     """HumanEval code generation, pass@k.
 
     Args:
-        n: Completions sampled per problem.
-        temperature: Sampling temperature (must be > 0 when n > 1).
+        n: Completions sampled per problem (``--samples`` overrides it, but k is checked
+            against this value).
+        temperature: Sampling temperature (use > 0 with n > 1, or the n samples are one greedy
+            completion repeated; ``--temperature`` overrides it).
         k: The k of pass@k, e.g. ``1,10``; each must be <= n.
         timeout: Wall seconds per test program.
         max_new_tokens: Tokens per completion.
@@ -102,9 +104,6 @@ def humaneval(n: int = 1, temperature: float = 0.0, k: Any = "1", timeout: float
     if ks[-1] > n:
         raise HarnessError(f"pass@{ks[-1]} needs at least {ks[-1]} completions per problem; "
                            f"pass -T n={ks[-1]} (with -T temperature=0.8) or a smaller -T k")
-    if n > 1 and temperature <= 0:
-        raise HarnessError(f"-T n={n} at temperature 0 repeats one greedy completion; "
-                           f"pass -T temperature=0.8 (or n=1)")
 
     def load(options: DataOptions) -> Dataset:
         split = options.split or "test"

@@ -53,7 +53,6 @@ def test_parameters_reach_generation_and_scorer() -> None:
 
 @pytest.mark.parametrize("params,message", [
     ({"k": "1,10"}, r"pass@10 needs at least 10 completions per problem; pass -T n=10"),
-    ({"n": 5}, r"-T n=5 at temperature 0 repeats one greedy completion"),
     ({"n": 0}, r"n >= 1"),
     ({"k": "zero"}, r"positive integers"),
 ])
