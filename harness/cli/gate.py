@@ -48,7 +48,10 @@ def gate(policy_path: Path, candidates: tuple[Path, ...], baselines: tuple[Path,
          max_new_tokens: int | None, data_dir: Path | None, output_dir: Path | None,
          junit: Path | None, summary: Path | None, report_dir: Path | None,
          **model_kw: Any) -> None:
-    """Check candidate runs against a policy: minimums, regressions, non-inferiority.
+    """Check candidate runs against a policy: bounds, regressions, non-inferiority.
+
+    Exit codes: 0 every check passed; 1 a check failed (or was inconclusive under
+    on_inconclusive: fail); 2 usage or data error.
 
     Example: harness gate --policy examples/gate.yaml --candidate runs/ --junit gate.xml
     """
