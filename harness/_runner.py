@@ -75,6 +75,7 @@ def evaluate(
     data = data or DataOptions()
     params = generation or task.generation
     reporter = reporter or Reporter()
+    task.preflight()
     dataset = task.load(data)
     if not dataset.samples:
         from harness._errors import DataError

@@ -34,6 +34,10 @@ class Scorer:
     def __call__(self, sample: Sample, output: Output) -> Score:
         raise NotImplementedError
 
+    def preflight(self) -> None:
+        """Checks, before any model call, that this scorer will be able to run (permissions,
+        tools, endpoints), so a run fails in seconds rather than after generation."""
+
     def score_all(self, samples: Sequence[Sample], outputs: Sequence[Output]) -> list[Score]:
         """Scores every sample; the runner calls this. Override to batch or parallelise
         (judge requests, sandboxed executions); the default calls ``__call__`` per sample."""

@@ -102,6 +102,11 @@ class Task:
     mode: Literal["generate", "loglikelihood"] = "generate"
     params: dict[str, Any] = field(default_factory=dict)
 
+    def preflight(self) -> None:
+        """Runs every scorer's pre-generation checks (permissions, tools, endpoints)."""
+        for scorer in self.scorers:
+            scorer.preflight()
+
     @property
     def prompt_sha256(self) -> str:
         return hashlib.sha256(self.prompt_template.encode()).hexdigest()

@@ -27,7 +27,7 @@ from typing import Any
 from harness._errors import HarnessError
 from harness._scorer import Scorer
 from harness._types import Output, Sample, Score
-from harness.sandbox import ExecResult, Limits, Sandbox
+from harness.sandbox import ExecResult, Limits, Sandbox, find_bwrap
 
 ALLOW_ENV = "HARNESS_ALLOW_CODE_EXECUTION"
 UNSAFE_ENV = "HARNESS_UNSAFE_NO_SANDBOX"
@@ -123,6 +123,11 @@ class PassAtK(Scorer):
                       f"({UNSAFE_ENV}=1 / --unsafe-no-sandbox)", file=sys.stderr)
             self._sandbox = Sandbox(self.limits, isolate=isolate, workers=self.workers)
         return self._sandbox
+
+    def preflight(self) -> None:
+        """Refuses before generation when code execution is not allowed or bwrap is missing."""
+        if execution_allowed(self.label):
+            find_bwrap()
 
     def __call__(self, sample: Sample, output: Output) -> Score:
         return self._run([sample], [output])[0]

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from harness._adapter_checks import check_adapters
 from harness._errors import ModelError
 from harness._models import ResolvedModel, resolve_model
 from harness._types import Generation, GenerationParams, Prompt
@@ -105,6 +106,7 @@ class HFBackend(Backend):
             return
         from peft import PeftModel
 
+        check_adapters(adapters, self.model_info())
         for spec in adapters:
             if spec.name in self._adapters:
                 continue

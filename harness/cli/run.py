@@ -61,6 +61,7 @@ def run(task_name: str, adapters: tuple[str, ...], include_base: bool | None, li
     if num_fewshot is not None:
         params["num_fewshot"] = num_fewshot
     task = get_task(task_name, **params)
+    task.preflight()  # fail before loading a model, not after generating
     specs = [load_adapter(a) for a in adapters]
     base = include_base if include_base is not None else not specs
     if not base and not specs:

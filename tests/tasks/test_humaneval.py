@@ -157,3 +157,18 @@ def test_bundled_model_end_to_end(allowed: None, tmp_path: Path) -> None:
         assert len(s.outputs) == 1 and s.scores["pass_at_k"].metadata["results"][0]["status"] in (
             "passed", "failed", "timeout", "killed")
     assert (tmp_path / record.run_id / "run.json").is_file()
+
+
+def test_run_refuses_before_generation_without_opt_in(monkeypatch) -> None:
+    """No model is loaded and nothing generated when code execution was not allowed."""
+    from click.testing import CliRunner
+
+    from harness.cli import cli
+
+    monkeypatch.delenv("HARNESS_ALLOW_CODE_EXECUTION", raising=False)
+    # A model path that does not exist: if the check came after model loading, the error
+    # would be about the model instead.
+    res = CliRunner().invoke(cli, ["run", "-t", "humaneval", "--model", "/nonexistent/model", "-n", "1"])
+    assert res.exit_code == 2
+    assert "--allow-code-execution" in res.stderr
+    assert "/nonexistent/model" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
