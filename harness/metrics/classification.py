@@ -15,12 +15,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
-from harness._aggregate import bootstrap_metric, mean_metric
+from harness._aggregate import mean_metric
 from harness._scorer import Scorer
 from harness._types import MetricValue, Output, Sample, Score
+from harness.metrics._bootstrap import bootstrap_many
 
 INVALID = "<invalid>"
 
@@ -97,6 +97,7 @@ class _Encoded:
             if rows and all(r[2] is not None for r in rows)
             else None
         )
+        self._groups: list[Any] | None = None
 
     def prf(self, idx: Any) -> tuple[float, float, float]:
         import numpy as np
@@ -114,18 +115,27 @@ class _Encoded:
         return float(prec.mean()), float(rec.mean()), float(f1.mean())
 
     def auc(self, idx: Any) -> float:
-        from scipy.stats import rankdata
+        """Macro one-vs-rest AUC of the resample ``idx`` from item counts, without re-sorting:
+        AUC = P(positive score > negative score) + 0.5 P(tie), weighted by multiplicity."""
+        import numpy as np
 
         assert self.probs is not None
-        true, probs = self.true[idx], self.probs[idx]
+        if self._groups is None:  # per class: each item's rank among the distinct scores
+            self._groups = [
+                np.unique(self.probs[:, k], return_inverse=True)[1] for k in range(self.n_labels)
+            ]
+        counts = np.bincount(np.asarray(idx), minlength=len(self.true)).astype(float)
         aucs = []
-        for k in range(self.n_labels):
-            pos = true == k
-            n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+        for k, group in enumerate(self._groups):
+            pos = np.where(self.true == k, counts, 0.0)
+            neg = counts - pos
+            n_pos, n_neg = pos.sum(), neg.sum()
             if n_pos == 0 or n_neg == 0:
                 continue
-            ranks = rankdata(probs[:, k])
-            aucs.append((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+            neg_at = np.bincount(group, weights=neg)
+            neg_below = np.cumsum(neg_at) - neg_at
+            wins = (pos * (neg_below[group] + 0.5 * neg_at[group])).sum()
+            aucs.append(wins / (n_pos * n_neg))
         return float(sum(aucs) / len(aucs)) if aucs else math.nan
 
 
@@ -174,24 +184,25 @@ class Classification(Scorer):
         if any("invalid_rate" in s.values for s in scores):
             out["invalid_rate"] = mean_metric([s.values.get("invalid_rate") for s in scores])
         enc = _Encoded(rows, self.labels)
-        items = list(range(len(rows)))
-        point = macro_prf([r[0] for r in rows], [r[1] for r in rows], self.labels)
-        for i, metric in enumerate(("macro_precision", "macro_recall", "macro_f1")):
-            mv = bootstrap_metric(items, lambda idx, i=i: enc.prf(idx)[i], resamples=self.resamples)
-            out[metric] = replace(mv, value=point[i])
+        names = ["macro_precision", "macro_recall", "macro_f1"]
+        points = list(macro_prf([r[0] for r in rows], [r[1] for r in rows], self.labels))
         if enc.probs is not None:
-            auc = roc_auc_ovr(
-                [r[0] for r in rows], [[r[2][lb] for lb in self.labels] for r in rows], self.labels
+            names.append("roc_auc_ovr")
+            probs = [[r[2][lb] for lb in self.labels] for r in rows]
+            points.append(roc_auc_ovr([r[0] for r in rows], probs, self.labels))
+
+        def stats(idx: Any) -> list[float]:
+            values = list(enc.prf(idx))
+            if enc.probs is not None:  # a resample holding one class only counts at the point
+                values.append(_nan_to(enc.auc(idx), points[3]))
+            return values
+
+        if rows:
+            out.update(
+                zip(names, bootstrap_many(len(rows), stats, points, self.resamples), strict=True)
             )
-            # A resample holding one class only has no AUC: it counts at the point value.
-            mv = bootstrap_metric(
-                items, lambda idx: _nan_to(enc.auc(idx), auc), resamples=self.resamples
-            )
-            out["roc_auc_ovr"] = (
-                replace(mv, value=auc)
-                if not math.isnan(auc)
-                else MetricValue(math.nan, n=len(rows))
-            )
+        if "roc_auc_ovr" in out and math.isnan(points[3]):
+            out["roc_auc_ovr"] = MetricValue(math.nan, n=len(rows))
         return out
 
     def extra(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 from harness._errors import HarnessError
 from harness._scorer import Scorer
 from harness._types import MetricValue, Output, Sample, Score
+from harness.metrics._bootstrap import bootstrap_many
 
 
 def references(sample: Sample) -> list[str]:
@@ -39,28 +40,17 @@ def reference_streams(samples: Sequence[Sample]) -> list[list[str]]:
 
 
 def _stat_bootstrap(
-    stats: list[list[int]], compute: Any, point: float, resamples: int, seed: int = 0
+    stats: list[list[int]], compute: Any, point: float, resamples: int
 ) -> MetricValue:
     """Percentile bootstrap of a corpus score computed from summed per-sample statistics."""
     import numpy as np
 
     table = np.asarray(stats, dtype=np.int64)
-    n = len(table)
-    rng = np.random.default_rng(seed)
-    values = sorted(
-        float(compute([int(x) for x in table[rng.integers(0, n, n)].sum(axis=0)]))
-        for _ in range(resamples)
-    )
-    mean = sum(values) / resamples
-    stderr = (sum((v - mean) ** 2 for v in values) / max(1, resamples - 1)) ** 0.5
-    return MetricValue(
-        point,
-        stderr,
-        values[int(0.025 * resamples)],
-        values[min(resamples - 1, int(0.975 * resamples))],
-        n,
-        "bootstrap",
-    )
+
+    def statistic(idx: Any) -> list[float]:
+        return [float(compute([int(x) for x in table[idx].sum(axis=0)]))]
+
+    return bootstrap_many(len(table), statistic, [point], resamples)[0]
 
 
 class _SacreMetric(Scorer):
