@@ -225,6 +225,7 @@ def load_yaml_task(path: Path, **params: Any) -> Task:
     """
     import yaml
 
+    num_fewshot = params.pop("num_fewshot", None)
     if params:
         raise HarnessError(
             f"{path}: YAML tasks take no -T parameters ({', '.join(params)}); edit the file"
@@ -242,8 +243,16 @@ def load_yaml_task(path: Path, **params: Any) -> Task:
     from harness._yaml_build import build_task
 
     spec = parse_spec(raw, str(path))
+    if num_fewshot is not None:  # --num-fewshot overrides fewshot.k
+        if spec.fewshot is None:
+            raise HarnessError(f"{path}: --num-fewshot needs a fewshot: section in the file")
+        spec = spec.model_copy(
+            update={"fewshot": spec.fewshot.model_copy(update={"k": int(num_fewshot)})}
+        )
     task = build_task(spec, Path(path).resolve().parent, str(path))
     task.params = {"file": str(path), "sha256": _sha(path)}
+    if num_fewshot is not None:
+        task.params["num_fewshot"] = int(num_fewshot)
     return task
 
 

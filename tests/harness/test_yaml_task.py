@@ -87,6 +87,13 @@ def test_examples_build_on_real_data(data_dir: Path) -> None:
     assert [m.role for m in s.prompt.messages] == ["system", "user", "assistant", "user"]
     assert s.prompt.text.count("Summary:") == 2
     assert set(ds.info.files) == {"dialogsum.test.jsonl", "dialogsum.dev.jsonl"}
+    zero = get_task(str(EXAMPLES / "dialogsum_fewshot.yaml"), num_fewshot=0)
+    assert (
+        zero.load(DataOptions(data_dir=data_dir, limit=1)).samples[0].prompt.text.count("Summary:")
+        == 1
+    )
+    with pytest.raises(HarnessError, match="no -T parameters"):
+        get_task(str(EXAMPLES / "dialogsum_fewshot.yaml"), colour="blue")
     other = dlg.load(DataOptions(data_dir=data_dir, limit=1, seed=8)).samples[0]
     assert other.prompt.text != s.prompt.text  # exemplar drawn with the run's seed
 
