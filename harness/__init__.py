@@ -29,6 +29,24 @@ from harness._types import (
 from harness._ui import Reporter
 from harness.backends import AdapterSpec, Backend, ModelInfo, backends
 
+# Loaded on first use, so `import harness` (and `harness --help`) stays fast.
+_LAZY = {
+    "LoadedRun": "harness._runset", "load_runs": "harness._runset",
+    "GatePolicy": "harness.gate", "load_policy": "harness.gate",
+    "PassAtK": "harness.passk", "pass_at_k": "harness.passk",
+    "build_report": "harness.report", "write_report": "harness.report",
+    "ExecResult": "harness.sandbox", "Limits": "harness.sandbox", "Sandbox": "harness.sandbox",
+    "SandboxError": "harness.sandbox",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'harness' has no attribute {name!r}")
+
 __all__ = [
     "AdapterSpec",
     "Backend",
@@ -38,6 +56,18 @@ __all__ = [
     "Dataset",
     "DatasetInfo",
     "EvalResult",
+    "ExecResult",
+    "GatePolicy",
+    "Limits",
+    "LoadedRun",
+    "PassAtK",
+    "Sandbox",
+    "SandboxError",
+    "build_report",
+    "load_policy",
+    "load_runs",
+    "pass_at_k",
+    "write_report",
     "Generation",
     "GenerationParams",
     "HarnessError",

@@ -54,6 +54,7 @@ def evaluate(
     runs_dir: Path | None = Path("runs"),
     reporter: Reporter | None = None,
     command: Sequence[str] | None = None,
+    dataset: Dataset | None = None,
 ) -> list[EvalResult]:
     """Evaluates ``task`` for the base model (if ``include_base``) and each adapter.
 
@@ -68,6 +69,7 @@ def evaluate(
         runs_dir: Where run folders are written (None: not written).
         reporter: Progress events.
         command: The argv recorded in the run (defaults to ``sys.argv``).
+        dataset: Samples already loaded with ``task.load(data)`` (loaded here when None).
 
     Returns:
         One result per variant, base first.
@@ -76,7 +78,7 @@ def evaluate(
     params = generation or task.generation
     reporter = reporter or Reporter()
     task.preflight()
-    dataset = task.load(data)
+    dataset = dataset or task.load(data)
     if not dataset.samples:
         from harness._errors import DataError
 

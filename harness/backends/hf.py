@@ -60,7 +60,9 @@ class HFBackend(Backend):
         super().__init__(chat_template=chat_template, batch_size=batch_size)
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # harness shows its own progress
         self.resolved = resolved or resolve_model(model)
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         if self.device == "cpu":

@@ -70,12 +70,13 @@ def run(task_name: str, adapters: tuple[str, ...], include_base: bool | None, li
                                 temperature=temperature, n=n, seed=seed)
     cache = None if no_cache else RequestCache(cache_path or default_cache_path())
     reporter = Reporter() if as_json else RichReporter()
+    data = DataOptions(data_dir=data_dir, limit=limit, seed=seed, split=split)
+    dataset = task.load(data)  # bad data fails before a model is loaded
     backend = build_backend(model_kw["backend"], **backend_options(model_kw))
     try:
-        results = evaluate(task, backend, adapters=specs, include_base=base,
-                           data=DataOptions(data_dir=data_dir, limit=limit, seed=seed, split=split),
-                           generation=generation, cache=cache, runs_dir=resolve_runs_dir(output_dir),
-                           reporter=reporter)
+        results = evaluate(task, backend, adapters=specs, include_base=base, data=data,
+                           dataset=dataset, generation=generation, cache=cache,
+                           runs_dir=resolve_runs_dir(output_dir), reporter=reporter)
     except KeyboardInterrupt:
         done = len(cache) if cache is not None else 0
         click.echo(f"interrupted: completed answers are in the cache ({done} entries); "
