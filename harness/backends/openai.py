@@ -25,7 +25,7 @@ from harness._errors import BackendError, ModelError
 from harness._models import ResolvedModel, resolve_model
 from harness._types import Generation, GenerationParams, Prompt
 from harness.backends._base import AdapterSpec, Backend, ModelInfo, Rendered
-from harness.backends._vllm_common import VLLM_LORA_RANKS, PromptRenderer
+from harness.backends._vllm_common import VLLM_LORA_RANKS, PromptRenderer, default_dtype
 from harness.backends.openai_client import (
     DEFAULT_KEY_ENV,
     ClientConfig,
@@ -271,7 +271,7 @@ class VLLMServerBackend(OpenAIBackend):
             id=self.resolved.id,
             path=str(self.resolved.path),
             weight_sha256=self.resolved.sha256,
-            dtype=self.server_kwargs["dtype"] or ("float32" if _cpu() else "auto"),
+            dtype=default_dtype(self.server_kwargs["dtype"]),
             device="cpu" if _cpu() else "cuda",
             extra=extra,
         )

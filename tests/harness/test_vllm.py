@@ -8,6 +8,7 @@ zero init (it cannot change anything — parity must say so).
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 from collections.abc import Iterator
@@ -79,8 +80,10 @@ def test_parity_command_flags_the_ignored_adapter(
 
     from click.testing import CliRunner
 
-    import harness.backends
     from harness.cli import cli
+
+    # `harness.backends` as an attribute is the registry; the module is in sys.modules.
+    backends_module = importlib.import_module("harness.backends")
 
     data = os.environ.get("HARNESS_DATA_DIR", "/work/shared/datasets")
     if not Path(data, "gsm8k").is_dir():
@@ -88,7 +91,7 @@ def test_parity_command_flags_the_ignored_adapter(
     for b in (offline, hf):
         monkeypatch.setattr(b, "close", lambda: None)  # the module fixtures close them
     monkeypatch.setattr(
-        harness.backends, "build_backend", lambda name, **kw: {"hf": hf, "vllm": offline}[name]
+        backends_module, "build_backend", lambda name, **kw: {"hf": hf, "vllm": offline}[name]
     )
     args = [
         "parity",
@@ -211,6 +214,23 @@ def test_server_serves_base_and_adapter_like_offline(
     assert "sk-should-not-leak" not in repr(info)
     log = Path(info.extra["log"]).read_text()
     assert f"--lora-modules rand={rand.path}" in log
+
+
+def test_openai_backend_on_the_running_server(server: Any, adapters: list[AdapterSpec]) -> None:
+    """``--backend openai --base-url``: chat messages to an already running server."""
+    from harness._errors import ModelError
+    from harness.backends.openai import OpenAIBackend
+
+    backend = OpenAIBackend(model="smollm2-135m", base_url=server.base_url, concurrency=2)
+    rendered = backend.render(Prompt.plain("Name a color."))
+    assert rendered == [{"role": "user", "content": "Name a color."}]
+    backend.prepare(adapters[:1])  # served under its name: fine
+    with pytest.raises(ModelError, match="adapter zero is not served by"):
+        backend.prepare(adapters[1:])
+    for adapter in (None, adapters[0]):
+        ((i, gen),) = list(backend.generate([rendered], PARAMS, adapter))
+        assert i == 0 and gen.error is None and gen.text and gen.tokens_out > 0
+    assert backend.model_info().extra["client"]["requests"] == 2
 
 
 def test_server_stops_with_no_orphans(server: Any) -> None:
