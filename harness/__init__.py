@@ -36,7 +36,7 @@ _LAZY = {
     "PassAtK": "harness.passk", "pass_at_k": "harness.passk",
     "build_report": "harness.report", "write_report": "harness.report",
     "ExecResult": "harness.sandbox", "Limits": "harness.sandbox", "Sandbox": "harness.sandbox",
-    "SandboxError": "harness.sandbox",
+    "SandboxError": "harness.sandbox", "load_yaml_task": "harness.yaml_task",
 }
 
 
@@ -66,6 +66,7 @@ __all__ = [
     "build_report",
     "load_policy",
     "load_runs",
+    "load_yaml_task",
     "pass_at_k",
     "write_report",
     "Generation",
