@@ -71,6 +71,9 @@ class Recipe(BaseModel):
     grad_accum: int = Field(1, ge=1, description="Gradient accumulation steps.")
     lr: float = Field(2.5e-5, gt=0, lt=1, description="Peak learning rate.")
     warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Fraction of steps warming up.")
+    warmup_steps: int | None = Field(
+        None, ge=0, description="Warm-up steps; overrides warmup_ratio (use it with max_minutes)."
+    )
     lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
     weight_decay: float = Field(0.0, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)

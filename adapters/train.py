@@ -174,18 +174,19 @@ def _load_model(base: ResolvedModel, device: str, precision: str, recipe: Recipe
 
 def setup(request: TrainRequest) -> Session:
     """Resolves the model, builds and tokenizes the data, loads the base model."""
-    from transformers import AutoTokenizer
 
     recipe = request.recipe
+    train_ex, eval_ex, source = _examples(request)  # data errors first: they need no torch
     device, precision = pick_device(recipe)
     base = resolve_model(request.model)
+    from transformers import AutoTokenizer
+
     tokenizer = AutoTokenizer.from_pretrained(base.path)
     if recipe.special_tokens:
         tokenizer.add_special_tokens({"additional_special_tokens": recipe.special_tokens})
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     template = resolve_template(tokenizer, recipe.template)
-    train_ex, eval_ex, source = _examples(request)
     train_rows = [
         r for e in train_ex if (r := encode(tokenizer, e, template, recipe.max_seq_length))
     ]
@@ -240,7 +241,11 @@ def _sft_config(session: Session) -> Any:
         per_device_eval_batch_size=max(r.batch_size, 8),
         gradient_accumulation_steps=r.grad_accum,
         learning_rate=r.lr,
-        warmup_steps=round(r.warmup_ratio * steps),
+        # A time-limited run stops long before the planned steps: a ratio of those would
+        # leave it warming up throughout, hence the explicit count.
+        warmup_steps=r.warmup_steps
+        if r.warmup_steps is not None
+        else round(r.warmup_ratio * steps),
         lr_scheduler_type=r.lr_scheduler,
         weight_decay=r.weight_decay,
         max_grad_norm=r.max_grad_norm,
@@ -273,6 +278,7 @@ def fit(session: Session) -> None:
     """Trains with SFTTrainer; evaluates, checkpoints, stops early and resumes as configured."""
     from datasets import Dataset
     from transformers import EarlyStoppingCallback
+    from transformers.trainer_callback import PrinterCallback
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTTrainer
 
@@ -289,6 +295,8 @@ def fit(session: Session) -> None:
         peft_config=_lora_config(recipe),
         callbacks=callbacks,
     )
+    # Our ProgressPrinter replaces the stock one, which prints raw log dicts.
+    session.trainer.remove_callback(PrinterCallback)
     ckpt_dir = request.out / CHECKPOINTS
     last = get_last_checkpoint(str(ckpt_dir)) if request.resume and ckpt_dir.is_dir() else None
     session.resumed_from = Path(last).name if last else None
