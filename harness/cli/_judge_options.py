@@ -20,7 +20,8 @@ from harness._errors import HarnessError
 
 
 def judge_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Adds ``--judge``, ``--judge-model``, ``--judge-base-url``, ``--judge-api-key-env``."""
+    """Adds ``--judge``, ``--judge-model``, ``--judge-base-url``, ``--judge-format`` and
+    ``--judge-api-key-env``."""
     opts = [
         click.option(
             "--judge",
@@ -41,6 +42,13 @@ def judge_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             default=None,
             help="OpenAI-compatible judge endpoint, e.g. http://host:8000/v1 "
             "(default with --judge-model: https://api.openai.com/v1).",
+        ),
+        click.option(
+            "--judge-format",
+            type=click.Choice(["json_schema", "json_object", "none"]),
+            default=None,
+            help="Structured output for verdicts (default: json_schema with --judge local, "
+            "else json_object; vLLM and OpenAI also take json_schema).",
         ),
         click.option(
             "--judge-api-key-env",
@@ -64,6 +72,7 @@ def judge_config_from_options(kw: dict[str, Any]) -> Any:
             f"--judge-base-url for an endpoint)"
         )
     return JudgeConfig.from_env(
+        response_format=kw.get("judge_format"),
         model=kw.get("judge_model"),
         base_url=kw.get("judge_base_url"),
         api_key_env=kw.get("judge_api_key_env"),
@@ -76,7 +85,7 @@ def apply_judge_options(kw: dict[str, Any]) -> Any:
 
     Nothing is exported when no judge option was given, so tasks without judges are untouched.
     """
-    keys = ("judge_mode", "judge_model", "judge_base_url", "judge_api_key_env")
+    keys = ("judge_mode", "judge_model", "judge_base_url", "judge_api_key_env", "judge_format")
     if all(kw.get(k) is None for k in keys):
         return None
     config = judge_config_from_options(kw).validate()

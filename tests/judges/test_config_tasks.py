@@ -65,6 +65,12 @@ def test_cli_options_become_config_and_environment(monkeypatch: pytest.MonkeyPat
     code, _, cfg = _invoke(["--judge", "local"])
     assert code == 0 and cfg is not None and cfg.local and cfg.structured == "json_schema"
     assert os.environ[ENV_LOCAL] == "1"
+    monkeypatch.delenv(ENV_LOCAL)
+    args = ["--judge-base-url", "http://10.0.0.5:8000/v1", "--judge-format", "json_schema"]
+    code, _, cfg = _invoke(args)
+    assert code == 0 and cfg is not None and cfg.structured == "json_schema" and cfg.model is None
+    assert os.environ["HARNESS_JUDGE_FORMAT"] == "json_schema"
+    assert JudgeConfig.from_env().base_url == "http://10.0.0.5:8000/v1"
 
 
 def test_cli_option_errors_are_one_line() -> None:
