@@ -27,6 +27,7 @@ from harness._types import (
     Score,
 )
 from harness._ui import Reporter
+from harness.record import RunRecord, SampleRecord, read_run, read_samples
 from harness.backends import AdapterSpec, Backend, ModelInfo, backends
 
 # Loaded on first use, so `import harness` (and `harness --help`) stays fast.
@@ -80,6 +81,8 @@ __all__ = [
     "Prompt",
     "Registry",
     "Reporter",
+    "RunRecord",
+    "SampleRecord",
     "RequestCache",
     "ResolvedModel",
     "Sample",
@@ -97,6 +100,8 @@ __all__ = [
     "mean_metric",
     "read_csv",
     "read_jsonl",
+    "read_run",
+    "read_samples",
     "request_key",
     "resolve_model",
     "scorers",

