@@ -14,30 +14,10 @@ from typing import Any
 
 from harness._errors import ModelError
 from harness._models import weights_sha256
+from harness.adapter_registry import find_adapter
 from harness.backends._base import AdapterSpec
 
 MANIFEST = "adapter_manifest.json"
-
-
-def _find(name_or_path: str) -> Path:
-    path = Path(name_or_path).expanduser()
-    if path.is_dir():
-        return path
-    try:
-        from adapters.registry import find_adapter  # the trainer's registry, when installed
-    except ImportError:
-        find_adapter = None
-    if find_adapter is not None:
-        try:
-            found = find_adapter(name_or_path)
-        except Exception:
-            found = None
-        if found is not None and Path(found).is_dir():
-            return Path(found)
-    raise ModelError(
-        f"adapter {name_or_path!r} is neither a folder nor a registered adapter name; "
-        f"run `harness adapters` to list registered ones"
-    )
 
 
 def load_adapter(name_or_path: str, name: str | None = None) -> AdapterSpec:
@@ -46,7 +26,7 @@ def load_adapter(name_or_path: str, name: str | None = None) -> AdapterSpec:
     Raises:
         ModelError: No such adapter, or the folder is not a PEFT LoRA adapter.
     """
-    path = _find(name_or_path)
+    path = find_adapter(name_or_path)
     cfg_path = path / "adapter_config.json"
     if not cfg_path.is_file():
         raise ModelError(f"{path} has no adapter_config.json; pass a PEFT adapter folder")

@@ -25,12 +25,26 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness._aggregate import bootstrap_metric
-from harness._data import dataset_dir, read_csv, sha256_file
-from harness._errors import DataError
-from harness._scorer import Scorer
-from harness._task import DataOptions, Dataset, DatasetInfo, Task, task
-from harness._types import GenerationParams, Message, MetricValue, Output, Prompt, Sample, Score
+from harness import (
+    DataError,
+    DataOptions,
+    Dataset,
+    DatasetInfo,
+    GenerationParams,
+    Message,
+    MetricValue,
+    Output,
+    Prompt,
+    Sample,
+    Score,
+    Scorer,
+    Task,
+    bootstrap_metric,
+    dataset_dir,
+    read_csv,
+    sha256_file,
+    task,
+)
 
 SPLITS = ("train", "valid", "test")
 
