@@ -66,6 +66,9 @@ def vllm_env(kv_cache_gib: int = 1, base: dict[str, str] | None = None) -> dict[
     if on_cpu():
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, int(kv_cache_gib))))
         env.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
+        # One engine step of a big LoRA batch on a busy CPU ran past vLLM's 300 s RPC timeout
+        # and killed the engine; allow much longer steps on CPU.
+        env.setdefault("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", "3600")
     env.setdefault("VLLM_NO_USAGE_STATS", "1")
     env.setdefault("DO_NOT_TRACK", "1")
     return env
