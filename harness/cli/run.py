@@ -83,11 +83,24 @@ def run(task_name: str, adapters: tuple[str, ...], include_base: bool | None, li
                    f"run the same command again to resume", err=True)
         sys.exit(130)
     finally:
+        server_log = getattr(backend, "server_log", None)  # gone once the server stops
         backend.close()
+    _attach_server_log(server_log, results)
     if as_json:
         click.echo(json.dumps([_summary(r) for r in results], indent=2))
     else:
         _print_table(results)
+
+
+def _attach_server_log(log: Path | None, results: list[Any]) -> None:
+    """Copies the log of a server harness launched (vllm-server) into every run folder."""
+    import shutil
+
+    if log is None or not Path(log).is_file():
+        return
+    for res in results:
+        if res.folder is not None:
+            shutil.copyfile(log, res.folder / "server.log")
 
 
 def _summary(result: Any) -> dict[str, Any]:
