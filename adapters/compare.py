@@ -15,9 +15,9 @@ from harness import (
     default_cache_path,
     evaluate,
     get_task,
+    load_adapter,
     with_overrides,
 )
-from harness._adapters import load_adapter
 from harness.backends import build_backend
 
 

@@ -64,15 +64,25 @@ def run_lm_eval(model_dir: Path, data_dir: Path, limit: int) -> tuple[float, dic
     from lm_eval.tasks import TaskManager
 
     with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "gsm8k_local.yaml").write_text(TASK_YAML.format(
-            train=data_dir / "gsm8k" / "train.jsonl", test=data_dir / "gsm8k" / "test.jsonl"))
+        Path(tmp, "gsm8k_local.yaml").write_text(
+            TASK_YAML.format(
+                train=data_dir / "gsm8k" / "train.jsonl", test=data_dir / "gsm8k" / "test.jsonl"
+            )
+        )
         t0 = time.perf_counter()
         out = lm_eval.simple_evaluate(
-            model="hf", model_args=f"pretrained={model_dir},dtype=float32",
-            tasks=["gsm8k_local"], task_manager=TaskManager(include_path=tmp), limit=limit)
+            model="hf",
+            model_args=f"pretrained={model_dir},dtype=float32",
+            tasks=["gsm8k_local"],
+            task_manager=TaskManager(include_path=tmp),
+            limit=limit,
+        )
         wall = time.perf_counter() - t0
     res = out["results"]["gsm8k_local"]
-    return wall, {"strict": res["exact_match,strict-match"], "flexible": res["exact_match,flexible-extract"]}
+    return wall, {
+        "strict": res["exact_match,strict-match"],
+        "flexible": res["exact_match,flexible-extract"],
+    }
 
 
 def run_harness(limit: int) -> tuple[float, dict[str, float], int]:
@@ -84,7 +94,11 @@ def run_harness(limit: int) -> tuple[float, dict[str, float], int]:
     (res,) = evaluate(get_task("gsm8k"), backend, data=DataOptions(limit=limit), runs_dir=None)
     wall = time.perf_counter() - t0
     m = res.record.metrics
-    return wall, {"strict": m["strict_match"].value or 0.0, "flexible": m["flexible_match"].value or 0.0}, int(backend.batch_size or 0)
+    return (
+        wall,
+        {"strict": m["strict_match"].value or 0.0, "flexible": m["flexible_match"].value or 0.0},
+        int(backend.batch_size or 0),
+    )
 
 
 def main() -> None:

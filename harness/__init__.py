@@ -6,7 +6,7 @@ backend is built.
 """
 
 from harness import _env  # noqa: F401  (process settings that must precede torch)
-
+from harness._adapters import load_adapter
 from harness._aggregate import bootstrap_metric, mean_metric, wilson_interval
 from harness._cache import RequestCache, default_cache_path, harness_home, request_key
 from harness._data import dataset_dir, load_hub, read_csv, read_jsonl, sha256_file
@@ -27,8 +27,8 @@ from harness._types import (
     Score,
 )
 from harness._ui import Reporter
+from harness.backends import AdapterSpec, Backend, ModelInfo, backends, build_backend
 from harness.record import RunRecord, SampleRecord, read_run, read_samples
-from harness.backends import AdapterSpec, Backend, ModelInfo, backends
 
 # Loaded on first use, so `import harness` (and `harness --help`) stays fast.
 _LAZY = {
@@ -65,6 +65,7 @@ __all__ = [
     "Sandbox",
     "SandboxError",
     "build_report",
+    "load_adapter",
     "load_policy",
     "load_runs",
     "load_yaml_task",
@@ -91,6 +92,7 @@ __all__ = [
     "Task",
     "backends",
     "bootstrap_metric",
+    "build_backend",
     "dataset_dir",
     "default_cache_path",
     "evaluate",

@@ -9,7 +9,6 @@ it was trained on comes from ``adapter_config.json`` and, when the trainer wrote
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from harness._errors import ModelError
@@ -51,5 +50,7 @@ def load_adapter(name_or_path: str, name: str | None = None) -> AdapterSpec:
         base_model=cfg.get("base_model_name_or_path"),
         rank=cfg.get("r"),
         target_modules=tuple(targets),
-        base_model_sha256=base.get("weight_sha256") if isinstance(base, dict) else manifest.get("base_model_sha256"),
+        base_model_sha256=base.get("weight_sha256")
+        if isinstance(base, dict)
+        else manifest.get("base_model_sha256"),
     )

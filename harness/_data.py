@@ -61,9 +61,13 @@ def read_jsonl(path: Path, required: tuple[str, ...] = ()) -> Iterator[dict[str,
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg}); fix or remove that line") from None
+                raise DataError(
+                    f"{path}:{lineno}: not valid JSON ({e.msg}); fix or remove that line"
+                ) from None
             if not isinstance(row, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+                raise DataError(
+                    f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}"
+                )
             missing = [k for k in required if k not in row]
             if missing:
                 raise DataError(f"{path}:{lineno}: row lacks field(s) {', '.join(missing)}")
@@ -83,7 +87,9 @@ def read_csv(path: Path, required: tuple[str, ...] = ()) -> Iterator[dict[str, s
             yield row
 
 
-def load_hub(hub_id: str, split: str, config: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+def load_hub(
+    hub_id: str, split: str, config: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
     """Loads a split from the Hugging Face hub; returns rows and the resolved revision.
 
     Raises:

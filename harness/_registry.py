@@ -57,7 +57,7 @@ class Registry(Generic[T]):
         """Returns a decorator registering the decorated object under ``name`` (or its name)."""
 
         def wrap(obj: T) -> T:
-            self.register(name or getattr(obj, "__name__"), obj)
+            self.register(name or obj.__name__, obj)
             return obj
 
         return wrap

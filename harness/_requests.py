@@ -36,11 +36,21 @@ class Batch:
     model_s: float = 0.0
 
 
-def _keys(backend: Backend, adapter: AdapterSpec | None, kind: str, payloads: list[Any],
-          params: dict[str, Any]) -> list[str]:
+def _keys(
+    backend: Backend,
+    adapter: AdapterSpec | None,
+    kind: str,
+    payloads: list[Any],
+    params: dict[str, Any],
+) -> list[str]:
     info = backend.model_info()
-    base = {"backend": backend.name, "model": info.weight_sha256 or info.id,
-            "adapter": adapter.sha256 if adapter else None, "kind": kind, "params": params}
+    base = {
+        "backend": backend.name,
+        "model": info.weight_sha256 or info.id,
+        "adapter": adapter.sha256 if adapter else None,
+        "kind": kind,
+        "params": params,
+    }
     return [request_key(**base, payload=p) for p in payloads]
 
 

@@ -92,13 +92,27 @@ def evaluate(
         started = dt.datetime.now(dt.timezone.utc)
         t0 = time.perf_counter()
         label = f"{task.name} · {adapter.name if adapter else 'base'}"
-        outputs, batch = _collect(task, backend, adapter, dataset.samples, prompts, params, cache,
-                                  reporter, label)
+        outputs, batch = _collect(
+            task, backend, adapter, dataset.samples, prompts, params, cache, reporter, label
+        )
         scores = _score(task, dataset.samples, outputs)
         wall = time.perf_counter() - t0
-        record, samples = _build_record(task, backend, adapter, dataset, data, params, prompts,
-                                        outputs, scores, batch, started, wall, group_id,
-                                        list(command if command is not None else sys.argv))
+        record, samples = _build_record(
+            task,
+            backend,
+            adapter,
+            dataset,
+            data,
+            params,
+            prompts,
+            outputs,
+            scores,
+            batch,
+            started,
+            wall,
+            group_id,
+            list(command if command is not None else sys.argv),
+        )
         folder = None
         if runs_dir is not None:
             folder = Path(runs_dir) / record.run_id
@@ -107,17 +121,34 @@ def evaluate(
     return results
 
 
-def _collect(task: Task, backend: Backend, adapter: AdapterSpec | None, samples: list[Sample],
-             prompts: list[Any], params: GenerationParams, cache: RequestCache | None,
-             reporter: Reporter, label: str) -> tuple[list[Output], Batch]:
+def _collect(
+    task: Task,
+    backend: Backend,
+    adapter: AdapterSpec | None,
+    samples: list[Sample],
+    prompts: list[Any],
+    params: GenerationParams,
+    cache: RequestCache | None,
+    reporter: Reporter,
+    label: str,
+) -> tuple[list[Output], Batch]:
     """Runs the variant's requests and groups the answers per sample."""
     if task.mode == "loglikelihood":
-        pairs = [(si, LoglikelihoodRequest(str(prompts[si]), c))
-                 for si, s in enumerate(samples) for c in (s.choices or [])]
-        batch = run_requests(backend, adapter, ll_requests=[r for _, r in pairs], cache=cache,
-                             reporter=reporter, label=label)
+        pairs = [
+            (si, LoglikelihoodRequest(str(prompts[si]), c))
+            for si, s in enumerate(samples)
+            for c in (s.choices or [])
+        ]
+        batch = run_requests(
+            backend,
+            adapter,
+            ll_requests=[r for _, r in pairs],
+            cache=cache,
+            reporter=reporter,
+            label=label,
+        )
         outputs = [Output(choice_logprobs=[], choice_tokens=[]) for _ in samples]
-        for (si, _), res in zip(pairs, batch.results):
+        for (si, _), res in zip(pairs, batch.results, strict=True):
             out = outputs[si]
             if res.get("error"):
                 out.errors.append(str(res["error"]))
@@ -126,10 +157,17 @@ def _collect(task: Task, backend: Backend, adapter: AdapterSpec | None, samples:
             out.choice_tokens.append(int(res.get("tokens", 0) or 0))
         return outputs, batch
     index = [si for si in range(len(samples)) for _ in range(params.n)]
-    batch = run_requests(backend, adapter, prompts=[prompts[si] for si in index], params=params,
-                         cache=cache, reporter=reporter, label=label)
+    batch = run_requests(
+        backend,
+        adapter,
+        prompts=[prompts[si] for si in index],
+        params=params,
+        cache=cache,
+        reporter=reporter,
+        label=label,
+    )
     outputs = [Output() for _ in samples]
-    for si, res in zip(index, batch.results):
+    for si, res in zip(index, batch.results, strict=True):
         if res.get("error"):
             outputs[si].errors.append(str(res["error"]))
         outputs[si].texts.append(str(res.get("text", "")))
@@ -141,15 +179,26 @@ def _score(task: Task, samples: list[Sample], outputs: list[Output]) -> list[lis
     return [scorer.score_all(samples, outputs) for scorer in task.scorers]
 
 
-def _build_record(task: Task, backend: Backend, adapter: AdapterSpec | None, dataset: Dataset,
-                  data: DataOptions, params: GenerationParams, prompts: list[Any],
-                  outputs: list[Output], scores: list[list[Score]], batch: Batch,
-                  started: dt.datetime, wall: float, group_id: str,
-                  command: list[str]) -> tuple[rec.RunRecord, list[rec.SampleRecord]]:
+def _build_record(
+    task: Task,
+    backend: Backend,
+    adapter: AdapterSpec | None,
+    dataset: Dataset,
+    data: DataOptions,
+    params: GenerationParams,
+    prompts: list[Any],
+    outputs: list[Output],
+    scores: list[list[Score]],
+    batch: Batch,
+    started: dt.datetime,
+    wall: float,
+    group_id: str,
+    command: list[str],
+) -> tuple[rec.RunRecord, list[rec.SampleRecord]]:
     info = backend.model_info()
     metrics: dict[str, rec.MetricRecord] = {}
     extra: dict[str, Any] = {}
-    for scorer, per_sample in zip(task.scorers, scores):
+    for scorer, per_sample in zip(task.scorers, scores, strict=True):
         for name, mv in scorer.aggregate(per_sample, dataset.samples).items():
             metrics[name] = rec.MetricRecord(**_finite(mv.to_dict()))
         extra_fn = getattr(scorer, "extra", None)
@@ -161,17 +210,31 @@ def _build_record(task: Task, backend: Backend, adapter: AdapterSpec | None, dat
     run_id = f"{started:%Y%m%d-%H%M%S}-{task.name}-{_slug(variant)}-{secrets.token_hex(2)}"
     sha, dirty = git_state()
     n_req = len(batch.results)
-    per_sample_tokens = _tokens_per_sample(batch, len(dataset.samples), params.n, task.mode, dataset)
+    per_sample_tokens = _tokens_per_sample(
+        batch, len(dataset.samples), params.n, task.mode, dataset
+    )
     samples = [
         rec.SampleRecord(
-            id=s.id, prompt=p, outputs=o.texts, choice_logprobs=o.choice_logprobs, target=s.target,
-            scores={sc.name: rec.ScoreRecord(values=_finite(scs[i].values), answer=scs[i].answer,
-                                             explanation=scs[i].explanation, metadata=scs[i].metadata)
-                    for sc, scs in zip(task.scorers, scores)},
-            errors=o.errors, tokens_in=per_sample_tokens[i][0], tokens_out=per_sample_tokens[i][1],
+            id=s.id,
+            prompt=p,
+            outputs=o.texts,
+            choice_logprobs=o.choice_logprobs,
+            target=s.target,
+            scores={
+                sc.name: rec.ScoreRecord(
+                    values=_finite(scs[i].values),
+                    answer=scs[i].answer,
+                    explanation=scs[i].explanation,
+                    metadata=scs[i].metadata,
+                )
+                for sc, scs in zip(task.scorers, scores, strict=True)
+            },
+            errors=o.errors,
+            tokens_in=per_sample_tokens[i][0],
+            tokens_out=per_sample_tokens[i][1],
             metadata=s.metadata,
         )
-        for i, (s, p, o) in enumerate(zip(dataset.samples, prompts, outputs))
+        for i, (s, p, o) in enumerate(zip(dataset.samples, prompts, outputs, strict=True))
     ]
     record = rec.RunRecord(
         run_id=run_id,
@@ -179,44 +242,79 @@ def _build_record(task: Task, backend: Backend, adapter: AdapterSpec | None, dat
         created_at=started.isoformat(timespec="seconds"),
         status="complete" if batch.errors == 0 else "partial",
         harness=rec.HarnessInfo(version=harness_version(), git_sha=sha, git_dirty=dirty),
-        task=rec.TaskInfo(name=task.name, version=task.version, params=task.params,
-                          prompt_sha256=task.prompt_sha256, mode=task.mode),
+        task=rec.TaskInfo(
+            name=task.name,
+            version=task.version,
+            params=task.params,
+            prompt_sha256=task.prompt_sha256,
+            mode=task.mode,
+        ),
         dataset=rec.DatasetRecord(
-            name=dataset.info.name, source=dataset.info.source, location=dataset.info.location,
-            split=dataset.info.split, revision=dataset.info.revision, files=dataset.info.files,
-            n_total=dataset.info.n_total, n_evaluated=len(dataset.samples), limit=data.limit,
-            seed=data.seed),
+            name=dataset.info.name,
+            source=dataset.info.source,
+            location=dataset.info.location,
+            split=dataset.info.split,
+            revision=dataset.info.revision,
+            files=dataset.info.files,
+            n_total=dataset.info.n_total,
+            n_evaluated=len(dataset.samples),
+            limit=data.limit,
+            seed=data.seed,
+        ),
         model=rec.ModelRecord(
-            id=info.id, path=info.path, weight_sha256=info.weight_sha256, backend=backend.name,
-            dtype=info.dtype, device=info.device, chat_template=bool(backend.chat_template),
-            adapter=None if adapter is None else rec.AdapterRecord(
-                name=adapter.name, path=str(adapter.path), sha256=adapter.sha256,
-                base_model=adapter.base_model, rank=adapter.rank)),
+            id=info.id,
+            path=info.path,
+            weight_sha256=info.weight_sha256,
+            backend=backend.name,
+            dtype=info.dtype,
+            device=info.device,
+            chat_template=bool(backend.chat_template),
+            adapter=None
+            if adapter is None
+            else rec.AdapterRecord(
+                name=adapter.name,
+                path=str(adapter.path),
+                sha256=adapter.sha256,
+                base_model=adapter.base_model,
+                rank=adapter.rank,
+            ),
+        ),
         generation=rec.GenerationRecord(**params.to_dict(), batch_size=backend.batch_size),
         scorers=[s.spec() for s in task.scorers],
         metrics=metrics,
         extra=extra,
-        counts=rec.Counts(samples=len(dataset.samples), requests=n_req, cache_hits=batch.cache_hits,
-                          model_calls=batch.model_calls, errors=batch.errors),
+        counts=rec.Counts(
+            samples=len(dataset.samples),
+            requests=n_req,
+            cache_hits=batch.cache_hits,
+            model_calls=batch.model_calls,
+            errors=batch.errors,
+        ),
         timing=rec.Timing(
-            wall_s=round(wall, 3), model_s=round(batch.model_s, 3), tokens_in=tokens_in,
+            wall_s=round(wall, 3),
+            model_s=round(batch.model_s, 3),
+            tokens_in=tokens_in,
             tokens_out=tokens_out,
-            tokens_per_s=round(tokens_out / batch.model_s, 2) if batch.model_s > 0 and batch.model_calls else None,
-            items_per_s=round(len(dataset.samples) / wall, 3) if wall > 0 else None),
+            tokens_per_s=round(tokens_out / batch.model_s, 2)
+            if batch.model_s > 0 and batch.model_calls
+            else None,
+            items_per_s=round(len(dataset.samples) / wall, 3) if wall > 0 else None,
+        ),
         host=rec.HostInfo(**host_info()),
         command=_redact(command),
     )
     return record, samples
 
 
-def _tokens_per_sample(batch: Batch, n_samples: int, n: int, mode: str,
-                       dataset: Dataset) -> list[tuple[int, int]]:
+def _tokens_per_sample(
+    batch: Batch, n_samples: int, n: int, mode: str, dataset: Dataset
+) -> list[tuple[int, int]]:
     totals = [[0, 0] for _ in range(n_samples)]
     if mode == "loglikelihood":
         index = [si for si, s in enumerate(dataset.samples) for _ in (s.choices or [])]
     else:
         index = [si for si in range(n_samples) for _ in range(n)]
-    for si, r in zip(index, batch.results):
+    for si, r in zip(index, batch.results, strict=True):
         totals[si][0] += int(r.get("tokens_in", 0) or 0)
         totals[si][1] += int(r.get("tokens_out", r.get("tokens", 0)) or 0)
     return [(a, b) for a, b in totals]

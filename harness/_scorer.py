@@ -41,9 +41,11 @@ class Scorer:
     def score_all(self, samples: Sequence[Sample], outputs: Sequence[Output]) -> list[Score]:
         """Scores every sample; the runner calls this. Override to batch or parallelise
         (judge requests, sandboxed executions); the default calls ``__call__`` per sample."""
-        return [self(s, o) for s, o in zip(samples, outputs)]
+        return [self(s, o) for s, o in zip(samples, outputs, strict=True)]
 
-    def aggregate(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, MetricValue]:
+    def aggregate(
+        self, scores: Sequence[Score], samples: Sequence[Sample]
+    ) -> dict[str, MetricValue]:
         """Aggregates per-sample values; default: the mean of each metric."""
         keys: list[str] = []
         for s in scores:

@@ -45,7 +45,9 @@ class RegexMatch(Scorer):
         select: Take the first or the last match in the output.
     """
 
-    def __init__(self, label: str, pattern: str, select: Literal["first", "last"] = "first") -> None:
+    def __init__(
+        self, label: str, pattern: str, select: Literal["first", "last"] = "first"
+    ) -> None:
         super().__init__(label=label, pattern=pattern, select=select)
         self.name = label
         self.label = label

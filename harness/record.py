@@ -174,7 +174,9 @@ def read_run(folder: Path) -> RunRecord:
     data = json.loads(path.read_text(encoding="utf-8"))
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise ValueError(f"{path}: schema_version {version} is not supported (expected {SCHEMA_VERSION})")
+        raise ValueError(
+            f"{path}: schema_version {version} is not supported (expected {SCHEMA_VERSION})"
+        )
     return RunRecord.model_validate(data)
 
 

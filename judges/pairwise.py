@@ -16,8 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import DataError, HarnessError
-from harness import read_run, read_samples
+from harness import DataError, HarnessError, read_run, read_samples
 from judges.agreement import verdict_agreement
 from judges.client import JudgeClient, JudgeRequest
 from judges.config import JudgeConfig

@@ -8,11 +8,11 @@ without importing this package by name.
 TASKS: dict[str, str] = {
     "gsm8k": "tasks.gsm8k:gsm8k",
     "dialogsum": "tasks.dialogsum:dialogsum",
+    "humaneval": "tasks.humaneval:humaneval",
+    "instruct": "tasks.instruct:instruct",
     "perplexity": "tasks.perplexity:perplexity",
     "spider": "tasks.spider:spider",
     "tweeteval_sentiment": "tasks.tweeteval:tweeteval_sentiment",
-    "humaneval": "tasks.humaneval:humaneval",
-    "instruct": "tasks.instruct:instruct",
     "viggo": "tasks.viggo:viggo",
     "writingbench": "tasks.writingbench:writingbench",
 }

@@ -14,7 +14,6 @@ exact match and their no-match rate.
 from __future__ import annotations
 
 import random
-import re
 from typing import Any
 
 from harness import (
@@ -46,11 +45,19 @@ def _rows(options: DataOptions, split: str) -> tuple[list[dict[str, Any]], Datas
     folder = dataset_dir(options, "gsm8k", [f"{split}.jsonl"])
     if folder is None:
         rows, revision = load_hub(HUB_ID, split, "main")
-        return rows, DatasetInfo("gsm8k", "hub", HUB_ID, split, revision=revision, n_total=len(rows))
+        return rows, DatasetInfo(
+            "gsm8k", "hub", HUB_ID, split, revision=revision, n_total=len(rows)
+        )
     path = folder / f"{split}.jsonl"
     rows = list(read_jsonl(path, required=("question", "answer")))
-    info = DatasetInfo("gsm8k", "local", str(folder), split, files={path.name: sha256_file(path)},
-                       n_total=len(rows))
+    info = DatasetInfo(
+        "gsm8k",
+        "local",
+        str(folder),
+        split,
+        files={path.name: sha256_file(path)},
+        n_total=len(rows),
+    )
     return rows, info
 
 
@@ -67,7 +74,10 @@ def build_prompt(question: str, shots: list[dict[str, Any]]) -> Prompt:
     text = "\n\n".join(parts + [TEMPLATE.format(question=question)])
     msgs: list[Message] = []
     for s in shots:
-        msgs += [Message("user", TEMPLATE.format(question=s["question"])), Message("assistant", s["answer"])]
+        msgs += [
+            Message("user", TEMPLATE.format(question=s["question"])),
+            Message("assistant", s["answer"]),
+        ]
     msgs.append(Message("user", TEMPLATE.format(question=question)))
     return Prompt(messages=tuple(msgs), text=text)
 
@@ -77,7 +87,9 @@ def fewshot(train: list[dict[str, Any]], k: int, seed: int) -> list[dict[str, An
     return random.Random(seed).sample(train, k) if k > 0 else []
 
 
-@task(description="GSM8K grade-school math (k-shot, strict `#### n` and flexible last-number match)")
+@task(
+    description="GSM8K grade-school math (k-shot, strict `#### n` and flexible last-number match)"
+)
 def gsm8k(num_fewshot: int = 5) -> Task:
     """GSM8K grade-school math word problems."""
 
@@ -92,7 +104,11 @@ def gsm8k(num_fewshot: int = 5) -> Task:
         if options.limit is not None:
             rows = rows[: options.limit]
         samples = [
-            Sample(id=f"{split}-{i}", prompt=build_prompt(r["question"], shots), target=target_of(r["answer"]))
+            Sample(
+                id=f"{split}-{i}",
+                prompt=build_prompt(r["question"], shots),
+                target=target_of(r["answer"]),
+            )
             for i, r in enumerate(rows)
         ]
         return Dataset(samples, info)
@@ -102,7 +118,10 @@ def gsm8k(num_fewshot: int = 5) -> Task:
         version="1",
         description="GSM8K grade-school math",
         load=load,
-        scorers=[RegexMatch("strict", STRICT, select="first"), RegexMatch("flexible", FLEXIBLE, select="last")],
+        scorers=[
+            RegexMatch("strict", STRICT, select="first"),
+            RegexMatch("flexible", FLEXIBLE, select="last"),
+        ],
         generation=GenerationParams(max_new_tokens=256, stop=("Question:", "</s>", "<|im_end|>")),
         prompt_template=f"{EXEMPLAR}\n\n{TEMPLATE}",
     )

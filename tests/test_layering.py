@@ -31,17 +31,25 @@ def _files(package: str) -> list[Path]:
     return sorted((ROOT / package).rglob("*.py"))
 
 
-@pytest.mark.parametrize("path", [p for p in _files("harness") if "cli" not in p.parts],
-                         ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _files("harness") if "cli" not in p.parts],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
 def test_engine_does_not_import_plugins(path: Path) -> None:
     bad = [m for m in _imports(path) if m.split(".")[0] in {"tasks", "judges", "adapters"}]
     assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 
-@pytest.mark.parametrize("path", _files("tasks") + _files("judges"), ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path", _files("tasks") + _files("judges"), ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_plugins_use_public_api_only(path: Path) -> None:
-    bad = [m for m in _imports(path) if m.startswith("harness") and any(
-        part.startswith("_") for part in m.split(".")[1:])]
+    bad = [
+        m
+        for m in _imports(path)
+        if m.startswith("harness") and any(part.startswith("_") for part in m.split(".")[1:])
+    ]
     assert not bad, f"{path.relative_to(ROOT)} imports private modules {bad}"
 
 

@@ -115,9 +115,11 @@ class Backend(abc.ABC):
         if adapters and not self.supports_adapters:
             from harness._errors import ModelError
 
-            raise ModelError(f"backend {self.name!r} cannot serve LoRA adapters; use --backend hf or vllm")
+            raise ModelError(
+                f"backend {self.name!r} cannot serve LoRA adapters; use --backend hf or vllm"
+            )
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional hook)
         """Releases the model, engine or server."""
 
     def __enter__(self) -> Backend:

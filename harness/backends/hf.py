@@ -64,7 +64,9 @@ class HFBackend(Backend):
 
         hf_logging.disable_progress_bar()  # harness shows its own progress
         self.resolved = resolved or resolve_model(model)
-        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        self.device = (
+            ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        )
         if self.device == "cpu":
             torch.set_num_threads(os.cpu_count() or 1)
         if dtype == "auto":
@@ -77,7 +79,9 @@ class HFBackend(Backend):
                 self.resolved.path, dtype=getattr(torch, dtype)
             ).to(self.device)
         except (OSError, ValueError) as e:
-            raise ModelError(f"cannot load model from {self.resolved.path}: {str(e).splitlines()[0]}") from None
+            raise ModelError(
+                f"cannot load model from {self.resolved.path}: {str(e).splitlines()[0]}"
+            ) from None
         self.model.eval()
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
@@ -114,12 +118,16 @@ class HFBackend(Backend):
                 continue
             try:
                 if not self._adapters:
-                    self.model = PeftModel.from_pretrained(self.model, str(spec.path), adapter_name=spec.name)
+                    self.model = PeftModel.from_pretrained(
+                        self.model, str(spec.path), adapter_name=spec.name
+                    )
                 else:
                     self.model.load_adapter(str(spec.path), adapter_name=spec.name)
             except (OSError, ValueError, RuntimeError, KeyError) as e:
-                raise ModelError(f"adapter {spec.name} ({spec.path}) does not load on {self.resolved.id}: "
-                                 f"{str(e).splitlines()[0][:200]}") from None
+                raise ModelError(
+                    f"adapter {spec.name} ({spec.path}) does not load on {self.resolved.id}: "
+                    f"{str(e).splitlines()[0][:200]}"
+                ) from None
             self._adapters[spec.name] = spec
         self.model.eval()
 
@@ -153,10 +161,16 @@ class HFBackend(Backend):
         tok = self.tokenizer
         for b, start in enumerate(range(0, len(order), bs)):
             idx = order[start : start + bs]
-            enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True,
-                      add_special_tokens=self._add_special()).to(self.device)
-            kwargs: dict[str, Any] = {"max_new_tokens": params.max_new_tokens,
-                                      "pad_token_id": tok.pad_token_id}
+            enc = tok(
+                [prompts[i] for i in idx],
+                return_tensors="pt",
+                padding=True,
+                add_special_tokens=self._add_special(),
+            ).to(self.device)
+            kwargs: dict[str, Any] = {
+                "max_new_tokens": params.max_new_tokens,
+                "pad_token_id": tok.pad_token_id,
+            }
             if params.stop:
                 kwargs.update(stop_strings=list(params.stop), tokenizer=tok)
             if params.temperature > 0:
@@ -176,8 +190,15 @@ class HFBackend(Backend):
                     ids = ids[:eos]
                 text, stopped = cut_at_stop(tok.decode(ids, skip_special_tokens=True), params.stop)
                 finish = "stop" if stopped or eos is not None else "length"
-                yield i, Generation(text=text, tokens_in=int(enc["attention_mask"][row].sum()),
-                                    tokens_out=n_out, finish_reason=finish)
+                yield (
+                    i,
+                    Generation(
+                        text=text,
+                        tokens_in=int(enc["attention_mask"][row].sum()),
+                        tokens_out=n_out,
+                        finish_reason=finish,
+                    ),
+                )
 
     def _first_eos(self, ids: list[int]) -> int | None:
         eos = self.model.generation_config.eos_token_id
@@ -198,7 +219,9 @@ class HFBackend(Backend):
             ctx = tok(r.context, add_special_tokens=self._add_special())["input_ids"]
             cont = tok(r.continuation, add_special_tokens=False)["input_ids"]
             encoded.append((ctx, cont))
-        order = sorted(range(len(requests)), key=lambda i: -(len(encoded[i][0]) + len(encoded[i][1])))
+        order = sorted(
+            range(len(requests)), key=lambda i: -(len(encoded[i][0]) + len(encoded[i][1]))
+        )
         bs = int(self.batch_size or 1)
         pad = tok.pad_token_id
         for start in range(0, len(order), bs):
@@ -206,7 +229,9 @@ class HFBackend(Backend):
             seqs = [encoded[i][0] + encoded[i][1] for i in idx]
             width = max(len(s) for s in seqs)
             ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=self.device)
-            mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], device=self.device)
+            mask = torch.tensor(
+                [[1] * len(s) + [0] * (width - len(s)) for s in seqs], device=self.device
+            )
             with torch.inference_mode(), self._context(adapter):
                 logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
             logp = torch.log_softmax(logits, dim=-1)

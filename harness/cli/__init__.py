@@ -18,12 +18,21 @@ from harness._errors import HarnessError
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("harness.cli.run:run", "Evaluate a model (and LoRA adapters) on a task."),
     "tasks": ("harness.cli.tasks:tasks_cmd", "List the registered tasks."),
-    "train": ("harness.cli.train:train", "Train a LoRA adapter (bundled recipe); --eval compares it."),
+    "train": (
+        "harness.cli.train:train",
+        "Train a LoRA adapter (bundled recipe); --eval compares it.",
+    ),
     "adapters": ("harness.cli.adapters:adapters_cmd", "List the registered LoRA adapters."),
     "report": ("harness.cli.report:report", "Leaderboard report (HTML + Markdown) from runs."),
     "gate": ("harness.cli.gate:gate", "Release gate: check runs against a YAML policy."),
-    "judge-pairwise": ("harness.cli.judge_pairwise:judge_pairwise", "Judge two runs' answers against each other, in both orders."),
-    "parity": ("harness.cli.parity:parity", "HF vs vLLM greedy outputs; flags adapters with no effect."),
+    "judge-pairwise": (
+        "harness.cli.judge_pairwise:judge_pairwise",
+        "Judge two runs' answers against each other, in both orders.",
+    ),
+    "parity": (
+        "harness.cli.parity:parity",
+        "HF vs vLLM greedy outputs; flags adapters with no effect.",
+    ),
 }
 
 

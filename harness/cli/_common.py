@@ -29,15 +29,53 @@ def parse_task_params(pairs: tuple[str, ...]) -> dict[str, Any]:
 def model_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The options that pick and configure a backend and its model."""
     opts = [
-        click.option("--model", "-m", default=None, help="Bundled model name (default smollm2-135m), local folder or hub id."),
-        click.option("--backend", "-b", default="hf", show_default=True, help="Backend: hf, vllm, vllm-server, openai."),
-        click.option("--base-url", default=None, help="OpenAI-compatible server URL (openai / vllm-server backends)."),
-        click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True, help="Environment variable holding the API key (never recorded)."),
-        click.option("--batch-size", type=int, default=None, help="Prompts per batch (default: 16 on CPU, 64 on GPU)."),
-        click.option("--concurrency", type=int, default=None, help="Concurrent requests (server backends)."),
-        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N."),
-        click.option("--dtype", default="auto", show_default=True, help="auto (float32 on CPU, bf16 on GPU), float32, bfloat16, float16."),
-        click.option("--chat-template/--no-chat-template", default=None, help="Apply the model's chat template (default: when it has one)."),
+        click.option(
+            "--model",
+            "-m",
+            default=None,
+            help="Bundled model name (default smollm2-135m), local folder or hub id.",
+        ),
+        click.option(
+            "--backend",
+            "-b",
+            default="hf",
+            show_default=True,
+            help="Backend: hf, vllm, vllm-server, openai.",
+        ),
+        click.option(
+            "--base-url",
+            default=None,
+            help="OpenAI-compatible server URL (openai / vllm-server backends).",
+        ),
+        click.option(
+            "--api-key-env",
+            default="OPENAI_API_KEY",
+            show_default=True,
+            help="Environment variable holding the API key (never recorded).",
+        ),
+        click.option(
+            "--batch-size",
+            type=int,
+            default=None,
+            help="Prompts per batch (default: 16 on CPU, 64 on GPU).",
+        ),
+        click.option(
+            "--concurrency", type=int, default=None, help="Concurrent requests (server backends)."
+        ),
+        click.option(
+            "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N."
+        ),
+        click.option(
+            "--dtype",
+            default="auto",
+            show_default=True,
+            help="auto (float32 on CPU, bf16 on GPU), float32, bfloat16, float16.",
+        ),
+        click.option(
+            "--chat-template/--no-chat-template",
+            default=None,
+            help="Apply the model's chat template (default: when it has one).",
+        ),
     ]
     return functools.reduce(lambda f, o: o(f), reversed(opts), fn)
 
@@ -69,8 +107,12 @@ def offline_defaults() -> None:
 
 def runs_dir_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--output-dir", "-o", type=click.Path(path_type=Path), default=None,
-        help="Where run folders go (default: $HARNESS_RUNS_DIR or ./runs).")(fn)
+        "--output-dir",
+        "-o",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Where run folders go (default: $HARNESS_RUNS_DIR or ./runs).",
+    )(fn)
 
 
 def resolve_runs_dir(value: Path | None) -> Path:

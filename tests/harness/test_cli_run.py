@@ -24,10 +24,24 @@ def _run(args: list[str]) -> tuple[int, str, str]:
 
 
 @pytest.mark.slow
-def test_run_gsm8k_writes_complete_record_and_reruns_from_cache(tmp_path: Path, data_dir: Path) -> None:
+def test_run_gsm8k_writes_complete_record_and_reruns_from_cache(
+    tmp_path: Path, data_dir: Path
+) -> None:
     runs, cache = tmp_path / "runs", tmp_path / "cache.sqlite"
-    args = ["run", "--task", "gsm8k", "--limit", "3", "-o", str(runs), "--cache", str(cache),
-            "--data-dir", str(data_dir), "--json"]
+    args = [
+        "run",
+        "--task",
+        "gsm8k",
+        "--limit",
+        "3",
+        "-o",
+        str(runs),
+        "--cache",
+        str(cache),
+        "--data-dir",
+        str(data_dir),
+        "--json",
+    ]
     code, out, err = _run(args)
     assert code == 0, err
     summary = json.loads(out)
@@ -43,7 +57,9 @@ def test_run_gsm8k_writes_complete_record_and_reruns_from_cache(tmp_path: Path, 
     assert record.model.backend == "hf" and record.model.dtype == "float32"
     assert record.model.chat_template is True
     assert record.generation.max_new_tokens == 256 and record.generation.temperature == 0.0
-    assert {"strict_match", "strict_no_match", "flexible_match", "flexible_no_match"} <= set(record.metrics)
+    assert {"strict_match", "strict_no_match", "flexible_match", "flexible_no_match"} <= set(
+        record.metrics
+    )
     m = record.metrics["flexible_match"]
     assert m.n == 3 and m.ci_low is not None and m.ci_low <= (m.value or 0) <= (m.ci_high or 1)
     assert record.timing.tokens_out > 0 and record.timing.tokens_per_s
@@ -65,9 +81,29 @@ def test_run_gsm8k_writes_complete_record_and_reruns_from_cache(tmp_path: Path, 
 @pytest.mark.slow
 def test_killed_run_resumes_without_loss_or_duplication(tmp_path: Path, data_dir: Path) -> None:
     runs, cache = tmp_path / "runs", tmp_path / "cache.sqlite"
-    argv = [sys.executable, "-m", "harness.cli", "run", "--task", "gsm8k", "--limit", "6",
-            "--num-fewshot", "0", "--batch-size", "1", "--max-new-tokens", "24", "-o", str(runs),
-            "--cache", str(cache), "--data-dir", str(data_dir), "--json"]
+    argv = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "run",
+        "--task",
+        "gsm8k",
+        "--limit",
+        "6",
+        "--num-fewshot",
+        "0",
+        "--batch-size",
+        "1",
+        "--max-new-tokens",
+        "24",
+        "-o",
+        str(runs),
+        "--cache",
+        str(cache),
+        "--data-dir",
+        str(data_dir),
+        "--json",
+    ]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 300
     cached = 0
@@ -99,20 +135,26 @@ def test_killed_run_resumes_without_loss_or_duplication(tmp_path: Path, data_dir
 def test_unknown_task_exits_2_with_hint() -> None:
     code, _, err = _run(["run", "--task", "gsm8kk"])
     assert code == 2
-    assert err.strip() == ("error: unknown task 'gsm8kk'. Did you mean 'gsm8k'? "
-                           "Run `harness tasks` to list them.")
+    assert err.strip() == (
+        "error: unknown task 'gsm8kk'. Did you mean 'gsm8k'? Run `harness tasks` to list them."
+    )
 
 
 def test_missing_data_dir_exits_2(tmp_path: Path) -> None:
     code, _, err = _run(["run", "--task", "gsm8k", "--data-dir", str(tmp_path / "nope")])
     assert code == 2
-    assert err.startswith("error: data dir") and "--data-dir" in err and len(err.strip().splitlines()) == 1
+    assert (
+        err.startswith("error: data dir")
+        and "--data-dir" in err
+        and len(err.strip().splitlines()) == 1
+    )
 
 
 def test_bad_model_path_exits_2(tmp_path: Path, data_dir: Path) -> None:
     (tmp_path / "empty").mkdir()
-    code, _, err = _run(["run", "--task", "gsm8k", "--model", str(tmp_path / "empty"),
-                         "--data-dir", str(data_dir)])
+    code, _, err = _run(
+        ["run", "--task", "gsm8k", "--model", str(tmp_path / "empty"), "--data-dir", str(data_dir)]
+    )
     assert code == 2
     assert "is not a model folder" in err and len(err.strip().splitlines()) == 1
 
@@ -125,11 +167,20 @@ def test_tasks_lists_gsm8k() -> None:
 
 def test_help_is_fast() -> None:
     t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, "-m", "harness.cli", "--help"], capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "--help"], capture_output=True, text=True
+    )
     assert res.returncode == 0 and "run" in res.stdout
     # Heavy libraries must not load for --help.
-    probe = subprocess.run([sys.executable, "-c", "import harness.cli, sys; "
-                            "print(any(m in sys.modules for m in ('torch','transformers','vllm')))"],
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import harness.cli, sys; "
+            "print(any(m in sys.modules for m in ('torch','transformers','vllm')))",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert probe.stdout.strip() == "False"
     assert time.perf_counter() - t0 < 10

@@ -14,8 +14,16 @@ P = Prompt.plain("q")
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("$29.00", "29"), ("1,234", "1234"), ("-7", "-7"), ("3.5", "3.5"), ("18.", "18"),
-     ("$1,000,000", "1000000"), ("0.25", "0.25"), ("abc", "abc")],
+    [
+        ("$29.00", "29"),
+        ("1,234", "1234"),
+        ("-7", "-7"),
+        ("3.5", "3.5"),
+        ("18.", "18"),
+        ("$1,000,000", "1000000"),
+        ("0.25", "0.25"),
+        ("abc", "abc"),
+    ],
 )
 def test_normalize_number(raw: str, expected: str) -> None:
     assert normalize_number(raw) == expected
@@ -33,7 +41,9 @@ def test_normalize_number(raw: str, expected: str) -> None:
         ("#### 5\nbut actually 6", "6", "5", "6"),
     ],
 )
-def test_gsm8k_extractions(output: str, target: str, strict: str | None, flexible: str | None) -> None:
+def test_gsm8k_extractions(
+    output: str, target: str, strict: str | None, flexible: str | None
+) -> None:
     sample = Sample(id="x", prompt=P, target=target)
     s = RegexMatch("strict", STRICT, "first")(sample, Output(texts=[output]))
     f = RegexMatch("flexible", FLEXIBLE, "last")(sample, Output(texts=[output]))

@@ -45,17 +45,22 @@ def test_parameters_reach_generation_and_scorer() -> None:
     g = t.generation
     assert (g.n, g.temperature, g.top_p) == (10, 0.8, 0.95)
     assert "\ndef " in g.stop and "\nif __name__" in g.stop and "\nprint(" in g.stop
-    assert t.scorers[0].spec() == {"name": "pass_at_k", "args": {
-        "k": [1, 10], "timeout": 10.0, "memory_mb": 1024, "label": "humaneval"}}
+    assert t.scorers[0].spec() == {
+        "name": "pass_at_k",
+        "args": {"k": [1, 10], "timeout": 10.0, "memory_mb": 1024, "label": "humaneval"},
+    }
     assert t.params["k"] == "1,10"
     assert get_task("humaneval").generation.top_p == 1.0  # greedy by default
 
 
-@pytest.mark.parametrize("params,message", [
-    ({"k": "1,10"}, r"pass@10 needs at least 10 completions per problem; pass -T n=10"),
-    ({"n": 0}, r"n >= 1"),
-    ({"k": "zero"}, r"positive integers"),
-])
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"k": "1,10"}, r"pass@10 needs at least 10 completions per problem; pass -T n=10"),
+        ({"n": 0}, r"n >= 1"),
+        ({"k": "zero"}, r"positive integers"),
+    ],
+)
 def test_bad_parameters_are_one_line_errors(params: dict, message: str) -> None:
     with pytest.raises(HarnessError, match=message):
         get_task("humaneval", **params)
@@ -75,15 +80,20 @@ def test_local_copy_in_the_data_dir_wins(tmp_path: Path) -> None:
 
 
 @needs_bwrap
-def test_canonical_solutions_pass_164_and_return_none_passes_0(problems: list[dict],
-                                                                allowed: None) -> None:
+def test_canonical_solutions_pass_164_and_return_none_passes_0(
+    problems: list[dict], allowed: None
+) -> None:
     task = get_task("humaneval")
     samples = task.load(DataOptions()).samples
     scorer = task.scorers[0]
-    canonical = scorer.score_all(samples, [Output(texts=[p["canonical_solution"]])
-                                            for p in problems])
-    failed = [(s.answer, s.metadata["results"][0]["stderr"][-200:])
-              for s in canonical if s.values["pass@1"] != 1.0]
+    canonical = scorer.score_all(
+        samples, [Output(texts=[p["canonical_solution"]]) for p in problems]
+    )
+    failed = [
+        (s.answer, s.metadata["results"][0]["stderr"][-200:])
+        for s in canonical
+        if s.values["pass@1"] != 1.0
+    ]
     assert failed == []
     assert scorer.aggregate(canonical, samples)["pass@1"].value == 1.0
     nothing = scorer.score_all(samples, [Output(texts=["    return None\n"]) for _ in problems])
@@ -101,16 +111,22 @@ def test_chat_style_fenced_answers_are_run(problems: list[dict], allowed: None) 
 
 
 HOSTILE = {
-    "fork_bomb": ("    import os\n    while True:\n        try:\n            os.fork()\n"
-                  "        except OSError:\n            pass\n"),
+    "fork_bomb": (
+        "    import os\n    while True:\n        try:\n            os.fork()\n"
+        "        except OSError:\n            pass\n"
+    ),
     "loop": "    while True:\n        pass\n",
     "allocate": "    x = []\n    while True:\n        x.append(bytearray(1 << 24))\n",
     "escape": "    open('/usr/pwned', 'w').write('x')\n    return True\n",
-    "background": ("    import subprocess\n"
-                   "    subprocess.Popen(['sleep', '271.82'], start_new_session=True)\n"
-                   "    return True\n"),
-    "kill_parent": (f"    import os\n    os.kill(os.getppid(), 9)\n    os.kill({os.getpid()}, 9)\n"
-                    "    return True\n"),
+    "background": (
+        "    import subprocess\n"
+        "    subprocess.Popen(['sleep', '271.82'], start_new_session=True)\n"
+        "    return True\n"
+    ),
+    "kill_parent": (
+        f"    import os\n    os.kill(os.getppid(), 9)\n    os.kill({os.getpid()}, 9)\n"
+        "    return True\n"
+    ),
 }
 
 
@@ -155,7 +171,11 @@ def test_bundled_model_end_to_end(allowed: None, tmp_path: Path) -> None:
     assert sum(record.extra["code_execution"]["statuses"].values()) == 1
     for s in result.samples:
         assert len(s.outputs) == 1 and s.scores["pass_at_k"].metadata["results"][0]["status"] in (
-            "passed", "failed", "timeout", "killed")
+            "passed",
+            "failed",
+            "timeout",
+            "killed",
+        )
     assert (tmp_path / record.run_id / "run.json").is_file()
 
 
@@ -168,7 +188,9 @@ def test_run_refuses_before_generation_without_opt_in(monkeypatch) -> None:
     monkeypatch.delenv("HARNESS_ALLOW_CODE_EXECUTION", raising=False)
     # A model path that does not exist: if the check came after model loading, the error
     # would be about the model instead.
-    res = CliRunner().invoke(cli, ["run", "-t", "humaneval", "--model", "/nonexistent/model", "-n", "1"])
+    res = CliRunner().invoke(
+        cli, ["run", "-t", "humaneval", "--model", "/nonexistent/model", "-n", "1"]
+    )
     assert res.exit_code == 2
     assert "--allow-code-execution" in res.stderr
     assert "/nonexistent/model" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
