@@ -61,8 +61,10 @@ filter_list:
 
 def run_lm_eval(model_dir: Path, data_dir: Path, limit: int) -> tuple[float, dict[str, float]]:
     import lm_eval
+    import torch
     from lm_eval.tasks import TaskManager
 
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "gsm8k_local.yaml").write_text(
             TASK_YAML.format(
@@ -73,6 +75,7 @@ def run_lm_eval(model_dir: Path, data_dir: Path, limit: int) -> tuple[float, dic
         out = lm_eval.simple_evaluate(
             model="hf",
             model_args=f"pretrained={model_dir},dtype=float32",
+            device=device,
             tasks=["gsm8k_local"],
             task_manager=TaskManager(include_path=tmp),
             limit=limit,
@@ -112,6 +115,7 @@ def main() -> None:
     data_dir = Path(os.environ.get("HARNESS_DATA_DIR", "../shared/datasets")).resolve()
     model_dir = resolve_model(None).path
     h_wall, h_acc, bs = run_harness(args.limit)
+    print(f"harness wall_s {h_wall:.1f} (batch {bs}); lm-eval running...", flush=True)
     l_wall, l_acc = run_lm_eval(model_dir, data_dir, args.limit)
     print(f"items                 {args.limit}")
     print(f"harness wall_s        {h_wall:.1f}  (batch {bs}, model load included)")
