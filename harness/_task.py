@@ -69,6 +69,22 @@ class DatasetInfo:
     files: dict[str, str] = field(default_factory=dict)
     n_total: int = 0
 
+    @classmethod
+    def local(
+        cls, name: str, folder: Path, split: str, files: list[Path], n_total: int
+    ) -> DatasetInfo:
+        """Info for a split read from local ``files`` in ``folder``, each hashed (sha256)."""
+        from harness._data import sha256_file  # _data imports this module
+
+        return cls(
+            name,
+            "local",
+            str(folder),
+            split,
+            files={f.name: sha256_file(f) for f in files},
+            n_total=n_total,
+        )
+
 
 @dataclass
 class Dataset:

@@ -29,7 +29,6 @@ from harness import (
     dataset_dir,
     load_hub,
     read_jsonl,
-    sha256_file,
     task,
 )
 from harness.extract import RegexMatch
@@ -50,15 +49,7 @@ def _rows(options: DataOptions, split: str) -> tuple[list[dict[str, Any]], Datas
         )
     path = folder / f"{split}.jsonl"
     rows = list(read_jsonl(path, required=("question", "answer")))
-    info = DatasetInfo(
-        "gsm8k",
-        "local",
-        str(folder),
-        split,
-        files={path.name: sha256_file(path)},
-        n_total=len(rows),
-    )
-    return rows, info
+    return rows, DatasetInfo.local("gsm8k", folder, split, [path], len(rows))
 
 
 def target_of(answer: str) -> str:

@@ -42,7 +42,6 @@ from harness import (
     bootstrap_metric,
     dataset_dir,
     read_csv,
-    sha256_file,
     task,
 )
 
@@ -226,15 +225,7 @@ def read_split(options: DataOptions, split: str) -> tuple[list[dict[str, str]], 
         )
     path = folder / f"{split}.csv"
     rows = list(read_csv(path, required=("mr", "ref")))
-    info = DatasetInfo(
-        "viggo",
-        "local",
-        str(folder),
-        split,
-        files={path.name: sha256_file(path)},
-        n_total=len(rows),
-    )
-    return rows, info
+    return rows, DatasetInfo.local("viggo", folder, split, [path], len(rows))
 
 
 @task(description="ViGGO: sentence -> meaning representation (function(attr[value], ...)).")
