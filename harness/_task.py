@@ -41,10 +41,12 @@ class DataOptions:
     split: str | None = None
 
     def resolved_data_dir(self) -> Path | None:
+        # Absolute, so that a relative folder (from the command line or the environment) means
+        # the working directory wherever it is later joined (e.g. inside a YAML task's folder).
         if self.data_dir is not None:
-            return Path(self.data_dir)
+            return Path(self.data_dir).expanduser().absolute()
         env = os.environ.get(DATA_DIR_ENV)
-        return Path(env) if env else None
+        return Path(env).expanduser().absolute() if env else None
 
 
 @dataclass

@@ -173,3 +173,15 @@ def test_harness_run_with_yaml_task(tmp_path: Path, data_dir: Path) -> None:
     assert record.task.name == "dialogsum_fewshot" and record.counts.samples == 1
     assert {"rouge1", "rougeL", "bleu", "chrf"} <= set(record.metrics)
     assert record.extra["chrf_signature"].startswith("chrF2++|nrefs:3")
+
+
+def test_relative_data_dir_means_working_directory(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # CI passes HARNESS_DATA_DIR=../shared/datasets; it must not be read relative to the YAML file.
+    monkeypatch.chdir(data_dir.resolve().parent)
+    gsm = get_task(str(EXAMPLES.resolve() / "gsm8k_regex.yaml"))
+    ds = gsm.load(DataOptions(data_dir=Path(data_dir.resolve().name), limit=1))
+    assert ds.samples[0].target == "18"
+    monkeypatch.setenv("HARNESS_DATA_DIR", data_dir.resolve().name)
+    assert gsm.load(DataOptions(limit=1)).samples[0].target == "18"
