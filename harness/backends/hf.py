@@ -42,6 +42,8 @@ class HFBackend(Backend):
         batch_size: Prompts per forward pass (None: 16 on CPU, 64 on CUDA).
         device: "auto", "cpu", "cuda" or "cuda:N".
         dtype: "auto", "float32", "bfloat16" or "float16".
+        continuous: Continuous batching with a shared-prefix KV cache (``_hf_decode``) where the
+            architecture allows; False: ``model.generate`` on padded batches.
     """
 
     name = "hf"
@@ -56,6 +58,7 @@ class HFBackend(Backend):
         device: str = "auto",
         dtype: str = "auto",
         resolved: ResolvedModel | None = None,
+        continuous: bool = True,
     ) -> None:
         super().__init__(chat_template=chat_template, batch_size=batch_size)
         import torch
@@ -73,6 +76,7 @@ class HFBackend(Backend):
             cuda_bf16 = self.device.startswith("cuda") and torch.cuda.is_bf16_supported()
             dtype = "bfloat16" if cuda_bf16 else "float32"
         self.dtype = dtype
+        self.continuous = continuous
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.resolved.path)
             self.model: Any = AutoModelForCausalLM.from_pretrained(
@@ -154,6 +158,62 @@ class HFBackend(Backend):
         params: GenerationParams,
         adapter: AdapterSpec | None = None,
     ) -> Iterator[tuple[int, Generation]]:
+        from harness.backends import _hf_decode
+
+        if self.continuous and _hf_decode.supported(self.model):
+            yield from self._generate_continuous(prompts, params, adapter)
+        else:
+            yield from self._generate_padded(prompts, params, adapter)
+
+    def _generate_continuous(
+        self,
+        prompts: Sequence[Rendered],
+        params: GenerationParams,
+        adapter: AdapterSpec | None,
+    ) -> Iterator[tuple[int, Generation]]:
+        from harness.backends._hf_decode import Sampling, decode
+
+        tok = self.tokenizer
+        ids = [tok(p, add_special_tokens=self._add_special())["input_ids"] for p in prompts]
+        stop = [s for s in params.stop if s]
+        tail = max((len(s) for s in stop), default=0) + 4  # tokens: each is at least a character
+
+        def stopped(out: list[int]) -> bool:
+            if not stop:
+                return False
+            text = tok.decode(out[-tail:], skip_special_tokens=True)
+            return any(s in text for s in stop)
+
+        with self._context(adapter):
+            for f in decode(
+                self.model,
+                ids,
+                max_new_tokens=params.max_new_tokens,
+                batch_size=int(self.batch_size or 1),
+                eos_ids=self._eos_ids(),
+                pad_id=int(tok.pad_token_id),
+                stopped=stopped,
+                sampling=Sampling(params.temperature, params.top_p, params.seed),
+                device=self.device,
+            ):
+                text, _ = cut_at_stop(tok.decode(f.ids, skip_special_tokens=True), stop)
+                yield (
+                    f.index,
+                    Generation(
+                        text=text,
+                        tokens_in=f.tokens_in,
+                        tokens_out=f.tokens_out,
+                        finish_reason=f.reason,
+                    ),
+                )
+
+    def _generate_padded(
+        self,
+        prompts: Sequence[Rendered],
+        params: GenerationParams,
+        adapter: AdapterSpec | None,
+    ) -> Iterator[tuple[int, Generation]]:
+        """``model.generate`` on left-padded batches: for models the continuous path can't run."""
         import torch
 
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
@@ -200,10 +260,13 @@ class HFBackend(Backend):
                     ),
                 )
 
-    def _first_eos(self, ids: list[int]) -> int | None:
+    def _eos_ids(self) -> set[int]:
         eos = self.model.generation_config.eos_token_id
-        eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
-        eos_ids.discard(None)
+        ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
+        return {int(i) for i in ids if i is not None}
+
+    def _first_eos(self, ids: list[int]) -> int | None:
+        eos_ids = self._eos_ids()
         return next((k for k, t in enumerate(ids) if t in eos_ids), None)
 
     def loglikelihood(

@@ -1,0 +1,372 @@
+"""Continuous-batching decoding for Hugging Face causal LMs, with a shared-prefix KV cache.
+
+``model.generate`` on a left-padded batch runs until its longest row is done: on GSM8K a single
+256-token rambler holds fifteen finished rows, and every row re-encodes the same few-shot
+exemplars. This loop does what serving engines do, in plain PyTorch:
+
+* the longest token prefix common to all prompts (few-shot exemplars, a system prompt) is
+  encoded once and its keys/values are copied into every row;
+* a finished row leaves the batch at once and a waiting prompt takes its place (continuous
+  batching), so the batch stays full and no step is spent on finished rows;
+* the KV cache is one preallocated buffer per layer written in place (no ``torch.cat`` per
+  step); rows are ragged, so each row keeps a validity mask and its own position ids, and the
+  buffer is compacted whenever rows join.
+
+Greedy decoding gives the same tokens as ``model.generate`` up to float rounding. Sampling uses
+one generator per prompt, seeded from the run seed and the prompt's index, so a sample does not
+depend on which prompts shared its batch. Only plain full-attention decoder models (Llama,
+Mistral, Qwen2/3, Phi-3, …) take this path; :func:`supported` says which, and the backend falls
+back to ``model.generate`` for the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# Architectures whose attention is full, causal and RoPE-positioned by ``position_ids``.
+SUPPORTED_MODEL_TYPES = frozenset(
+    {"llama", "mistral", "qwen2", "qwen3", "phi3", "granite", "olmo", "olmo2", "smollm3"}
+)
+MIN_SHARED_PREFIX = 16  # tokens; a shorter common prefix is not worth a separate forward pass
+
+
+def supported(model: Any) -> bool:
+    """Whether ``model`` (a transformers or peft model) can use :func:`decode`."""
+    config = getattr(model, "config", None)
+    if config is None or getattr(config, "model_type", None) not in SUPPORTED_MODEL_TYPES:
+        return False
+    return not getattr(config, "sliding_window", None) or not getattr(
+        config, "use_sliding_window", True
+    )
+
+
+def common_prefix(seqs: Sequence[Sequence[int]]) -> int:
+    """Length of the longest prefix shared by all ``seqs``, leaving each at least one token."""
+    if not seqs:
+        return 0
+    first, n = seqs[0], min(len(s) for s in seqs) - 1
+    for s in seqs[1:]:
+        k = 0
+        while k < n and s[k] == first[k]:
+            k += 1
+        n = k
+    return max(n, 0)
+
+
+@dataclass
+class Sampling:
+    """How the next token is chosen: greedy when ``temperature`` is 0."""
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+
+
+@dataclass
+class Finished:
+    """One prompt's generated token ids and why it stopped ("stop" or "length")."""
+
+    index: int
+    ids: list[int]
+    reason: str
+    tokens_in: int
+    tokens_out: int  # generated, an end-of-sequence token included
+
+
+@dataclass
+class _Row:
+    index: int
+    tokens_in: int
+    ids: list[int] = field(default_factory=list)
+    generator: Any = None
+
+
+def _kv_layer_class() -> type:
+    from transformers.cache_utils import DynamicLayer
+
+    class BufferLayer(DynamicLayer):  # type: ignore[misc]
+        """A cache layer over a preallocated ``[batch, heads, capacity, dim]`` buffer."""
+
+        def __init__(self, keys: Any, values: Any, length: int) -> None:
+            super().__init__()
+            self.keys, self.values, self.length = keys, values, length
+            self.dtype, self.device = keys.dtype, keys.device
+            self.is_initialized = True
+
+        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> Any:
+            end = self.length + key_states.shape[-2]
+            self.keys[:, :, self.length : end] = key_states
+            self.values[:, :, self.length : end] = value_states
+            self.length = end
+            return self.keys[:, :, :end], self.values[:, :, :end]
+
+        def get_seq_length(self) -> int:
+            return self.length
+
+    return BufferLayer
+
+
+class _Batch:
+    """The active rows' KV buffers, validity mask and positions."""
+
+    def __init__(self, layer_cls: type, device: Any) -> None:
+        self.layer_cls, self.device = layer_cls, device
+        self.rows: list[_Row] = []
+        self.keys: list[Any] = []  # per layer [B, H, capacity, D]
+        self.values: list[Any] = []
+        self.mask: Any = None  # [B, length] bool
+        self.length = 0
+        self.capacity = 0
+
+    def cache(self) -> Any:
+        from transformers import DynamicCache
+
+        cache = DynamicCache()
+        cache.layers = [
+            self.layer_cls(k, v, self.length) for k, v in zip(self.keys, self.values, strict=True)
+        ]
+        return cache
+
+    def positions(self) -> Any:
+        return self.mask.sum(dim=1, keepdim=True)  # each row's next position id
+
+    def keep(self, keep: list[int]) -> None:
+        import torch
+
+        if not keep:
+            self.rows, self.keys, self.values, self.mask, self.length = [], [], [], None, 0
+            return
+        idx = torch.tensor(keep, device=self.device)
+        self.rows = [self.rows[i] for i in keep]
+        self.keys = [k.index_select(0, idx) for k in self.keys]
+        self.values = [v.index_select(0, idx) for v in self.values]
+        self.mask = self.mask.index_select(0, idx)
+
+    def join(
+        self, rows: list[_Row], keys: list[Any], values: list[Any], mask: Any, room: int
+    ) -> None:
+        """Add prefilled rows; compact every row's valid columns to the left; leave ``room``."""
+        import torch
+
+        if self.rows:
+            keys = [
+                torch.cat(p, 0)
+                for p in zip(self._cut(self.keys), _pad(keys, self.length), strict=True)
+            ]
+            values = [
+                torch.cat(p, 0)
+                for p in zip(self._cut(self.values), _pad(values, self.length), strict=True)
+            ]
+            width = max(self.length, mask.shape[1])
+            mask = torch.cat([_pad_mask(self.mask, width), _pad_mask(mask, width)], 0)
+            rows = self.rows + rows
+        # Compact: a stable sort puts each row's valid columns first, in order.
+        order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
+        length = int(mask.sum(dim=1).max())
+        order = order[:, :length]
+        self.capacity = length + room
+        gather = order[:, None, :, None]
+        self.keys, self.values = [], []
+        for src, dst in ((keys, self.keys), (values, self.values)):
+            for t in src:
+                buf = t.new_zeros(t.shape[0], t.shape[1], self.capacity, t.shape[3])
+                buf[:, :, :length] = t.gather(2, gather.expand(-1, t.shape[1], -1, t.shape[3]))
+                dst.append(buf)
+        self.mask = torch.gather(mask, 1, order)
+        self.length = length
+        self.rows = rows
+
+    def _cut(self, bufs: list[Any]) -> list[Any]:
+        return [b[:, :, : self.length] for b in bufs]
+
+
+def _pad(ts: list[Any], width: int) -> list[Any]:
+    import torch.nn.functional as F
+
+    return [F.pad(t, (0, 0, 0, max(0, width - t.shape[2]))) for t in ts]
+
+
+def _pad_mask(mask: Any, width: int) -> Any:
+    import torch.nn.functional as F
+
+    return F.pad(mask, (0, width - mask.shape[1]), value=False)
+
+
+def decode(
+    model: Any,
+    prompts: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int,
+    batch_size: int,
+    eos_ids: set[int],
+    pad_id: int,
+    stopped: Callable[[list[int]], bool] = lambda ids: False,
+    sampling: Sampling | None = None,
+    device: Any = "cpu",
+) -> Iterator[Finished]:
+    """Generate for every prompt (token ids), yielding each as soon as it finishes.
+
+    Args:
+        model: A transformers (or peft) causal LM that :func:`supported` accepts.
+        prompts: Token ids per prompt, special tokens included.
+        max_new_tokens: Generation budget per prompt.
+        batch_size: Rows decoded together.
+        eos_ids: Token ids that end a row (kept out of ``Finished.ids``).
+        pad_id: Token id fed in padded positions (masked out).
+        stopped: Called with a row's ids after each token; True ends the row ("stop").
+        sampling: Greedy when None or temperature 0.
+        device: Where the model is.
+    """
+    import torch
+
+    sampling = sampling or Sampling()
+    layer_cls = _kv_layer_class()
+    n_prefix = common_prefix(prompts) if len(prompts) > 1 else 0
+    prefix_kv: list[tuple[Any, Any]] = []
+    if n_prefix >= MIN_SHARED_PREFIX:
+        from transformers import DynamicCache
+
+        ids = torch.tensor([list(prompts[0][:n_prefix])], device=device)
+        cache = DynamicCache()
+        with torch.inference_mode():
+            model(input_ids=ids, past_key_values=cache, use_cache=True)
+        prefix_kv = [(layer.keys, layer.values) for layer in cache.layers]
+    else:
+        n_prefix = 0
+
+    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+    waiting = iter(order)
+    batch = _Batch(layer_cls, device)
+    fed: Any = None  # per active row, the newest token: recorded, not yet run through the model
+    pending = True
+    while True:
+        while pending and len(batch.rows) < batch_size:
+            new = [i for _, i in zip(range(batch_size - len(batch.rows)), waiting, strict=False)]
+            pending = len(new) == batch_size - len(batch.rows)
+            if not new:
+                break
+            rows, keys, values, mask, logits = _prefill(
+                model, prompts, new, n_prefix, prefix_kv, pad_id, device
+            )
+            for row in rows:
+                if sampling.temperature > 0:
+                    row.generator = torch.Generator(device=device)
+                    row.generator.manual_seed(sampling.seed * 1_000_003 + row.index)
+            tokens = _choose(logits, rows, sampling)
+            n_old = len(batch.rows)
+            batch.join(rows, keys, values, mask, room=max_new_tokens)
+            fed = tokens if fed is None else torch.cat([fed, tokens])
+            keep, done = _record(rows, tokens.tolist(), max_new_tokens, eos_ids, stopped)
+            yield from done
+            if done:
+                kept = list(range(n_old)) + [n_old + k for k in keep]
+                batch.keep(kept)
+                fed = fed[kept] if kept else None
+        if not batch.rows:
+            return
+        # One decoding step for every active row.
+        positions = batch.positions()
+        batch.mask = torch.cat([batch.mask, batch.mask.new_ones(len(batch.rows), 1)], 1)
+        with torch.inference_mode():
+            out = model(
+                input_ids=fed[:, None],
+                attention_mask=batch.mask.long(),
+                position_ids=positions,
+                cache_position=torch.tensor([batch.length], device=device),
+                past_key_values=batch.cache(),
+                use_cache=True,
+            )
+        batch.length += 1
+        tokens = _choose(out.logits[:, -1], batch.rows, sampling)
+        keep, done = _record(batch.rows, tokens.tolist(), max_new_tokens, eos_ids, stopped)
+        yield from done
+        if done:
+            batch.keep(keep)
+            tokens = tokens[keep] if keep else None
+        fed = tokens
+
+
+def _record(
+    rows: list[_Row],
+    tokens: list[int],
+    max_new_tokens: int,
+    eos_ids: set[int],
+    stopped: Callable[[list[int]], bool],
+) -> tuple[list[int], list[Finished]]:
+    """Append each row's new token; the rows that go on, and those that are done."""
+    keep, done = [], []
+    for r, (row, tok) in enumerate(zip(rows, tokens, strict=True)):
+        if tok in eos_ids:
+            done.append(Finished(row.index, row.ids, "stop", row.tokens_in, len(row.ids) + 1))
+            continue
+        row.ids.append(tok)
+        if stopped(row.ids):
+            done.append(Finished(row.index, row.ids, "stop", row.tokens_in, len(row.ids)))
+        elif len(row.ids) >= max_new_tokens:
+            done.append(Finished(row.index, row.ids, "length", row.tokens_in, len(row.ids)))
+        else:
+            keep.append(r)
+    return keep, done
+
+
+def _prefill(
+    model: Any,
+    prompts: Sequence[Sequence[int]],
+    new: list[int],
+    n_prefix: int,
+    prefix_kv: list[tuple[Any, Any]],
+    pad_id: int,
+    device: Any,
+) -> tuple[list[_Row], list[Any], list[Any], Any, Any]:
+    """Encode the new prompts' suffixes after the shared prefix; their KV, mask and last logits."""
+    import torch
+    from transformers import DynamicCache
+
+    suffixes = [list(prompts[i][n_prefix:]) for i in new]
+    width = max(len(s) for s in suffixes)
+    ids = torch.tensor([s + [pad_id] * (width - len(s)) for s in suffixes], device=device)
+    suffix_mask = torch.tensor(
+        [[True] * len(s) + [False] * (width - len(s)) for s in suffixes], device=device
+    )
+    mask = torch.cat(
+        [torch.ones(len(new), n_prefix, dtype=torch.bool, device=device), suffix_mask], 1
+    )
+    cache = DynamicCache()
+    if prefix_kv:
+        cache = DynamicCache(
+            [(k.expand(len(new), -1, -1, -1), v.expand(len(new), -1, -1, -1)) for k, v in prefix_kv]
+        )
+    positions = (n_prefix + torch.arange(width, device=device))[None].expand(len(new), -1)
+    with torch.inference_mode():
+        out = model(
+            input_ids=ids,
+            attention_mask=mask.long(),
+            position_ids=positions,
+            cache_position=torch.arange(n_prefix, n_prefix + width, device=device),
+            past_key_values=cache,
+            use_cache=True,
+        )
+    last = torch.tensor([len(s) - 1 for s in suffixes], device=device)
+    logits = out.logits[torch.arange(len(new), device=device), last]
+    keys = [layer.keys for layer in cache.layers]
+    values = [layer.values for layer in cache.layers]
+    rows = [_Row(index=i, tokens_in=len(prompts[i])) for i in new]
+    return rows, keys, values, mask, logits
+
+
+def _choose(logits: Any, rows: list[_Row], sampling: Sampling) -> Any:
+    """Next token per row: argmax, or a top-p sample from each row's own generator."""
+    import torch
+
+    if sampling.temperature <= 0:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits.float() / sampling.temperature, dim=-1)
+    if sampling.top_p < 1.0:
+        sorted_p, sorted_i = probs.sort(dim=-1, descending=True)
+        drop = sorted_p.cumsum(-1) - sorted_p > sampling.top_p
+        sorted_p = sorted_p.masked_fill(drop, 0.0)
+        probs = torch.zeros_like(probs).scatter(-1, sorted_i, sorted_p)
+    picks = [torch.multinomial(probs[r], 1, generator=row.generator) for r, row in enumerate(rows)]
+    return torch.cat(picks)
