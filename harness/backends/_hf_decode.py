@@ -10,7 +10,11 @@ exemplars. This loop does what serving engines do, in plain PyTorch:
   batching), so the batch stays full and no step is spent on finished rows;
 * the KV cache is one preallocated buffer per layer written in place (no ``torch.cat`` per
   step); rows are ragged, so each row keeps a validity mask and its own position ids, and the
-  buffer is compacted whenever rows join.
+  buffer is compacted whenever rows join;
+* grouped-query attention folds the query heads of a group onto the query axis instead of
+  copying every key and value ``groups`` times (what transformers' SDPA path does whenever
+  there is a padding mask): on SmolLM2 at batch 16 and 1,300 cached tokens, 5 ms instead of
+  83 ms per layer and step on this CPU.
 
 Greedy decoding gives the same tokens as ``model.generate`` up to float rounding. Sampling uses
 one generator per prompt, seeded from the run seed and the prompt's index, so a sample does not
@@ -22,6 +26,7 @@ back to ``model.generate`` for the rest.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +35,7 @@ SUPPORTED_MODEL_TYPES = frozenset(
     {"llama", "mistral", "qwen2", "qwen3", "phi3", "granite", "olmo", "olmo2", "smollm3"}
 )
 MIN_SHARED_PREFIX = 16  # tokens; a shorter common prefix is not worth a separate forward pass
+ATTENTION = "harness_gqa_sdpa"
 
 
 def supported(model: Any) -> bool:
@@ -53,6 +59,62 @@ def common_prefix(seqs: Sequence[Sequence[int]]) -> int:
             k += 1
         n = k
     return max(n, 0)
+
+
+def gqa_sdpa(
+    module: Any,
+    query: Any,
+    key: Any,
+    value: Any,
+    attention_mask: Any,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    **kwargs: Any,
+) -> tuple[Any, None]:
+    """SDPA for grouped-query attention under a mask, without repeating keys and values.
+
+    Query heads ``kv * groups + g`` share key/value head ``kv``: the ``groups`` query heads are
+    laid along the query axis of one head, and the mask rows repeated to match. The same
+    arithmetic as transformers' ``sdpa_attention_forward``, with no copy of the cache.
+    """
+    import torch.nn.functional as F
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    groups = int(getattr(module, "num_key_value_groups", 1))
+    if groups == 1 or attention_mask is None:
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
+    b, heads, q, dim = query.shape
+    kv_heads, kv_len = key.shape[1], key.shape[2]
+    folded = query.reshape(b, kv_heads, groups * q, dim)
+    mask = (
+        attention_mask[:, :, None].expand(b, 1, groups, q, kv_len).reshape(b, 1, groups * q, kv_len)
+    )
+    out = F.scaled_dot_product_attention(
+        folded, key, value, attn_mask=mask, dropout_p=dropout, scale=scaling
+    )
+    return out.reshape(b, heads, q, dim).transpose(1, 2).contiguous(), None
+
+
+@contextmanager
+def _attention(model: Any) -> Iterator[None]:
+    """Use :func:`gqa_sdpa` while decoding, when the model runs transformers' SDPA."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    config = model.config
+    before = config._attn_implementation
+    if before != "sdpa":
+        yield
+        return
+    AttentionInterface.register(ATTENTION, gqa_sdpa)
+    AttentionMaskInterface.register(ATTENTION, sdpa_mask)
+    config._attn_implementation = ATTENTION
+    try:
+        yield
+    finally:
+        config._attn_implementation = before
 
 
 @dataclass
@@ -194,7 +256,16 @@ def _pad_mask(mask: Any, width: int) -> Any:
     return F.pad(mask, (0, width - mask.shape[1]), value=False)
 
 
-def decode(
+def decode(model: Any, prompts: Sequence[Sequence[int]], **kwargs: Any) -> Iterator[Finished]:
+    """Generate for every prompt (token ids), yielding each as soon as it finishes.
+
+    Keyword arguments are those of :func:`_decode`.
+    """
+    with _attention(model):
+        yield from _decode(model, prompts, **kwargs)
+
+
+def _decode(
     model: Any,
     prompts: Sequence[Sequence[int]],
     *,
@@ -206,7 +277,7 @@ def decode(
     sampling: Sampling | None = None,
     device: Any = "cpu",
 ) -> Iterator[Finished]:
-    """Generate for every prompt (token ids), yielding each as soon as it finishes.
+    """The decoding loop.
 
     Args:
         model: A transformers (or peft) causal LM that :func:`supported` accepts.
