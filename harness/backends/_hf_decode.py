@@ -30,10 +30,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.backends._hf_draft import NgramDraft, accepted
+
 # Architectures whose attention is full, causal and RoPE-positioned by ``position_ids``.
 SUPPORTED_MODEL_TYPES = frozenset(
     {"llama", "mistral", "qwen2", "qwen3", "phi3", "granite", "olmo", "olmo2", "smollm3"}
 )
+MAX_DRAFT = 8  # draft tokens per row and step
 MIN_SHARED_PREFIX = 16  # tokens; a shorter common prefix is not worth a separate forward pass
 ATTENTION = "harness_gqa_sdpa"
 
@@ -142,7 +145,9 @@ class _Row:
     index: int
     tokens_in: int
     ids: list[int] = field(default_factory=list)
-    generator: Any = None
+    fed: int = 0  # the newest token: recorded, not yet run through the model
+    generator: Any = None  # sampling: this prompt's own random stream
+    draft: NgramDraft | None = None  # greedy: prompt-lookup drafts
 
 
 def _kv_layer_class() -> type:
@@ -209,36 +214,47 @@ class _Batch:
     def join(
         self, rows: list[_Row], keys: list[Any], values: list[Any], mask: Any, room: int
     ) -> None:
-        """Add prefilled rows; compact every row's valid columns to the left; leave ``room``."""
+        """Add prefilled rows, then compact; leave ``room`` free columns."""
         import torch
 
         if self.rows:
+            width = max(self.length, mask.shape[1])
             keys = [
                 torch.cat(p, 0)
-                for p in zip(self._cut(self.keys), _pad(keys, self.length), strict=True)
+                for p in zip(_pad(self._cut(self.keys), width), _pad(keys, width), strict=True)
             ]
             values = [
                 torch.cat(p, 0)
-                for p in zip(self._cut(self.values), _pad(values, self.length), strict=True)
+                for p in zip(_pad(self._cut(self.values), width), _pad(values, width), strict=True)
             ]
-            width = max(self.length, mask.shape[1])
             mask = torch.cat([_pad_mask(self.mask, width), _pad_mask(mask, width)], 0)
             rows = self.rows + rows
-        # Compact: a stable sort puts each row's valid columns first, in order.
+        self._pack(rows, keys, values, mask, room)
+
+    def compact(self, room: int) -> None:
+        """Move every row's valid columns to the left; leave ``room`` free columns."""
+        self._pack(self.rows, self._cut(self.keys), self._cut(self.values), self.mask, room)
+
+    def _pack(
+        self, rows: list[_Row], keys: list[Any], values: list[Any], mask: Any, room: int
+    ) -> None:
+        import torch
+
+        # A stable sort puts each row's valid columns first, in order.
         order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
         length = int(mask.sum(dim=1).max())
         order = order[:, :length]
-        self.capacity = length + room
+        capacity = length + room
         gather = order[:, None, :, None]
-        self.keys, self.values = [], []
-        for src, dst in ((keys, self.keys), (values, self.values)):
+        packed: tuple[list[Any], list[Any]] = ([], [])
+        for src, dst in zip((keys, values), packed, strict=True):
             for t in src:
-                buf = t.new_zeros(t.shape[0], t.shape[1], self.capacity, t.shape[3])
+                buf = t.new_zeros(t.shape[0], t.shape[1], capacity, t.shape[3])
                 buf[:, :, :length] = t.gather(2, gather.expand(-1, t.shape[1], -1, t.shape[3]))
                 dst.append(buf)
+        self.keys, self.values = packed
         self.mask = torch.gather(mask, 1, order)
-        self.length = length
-        self.rows = rows
+        self.length, self.capacity, self.rows = length, capacity, rows
 
     def _cut(self, bufs: list[Any]) -> list[Any]:
         return [b[:, :, : self.length] for b in bufs]
@@ -276,6 +292,7 @@ def _decode(
     stopped: Callable[[list[int]], bool] = lambda ids: False,
     sampling: Sampling | None = None,
     device: Any = "cpu",
+    speculate_tokens: int | None = None,
 ) -> Iterator[Finished]:
     """The decoding loop.
 
@@ -289,10 +306,16 @@ def _decode(
         stopped: Called with a row's ids after each token; True ends the row ("stop").
         sampling: Greedy when None or temperature 0.
         device: Where the model is.
+        speculate_tokens: Greedy only: tokens one forward pass may check, drafts included
+            (:mod:`._hf_draft`); 0 turns drafting off. None: 32 on CPU, 256 on CUDA. A small
+            batch gets long drafts, a full one none, so drafting only fills idle capacity.
     """
     import torch
 
     sampling = sampling or Sampling()
+    greedy = sampling.temperature <= 0
+    if speculate_tokens is None:
+        speculate_tokens = 256 if str(device).startswith("cuda") else 32
     layer_cls = _kv_layer_class()
     n_prefix = common_prefix(prompts) if len(prompts) > 1 else 0
     prefix_kv: list[tuple[Any, Any]] = []
@@ -307,10 +330,24 @@ def _decode(
     else:
         n_prefix = 0
 
+    def emit(row: _Row, tokens: list[int]) -> Finished | None:
+        for tok in tokens:
+            if tok in eos_ids:
+                return Finished(row.index, row.ids, "stop", row.tokens_in, len(row.ids) + 1)
+            row.ids.append(tok)
+            if row.draft is not None:
+                row.draft.push(tok)
+            if stopped(row.ids):
+                return Finished(row.index, row.ids, "stop", row.tokens_in, len(row.ids))
+            if len(row.ids) >= max_new_tokens:
+                return Finished(row.index, row.ids, "length", row.tokens_in, len(row.ids))
+        row.fed = tokens[-1]
+        return None
+
+    room = max_new_tokens + MAX_DRAFT + 1
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
     waiting = iter(order)
     batch = _Batch(layer_cls, device)
-    fed: Any = None  # per active row, the newest token: recorded, not yet run through the model
     pending = True
     while True:
         while pending and len(batch.rows) < batch_size:
@@ -322,64 +359,58 @@ def _decode(
                 model, prompts, new, n_prefix, prefix_kv, pad_id, device
             )
             for row in rows:
-                if sampling.temperature > 0:
+                if greedy and speculate_tokens > 0:
+                    row.draft = NgramDraft(prompts[row.index])
+                else:
                     row.generator = torch.Generator(device=device)
                     row.generator.manual_seed(sampling.seed * 1_000_003 + row.index)
-            tokens = _choose(logits, rows, sampling)
-            n_old = len(batch.rows)
-            batch.join(rows, keys, values, mask, room=max_new_tokens)
-            fed = tokens if fed is None else torch.cat([fed, tokens])
-            keep, done = _record(rows, tokens.tolist(), max_new_tokens, eos_ids, stopped)
+            tokens = _choose(logits, rows, sampling).tolist()
+            batch.join(rows, keys, values, mask, room=room)
+            done = [f for row, t in zip(rows, tokens, strict=True) if (f := emit(row, [t]))]
             yield from done
             if done:
-                kept = list(range(n_old)) + [n_old + k for k in keep]
-                batch.keep(kept)
-                fed = fed[kept] if kept else None
+                finished = {f.index for f in done}
+                batch.keep([r for r, row in enumerate(batch.rows) if row.index not in finished])
         if not batch.rows:
             return
-        # One decoding step for every active row.
-        positions = batch.positions()
-        batch.mask = torch.cat([batch.mask, batch.mask.new_ones(len(batch.rows), 1)], 1)
+        # One forward pass: each row's newest token, then its draft (if any), padded.
+        n = len(batch.rows)
+        k = min(MAX_DRAFT, speculate_tokens // n - 1) if greedy else 0
+        drafts = [row.draft.propose(k) if row.draft and k >= 2 else [] for row in batch.rows]
+        q = 1 + max(len(d) for d in drafts)
+        if batch.length + q > batch.capacity:
+            batch.compact(room)
+        block = [
+            [row.fed, *d] + [pad_id] * (q - 1 - len(d))
+            for row, d in zip(batch.rows, drafts, strict=True)
+        ]
+        valid = [[True] * (1 + len(d)) + [False] * (q - 1 - len(d)) for d in drafts]
+        start = batch.length
+        positions = batch.positions() + torch.arange(q, device=device)
+        batch.mask = torch.cat([batch.mask, torch.tensor(valid, device=device)], 1)
         with torch.inference_mode():
             out = model(
-                input_ids=fed[:, None],
+                input_ids=torch.tensor(block, device=device),
                 attention_mask=batch.mask.long(),
                 position_ids=positions,
-                cache_position=torch.tensor([batch.length], device=device),
+                cache_position=torch.arange(start, start + q, device=device),
                 past_key_values=batch.cache(),
                 use_cache=True,
             )
-        batch.length += 1
-        tokens = _choose(out.logits[:, -1], batch.rows, sampling)
-        keep, done = _record(batch.rows, tokens.tolist(), max_new_tokens, eos_ids, stopped)
+        batch.length += q
+        if greedy:
+            choices = out.logits.argmax(dim=-1).tolist()
+            emitted = [accepted(d, c) for d, c in zip(drafts, choices, strict=True)]
+            for r, (d, e) in enumerate(zip(drafts, emitted, strict=True)):
+                if len(e) - 1 < len(d):  # rejected draft tokens leave holes in the cache
+                    batch.mask[r, start + len(e) : start + q] = False
+        else:
+            emitted = [[t] for t in _choose(out.logits[:, 0], batch.rows, sampling).tolist()]
+        done = [f for row, e in zip(batch.rows, emitted, strict=True) if (f := emit(row, e))]
         yield from done
         if done:
-            batch.keep(keep)
-            tokens = tokens[keep] if keep else None
-        fed = tokens
-
-
-def _record(
-    rows: list[_Row],
-    tokens: list[int],
-    max_new_tokens: int,
-    eos_ids: set[int],
-    stopped: Callable[[list[int]], bool],
-) -> tuple[list[int], list[Finished]]:
-    """Append each row's new token; the rows that go on, and those that are done."""
-    keep, done = [], []
-    for r, (row, tok) in enumerate(zip(rows, tokens, strict=True)):
-        if tok in eos_ids:
-            done.append(Finished(row.index, row.ids, "stop", row.tokens_in, len(row.ids) + 1))
-            continue
-        row.ids.append(tok)
-        if stopped(row.ids):
-            done.append(Finished(row.index, row.ids, "stop", row.tokens_in, len(row.ids)))
-        elif len(row.ids) >= max_new_tokens:
-            done.append(Finished(row.index, row.ids, "length", row.tokens_in, len(row.ids)))
-        else:
-            keep.append(r)
-    return keep, done
+            finished = {f.index for f in done}
+            batch.keep([r for r, row in enumerate(batch.rows) if row.index not in finished])
 
 
 def _prefill(

@@ -10,6 +10,7 @@ import pytest
 from harness import DataOptions, get_task
 from harness._types import GenerationParams
 from harness.backends._hf_decode import Sampling, common_prefix, decode
+from harness.backends._hf_draft import NgramDraft, accepted
 
 
 def test_common_prefix() -> None:
@@ -17,6 +18,23 @@ def test_common_prefix() -> None:
     assert common_prefix([[1, 2, 3], [1, 2, 3]]) == 2  # each row keeps one token to encode
     assert common_prefix([[7], [1, 2]]) == 0
     assert common_prefix([]) == 0
+
+
+def test_ngram_draft_proposes_what_followed_last_time() -> None:
+    d = NgramDraft([1, 2, 3, 4, 1, 2])
+    assert d.propose(3) == [3, 4, 1]  # (4, 1, 2) is new; (1, 2) was followed by 3, 4, 1
+    d.push(3)
+    assert d.propose(4) == [4, 1, 2, 3]  # the trigram (1, 2, 3) matches
+    d.push(9)
+    assert d.propose(4) == []  # (3, 9) and (2, 3, 9) never occurred before
+    assert d.propose(0) == []
+
+
+def test_accepted_keeps_the_matching_run_then_the_models_token() -> None:
+    assert accepted([5, 6, 7], [5, 6, 9, 10]) == [5, 6, 9]
+    assert accepted([5, 6], [5, 6, 8]) == [5, 6, 8]
+    assert accepted([], [4]) == [4]
+    assert accepted([7], [1, 2]) == [1]
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +159,39 @@ def test_sampling_does_not_depend_on_batching(hf: Any, gsm_prompts: list[str]) -
     assert a == b
     assert a != c
     assert a[0] != a[3]  # the same prompt twice gets two different samples
+
+
+def test_speculation_gives_greedy_output_in_fewer_passes(hf: Any) -> None:
+    texts = ["The sky is blue. " * 8, "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, " * 2 + "1, 2, 3"]
+    ids = [hf.tokenizer(t)["input_ids"] for t in texts]
+    passes = []
+
+    def run(speculate: int) -> dict[int, list[int]]:
+        forward = hf.model.forward
+        calls = [0]
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            calls[0] += 1
+            return forward(*args, **kwargs)
+
+        hf.model.forward = counted
+        try:
+            out = {
+                f.index: f.ids
+                for f in decode(
+                    hf.model,
+                    ids,
+                    max_new_tokens=24,
+                    batch_size=2,
+                    eos_ids=hf._eos_ids(),
+                    pad_id=0,
+                    speculate_tokens=speculate,
+                )
+            }
+        finally:
+            del hf.model.forward
+        passes.append(calls[0])
+        return out
+
+    assert run(32) == run(0)
+    assert passes[0] < passes[1] * 0.5, passes  # the rows repeat their prompts
