@@ -280,13 +280,12 @@ def fit(session: Session) -> None:
     from transformers import EarlyStoppingCallback
     from transformers.trainer_callback import PrinterCallback
     from transformers.trainer_utils import get_last_checkpoint
-    from trl import SFTTrainer
 
     request, recipe = session.request, session.request.recipe
     callbacks: list[Any] = [ProgressPrinter(), TimeLimit(recipe.max_minutes)]
     if recipe.validation.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(recipe.validation.early_stopping_patience))
-    session.trainer = SFTTrainer(
+    session.trainer = _trainer_class()(
         model=session.model,
         args=_sft_config(session),
         train_dataset=Dataset.from_list(session.train_rows),
@@ -304,6 +303,40 @@ def fit(session: Session) -> None:
         print(f"harness: resuming from {last}", flush=True)
     session.started = time.time()
     session.trainer.train(resume_from_checkpoint=last)
+
+
+def _trainer_class() -> type:
+    from transformers import Trainer
+    from trl import SFTTrainer
+
+    class HarnessSFTTrainer(SFTTrainer):  # type: ignore[misc]
+        """SFTTrainer with the plain full-logits loss on CPU.
+
+        TRL computes the loss with a vocabulary-tiled LM head that is recomputed in the backward
+        pass: it saves GPU memory, and on a CPU (memory to spare, compute scarce) it costs time:
+        on the bundled model, whose 49k-token head is a fifth of its weights, 12 LoRA steps
+        took 60.8 s with it vs 55.1 s for a plain loop (bench/train.py). The loss is the same
+        completion-only token mean either way.
+        """
+
+        def compute_loss(
+            self,
+            model: Any,
+            inputs: dict[str, Any],
+            return_outputs: bool = False,
+            num_items_in_batch: Any = None,
+        ) -> Any:
+            if self.args.use_cpu:
+                return Trainer.compute_loss(
+                    self,
+                    model,
+                    inputs,
+                    return_outputs=return_outputs,
+                    num_items_in_batch=num_items_in_batch,
+                )
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+
+    return HarnessSFTTrainer
 
 
 # ---------------------------------------------------------------- save
