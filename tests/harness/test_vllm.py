@@ -235,6 +235,35 @@ def test_openai_backend_on_the_running_server(server: Any, adapters: list[Adapte
     assert backend.model_info().extra["client"]["requests"] == 2
 
 
+def test_harness_run_on_the_server_copies_its_log_into_each_run(
+    server: Any, adapters: list[AdapterSpec], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``harness run --backend vllm-server`` on this module's server (no second start)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from harness.cli import cli
+
+    data = os.environ.get("HARNESS_DATA_DIR", "/work/shared/datasets")
+    backends_module = importlib.import_module("harness.backends")
+    monkeypatch.setattr(server, "close", lambda: None)  # the module fixture closes it
+    monkeypatch.setattr(backends_module, "build_backend", lambda name, **kw: server)
+    args = [
+        "run", "--task", "gsm8k", "-T", "num_fewshot=0", "--limit", "1",
+        "--max-new-tokens", "4", "--backend", "vllm-server", "--base",
+        "--adapter", str(adapters[0].path), "--data-dir", data,
+        "-o", str(tmp_path / "runs"), "--no-cache", "--json",
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    runs = json.loads(result.stdout)
+    assert [r["adapter"] for r in runs] == [None, "rand"]
+    for r in runs:
+        copied = (Path(r["folder"]) / "server.log").read_text()
+        assert f"--lora-modules rand={adapters[0].path}" in copied
+
+
 def test_server_stops_with_no_orphans(server: Any) -> None:
     pid = server.server.proc.pid
     members = _group(pid)
