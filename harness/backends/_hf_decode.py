@@ -293,6 +293,7 @@ def _decode(
     sampling: Sampling | None = None,
     device: Any = "cpu",
     speculate_tokens: int | None = None,
+    max_length: int | None = None,
 ) -> Iterator[Finished]:
     """The decoding loop.
 
@@ -309,6 +310,8 @@ def _decode(
         speculate_tokens: Greedy only: tokens one forward pass may check, drafts included
             (:mod:`._hf_draft`); 0 turns drafting off. None: 32 on CPU, 256 on CUDA. A small
             batch gets long drafts, a full one none, so drafting only fills idle capacity.
+        max_length: The model's context window: a row also ends ("length") when its prompt and
+            output reach it.
     """
     import torch
 
@@ -339,7 +342,9 @@ def _decode(
                 row.draft.push(tok)
             if stopped(row.ids):
                 return Finished(row.index, row.ids, "stop", row.tokens_in, len(row.ids))
-            if len(row.ids) >= max_new_tokens:
+            if len(row.ids) >= max_new_tokens or (
+                max_length is not None and row.tokens_in + len(row.ids) >= max_length
+            ):
                 return Finished(row.index, row.ids, "length", row.tokens_in, len(row.ids))
         row.fed = tokens[-1]
         return None

@@ -160,16 +160,36 @@ class HFBackend(Backend):
     ) -> Iterator[tuple[int, Generation]]:
         from harness.backends import _hf_decode
 
+        limit = self.context_length()
+        fits = list(range(len(prompts)))
+        if limit is not None:
+            fits = []
+            for i, p in enumerate(prompts):
+                n = len(self.tokenizer(p, add_special_tokens=self._add_special())["input_ids"])
+                if n < limit:
+                    fits.append(i)
+                    continue
+                msg = f"prompt has {n} tokens; {self.resolved.id} takes at most {limit}"
+                yield i, Generation(text="", tokens_in=n, finish_reason="error", error=msg)
+        kept = [prompts[i] for i in fits]
         if self.continuous and _hf_decode.supported(self.model):
-            yield from self._generate_continuous(prompts, params, adapter)
+            gen = self._generate_continuous(kept, params, adapter, limit)
         else:
-            yield from self._generate_padded(prompts, params, adapter)
+            gen = self._generate_padded(kept, params, adapter)
+        for k, g in gen:
+            yield fits[k], g
+
+    def context_length(self) -> int | None:
+        """The model's context window in tokens, when its config says."""
+        n = getattr(self.model.config, "max_position_embeddings", None)
+        return int(n) if n else None
 
     def _generate_continuous(
         self,
         prompts: Sequence[Rendered],
         params: GenerationParams,
         adapter: AdapterSpec | None,
+        limit: int | None = None,
     ) -> Iterator[tuple[int, Generation]]:
         from harness.backends._hf_decode import Sampling, decode
 
@@ -195,6 +215,7 @@ class HFBackend(Backend):
                 stopped=stopped,
                 sampling=Sampling(params.temperature, params.top_p, params.seed),
                 device=self.device,
+                max_length=limit,
             ):
                 text, _ = cut_at_stop(tok.decode(f.ids, skip_special_tokens=True), stop)
                 yield (

@@ -195,3 +195,32 @@ def test_speculation_gives_greedy_output_in_fewer_passes(hf: Any) -> None:
 
     assert run(32) == run(0)
     assert passes[0] < passes[1] * 0.5, passes  # the rows repeat their prompts
+
+
+def test_prompts_longer_than_the_context_get_an_error_not_a_run(hf: Any) -> None:
+    limit = hf.context_length()
+    assert limit == 8192  # SmolLM2-135M
+    long_prompt = "word " * (limit + 10)
+    params = GenerationParams(max_new_tokens=6)
+    out = dict(hf.generate(["Name a color:", long_prompt, "Name a fruit:"], params))
+    assert sorted(out) == [0, 1, 2]
+    assert out[1].finish_reason == "error" and f"at most {limit}" in (out[1].error or "")
+    assert out[1].tokens_in > limit
+    assert out[0].error is None and out[2].error is None and out[0].tokens_out > 0
+
+
+def test_rows_stop_at_the_context_end(hf: Any) -> None:
+    ids = [hf.tokenizer("The sky is blue. " * 8)["input_ids"]] * 2
+    n = len(ids[0])
+    done = list(
+        decode(
+            hf.model,
+            ids,
+            max_new_tokens=50,
+            batch_size=2,
+            eos_ids=hf._eos_ids(),
+            pad_id=0,
+            max_length=n + 5,
+        )
+    )
+    assert [len(f.ids) for f in done] == [5, 5] and {f.reason for f in done} == {"length"}
