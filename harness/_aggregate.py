@@ -30,8 +30,14 @@ def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, fl
     return (lo, hi)
 
 
-def mean_metric(values: Sequence[float | None]) -> MetricValue:
-    """Mean of the non-None values with stderr and a 95% interval."""
+def mean_metric(
+    values: Sequence[float | None], bounds: tuple[float, float] | None = None
+) -> MetricValue:
+    """Mean of the non-None values with stderr and a 95% interval.
+
+    ``bounds`` is the range the values can take (e.g. (0, 1) for a per-sample rate): the normal
+    interval is clipped to it, so a rate never gets a negative lower bound.
+    """
     xs = [float(v) for v in values if v is not None and not math.isnan(float(v))]
     n = len(xs)
     if n == 0:
@@ -42,7 +48,10 @@ def mean_metric(values: Sequence[float | None]) -> MetricValue:
     if all(x in (0.0, 1.0) for x in xs):
         lo, hi = wilson_interval(sum(xs), n)
         return MetricValue(mean, stderr, lo, hi, n, "wilson")
-    return MetricValue(mean, stderr, mean - Z95 * stderr, mean + Z95 * stderr, n, "normal")
+    lo, hi = mean - Z95 * stderr, mean + Z95 * stderr
+    if bounds is not None:
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    return MetricValue(mean, stderr, lo, hi, n, "normal")
 
 
 def bootstrap_metric(

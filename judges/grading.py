@@ -140,7 +140,7 @@ class JudgeScorer(Scorer):
         out = {
             f"{n}_score": mean_metric([s.values.get(f"{n}_score") for s in scores]),
             f"{n}_parse_failure_rate": mean_metric(
-                [s.values.get(f"{n}_parse_failure") for s in scores]
+                [s.values.get(f"{n}_parse_failure") for s in scores], bounds=(0.0, 1.0)
             ),
             f"{n}_error_rate": mean_metric([s.values.get(f"{n}_error") for s in scores]),
         }
