@@ -199,6 +199,12 @@ class _Batch:
     def positions(self) -> Any:
         return self.mask.sum(dim=1, keepdim=True)  # each row's next position id
 
+    def retire(self, done: list[Finished]) -> None:
+        """Drop the rows that finished."""
+        if done:
+            finished = {f.index for f in done}
+            self.keep([r for r, row in enumerate(self.rows) if row.index not in finished])
+
     def keep(self, keep: list[int]) -> None:
         import torch
 
@@ -219,14 +225,12 @@ class _Batch:
 
         if self.rows:
             width = max(self.length, mask.shape[1])
-            keys = [
-                torch.cat(p, 0)
-                for p in zip(_pad(self._cut(self.keys), width), _pad(keys, width), strict=True)
-            ]
-            values = [
-                torch.cat(p, 0)
-                for p in zip(_pad(self._cut(self.values), width), _pad(values, width), strict=True)
-            ]
+
+            def stack(old: list[Any], new: list[Any]) -> list[Any]:
+                pairs = zip(_pad(self._cut(old), width), _pad(new, width), strict=True)
+                return [torch.cat(p, 0) for p in pairs]
+
+            keys, values = stack(self.keys, keys), stack(self.values, values)
             mask = torch.cat([_pad_mask(self.mask, width), _pad_mask(mask, width)], 0)
             rows = self.rows + rows
         self._pack(rows, keys, values, mask, room)
@@ -328,7 +332,7 @@ def _decode(
         ids = torch.tensor([list(prompts[0][:n_prefix])], device=device)
         cache = DynamicCache()
         with torch.inference_mode():
-            model(input_ids=ids, past_key_values=cache, use_cache=True)
+            model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
         prefix_kv = [(layer.keys, layer.values) for layer in cache.layers]
     else:
         n_prefix = 0
@@ -364,18 +368,16 @@ def _decode(
                 model, prompts, new, n_prefix, prefix_kv, pad_id, device
             )
             for row in rows:
-                if greedy and speculate_tokens > 0:
-                    row.draft = NgramDraft(prompts[row.index])
-                else:
+                if not greedy:
                     row.generator = torch.Generator(device=device)
                     row.generator.manual_seed(sampling.seed * 1_000_003 + row.index)
+                elif speculate_tokens > 0:
+                    row.draft = NgramDraft(prompts[row.index])
             tokens = _choose(logits, rows, sampling).tolist()
             batch.join(rows, keys, values, mask, room=room)
             done = [f for row, t in zip(rows, tokens, strict=True) if (f := emit(row, [t]))]
             yield from done
-            if done:
-                finished = {f.index for f in done}
-                batch.keep([r for r, row in enumerate(batch.rows) if row.index not in finished])
+            batch.retire(done)
         if not batch.rows:
             return
         # One forward pass: each row's newest token, then its draft (if any), padded.
@@ -413,9 +415,7 @@ def _decode(
             emitted = [[t] for t in _choose(out.logits[:, 0], batch.rows, sampling).tolist()]
         done = [f for row, e in zip(batch.rows, emitted, strict=True) if (f := emit(row, e))]
         yield from done
-        if done:
-            finished = {f.index for f in done}
-            batch.keep([r for r, row in enumerate(batch.rows) if row.index not in finished])
+        batch.retire(done)
 
 
 def _prefill(
@@ -446,6 +446,8 @@ def _prefill(
             [(k.expand(len(new), -1, -1, -1), v.expand(len(new), -1, -1, -1)) for k, v in prefix_kv]
         )
     positions = (n_prefix + torch.arange(width, device=device))[None].expand(len(new), -1)
+    # The LM head only where a row's next token is read (its last suffix position).
+    ends = sorted({len(s) - 1 for s in suffixes})
     with torch.inference_mode():
         out = model(
             input_ids=ids,
@@ -454,8 +456,9 @@ def _prefill(
             cache_position=torch.arange(n_prefix, n_prefix + width, device=device),
             past_key_values=cache,
             use_cache=True,
+            logits_to_keep=torch.tensor(ends, device=device),
         )
-    last = torch.tensor([len(s) - 1 for s in suffixes], device=device)
+    last = torch.tensor([ends.index(len(s) - 1) for s in suffixes], device=device)
     logits = out.logits[torch.arange(len(new), device=device), last]
     keys = [layer.keys for layer in cache.layers]
     values = [layer.values for layer in cache.layers]

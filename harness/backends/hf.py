@@ -161,21 +161,19 @@ class HFBackend(Backend):
         from harness.backends import _hf_decode
 
         limit = self.context_length()
-        fits = list(range(len(prompts)))
-        if limit is not None:
-            fits = []
-            for i, p in enumerate(prompts):
-                n = len(self.tokenizer(p, add_special_tokens=self._add_special())["input_ids"])
-                if n < limit:
-                    fits.append(i)
-                    continue
-                msg = f"prompt has {n} tokens; {self.resolved.id} takes at most {limit}"
-                yield i, Generation(text="", tokens_in=n, finish_reason="error", error=msg)
-        kept = [prompts[i] for i in fits]
+        add = self._add_special()
+        ids = [self.tokenizer(p, add_special_tokens=add)["input_ids"] for p in prompts]
+        fits = []
+        for i, p_ids in enumerate(ids):
+            if limit is None or len(p_ids) < limit:
+                fits.append(i)
+                continue
+            msg = f"prompt has {len(p_ids)} tokens; {self.resolved.id} takes at most {limit}"
+            yield i, Generation(text="", tokens_in=len(p_ids), finish_reason="error", error=msg)
         if self.continuous and _hf_decode.supported(self.model):
-            gen = self._generate_continuous(kept, params, adapter, limit)
+            gen = self._generate_continuous([ids[i] for i in fits], params, adapter, limit)
         else:
-            gen = self._generate_padded(kept, params, adapter)
+            gen = self._generate_padded([prompts[i] for i in fits], params, adapter)
         for k, g in gen:
             yield fits[k], g
 
@@ -186,7 +184,7 @@ class HFBackend(Backend):
 
     def _generate_continuous(
         self,
-        prompts: Sequence[Rendered],
+        ids: Sequence[list[int]],
         params: GenerationParams,
         adapter: AdapterSpec | None,
         limit: int | None = None,
@@ -194,7 +192,6 @@ class HFBackend(Backend):
         from harness.backends._hf_decode import Sampling, decode
 
         tok = self.tokenizer
-        ids = [tok(p, add_special_tokens=self._add_special())["input_ids"] for p in prompts]
         stop = [s for s in params.stop if s]
         tail = max((len(s) for s in stop), default=0) + 4  # tokens: each is at least a character
 
