@@ -13,6 +13,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from adapters.schedule import Budget
+
 
 def _clock(seconds: float) -> str:
     seconds = max(0, int(seconds))
@@ -20,9 +22,14 @@ def _clock(seconds: float) -> str:
 
 
 class ProgressPrinter(TrainerCallback):  # type: ignore[misc]
-    """Prints ``step i/N | loss | eval_loss | tokens/s | ETA`` at every log."""
+    """Prints ``step i/N | loss | eval_loss | tokens/s | ETA`` at every log.
 
-    def __init__(self) -> None:
+    With a time limit (``max_minutes``), the ETA is whichever comes first: the last step or the
+    limit.
+    """
+
+    def __init__(self, max_minutes: float | None = None) -> None:
+        self.max_s = max_minutes * 60 if max_minutes else None
         self.start: float | None = None
         self.start_step = 0
         self.start_tokens = 0
@@ -47,20 +54,28 @@ class ProgressPrinter(TrainerCallback):  # type: ignore[misc]
             parts.append(f"eval_loss {logs['eval_loss']:.4f}")
         parts.append(f"{tokens / elapsed:.0f} tok/s" if elapsed > 0 else "- tok/s")
         eta = elapsed / done * (state.max_steps - state.global_step)
+        if self.max_s is not None:
+            eta = min(eta, self.max_s - elapsed)
         parts.append(f"elapsed {_clock(elapsed)} ETA {_clock(eta)}")
         print("train: " + " | ".join(parts), file=sys.stderr, flush=True)
 
 
 class TimeLimit(TrainerCallback):  # type: ignore[misc]
-    """Stops training after ``max_minutes`` of wall time, with a final eval and checkpoint."""
+    """Stops training after ``max_minutes`` of wall time, with a final eval and checkpoint.
 
-    def __init__(self, max_minutes: float | None) -> None:
+    It also starts ``budget``'s clock, so a time-based learning-rate decay ends where it stops.
+    """
+
+    def __init__(self, max_minutes: float | None, budget: Budget | None = None) -> None:
         self.max_s = max_minutes * 60 if max_minutes else None
+        self.budget = budget
         self.start = time.time()
         self.hit = False
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         self.start = time.time()
+        if self.budget is not None:
+            self.budget.start()
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         if self.max_s is not None and time.time() - self.start >= self.max_s and not self.hit:

@@ -27,6 +27,7 @@ class LossPoint(BaseModel):
     step: int
     train_loss: float | None = None
     eval_loss: float | None = None
+    learning_rate: float | None = None  # logged with the train loss
 
 
 class BaseModelRef(BaseModel):
@@ -76,7 +77,10 @@ def loss_history(log_history: list[dict[str, Any]]) -> list[LossPoint]:
     for entry in log_history:
         step = int(entry.get("step", 0))
         if "loss" in entry:
-            points.setdefault(step, LossPoint(step=step)).train_loss = float(entry["loss"])
+            point = points.setdefault(step, LossPoint(step=step))
+            point.train_loss = float(entry["loss"])
+            if "learning_rate" in entry:
+                point.learning_rate = float(entry["learning_rate"])
         if "eval_loss" in entry:
             points.setdefault(step, LossPoint(step=step)).eval_loss = float(entry["eval_loss"])
     return [points[s] for s in sorted(points)]

@@ -74,7 +74,16 @@ class Recipe(BaseModel):
     warmup_steps: int | None = Field(
         None, ge=0, description="Warm-up steps; overrides warmup_ratio (use it with max_minutes)."
     )
-    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
+    lr_scheduler: Literal[
+        "linear", "cosine", "constant", "constant_with_warmup", "warmup_stable_decay"
+    ] = Field(
+        "linear",
+        description="warmup_stable_decay: hold the peak, then decay to 0 over the last "
+        "decay_ratio of the budget (planned steps, or max_minutes when that comes first).",
+    )
+    decay_ratio: float = Field(
+        0.2, gt=0, le=1, description="warmup_stable_decay: fraction of the budget spent decaying."
+    )
     weight_decay: float = Field(0.0, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(

@@ -31,6 +31,7 @@ from adapters.data import (
 from adapters.manifest import build_manifest, loss_history, plot_loss, write_manifest
 from adapters.recipe import Recipe
 from adapters.registry import register_adapter
+from adapters.schedule import Budget, wsd_scheduler
 from harness._errors import DataError, HarnessError, ModelError
 from harness._models import ResolvedModel, resolve_model
 
@@ -228,6 +229,17 @@ def planned_steps(recipe: Recipe, n_train: int) -> int:
     return min(epochs_steps, recipe.max_steps) if recipe.max_steps else epochs_steps
 
 
+def warmup_steps(recipe: Recipe, steps: int) -> int:
+    """``warmup_steps`` if given, else ``warmup_ratio`` of the planned steps.
+
+    A time-limited run stops long before the planned steps: a ratio of those would leave it
+    warming up throughout, hence the explicit count.
+    """
+    if recipe.warmup_steps is not None:
+        return recipe.warmup_steps
+    return round(recipe.warmup_ratio * steps)
+
+
 def _sft_config(session: Session) -> Any:
     from trl import SFTConfig
 
@@ -241,12 +253,9 @@ def _sft_config(session: Session) -> Any:
         per_device_eval_batch_size=max(r.batch_size, 8),
         gradient_accumulation_steps=r.grad_accum,
         learning_rate=r.lr,
-        # A time-limited run stops long before the planned steps: a ratio of those would
-        # leave it warming up throughout, hence the explicit count.
-        warmup_steps=r.warmup_steps
-        if r.warmup_steps is not None
-        else round(r.warmup_ratio * steps),
-        lr_scheduler_type=r.lr_scheduler,
+        warmup_steps=warmup_steps(r, steps),
+        # warmup_stable_decay is ours (`HarnessSFTTrainer.create_scheduler`), not transformers'.
+        lr_scheduler_type="constant" if r.lr_scheduler == "warmup_stable_decay" else r.lr_scheduler,
         weight_decay=r.weight_decay,
         max_grad_norm=r.max_grad_norm,
         bf16=session.dtype == "bf16",
@@ -282,7 +291,12 @@ def fit(session: Session) -> None:
     from transformers.trainer_utils import get_last_checkpoint
 
     request, recipe = session.request, session.request.recipe
-    callbacks: list[Any] = [ProgressPrinter(), TimeLimit(recipe.max_minutes)]
+    steps = planned_steps(recipe, len(session.train_rows))
+    budget = Budget(steps, recipe.max_minutes * 60 if recipe.max_minutes else None)
+    callbacks: list[Any] = [
+        ProgressPrinter(recipe.max_minutes),
+        TimeLimit(recipe.max_minutes, budget),
+    ]
     if recipe.validation.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(recipe.validation.early_stopping_patience))
     session.trainer = _trainer_class()(
@@ -294,6 +308,8 @@ def fit(session: Session) -> None:
         peft_config=_lora_config(recipe),
         callbacks=callbacks,
     )
+    if recipe.lr_scheduler == "warmup_stable_decay":
+        session.trainer.wsd = (budget, warmup_steps(recipe, steps), recipe.decay_ratio)
     # Our ProgressPrinter replaces the stock one, which prints raw log dicts.
     session.trainer.remove_callback(PrinterCallback)
     ckpt_dir = request.out / CHECKPOINTS
@@ -335,6 +351,17 @@ def _trainer_class() -> type:
                     num_items_in_batch=num_items_in_batch,
                 )
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+
+        wsd: tuple[Budget, int, float] | None = None  # (budget, warm-up steps, decay ratio)
+
+        def create_scheduler(self, num_training_steps: int, optimizer: Any = None) -> Any:
+            if self.wsd is None or self.lr_scheduler is not None:
+                return super().create_scheduler(num_training_steps, optimizer)
+            budget, warmup, decay_ratio = self.wsd
+            self.lr_scheduler = wsd_scheduler(
+                optimizer or self.optimizer, budget, warmup, decay_ratio
+            )
+            return self.lr_scheduler
 
     return HarnessSFTTrainer
 
