@@ -88,6 +88,7 @@ def harness_run(args: argparse.Namespace, out: Path) -> tuple[int, float, Any]:
             "validation.max_items=1",
             f"validation.every_steps={args.steps}",
             "max_minutes=null",
+            "lr_scheduler=constant_with_warmup",  # the schedule the figures in the note used
         ],
     )
     session = setup(TrainRequest(out=out, recipe=recipe, task="viggo", resume=False))
