@@ -76,6 +76,7 @@ def test_training_run_logs_the_decayed_rate(tmp_path: Path, bundled_model: Any) 
             "validation.every_steps=4",
             "logging_steps=1",
             "lora.r=4",
+            "max_minutes=null",  # steps alone drive it here (time: the fake-clock tests)
         ],
     )
     session = setup(TrainRequest(out=tmp_path / "wsd", recipe=recipe, task="viggo"))
