@@ -154,7 +154,7 @@ def read_manifest(folder: Path) -> AdapterManifest:
 
 
 def plot_loss(history: list[LossPoint], path: Path, title: str = "") -> Path:
-    """Train and validation loss against step, as a PNG."""
+    """Train and validation loss against step, as a PNG; the learning rate on a second axis."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -168,7 +168,15 @@ def plot_loss(history: list[LossPoint], path: Path, title: str = "") -> Path:
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(title, fontsize=9)
-    ax.legend()
+    handles, labels = ax.get_legend_handles_labels()
+    rates = [(p.step, p.learning_rate) for p in history if p.learning_rate is not None]
+    if rates:
+        lr_ax = ax.twinx()
+        (line,) = lr_ax.plot(*zip(*rates, strict=True), color="grey", linestyle=":", label="lr")
+        lr_ax.set_ylabel("learning rate")
+        lr_ax.set_ylim(bottom=0)
+        handles, labels = [*handles, line], [*labels, "learning rate"]
+    ax.legend(handles, labels)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
