@@ -24,12 +24,12 @@ def _clock(seconds: float) -> str:
 class ProgressPrinter(TrainerCallback):  # type: ignore[misc]
     """Prints ``step i/N | loss | eval_loss | tokens/s | ETA`` at every log.
 
-    With a time limit (``max_minutes``), the ETA is whichever comes first: the last step or the
-    limit.
+    With a time limit (``budget.max_seconds``), the ETA is whichever comes first: the last step or
+    the limit.
     """
 
-    def __init__(self, max_minutes: float | None = None) -> None:
-        self.max_s = max_minutes * 60 if max_minutes else None
+    def __init__(self, budget: Budget | None = None) -> None:
+        self.budget = budget
         self.start: float | None = None
         self.start_step = 0
         self.start_tokens = 0
@@ -54,31 +54,28 @@ class ProgressPrinter(TrainerCallback):  # type: ignore[misc]
             parts.append(f"eval_loss {logs['eval_loss']:.4f}")
         parts.append(f"{tokens / elapsed:.0f} tok/s" if elapsed > 0 else "- tok/s")
         eta = elapsed / done * (state.max_steps - state.global_step)
-        if self.max_s is not None:
-            eta = min(eta, self.max_s - elapsed)
+        if self.budget is not None and self.budget.max_seconds:
+            eta = min(eta, self.budget.max_seconds - self.budget.elapsed())
         parts.append(f"elapsed {_clock(elapsed)} ETA {_clock(eta)}")
         print("train: " + " | ".join(parts), file=sys.stderr, flush=True)
 
 
 class TimeLimit(TrainerCallback):  # type: ignore[misc]
-    """Stops training after ``max_minutes`` of wall time, with a final eval and checkpoint.
+    """Stops training when ``budget``'s time is up, with a final eval and checkpoint.
 
-    It also starts ``budget``'s clock, so a time-based learning-rate decay ends where it stops.
+    It starts ``budget``'s clock, so a time-based learning-rate decay ends where it stops.
     """
 
-    def __init__(self, max_minutes: float | None, budget: Budget | None = None) -> None:
-        self.max_s = max_minutes * 60 if max_minutes else None
+    def __init__(self, budget: Budget) -> None:
         self.budget = budget
-        self.start = time.time()
         self.hit = False
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-        self.start = time.time()
-        if self.budget is not None:
-            self.budget.start()
+        self.budget.start()
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-        if self.max_s is not None and time.time() - self.start >= self.max_s and not self.hit:
+        limit = self.budget.max_seconds
+        if limit and self.budget.elapsed() >= limit and not self.hit:
             self.hit = True
             print(
                 f"train: time limit reached at step {state.global_step}",

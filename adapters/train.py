@@ -293,10 +293,7 @@ def fit(session: Session) -> None:
     request, recipe = session.request, session.request.recipe
     steps = planned_steps(recipe, len(session.train_rows))
     budget = Budget(steps, recipe.max_minutes * 60 if recipe.max_minutes else None)
-    callbacks: list[Any] = [
-        ProgressPrinter(recipe.max_minutes),
-        TimeLimit(recipe.max_minutes, budget),
-    ]
+    callbacks: list[Any] = [ProgressPrinter(budget), TimeLimit(budget)]
     if recipe.validation.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(recipe.validation.early_stopping_patience))
     session.trainer = _trainer_class()(

