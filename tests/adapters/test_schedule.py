@@ -87,6 +87,11 @@ def test_training_run_logs_the_decayed_rate(tmp_path: Path, bundled_model: Any) 
     # Logged at step k: the rate step k used, the factor at k - 1 steps done. The last half of
     # the 4 planned steps decays: factors 1, 1, 1 (progress 2/4 is the edge), 0.5; 0 comes next.
     assert [logged[k] for k in (1, 2, 3, 4)] == pytest.approx([2e-3, 2e-3, 2e-3, 1e-3])
+    # The manifest's loss history (and so the loss-curve plot) carries the same rates.
+    from adapters.manifest import loss_history
+
+    history = loss_history(session.trainer.state.log_history)
+    assert {p.step: p.learning_rate for p in history if p.train_loss is not None} == logged
 
 
 def test_time_limit_stops_once_with_a_last_eval_and_save_on_the_budget_clock() -> None:
