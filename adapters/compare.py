@@ -9,16 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import (
-    DataOptions,
-    RequestCache,
-    default_cache_path,
-    evaluate,
-    get_task,
-    load_adapter,
-    with_overrides,
-)
-from harness.backends import build_backend
+from harness import DataOptions, RequestCache, RunContext, default_cache_path, run_eval
 
 
 def _cell(m: object) -> str:
@@ -41,38 +32,33 @@ def compare_base_and_adapter(
     seed: int = 1234,
 ) -> str:
     """Evaluates base and adapter on the task's test items; returns a side-by-side table."""
-    task = get_task(task_name)
-    spec = load_adapter(str(adapter))
     options: dict[str, object] = {"model": model} if model else {}
     if batch_size:
         options["batch_size"] = batch_size
-    backend = build_backend("hf", **options)
-    try:
-        base_res, adapter_res = evaluate(
-            task,
-            backend,
-            adapters=[spec],
-            include_base=True,
-            data=DataOptions(data_dir=data_dir, limit=limit, seed=seed),
-            # The same parameters as `harness run`, so its cached answers are reused.
-            generation=with_overrides(task.generation, seed=seed),
-            cache=RequestCache(default_cache_path()),
-            runs_dir=runs_dir,
-        )
-    finally:
-        backend.close()
+    base_res, adapter_res = run_eval(
+        task_name,
+        backend="hf",
+        backend_options=options,
+        adapters=[str(adapter)],
+        include_base=True,
+        data=DataOptions(data_dir=data_dir, limit=limit, seed=seed),
+        # The same parameters as `harness run`, so its cached answers are reused.
+        generation={"seed": seed},
+        context=RunContext(cache=RequestCache(default_cache_path()), runs_dir=runs_dir),
+    )
     b, a = base_res.record, adapter_res.record
+    adapter_name = a.model.adapter.name if a.model.adapter else str(adapter)
     names = list(b.metrics)
     width = max(len(n) for n in names) + 2
     lines = [
-        f"{task_name}: n={b.counts.samples} test items, base vs adapter {spec.name} (95% CI)",
+        f"{task_name}: n={b.counts.samples} test items, base vs adapter {adapter_name} (95% CI)",
         f"{'metric':<{width}}{'base':<26}{'adapter':<26}delta",
     ]
     for name in names:
         mb, ma = b.metrics[name], a.metrics.get(name)
-        delta = (
-            (ma.value - mb.value) if ma is not None and None not in (ma.value, mb.value) else None
-        )
+        delta = None
+        if ma is not None and ma.value is not None and mb.value is not None:
+            delta = ma.value - mb.value
         lines.append(
             f"{name:<{width}}{_cell(mb):<26}{_cell(ma):<26}"
             + (f"{delta:+.3f}" if delta is not None else "-")

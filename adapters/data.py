@@ -60,7 +60,7 @@ def task_examples(
         DataError: A target is not text (the task cannot be trained on as is).
     """
     task = get_task(task_name)
-    dataset = task.load(DataOptions(data_dir=data_dir, split=split, limit=limit))
+    dataset = load_dataset(task, DataOptions(data_dir=data_dir, split=split, limit=limit))
     examples = []
     for s in dataset.samples:
         completion = s.metadata.get("completion", s.target)

@@ -9,12 +9,23 @@ from harness import _env  # noqa: F401  (process settings that must precede torc
 from harness._adapters import load_adapter
 from harness._aggregate import bootstrap_metric, mean_metric, wilson_interval
 from harness._cache import RequestCache, default_cache_path, harness_home, request_key
-from harness._data import dataset_dir, load_hub, read_csv, read_jsonl, sha256_file
+from harness._context import CodeExecution, RunContext
+from harness._data import (
+    dataset_dir,
+    load_dataset,
+    load_hub,
+    read_csv,
+    read_jsonl,
+    select_items,
+    sha256_file,
+)
+from harness._eval import run_eval
 from harness._errors import BackendError, DataError, HarnessError, ModelError
 from harness._models import ResolvedModel, resolve_model, weights_sha256
 from harness._registry import Registry
+from harness._requests import RequestResult
 from harness._runner import EvalResult, evaluate, with_overrides
-from harness._scorer import Scorer, scorers
+from harness._scorer import Scorer, scorer, scorers
 from harness._task import DataOptions, Dataset, DatasetInfo, Task, get_task, task, tasks
 from harness._types import (
     Generation,
@@ -52,6 +63,7 @@ __all__ = [
     "AdapterSpec",
     "Backend",
     "BackendError",
+    "CodeExecution",
     "DataError",
     "DataOptions",
     "Dataset",
@@ -85,6 +97,8 @@ __all__ = [
     "RunRecord",
     "SampleRecord",
     "RequestCache",
+    "RequestResult",
+    "RunContext",
     "ResolvedModel",
     "Sample",
     "Score",
@@ -98,6 +112,7 @@ __all__ = [
     "evaluate",
     "get_task",
     "harness_home",
+    "load_dataset",
     "load_hub",
     "mean_metric",
     "read_csv",
@@ -105,8 +120,11 @@ __all__ = [
     "read_run",
     "read_samples",
     "request_key",
+    "run_eval",
+    "scorer",
     "resolve_model",
     "scorers",
+    "select_items",
     "sha256_file",
     "task",
     "tasks",

@@ -14,10 +14,13 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness._errors import DataError
-from harness._task import DATA_DIR_ENV, DataOptions
+from harness._task import DATA_DIR_ENV, DataOptions, Dataset
+
+if TYPE_CHECKING:
+    from harness._task import Task
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -116,3 +119,24 @@ def load_hub(
         ) from None
     revision = getattr(getattr(ds, "info", None), "version", None)
     return [dict(r) for r in ds], str(revision) if revision else None
+
+
+def select_items(dataset: Dataset, options: DataOptions) -> Dataset:
+    """The items to evaluate: the first ``options.limit`` of the task's samples (all when None).
+
+    This is the one place ``--limit`` is applied; tasks return every item of their split.
+
+    Raises:
+        DataError: ``limit`` is negative.
+    """
+    limit = options.limit
+    if limit is None:
+        return dataset
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise DataError(f"--limit {limit!r}: pass a whole number of items, 0 or more")
+    return Dataset(dataset.samples[:limit], dataset.info)
+
+
+def load_dataset(task: Task, options: DataOptions) -> Dataset:
+    """Loads ``task``'s samples with ``options`` and selects the items to evaluate."""
+    return select_items(task.load(options), options)

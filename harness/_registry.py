@@ -53,6 +53,11 @@ class Registry(Generic[T]):
             self._objects[name] = obj
             self._lazy.pop(name, None)
 
+    def register_if_absent(self, name: str, obj: T) -> None:
+        """Registers ``obj`` unless ``name`` is already taken (entry points are not loaded)."""
+        if name not in self._objects and name not in self._lazy:
+            self._objects[name] = obj
+
     def decorator(self, name: str | None = None) -> Callable[[T], T]:
         """Returns a decorator registering the decorated object under ``name`` (or its name)."""
 

@@ -1,20 +1,116 @@
-"""Cache-aware execution of a variant's model requests.
+"""Cache-aware execution of a variant's model requests, with typed results.
 
 Looks every request up in the request cache, sends only the misses to the backend, and commits
-each result to the cache the moment it arrives. Failed requests are counted and not cached, so
-a rerun retries them.
+each result to the cache the moment it arrives. Every request ends with one `RequestResult`:
+an answer (from the model or the cache) or an explicit error. A failed request is counted and
+not cached, so a rerun retries it; a request the backend never answered becomes an error, never
+an empty answer.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from harness._cache import RequestCache, request_key
-from harness._types import GenerationParams
+from harness._types import Generation, GenerationParams
 from harness._ui import Reporter
-from harness.backends._base import AdapterSpec, Backend, LoglikelihoodRequest, Rendered
+from harness.backends._base import (
+    AdapterSpec,
+    Backend,
+    Loglikelihood,
+    LoglikelihoodRequest,
+    Rendered,
+)
+
+Kind = Literal["generate", "loglikelihood"]
+NO_RESULT = "no result: the backend finished without answering this request"
+
+
+@dataclass(frozen=True)
+class RequestResult:
+    """The outcome of one model request.
+
+    Attributes:
+        kind: "generate" or "loglikelihood".
+        text: The completion (generation requests; "" on error).
+        logprob: Summed log-probability of the continuation (log-likelihood requests).
+        tokens_in: Prompt tokens.
+        tokens_out: Generated tokens, or the continuation's scored tokens.
+        finish_reason: "stop", "length" or "error".
+        error: Why the request failed (None when it did not).
+        cached: Answered by the request cache.
+    """
+
+    kind: Kind
+    text: str = ""
+    logprob: float | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    finish_reason: str = "stop"
+    error: str | None = None
+    cached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @classmethod
+    def failed(cls, kind: Kind, error: str) -> RequestResult:
+        return cls(kind, finish_reason="error", error=error)
+
+    @classmethod
+    def from_backend(cls, kind: Kind, result: Generation | Loglikelihood) -> RequestResult:
+        """Converts what a backend yields."""
+        if isinstance(result, Loglikelihood):
+            return cls(
+                kind,
+                logprob=result.logprob,
+                tokens_out=int(result.tokens or 0),
+                finish_reason="error" if result.error else "stop",
+                error=result.error or None,
+            )
+        return cls(
+            kind,
+            text=result.text,
+            tokens_in=int(result.tokens_in or 0),
+            tokens_out=int(result.tokens_out or 0),
+            finish_reason="error" if result.error else result.finish_reason,
+            error=result.error or None,
+        )
+
+    @classmethod
+    def from_cache(cls, kind: Kind, stored: dict[str, Any]) -> RequestResult:
+        """Reads a cache entry (the backend result's fields, as stored since schema 1)."""
+        if kind == "loglikelihood":
+            return cls(
+                kind,
+                logprob=float(stored["logprob"]),
+                tokens_out=int(stored.get("tokens", 0) or 0),
+                cached=True,
+            )
+        return cls(
+            kind,
+            text=str(stored["text"]),
+            tokens_in=int(stored.get("tokens_in", 0) or 0),
+            tokens_out=int(stored.get("tokens_out", 0) or 0),
+            finish_reason=str(stored.get("finish_reason", "stop")),
+            cached=True,
+        )
+
+    def to_cache(self) -> dict[str, Any]:
+        """The cache entry (same layout as before typed results, so old caches stay valid)."""
+        if self.kind == "loglikelihood":
+            return {"logprob": self.logprob, "tokens": self.tokens_out, "error": None}
+        return {
+            "text": self.text,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "finish_reason": self.finish_reason,
+            "error": None,
+        }
 
 
 @dataclass
@@ -22,18 +118,35 @@ class Batch:
     """The outcome of one variant's requests.
 
     Attributes:
-        results: Per request, the stored dict (a Generation or Loglikelihood as dict).
-        cache_hits: Requests answered by the cache.
-        model_calls: Requests sent to the backend.
-        errors: Requests that failed.
+        results: One result per request, in request order.
         model_s: Seconds spent waiting on the backend.
     """
 
-    results: list[dict[str, Any]] = field(default_factory=list)
-    cache_hits: int = 0
-    model_calls: int = 0
-    errors: int = 0
+    results: list[RequestResult] = field(default_factory=list)
     model_s: float = 0.0
+
+    @property
+    def cache_hits(self) -> int:
+        """Requests answered by the cache."""
+        return sum(r.cached for r in self.results)
+
+    @property
+    def model_calls(self) -> int:
+        """Requests sent to the backend that came back (answered or failed)."""
+        return sum(not r.cached and r.error != NO_RESULT for r in self.results)
+
+    @property
+    def errors(self) -> int:
+        """Requests with no answer."""
+        return sum(not r.ok for r in self.results)
+
+    @property
+    def tokens_in(self) -> int:
+        return sum(r.tokens_in for r in self.results)
+
+    @property
+    def tokens_out(self) -> int:
+        return sum(r.tokens_out for r in self.results)
 
 
 def _keys(
@@ -67,6 +180,7 @@ def run_requests(
 ) -> Batch:
     """Runs generation requests (``prompts`` with ``params``; prompt i repeated per sample
     index already) or log-likelihood requests, through the cache."""
+    kind: Kind
     if ll_requests is not None:
         kind = "loglikelihood"
         payloads: list[Any] = [[r.context, r.continuation] for r in ll_requests]
@@ -78,32 +192,32 @@ def run_requests(
         payloads = _with_repeat_index(prompts)
     keys = _keys(backend, adapter, kind, payloads, pdict)
     found = cache.get_many(keys) if cache is not None else {}
-    out = Batch(results=[found.get(k, {}) for k in keys])
-    out.cache_hits = sum(1 for k in keys if k in found)
-    missing = [i for i, k in enumerate(keys) if k not in found]
-    reporter.start(label, len(keys), out.cache_hits)
+    results: list[RequestResult | None] = [
+        RequestResult.from_cache(kind, found[k]) if k in found else None for k in keys
+    ]
+    missing = [i for i, r in enumerate(results) if r is None]
+    reporter.start(label, len(keys), len(keys) - len(missing))
     t0 = time.perf_counter()
     try:
         if missing:
+            stream: Iterable[tuple[int, Generation | Loglikelihood]]
             if ll_requests is not None:
-                stream: Any = backend.loglikelihood([ll_requests[i] for i in missing], adapter)
+                stream = backend.loglikelihood([ll_requests[i] for i in missing], adapter)
             else:
                 assert prompts is not None and params is not None
                 stream = backend.generate([prompts[i] for i in missing], params, adapter)
-            for j, result in stream:
+            for j, raw in stream:
                 i = missing[j]
-                d = result.__dict__.copy()
-                out.results[i] = d
-                out.model_calls += 1
-                if d.get("error"):
-                    out.errors += 1
-                elif cache is not None:
-                    cache.put_many({keys[i]: d})
-                reporter.advance(1, int(d.get("tokens_out", 0) or 0))
+                res = RequestResult.from_backend(kind, raw)
+                results[i] = res
+                if res.ok and cache is not None:
+                    cache.put_many({keys[i]: res.to_cache()})
+                reporter.advance(1, res.tokens_out if kind == "generate" else 0)
     finally:
-        out.model_s = time.perf_counter() - t0
+        elapsed = time.perf_counter() - t0
         reporter.finish()
-    return out
+    final = [r if r is not None else RequestResult.failed(kind, NO_RESULT) for r in results]
+    return Batch(results=final, model_s=elapsed)
 
 
 def _with_repeat_index(prompts: list[Rendered]) -> list[Any]:

@@ -13,12 +13,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from harness._errors import HarnessError
 from harness._registry import Registry
 from harness._scorer import Scorer
 from harness._types import GenerationParams, Sample
+
+if TYPE_CHECKING:
+    from harness._context import RunContext
 
 DATA_DIR_ENV = "HARNESS_DATA_DIR"
 
@@ -30,7 +33,8 @@ class DataOptions:
     Attributes:
         data_dir: Folder holding one sub-folder per dataset (``gsm8k/test.jsonl``...); None
             means ``$HARNESS_DATA_DIR``, else the task's hub dataset.
-        limit: Take only the first ``limit`` items (after shuffling with ``seed`` if set).
+        limit: Take only the first ``limit`` items (applied once, by the data layer's
+            ``select_items``; tasks return every item).
         seed: Seed for few-shot selection and any sampling of items.
         split: Override the task's evaluation split.
     """
@@ -120,10 +124,10 @@ class Task:
     mode: Literal["generate", "loglikelihood"] = "generate"
     params: dict[str, Any] = field(default_factory=dict)
 
-    def preflight(self) -> None:
+    def preflight(self, ctx: RunContext) -> None:
         """Runs every scorer's pre-generation checks (permissions, tools, endpoints)."""
         for scorer in self.scorers:
-            scorer.preflight()
+            scorer.preflight(ctx)
 
     @property
     def prompt_sha256(self) -> str:

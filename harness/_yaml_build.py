@@ -180,8 +180,6 @@ class _Builder:
                 raise DataError(f"fewshot: k={fs.k} but the exemplar source has {len(pool)} rows")
             shots = random.Random(options.seed).sample(pool, fs.k)
             info.files.update(pool_info.files)
-        if options.limit is not None:
-            rows = rows[: options.limit]
         choices = None
         if (
             self.spec.mode == "loglikelihood"

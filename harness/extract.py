@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from harness._scorer import Scorer
+from harness._scorer import Scorer, scorer
 from harness._types import Output, Sample, Score
 
 
@@ -36,6 +36,7 @@ def extract(pattern: re.Pattern[str], text: str, select: Literal["first", "last"
     return groups[0] if groups else m.group(0)
 
 
+@scorer("regex_match", metrics=("<label>_match", "<label>_no_match"))
 class RegexMatch(Scorer):
     """Extracts a number with a regex and scores exact match after `normalize_number`.
 

@@ -35,7 +35,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from xml.etree import ElementTree as ET
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -49,6 +49,9 @@ from harness._gate_checks import (
     check_regression,
 )
 from harness._runset import LoadedRun, RunComparison, compare_runs, lower_is_better
+
+if TYPE_CHECKING:
+    from harness._context import RunContext
 
 __all__ = [
     "CheckPolicy", "CheckResult", "GatePolicy", "GateResult", "Status", "check_bound",
@@ -242,35 +245,26 @@ def evaluate(policy: GatePolicy, candidates: list[LoadedRun],
 def run_candidate_evals(policy: GatePolicy, adapter_path: str, *, backend: str,
                         backend_kw: dict[str, Any], runs_dir: Path, limit: int | None = None,
                         seed: int = 1234, data_dir: Path | None = None,
-                        max_new_tokens: int | None = None) -> list[Path]:
+                        max_new_tokens: int | None = None,
+                        context: RunContext | None = None) -> list[Path]:
     """Evaluates every task of the policy for the base model and the candidate adapter.
 
     Base and adapter run in one engine on identical items, so their runs share a group and
     the gate compares them item by item. Returns the run folders written under ``runs_dir``.
     """
-    from harness import DataOptions, RequestCache, default_cache_path, get_task, with_overrides
-    from harness._adapters import load_adapter
-    from harness._runner import evaluate as run_task
-    from harness.backends import build_backend
+    from harness import DataOptions, RequestCache, RunContext, default_cache_path, get_task
+    from harness._eval import run_eval
 
-    spec = load_adapter(adapter_path)
-    folders: list[Path] = []
-    engine = build_backend(backend, **backend_kw)
-    try:
-        tasks: dict[str, dict[str, Any]] = {}
-        for c in policy.checks:  # the first check of a task gives its parameters
-            tasks.setdefault(c.task, c.params)
-        for name, task_params in tasks.items():
-            task = get_task(name, **task_params)
-            params = with_overrides(task.generation, max_new_tokens=max_new_tokens, seed=seed)
-            results = run_task(task, engine, adapters=[spec], include_base=True,
-                               data=DataOptions(data_dir=data_dir, limit=limit, seed=seed),
-                               generation=params, cache=RequestCache(default_cache_path()),
-                               runs_dir=runs_dir)
-            folders += [r.folder for r in results if r.folder is not None]
-    finally:
-        engine.close()
-    return folders
+    params: dict[str, dict[str, Any]] = {}
+    for c in policy.checks:  # the first check of a task gives its parameters
+        params.setdefault(c.task, c.params)
+    ctx = context or RunContext(cache=RequestCache(default_cache_path()))
+    results = run_eval([get_task(name, **p) for name, p in params.items()], backend=backend,
+                       backend_options=backend_kw, adapters=[adapter_path], include_base=True,
+                       data=DataOptions(data_dir=data_dir, limit=limit, seed=seed),
+                       generation={"max_new_tokens": max_new_tokens, "seed": seed},
+                       context=ctx.with_(runs_dir=runs_dir))
+    return [r.folder for r in results if r.folder is not None]
 
 
 def to_junit(result: GateResult) -> str:

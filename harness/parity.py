@@ -1,7 +1,8 @@
 """Backend parity: do two backends give the same greedy outputs, and do adapters do anything?
 
-`run_parity` renders each item once per backend (the strings must be identical), then asks
-both backends for greedy completions of the base model and every adapter on the same items.
+`compare_runs` takes the runs of the base model and every adapter on two backends (made by
+`harness.run_eval` on identical items; the rendered prompts must be identical) and compares
+their greedy completions.
 Per variant it reports how many items agree exactly, and for each adapter whether its outputs
 differ from the base's on each backend. An adapter whose outputs equal the base's on every
 item "had no effect": it was not loaded, was ignored by the backend, or its weights are zero —
@@ -11,11 +12,14 @@ a failure other harnesses report as a silent zero difference.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from harness._errors import HarnessError
-from harness._types import GenerationParams, Sample
-from harness.backends._base import AdapterSpec, Backend
+from harness._types import GenerationParams
+
+if TYPE_CHECKING:
+    from harness._runner import EvalResult
 
 
 @dataclass
@@ -72,68 +76,60 @@ class ParityReport:
         return out
 
 
-def _greedy(
-    backend: Backend,
-    prompts: list[object],
-    params: GenerationParams,
-    adapter: AdapterSpec | None,
-    ids: list[str],
-    errors: list[str],
-) -> list[str]:
-    texts = [""] * len(prompts)
-    for i, gen in backend.generate(prompts, params, adapter):
-        texts[i] = gen.text
-        if gen.error:
-            errors.append(f"{backend.name}: {ids[i]}: {gen.error}")
-    return texts
-
-
-def run_parity(
-    samples: Sequence[Sample],
-    first: Backend,
-    second: Backend,
-    adapters: Sequence[AdapterSpec] = (),
-    params: GenerationParams | None = None,
+def compare_runs(
+    first: Sequence[EvalResult], second: Sequence[EvalResult], params: GenerationParams
 ) -> ParityReport:
-    """Greedy outputs of ``first`` and ``second`` for the base and each adapter.
+    """Compares two backends' runs of the same variants (base first, then each adapter).
 
     Raises:
-        HarnessError: The backends render some prompt differently (parity would be moot).
+        HarnessError: The backends rendered some prompt differently (parity would be moot).
     """
-    params = replace(params or GenerationParams(), temperature=0.0, n=1)
-    rendered = [first.render(s.prompt) for s in samples]
-    other = [second.render(s.prompt) for s in samples]
-    for s, a, b in zip(samples, rendered, other, strict=True):
-        if a != b:
+    a_name, b_name = first[0].record.model.backend, second[0].record.model.backend
+    base = first[0].record.model.adapter is None
+    variants: list[VariantParity] = []
+    for ra, rb in zip(first, second, strict=True):
+        _same_prompts(ra, rb, a_name, b_name)
+        variants.append(_variant(ra, rb, a_name, b_name))
+    if base:
+        base_out = {a_name: _texts(first[0]), b_name: _texts(second[0])}
+        for v, ra, rb in zip(variants[1:], first[1:], second[1:], strict=True):
+            v.differs_from_base = {
+                name: sum(x != y for x, y in zip(_texts(r), base_out[name], strict=True))
+                for name, r in ((a_name, ra), (b_name, rb))
+            }
+    return ParityReport((a_name, b_name), len(first[0].samples), params, variants)
+
+
+def _same_prompts(ra: EvalResult, rb: EvalResult, a_name: str, b_name: str) -> None:
+    for sa, sb in zip(ra.samples, rb.samples, strict=True):
+        if sa.prompt != sb.prompt:
             raise HarnessError(
-                f"{first.name} and {second.name} render item {s.id} differently; use the same "
+                f"{a_name} and {b_name} render item {sa.id} differently; use the same "
                 f"model and --chat-template setting for both"
             )
-    first.prepare(list(adapters))
-    second.prepare(list(adapters))
-    ids = [s.id for s in samples]
-    variants: list[VariantParity] = []
-    base_out: dict[str, list[str]] = {}
-    for adapter in [None, *adapters]:
-        errors: list[str] = []
-        outs = {b.name: _greedy(b, rendered, params, adapter, ids, errors) for b in (first, second)}
-        a_out, b_out = outs[first.name], outs[second.name]
-        v = VariantParity(
-            variant=adapter.name if adapter else "base",
-            n=len(samples),
-            agree=sum(x == y for x, y in zip(a_out, b_out, strict=True)),
-            mismatches=[(i, x, y) for i, x, y in zip(ids, a_out, b_out, strict=True) if x != y],
-            errors=errors,
-        )
-        if adapter is None:
-            base_out = outs
-        else:
-            v.differs_from_base = {
-                name: sum(x != y for x, y in zip(texts, base_out[name], strict=True))
-                for name, texts in outs.items()
-            }
-        variants.append(v)
-    return ParityReport((first.name, second.name), len(samples), params, variants)
+
+
+def _texts(result: EvalResult) -> list[str]:
+    return [s.outputs[0] if s.outputs else "" for s in result.samples]
+
+
+def _variant(ra: EvalResult, rb: EvalResult, a_name: str, b_name: str) -> VariantParity:
+    ids = [s.id for s in ra.samples]
+    a_out, b_out = _texts(ra), _texts(rb)
+    errors = [
+        f"{name}: {s.id}: {e}"
+        for name, r in ((a_name, ra), (b_name, rb))
+        for s in r.samples
+        for e in s.errors
+    ]
+    adapter = ra.record.model.adapter
+    return VariantParity(
+        variant=adapter.name if adapter else "base",
+        n=len(ids),
+        agree=sum(x == y for x, y in zip(a_out, b_out, strict=True)),
+        mismatches=[(i, x, y) for i, x, y in zip(ids, a_out, b_out, strict=True) if x != y],
+        errors=errors,
+    )
 
 
 def format_report(report: ParityReport, title: str) -> list[str]:

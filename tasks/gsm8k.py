@@ -92,8 +92,6 @@ def gsm8k(num_fewshot: int = 5) -> Task:
             train, train_info = _rows(options, "train")
             shots = fewshot(train, num_fewshot, options.seed)
             info.files.update(train_info.files)
-        if options.limit is not None:
-            rows = rows[: options.limit]
         samples = [
             Sample(
                 id=f"{split}-{i}",

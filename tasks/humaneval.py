@@ -113,8 +113,6 @@ def humaneval(n: int = 1, temperature: float = 0.0, k: Any = "1", timeout: float
         rows = list(read_jsonl(path, required=FIELDS))
         info = DatasetInfo("humaneval", source, str(path), split, files={FILE: sha256_file(path)},
                            n_total=len(rows))
-        if options.limit is not None:
-            rows = rows[: options.limit]
         return Dataset([to_sample(r) for r in rows], info)
 
     return Task(

@@ -10,12 +10,12 @@ chat template. Scores are the three columns of the fine-tuning comparison: a 1-1
 against the reference ``output`` (``judge_score``), RAGAS answer correctness and answer
 semantic similarity; RAGAS faithfulness is added for items that carry ``contexts``. Rows may
 carry ``human_score`` (1-10) to measure judge agreement. The judge comes from the
-``--judge*`` options (``HARNESS_JUDGE_*``) or the ``judge_*`` task parameters.
+run's judge (``--judge*`` options, ``HARNESS_JUDGE_*`` defaults at the command line), with the
+``judge_*`` task parameters on top.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from harness import (
     sha256_file,
     task,
 )
-from judges import JudgeConfig, JudgeScorer, RagasScorer
+from judges import JudgeScorer, RagasScorer
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "data" / "instruct_sample.jsonl"
 ALPACA = (
@@ -61,7 +61,7 @@ def build_prompt(instruction: str, input_text: str) -> Prompt:
 
 
 def load_rows(path: Path, options: DataOptions) -> tuple[list[Sample], DatasetInfo]:
-    """Samples from an alpaca JSONL file (``limit`` applied)."""
+    """Samples from an alpaca JSONL file (all rows; the runner applies ``limit``)."""
     if not path.is_file():
         raise DataError(
             f"instruct data file {path} not found; pass -T path=FILE.jsonl "
@@ -76,8 +76,6 @@ def load_rows(path: Path, options: DataOptions) -> tuple[list[Sample], DatasetIn
         files={path.name: sha256_file(path)},
         n_total=len(rows),
     )
-    if options.limit is not None:
-        rows = rows[: options.limit]
     samples = []
     for i, r in enumerate(rows):
         instruction, input_text = str(r["instruction"]), str(r.get("input") or "")
@@ -108,16 +106,20 @@ def instruct(
 ) -> Task:
     """Instruction following on an alpaca-format JSONL file (default: the shipped example)."""
     file = Path(path).expanduser() if path else EXAMPLE
-    judge = JudgeConfig.from_env(
-        model=judge_model, base_url=judge_base_url, api_key_env=judge_api_key_env, local=judge_local
-    ).validate()
-    scorers: list[Any] = [JudgeScorer(judge_template, judge, name="judge")]
+    judge = {
+        "model": judge_model,
+        "base_url": judge_base_url,
+        "api_key_env": judge_api_key_env,
+        "local": judge_local,
+    }  # on top of the run's judge (--judge-* options)
+    scorers: list[Any] = [JudgeScorer(judge_template, name="judge", overrides=judge)]
     if ragas:
         scorers.append(
             RagasScorer(
                 ("answer_correctness", "semantic_similarity", "faithfulness"),
-                replace(judge, max_tokens=ragas_max_tokens),
                 weights=answer_correctness_weights,
+                max_tokens=ragas_max_tokens,
+                overrides=judge,
             )
         )
 

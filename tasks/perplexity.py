@@ -68,8 +68,6 @@ def perplexity(path: str = "", field: str = "text") -> Task:
             files={file.name: sha256_file(file)},
             n_total=len(docs),
         )
-        if options.limit is not None:
-            docs = docs[: options.limit]
         samples = []
         for i, doc in enumerate(docs):
             context, rest = split_context(doc)

@@ -75,8 +75,6 @@ def spider(seeds: int = 3, rows: int = 12) -> Task:
             n_total=len(rows_),
             files={f: sha256_file(folder / f) for f in ("dev.json", "tables.json")},
         )
-        if options.limit is not None:
-            rows_ = rows_[: options.limit]
         samples = []
         for i, r in enumerate(rows_):
             if r.get("db_id") not in schemas:

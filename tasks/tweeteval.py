@@ -111,8 +111,6 @@ def tweeteval_sentiment(
         labels = read_mapping(folder / "mapping.txt") if folder is not None else list(LABELS)
         if tuple(labels) != LABELS:
             raise DataError(f"{NAME}: mapping.txt lists {labels}, expected {list(LABELS)}")
-        if options.limit is not None:
-            rows = rows[: options.limit]
         choices = [choice_prefix + lb for lb in labels] if mode == "loglikelihood" else None
         samples = [
             Sample(

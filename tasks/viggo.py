@@ -38,6 +38,7 @@ from harness import (
     Sample,
     Score,
     Scorer,
+    scorer,
     Task,
     bootstrap_metric,
     dataset_dir,
@@ -171,6 +172,13 @@ def _prf(tp: int, n_pred: int, n_ref: int) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
+@scorer(
+    "mr_match",
+    metrics=(
+        "exact_match", "function_accuracy", "slot_f1_sample", "attribute_order",
+        "slot_precision", "slot_recall", "slot_f1",
+    ),
+)
 class MRScorer(Scorer):
     """Exact match, function accuracy, slot P/R/F1 and attribute order for one MR."""
 
@@ -239,8 +247,6 @@ def viggo() -> Task:
             Sample(id=f"{split}-{i}", prompt=viggo_prompt(r["ref"]), target=r["mr"])
             for i, r in enumerate(rows)
         ]
-        if options.limit is not None:
-            samples = samples[: options.limit]
         return Dataset(samples, info)
 
     return Task(

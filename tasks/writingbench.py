@@ -33,7 +33,7 @@ from harness import (
     sha256_file,
     task,
 )
-from judges import JudgeConfig, RubricJudge
+from judges import RubricJudge
 
 RESOURCE = "writingbench/benchmark_all.jsonl"
 
@@ -74,9 +74,12 @@ def writingbench(
     """
     if language not in ("all", "en", "zh"):
         raise DataError(f"writingbench language {language!r}: use all, en or zh")
-    judge = JudgeConfig.from_env(
-        model=judge_model, base_url=judge_base_url, api_key_env=judge_api_key_env, local=judge_local
-    ).validate()
+    judge = {
+        "model": judge_model,
+        "base_url": judge_base_url,
+        "api_key_env": judge_api_key_env,
+        "local": judge_local,
+    }  # on top of the run's judge (--judge-* options)
 
     def load(options: DataOptions) -> Dataset:
         path = benchmark_file()
@@ -94,8 +97,6 @@ def writingbench(
             rows = [r for r in rows if r["query"].isascii() == (language == "en")]
         if domain:
             rows = [r for r in rows if r.get("domain1") == domain]
-        if options.limit is not None:
-            rows = rows[: options.limit]
         samples = [
             Sample(
                 id=str(r["index"]),
@@ -117,7 +118,7 @@ def writingbench(
         version="1",
         description="WritingBench rubric-graded writing",
         load=load,
-        scorers=[RubricJudge("rubric", judge, name="rubric")],
+        scorers=[RubricJudge("rubric", name="rubric", overrides=judge)],
         generation=GenerationParams(max_new_tokens=1024, stop=("<|im_end|>", "</s>")),
         prompt_template="{query}",
     )

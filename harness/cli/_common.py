@@ -88,14 +88,11 @@ def backend_options(kw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def set_execution_permissions(allow: bool, unsafe_no_sandbox: bool) -> None:
-    """Passes the code-execution opt-ins to scorers through the environment."""
-    if unsafe_no_sandbox and not allow:
-        raise HarnessError("--unsafe-no-sandbox also needs --allow-code-execution")
-    if allow:
-        os.environ["HARNESS_ALLOW_CODE_EXECUTION"] = "1"
-    if unsafe_no_sandbox:
-        os.environ["HARNESS_UNSAFE_NO_SANDBOX"] = "1"
+def code_execution(allow: bool, unsafe_no_sandbox: bool) -> Any:
+    """The run context's code-execution policy from the two opt-in flags."""
+    from harness._context import CodeExecution
+
+    return CodeExecution(allow=allow, sandbox=not unsafe_no_sandbox)
 
 
 def offline_defaults() -> None:

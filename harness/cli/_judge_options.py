@@ -1,16 +1,15 @@
 """The ``--judge*`` options shared by commands whose tasks use an LLM judge.
 
-`judge_options` adds the options to a click command; `apply_judge_options` turns the parsed
-values into a `judges.config.JudgeConfig` and exports them as ``HARNESS_JUDGE_*`` variables,
-which is how judge scorers built inside task factories see them (a ``-T judge_*`` task
-parameter still wins). The API key is never an option: only the *name* of the variable that
-holds it.
+`judge_options` adds the options to a click command; `run_judge` turns the parsed values
+(with ``HARNESS_JUDGE_*`` variables as defaults, read here at the command line's edge) into the
+`judges.config.JudgeConfig` that goes into the run context, where judge scorers find it (a
+``-T judge_*`` task parameter still wins). The API key is never an option: only the *name* of
+the variable that holds it.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -80,14 +79,10 @@ def judge_config_from_options(kw: dict[str, Any]) -> Any:
     )
 
 
-def apply_judge_options(kw: dict[str, Any]) -> Any:
-    """Exports the judge options as ``HARNESS_JUDGE_*`` and returns the `JudgeConfig`.
-
-    Nothing is exported when no judge option was given, so tasks without judges are untouched.
-    """
+def run_judge(kw: dict[str, Any]) -> Any:
+    """The run's default judge (`RunContext.judge`): the ``--judge*`` options over the
+    ``HARNESS_JUDGE_*`` variables. Validated when an option was given (a contradictory choice
+    fails at once); otherwise a judge scorer validates it when the task needs one."""
+    config = judge_config_from_options(kw)
     keys = ("judge_mode", "judge_model", "judge_base_url", "judge_api_key_env", "judge_format")
-    if all(kw.get(k) is None for k in keys):
-        return None
-    config = judge_config_from_options(kw).validate()
-    os.environ.update(config.to_env())
-    return config
+    return config if all(kw.get(k) is None for k in keys) else config.validate()

@@ -69,27 +69,30 @@ def parity(
     offline_defaults()
     from dataclasses import asdict, replace
 
-    from harness import DataOptions, get_task, resolve_model
-    from harness._adapters import load_adapter
-    from harness.backends import build_backend
-    from harness.parity import format_report, run_parity
+    from harness import DataOptions, RunContext, get_task, resolve_model, run_eval
+    from harness.parity import compare_runs, format_report
 
     if other not in ("vllm", "vllm-server"):
         raise click.UsageError("--backend must be vllm or vllm-server")
     task = get_task(task_name, **parse_task_params(task_params))
-    samples = task.load(DataOptions(data_dir=data_dir, limit=limit)).samples
-    specs = [load_adapter(a) for a in adapters]
     resolved = resolve_model(model)
-    params = replace(task.generation, max_new_tokens=max_new_tokens)
-    hf = build_backend("hf", resolved=resolved, chat_template=chat_template)
-    try:
-        vl = build_backend(other, resolved=resolved, chat_template=chat_template)
-        try:
-            report = run_parity(samples, hf, vl, specs, params)
-        finally:
-            vl.close()
-    finally:
-        hf.close()
+    greedy = {"max_new_tokens": max_new_tokens, "temperature": 0.0, "n": 1}
+    params = replace(task.generation, **greedy)
+    # One backend at a time (never two models in memory), no cache, no run folders.
+    runs = [
+        run_eval(
+            task,
+            backend=name,
+            backend_options={"resolved": resolved, "chat_template": chat_template},
+            adapters=adapters,
+            include_base=True,
+            data=DataOptions(data_dir=data_dir, limit=limit),
+            generation=greedy,
+            context=RunContext(cache=None, runs_dir=None),
+        )
+        for name in ("hf", other)
+    ]
+    report = compare_runs(runs[0], runs[1], params)
     problems = report.failures(min_agreement)
     if as_json:
         click.echo(

@@ -11,14 +11,14 @@ import click
 
 from harness.cli._common import (
     backend_options,
+    code_execution,
     model_options,
     offline_defaults,
     parse_task_params,
     resolve_runs_dir,
     runs_dir_option,
-    set_execution_permissions,
 )
-from harness.cli._judge_options import apply_judge_options, judge_options
+from harness.cli._judge_options import judge_options, run_judge
 
 
 @click.command("run")
@@ -111,43 +111,32 @@ def run(
 ) -> None:
     """Evaluate a model (and LoRA adapters) on a task, writing runs/<run-id>/."""
     offline_defaults()
-    set_execution_permissions(allow_code_execution, unsafe_no_sandbox)
-    apply_judge_options(model_kw)
-    from harness import DataOptions, RequestCache, default_cache_path, get_task, with_overrides
-    from harness._adapters import load_adapter
-    from harness._runner import evaluate
+    from harness import DataOptions, RequestCache, RunContext, default_cache_path, run_eval
     from harness._ui import Reporter, RichReporter
-    from harness.backends import build_backend
 
     params = parse_task_params(task_params)
     if num_fewshot is not None:
         params["num_fewshot"] = num_fewshot
-    task = get_task(task_name, **params)
-    task.preflight()  # fail before loading a model, not after generating
-    specs = [load_adapter(a) for a in adapters]
-    base = include_base if include_base is not None else not specs
-    if not base and not specs:
-        raise click.UsageError("--no-base without --adapter leaves nothing to evaluate")
-    generation = with_overrides(
-        task.generation, max_new_tokens=max_new_tokens, temperature=temperature, n=n, seed=seed
-    )
     cache = None if no_cache else RequestCache(cache_path or default_cache_path())
-    reporter = Reporter() if as_json else RichReporter()
-    data = DataOptions(data_dir=data_dir, limit=limit, seed=seed, split=split)
-    dataset = task.load(data)  # bad data fails before a model is loaded
-    backend = build_backend(model_kw["backend"], **backend_options(model_kw))
+    ctx = RunContext(
+        code=code_execution(allow_code_execution, unsafe_no_sandbox),
+        judge=run_judge(model_kw),
+        cache=cache,
+        runs_dir=resolve_runs_dir(output_dir),
+        reporter=Reporter() if as_json else RichReporter(),
+    )
     try:
-        results = evaluate(
-            task,
-            backend,
-            adapters=specs,
-            include_base=base,
-            data=data,
-            dataset=dataset,
-            generation=generation,
-            cache=cache,
-            runs_dir=resolve_runs_dir(output_dir),
-            reporter=reporter,
+        results = run_eval(
+            task_name,
+            backend=model_kw["backend"],
+            backend_options=backend_options(model_kw),
+            adapters=adapters,
+            include_base=include_base,
+            task_params=params,
+            data=DataOptions(data_dir=data_dir, limit=limit, seed=seed, split=split),
+            generation={"max_new_tokens": max_new_tokens, "temperature": temperature, "n": n,
+                        "seed": seed},
+            context=ctx,
         )
     except KeyboardInterrupt:
         done = len(cache) if cache is not None else 0
@@ -157,25 +146,10 @@ def run(
             err=True,
         )
         sys.exit(130)
-    finally:
-        server_log = getattr(backend, "server_log", None)  # gone once the server stops
-        backend.close()
-    _attach_server_log(server_log, results)
     if as_json:
         click.echo(json.dumps([_summary(r) for r in results], indent=2))
     else:
         _print_table(results)
-
-
-def _attach_server_log(log: Path | None, results: list[Any]) -> None:
-    """Copies the log of a server harness launched (vllm-server) into every run folder."""
-    import shutil
-
-    if log is None or not Path(log).is_file():
-        return
-    for res in results:
-        if res.folder is not None:
-            shutil.copyfile(log, res.folder / "server.log")
 
 
 def _summary(result: Any) -> dict[str, Any]:

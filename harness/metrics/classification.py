@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from harness._aggregate import mean_metric
-from harness._scorer import Scorer
+from harness._scorer import Scorer, scorer
 from harness._types import MetricValue, Output, Sample, Score
 from harness.metrics._bootstrap import bootstrap_many
 
@@ -139,6 +139,12 @@ class _Encoded:
         return float(sum(aucs) / len(aucs)) if aucs else math.nan
 
 
+@scorer(
+    "classification",
+    metrics=(
+        "accuracy", "invalid_rate", "macro_precision", "macro_recall", "macro_f1", "roc_auc_ovr"
+    ),
+)
 class Classification(Scorer):
     """Scores single-label classification against ``sample.target`` (a label string).
 

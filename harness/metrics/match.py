@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 
-from harness._scorer import Scorer
+from harness._scorer import Scorer, scorer
 from harness._types import Output, Sample, Score
 from harness.extract import normalize_number
 
 
+@scorer("exact_match", metrics=("exact_match",))
 class ExactMatch(Scorer):
     """1.0 when the normalised answer equals a normalised target, else 0.0.
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from harness._aggregate import bootstrap_metric
-from harness._scorer import Scorer
+from harness._scorer import Scorer, scorer
 from harness._types import MetricValue, Output, Sample, Score
 
 CONTEXT_NOTE = "the first word of each document is conditioning context and is not scored"
@@ -30,6 +30,7 @@ def split_context(text: str) -> tuple[str, str]:
     return m.group(0), text[m.end() :]
 
 
+@scorer("perplexity", metrics=("perplexity", "nll"))
 class Perplexity(Scorer):
     """Token-weighted perplexity of the continuations (``sample.choices[0]``).
 

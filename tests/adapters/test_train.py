@@ -17,7 +17,7 @@ from adapters.manifest import read_manifest
 from adapters.recipe import load_recipe
 from adapters.registry import find_adapter
 from adapters.train import TrainRequest, fit, setup, train
-from harness import DataOptions, GenerationParams, get_task
+from harness import load_dataset, DataOptions, GenerationParams, get_task
 from harness._errors import DataError, ModelError
 
 TINY = [
@@ -82,7 +82,7 @@ def test_completion_mask_is_zero_exactly_on_the_prompt(tokenizer: Any, template:
 def test_training_prompt_is_the_eval_prompt(tokenizer: Any, data_dir: Path) -> None:
     """The masked prefix is token for token what the HF backend sends for the same sample."""
     sample = (
-        get_task("viggo").load(DataOptions(data_dir=data_dir, split="train", limit=1)).samples[0]
+        load_dataset(get_task("viggo"), DataOptions(data_dir=data_dir, split="train", limit=1)).samples[0]
     )
     ex = Example(
         [{"role": m.role, "content": m.content} for m in sample.prompt.messages],
@@ -172,7 +172,7 @@ def test_registered_adapter_changes_greedy_outputs(trained: dict[str, Any], data
     assert find_adapter("viggo-tiny") == trained["out"].resolve()
     with pytest.raises(ModelError, match="did you mean viggo-tiny"):
         find_adapter("viggo-tny")
-    samples = get_task("viggo").load(DataOptions(data_dir=data_dir, limit=2)).samples
+    samples = load_dataset(get_task("viggo"), DataOptions(data_dir=data_dir, limit=2)).samples
     spec = load_adapter("viggo-tiny")
     params = GenerationParams(max_new_tokens=24)
     with HFBackend(batch_size=2) as backend:

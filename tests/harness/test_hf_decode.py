@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from harness import DataOptions, get_task
+from harness import load_dataset, DataOptions, get_task
 from harness._types import GenerationParams
 from harness.backends._hf_decode import Sampling, common_prefix, decode
 from harness.backends._hf_draft import NgramDraft, accepted
@@ -46,7 +46,7 @@ def hf(bundled_model: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def gsm_prompts(data_dir: Path) -> list[str]:
-    ds = get_task("gsm8k").load(DataOptions(data_dir=data_dir, limit=5))
+    ds = load_dataset(get_task("gsm8k"), DataOptions(data_dir=data_dir, limit=5))
     return [s.prompt.text for s in ds.samples]
 
 

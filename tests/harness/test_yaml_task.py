@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness import DataError, DataOptions, HarnessError, Output, get_task
+from harness import load_dataset, DataError, DataOptions, HarnessError, Output, get_task
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "tasks"
@@ -66,7 +66,7 @@ def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
 
 def test_examples_build_on_real_data(data_dir: Path) -> None:
     gsm = get_task(str(EXAMPLES / "gsm8k_regex.yaml"))
-    ds = gsm.load(DataOptions(data_dir=data_dir, limit=3))
+    ds = load_dataset(gsm, DataOptions(data_dir=data_dir, limit=3))
     assert [s.target for s in ds.samples] == ["18", "3", "70000"]
     assert "{" not in ds.samples[0].prompt.text and "Janet" in ds.samples[0].prompt.text
     scores = gsm.scorers[0].score_all(
@@ -81,7 +81,7 @@ def test_examples_build_on_real_data(data_dir: Path) -> None:
     assert gsm.params["sha256"] and gsm.scorers[0].spec()["args"]["extraction"]["select"] == "last"
 
     dlg = get_task(str(EXAMPLES / "dialogsum_fewshot.yaml"))
-    ds = dlg.load(DataOptions(data_dir=data_dir, limit=2, seed=7))
+    ds = load_dataset(dlg, DataOptions(data_dir=data_dir, limit=2, seed=7))
     s = ds.samples[0]
     assert s.id == "test_0" and len(s.target) == 3
     assert [m.role for m in s.prompt.messages] == ["system", "user", "assistant", "user"]
@@ -89,19 +89,19 @@ def test_examples_build_on_real_data(data_dir: Path) -> None:
     assert set(ds.info.files) == {"dialogsum.test.jsonl", "dialogsum.dev.jsonl"}
     zero = get_task(str(EXAMPLES / "dialogsum_fewshot.yaml"), num_fewshot=0)
     assert (
-        zero.load(DataOptions(data_dir=data_dir, limit=1)).samples[0].prompt.text.count("Summary:")
+        load_dataset(zero, DataOptions(data_dir=data_dir, limit=1)).samples[0].prompt.text.count("Summary:")
         == 1
     )
     with pytest.raises(HarnessError, match="no -T parameters"):
         get_task(str(EXAMPLES / "dialogsum_fewshot.yaml"), colour="blue")
-    other = dlg.load(DataOptions(data_dir=data_dir, limit=1, seed=8)).samples[0]
+    other = load_dataset(dlg, DataOptions(data_dir=data_dir, limit=1, seed=8)).samples[0]
     assert other.prompt.text != s.prompt.text  # exemplar drawn with the run's seed
 
 
 def test_missing_data_dir_and_column(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("HARNESS_DATA_DIR", raising=False)
     with pytest.raises(DataError, match="--data-dir"):
-        get_task(str(EXAMPLES / "gsm8k_regex.yaml")).load(DataOptions())
+        load_dataset(get_task(str(EXAMPLES / "gsm8k_regex.yaml")), DataOptions())
     (tmp_path / "d.jsonl").write_text('{"q": "hi", "a": "x"}\n')
     path = _write(
         tmp_path,
@@ -109,7 +109,7 @@ def test_missing_data_dir_and_column(tmp_path: Path, monkeypatch) -> None:
         "prompt: {template: '{question}'}\nmetrics: [exact_match]\n",
     )
     with pytest.raises(DataError, match=r"d\.jsonl row 1: no column 'question'"):
-        get_task(str(path)).load(DataOptions())
+        load_dataset(get_task(str(path)), DataOptions())
 
 
 def test_loglikelihood_classification_from_yaml(tmp_path: Path) -> None:
@@ -127,7 +127,7 @@ metrics: [classification]
 """,
     )
     task = get_task(str(path))
-    ds = task.load(DataOptions())
+    ds = load_dataset(task, DataOptions())
     assert task.mode == "loglikelihood" and ds.samples[0].choices == [" negative", " positive"]
     scorer = task.scorers[0]
     assert scorer.labels == ["negative", "positive"]
@@ -181,7 +181,7 @@ def test_relative_data_dir_means_working_directory(
     # CI passes HARNESS_DATA_DIR=../shared/datasets; it must not be read relative to the YAML file.
     monkeypatch.chdir(data_dir.resolve().parent)
     gsm = get_task(str(EXAMPLES.resolve() / "gsm8k_regex.yaml"))
-    ds = gsm.load(DataOptions(data_dir=Path(data_dir.resolve().name), limit=1))
+    ds = load_dataset(gsm, DataOptions(data_dir=Path(data_dir.resolve().name), limit=1))
     assert ds.samples[0].target == "18"
     monkeypatch.setenv("HARNESS_DATA_DIR", data_dir.resolve().name)
-    assert gsm.load(DataOptions(limit=1)).samples[0].target == "18"
+    assert load_dataset(gsm, DataOptions(limit=1)).samples[0].target == "18"

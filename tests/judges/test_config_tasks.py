@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from harness import DataError, DataOptions, HarnessError, Output, get_task
+from harness import load_dataset, DataError, DataOptions, HarnessError, Output, get_task
 from harness.cli._judge_options import apply_judge_options, judge_options
 from judges.config import ENV_LOCAL, ENV_MODEL, JudgeConfig
 from judges.injection import ATTACKS, CASES, injection_suite
@@ -101,7 +101,7 @@ def test_instruct_without_judge_is_a_clear_error() -> None:
 def test_instruct_loads_the_example_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv(ENV_MODEL, "m")
     task = get_task("instruct")
-    ds = task.load(DataOptions(limit=3))
+    ds = load_dataset(task, DataOptions(limit=3))
     assert len(ds.samples) == 3 and ds.info.n_total == 10
     s = ds.samples[1]
     assert s.prompt.messages[0].content == s.metadata["question"]
@@ -111,19 +111,19 @@ def test_instruct_loads_the_example_file(monkeypatch: pytest.MonkeyPatch, tmp_pa
     )
     assert "### Input:\n25 degrees Celsius" in s.prompt.text and s.target.startswith("25 degrees")
     assert [type(x).__name__ for x in task.scorers] == ["JudgeScorer", "RagasScorer"]
-    ctx = task.load(DataOptions()).samples[8]
+    ctx = load_dataset(task, DataOptions()).samples[8]
     assert ctx.metadata["contexts"][0].startswith("Marie Curie")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"instruction": "x", "output": "y"}\n{"instruction": "no output"}\n')
     with pytest.raises(DataError, match=r"bad.jsonl:2: row lacks field\(s\) output"):
-        get_task("instruct", path=str(bad)).load(DataOptions())
+        load_dataset(get_task("instruct", path=str(bad)), DataOptions())
 
 
 def test_writingbench_loads_rubrics_from_the_wheel(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("inspect_evals", reason="pip install --no-deps inspect-evals")
     monkeypatch.setenv(ENV_MODEL, "m")
     task = get_task("writingbench", language="en")
-    ds = task.load(DataOptions(limit=2))
+    ds = load_dataset(task, DataOptions(limit=2))
     assert len(ds.samples) == 2 and ds.info.n_total == 1000 and ds.info.source == "package"
     s = ds.samples[0]
     assert s.metadata["question"].isascii() and len(s.metadata["checklist"]) >= 1

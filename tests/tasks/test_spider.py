@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import DataError, DataOptions, Output, get_task
+from harness import load_dataset, DataError, DataOptions, Output, get_task
 
 
 def test_loads_dev_with_schema_prompts(data_dir: Path) -> None:
     task = get_task("spider")
-    ds = task.load(DataOptions(data_dir=data_dir, limit=5))
+    ds = load_dataset(task, DataOptions(data_dir=data_dir, limit=5))
     assert ds.info.n_total == 1034 and set(ds.info.files) == {"dev.json", "tables.json"}
     s = ds.samples[0]
     assert s.target == "SELECT count(*) FROM singer" and s.metadata == {"db_id": "concert_singer"}
@@ -21,7 +21,7 @@ def test_loads_dev_with_schema_prompts(data_dir: Path) -> None:
 
 def test_scorer_on_gold_and_wrong_predictions(data_dir: Path) -> None:
     task = get_task("spider", seeds=2)
-    ds = task.load(DataOptions(data_dir=data_dir, limit=40))
+    ds = load_dataset(task, DataOptions(data_dir=data_dir, limit=40))
     scorer = task.scorers[0]
     gold = scorer.score_all(
         ds.samples, [Output(texts=[f"```sql\n{s.target};\n```"]) for s in ds.samples]
@@ -39,4 +39,4 @@ def test_scorer_on_gold_and_wrong_predictions(data_dir: Path) -> None:
 
 def test_unknown_split(data_dir: Path) -> None:
     with pytest.raises(DataError, match="only the dev split"):
-        get_task("spider").load(DataOptions(data_dir=data_dir, split="train"))
+        load_dataset(get_task("spider"), DataOptions(data_dir=data_dir, split="train"))

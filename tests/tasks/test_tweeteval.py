@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
-from harness import DataError, DataOptions, Output, get_task
+from harness import load_dataset, DataError, DataOptions, Output, get_task
 from harness.metrics.classification import Classification, extract_label, roc_auc_ovr, softmax
 from tasks.tweeteval import LABELS
 
 
 def test_loads_real_test_split(data_dir: Path) -> None:
-    ds = get_task("tweeteval_sentiment").load(DataOptions(data_dir=data_dir, limit=6))
+    ds = load_dataset(get_task("tweeteval_sentiment"), DataOptions(data_dir=data_dir, limit=6))
     assert ds.info.n_total == 12284
     assert set(ds.info.files) == {"test_text.txt", "test_labels.txt", "mapping.txt"}
     assert [s.target for s in ds.samples] == [
@@ -42,7 +42,7 @@ def test_misaligned_files_name_both(tmp_path: Path) -> None:
     (folder / "test_text.txt").write_text("a\nb\n")
     (folder / "test_labels.txt").write_text("1\n")
     with pytest.raises(DataError, match=r"test_text\.txt has 2 lines but .*test_labels\.txt has 1"):
-        get_task("tweeteval_sentiment").load(DataOptions(data_dir=tmp_path))
+        load_dataset(get_task("tweeteval_sentiment"), DataOptions(data_dir=tmp_path))
 
 
 def test_extract_label_takes_earliest_whole_word() -> None:

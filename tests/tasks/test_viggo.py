@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import DataOptions, Output, Sample, get_task
+from harness import load_dataset, DataOptions, Output, Sample, get_task
 from harness._errors import DataError
 from tasks.viggo import (
     ATTRIBUTES,
@@ -38,7 +38,7 @@ def test_prompt_vocabulary_matches_the_train_split(data_dir: Path) -> None:
 
 
 def test_load_test_split_gives_prompts_and_targets(data_dir: Path) -> None:
-    ds = get_task("viggo").load(DataOptions(data_dir=data_dir, limit=5))
+    ds = load_dataset(get_task("viggo"), DataOptions(data_dir=data_dir, limit=5))
     assert len(ds.samples) == 5 and ds.info.split == "test" and ds.info.n_total == 1083
     s = ds.samples[0]
     assert [m.role for m in s.prompt.messages] == ["system", "user"]
@@ -47,7 +47,7 @@ def test_load_test_split_gives_prompts_and_targets(data_dir: Path) -> None:
 
 
 def test_format_example_uses_the_eval_prompt(data_dir: Path) -> None:
-    ds = get_task("viggo").load(DataOptions(data_dir=data_dir, split="train", limit=1))
+    ds = load_dataset(get_task("viggo"), DataOptions(data_dir=data_dir, split="train", limit=1))
     rows, _ = read_split(DataOptions(data_dir=data_dir), "train")
     ex = format_example(rows[0])
     assert ex["prompt"] == ds.samples[0].prompt

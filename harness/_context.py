@@ -1,0 +1,63 @@
+"""The run context: every setting an evaluation needs beyond the task, model and data.
+
+One frozen value, built once (by the command line from its flags and the environment, or by
+library code directly) and passed down to the runner and to every scorer's ``preflight`` and
+``score_all``. Nothing in harness, tasks, judges or adapters reads a harness setting from
+``os.environ``: environment variables are only defaults the command line reads at its edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from harness._cache import RequestCache
+from harness._ui import Reporter
+
+
+@dataclass(frozen=True)
+class CodeExecution:
+    """Whether scorers may run model-written programs, and how.
+
+    Attributes:
+        allow: Code tasks may execute completions (``--allow-code-execution``).
+        sandbox: Run them inside the bubblewrap sandbox; False only with
+            ``--unsafe-no-sandbox``.
+    """
+
+    allow: bool = False
+    sandbox: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.sandbox and not self.allow:
+            from harness._errors import HarnessError
+
+            raise HarnessError("--unsafe-no-sandbox also needs --allow-code-execution")
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Settings shared by one evaluation's runner and scorers.
+
+    Attributes:
+        code: Code-execution policy for scorers that run programs.
+        judge: Default judge for judge scorers (a ``judges.JudgeConfig``; harness itself never
+            imports ``judges``). Task parameters override its fields; None: no judge.
+        cache: Request cache (None: every request goes to the model).
+        runs_dir: Where run folders are written (None: nothing written).
+        reporter: Progress events.
+        command: The argv recorded in each run (None: ``sys.argv``).
+    """
+
+    code: CodeExecution = CodeExecution()
+    judge: Any = None
+    cache: RequestCache | None = None
+    runs_dir: Path | None = Path("runs")
+    reporter: Reporter = field(default_factory=Reporter)
+    command: Sequence[str] | None = None
+
+    def with_(self, **changes: Any) -> RunContext:
+        """A copy with ``changes`` applied."""
+        return replace(self, **changes)

@@ -1,0 +1,249 @@
+"""Building a run record from one evaluated variant.
+
+`VariantRun` holds everything one variant's evaluation produced; `build_record` turns it into
+the `RunRecord` and `SampleRecord`s written to its run folder, one small function per part of
+the record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from harness import record as rec
+from harness._host import git_state, harness_version, host_info
+from harness._requests import Batch
+from harness._task import DataOptions, Dataset, Task
+from harness._types import GenerationParams, Output, Score
+from harness.backends._base import AdapterSpec, Backend
+
+SECRET_FLAGS = ("--api-key", "--judge-api-key", "--token")
+
+
+@dataclass(frozen=True)
+class VariantRun:
+    """One variant's evaluation: what was asked, answered and scored.
+
+    Attributes:
+        task: The task.
+        backend: The backend that served the variant.
+        adapter: The adapter (None: the base model).
+        dataset: The evaluated items.
+        data: The data options the items were selected with.
+        params: Generation parameters.
+        prompts: Per item, the prompt as rendered by the backend.
+        outputs: Per item, what the model produced.
+        scores: Per scorer, per item, the score.
+        batch: The variant's request results.
+        started: When the variant started (UTC).
+        wall: Seconds from start to scores.
+        group_id: Shared by the variants evaluated together.
+        command: The argv that started the run (redacted when recorded).
+    """
+
+    task: Task
+    backend: Backend
+    adapter: AdapterSpec | None
+    dataset: Dataset
+    data: DataOptions
+    params: GenerationParams
+    prompts: list[Any]
+    outputs: list[Output]
+    scores: list[list[Score]]
+    batch: Batch
+    started: dt.datetime
+    wall: float
+    group_id: str
+    command: list[str]
+
+    @property
+    def variant(self) -> str:
+        return self.adapter.name if self.adapter else "base"
+
+
+def build_record(run: VariantRun) -> tuple[rec.RunRecord, list[rec.SampleRecord]]:
+    """The run record and sample records of ``run``."""
+    metrics, extra = _metrics(run)
+    sha, dirty = git_state()
+    record = rec.RunRecord(
+        run_id=f"{run.started:%Y%m%d-%H%M%S}-{run.task.name}-{_slug(run.variant)}-"
+        f"{secrets.token_hex(2)}",
+        group_id=run.group_id,
+        created_at=run.started.isoformat(timespec="seconds"),
+        status="complete" if run.batch.errors == 0 else "partial",
+        harness=rec.HarnessInfo(version=harness_version(), git_sha=sha, git_dirty=dirty),
+        task=_task_info(run.task),
+        dataset=_dataset_record(run),
+        model=_model_record(run),
+        generation=rec.GenerationRecord(**run.params.to_dict(), batch_size=run.backend.batch_size),
+        scorers=[s.spec() for s in run.task.scorers],
+        metrics=metrics,
+        extra=extra,
+        counts=_counts(run),
+        timing=_timing(run),
+        host=rec.HostInfo(**host_info()),
+        command=redact(run.command),
+    )
+    return record, _sample_records(run)
+
+
+def _metrics(run: VariantRun) -> tuple[dict[str, rec.MetricRecord], dict[str, Any]]:
+    metrics: dict[str, rec.MetricRecord] = {}
+    extra: dict[str, Any] = {}
+    for scorer, per_sample in zip(run.task.scorers, run.scores, strict=True):
+        for name, mv in scorer.aggregate(per_sample, run.dataset.samples).items():
+            metrics[name] = rec.MetricRecord(**_finite(mv.to_dict()))
+        extra.update(scorer.extra(per_sample, run.dataset.samples))
+    return metrics, extra
+
+
+def _task_info(task: Task) -> rec.TaskInfo:
+    return rec.TaskInfo(
+        name=task.name,
+        version=task.version,
+        params=task.params,
+        prompt_sha256=task.prompt_sha256,
+        mode=task.mode,
+    )
+
+
+def _dataset_record(run: VariantRun) -> rec.DatasetRecord:
+    info = run.dataset.info
+    return rec.DatasetRecord(
+        name=info.name,
+        source=info.source,
+        location=info.location,
+        split=info.split,
+        revision=info.revision,
+        files=info.files,
+        n_total=info.n_total,
+        n_evaluated=len(run.dataset.samples),
+        limit=run.data.limit,
+        seed=run.data.seed,
+    )
+
+
+def _model_record(run: VariantRun) -> rec.ModelRecord:
+    info, adapter = run.backend.model_info(), run.adapter
+    return rec.ModelRecord(
+        id=info.id,
+        path=info.path,
+        weight_sha256=info.weight_sha256,
+        backend=run.backend.name,
+        dtype=info.dtype,
+        device=info.device,
+        chat_template=bool(run.backend.chat_template),
+        adapter=None
+        if adapter is None
+        else rec.AdapterRecord(
+            name=adapter.name,
+            path=str(adapter.path),
+            sha256=adapter.sha256,
+            base_model=adapter.base_model,
+            rank=adapter.rank,
+        ),
+    )
+
+
+def _counts(run: VariantRun) -> rec.Counts:
+    b = run.batch
+    return rec.Counts(
+        samples=len(run.dataset.samples),
+        requests=len(b.results),
+        cache_hits=b.cache_hits,
+        model_calls=b.model_calls,
+        errors=b.errors,
+    )
+
+
+def _timing(run: VariantRun) -> rec.Timing:
+    b, wall = run.batch, run.wall
+    generated = b.tokens_out if run.task.mode == "generate" else 0
+    return rec.Timing(
+        wall_s=round(wall, 3),
+        model_s=round(b.model_s, 3),
+        tokens_in=b.tokens_in,
+        tokens_out=generated,
+        tokens_per_s=round(generated / b.model_s, 2) if b.model_s > 0 and b.model_calls else None,
+        items_per_s=round(len(run.dataset.samples) / wall, 3) if wall > 0 else None,
+    )
+
+
+def _sample_records(run: VariantRun) -> list[rec.SampleRecord]:
+    tokens = _tokens_per_sample(run)
+    return [
+        rec.SampleRecord(
+            id=s.id,
+            prompt=p,
+            outputs=o.texts,
+            choice_logprobs=o.choice_logprobs,
+            target=s.target,
+            scores={
+                sc.name: _score_record(per_sample[i])
+                for sc, per_sample in zip(run.task.scorers, run.scores, strict=True)
+            },
+            errors=o.errors,
+            tokens_in=tokens[i][0],
+            tokens_out=tokens[i][1],
+            metadata=s.metadata,
+        )
+        for i, (s, p, o) in enumerate(
+            zip(run.dataset.samples, run.prompts, run.outputs, strict=True)
+        )
+    ]
+
+
+def _score_record(score: Score) -> rec.ScoreRecord:
+    return rec.ScoreRecord(
+        values=_finite(score.values),
+        answer=score.answer,
+        explanation=score.explanation,
+        metadata=score.metadata,
+    )
+
+
+def _tokens_per_sample(run: VariantRun) -> list[tuple[int, int]]:
+    samples = run.dataset.samples
+    if run.task.mode == "loglikelihood":
+        index = [si for si, s in enumerate(samples) for _ in (s.choices or [])]
+    else:
+        index = [si for si in range(len(samples)) for _ in range(run.params.n)]
+    totals = [[0, 0] for _ in samples]
+    for si, r in zip(index, run.batch.results, strict=True):
+        totals[si][0] += r.tokens_in
+        totals[si][1] += r.tokens_out
+    return [(a, b) for a, b in totals]
+
+
+def _finite(d: dict[str, Any]) -> dict[str, Any]:
+    """NaN/inf become None so run.json stays valid JSON."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in text)[:40]
+
+
+def redact(argv: list[str]) -> list[str]:
+    """Drops values of secret flags and anything equal to a key in the environment."""
+    secrets_in_env = {v for k, v in os.environ.items() if k.endswith(("_API_KEY", "_TOKEN")) and v}
+    out, hide = [], False
+    for a in argv:
+        if hide or a in secrets_in_env:
+            out.append("***")
+            hide = False
+            continue
+        flag, eq, _ = a.partition("=")
+        if flag in SECRET_FLAGS:
+            if eq:
+                out.append(f"{flag}=***")
+            else:
+                out.append(a)
+                hide = True
+            continue
+        out.append(a)
+    return out
