@@ -66,10 +66,11 @@ class Scorer:
         tools, endpoints), so a run fails in seconds rather than after generation."""
 
     def score_all(
-        self, samples: Sequence[Sample], outputs: Sequence[Output], ctx: RunContext
+        self, samples: Sequence[Sample], outputs: Sequence[Output], ctx: RunContext | None = None
     ) -> list[Score]:
         """Scores every sample; the runner calls this. Override to batch or parallelise
-        (judge requests, sandboxed executions); the default calls ``__call__`` per sample."""
+        (judge requests, sandboxed executions); the default calls ``__call__`` per sample.
+        ``ctx`` None means a default `RunContext` (no code execution, no judge)."""
         return [self(s, o) for s, o in zip(samples, outputs, strict=True)]
 
     def aggregate(

@@ -130,14 +130,14 @@ class PassAtK(Scorer):
             find_bwrap()
 
     def __call__(self, sample: Sample, output: Output) -> Score:
-        raise HarnessError(f"{self.label}: pass@k runs code only through score_all with a "
-                           f"run context that allows code execution")
+        """Refuses: running code needs a run context that allows it (use ``score_all``)."""
+        return self._run([sample], [output], CodeExecution())[0]
 
     def score_all(self, samples: Sequence[Sample], outputs: Sequence[Output],
-                  ctx: RunContext) -> list[Score]:
+                  ctx: RunContext | None = None) -> list[Score]:
         """Scores every sample at once, running all their programs in parallel."""
         try:
-            return self._run(samples, outputs, ctx.code)
+            return self._run(samples, outputs, (ctx or RunContext()).code)
         finally:
             if self._sandbox is not None:
                 self._sandbox.close()  # no idle sandboxes left between runs

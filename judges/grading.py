@@ -102,10 +102,10 @@ class JudgeScorer(Scorer):
         return self.score_all([sample], [output], RunContext(judge=self.config))[0]
 
     def score_all(
-        self, samples: Sequence[Sample], outputs: Sequence[Output], ctx: RunContext
+        self, samples: Sequence[Sample], outputs: Sequence[Output], ctx: RunContext | None = None
     ) -> list[Score]:
         """Sends every request of the run at once (bounded by the client), then reads them."""
-        self.bind(ctx.judge)
+        self.bind(ctx.judge if ctx else None)
         plan: list[list[dict[str, str] | None]] = []
         requests: list[JudgeRequest] = []
         for s, o in zip(samples, outputs, strict=False):

@@ -232,10 +232,10 @@ class RagasScorer(Scorer):
         return self.score_all([sample], [output], RunContext(judge=self.config))[0]
 
     def score_all(
-        self, samples: Sequence[Sample], outputs: Sequence[Output], ctx: RunContext
+        self, samples: Sequence[Sample], outputs: Sequence[Output], ctx: RunContext | None = None
     ) -> list[Score]:
         """Computes every metric for every sample concurrently (bounded by the judge config)."""
-        self.bind(ctx.judge)
+        self.bind(ctx.judge if ctx else None)
         built = self._build()
         return asyncio.run(self._score_all(built, samples, outputs))
 

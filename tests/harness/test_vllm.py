@@ -168,7 +168,7 @@ def test_stop_sequences_and_too_long_prompts(offline: Any) -> None:
 def test_many_adapters_one_engine_through_the_runner(
     offline: Any, adapters: list[AdapterSpec], tmp_path: Path
 ) -> None:
-    from harness import DataOptions, evaluate, get_task
+    from harness import DataOptions, RunContext, evaluate, get_task
 
     data = os.environ.get("HARNESS_DATA_DIR", "/work/shared/datasets")
     if not Path(data, "gsm8k").is_dir():
@@ -180,7 +180,7 @@ def test_many_adapters_one_engine_through_the_runner(
         adapters=adapters,
         data=DataOptions(data_dir=Path(data), limit=2),
         generation=GenerationParams(max_new_tokens=8),
-        runs_dir=tmp_path,
+        context=RunContext(runs_dir=tmp_path),
     )
     assert [r.record.model.adapter.name if r.record.model.adapter else None for r in results] == [
         None,

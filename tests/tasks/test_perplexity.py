@@ -59,14 +59,16 @@ def test_token_weighting() -> None:
 def test_equals_direct_transformers(tmp_path: Path) -> None:
     import torch
 
-    from harness import evaluate
+    from harness import RunContext, evaluate
     from harness.backends.hf import HFBackend
 
     txt = tmp_path / "doc.txt"
     txt.write_text("\n\n".join(DOCS))
     total_lp, total_n = 0.0, 0
     with HFBackend(chat_template=False) as backend:
-        (res,) = evaluate(get_task("perplexity", path=str(txt)), backend, runs_dir=tmp_path)
+        (res,) = evaluate(
+            get_task("perplexity", path=str(txt)), backend, context=RunContext(runs_dir=tmp_path)
+        )
         # The same weights, scored directly: one forward pass over each whole document.
         tok, model = backend.tokenizer, backend.model
         for doc in DOCS:

@@ -52,8 +52,8 @@ def test_extract_label_takes_earliest_whole_word() -> None:
 
 
 def test_generate_mode_metrics_match_sklearn(data_dir: Path) -> None:
-    ds = get_task("tweeteval_sentiment", mode="generate").load(
-        DataOptions(data_dir=data_dir, limit=30)
+    ds = load_dataset(
+        get_task("tweeteval_sentiment", mode="generate"), DataOptions(data_dir=data_dir, limit=30)
     )
     answers = ["The sentiment is positive", "negative", "neutral.", "I don't know"] * 8
     outputs = [Output(texts=[a]) for a in answers[:30]]
@@ -124,13 +124,14 @@ def test_bootstrap_statistics_equal_sklearn() -> None:
 
 @pytest.mark.slow
 def test_loglikelihood_run_on_bundled_model(data_dir: Path, tmp_path: Path) -> None:
-    from harness import evaluate
+    from harness import RunContext, evaluate
     from harness.backends.hf import HFBackend
 
     task = get_task("tweeteval_sentiment", mode="loglikelihood")
     with HFBackend(chat_template=False) as backend:
         (result,) = evaluate(
-            task, backend, data=DataOptions(data_dir=data_dir, limit=6), runs_dir=tmp_path
+            task, backend, data=DataOptions(data_dir=data_dir, limit=6),
+            context=RunContext(runs_dir=tmp_path),
         )
     rec = result.record
     assert rec.task.mode == "loglikelihood" and rec.counts.errors == 0
