@@ -212,3 +212,14 @@ def test_runner_caches_per_script(tmp_path: Path, data_dir: Path) -> None:
     assert run("default: '#### 1'\n") == (2, 0, ["#### 1", "#### 1"])
     assert run("default: '#### 1'\n") == (0, 2, ["#### 1", "#### 1"])
     assert run("default: '#### 2'\n") == (2, 0, ["#### 2", "#### 2"])
+
+
+def test_the_documented_example_is_a_valid_script(tmp_path: Path) -> None:
+    import sys
+    import textwrap
+
+    doc = sys.modules[FakeBackend.__module__].__doc__ or ""
+    example = doc.split("Example::\n")[1].split("\n\nPlain prompts")[0]
+    backend = _backend(tmp_path, textwrap.dedent(example))
+    assert backend.script.adapters["my-adapter"].answers[0].text == "#### 20"
+    assert _generate(backend, ["A robe?"])[0].error == "HTTP 503 from server"
