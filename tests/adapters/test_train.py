@@ -64,6 +64,7 @@ def test_file_examples_read_alpaca_and_chat(tmp_path: Path) -> None:
         file_examples(f)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", ["chat", "plain", "llama2"])
 def test_completion_mask_is_zero_exactly_on_the_prompt(tokenizer: Any, template: str) -> None:
     ex = Example(
@@ -79,6 +80,7 @@ def test_completion_mask_is_zero_exactly_on_the_prompt(tokenizer: Any, template:
     assert encode(tokenizer, ex, template, max_length=n_prompt) is None  # no completion left
 
 
+@pytest.mark.slow
 def test_training_prompt_is_the_eval_prompt(tokenizer: Any, data_dir: Path) -> None:
     """The masked prefix is token for token what the HF backend sends for the same sample."""
     sample = (

@@ -16,6 +16,8 @@ from harness.backends._base import AdapterSpec, ModelInfo
 from harness.backends._vllm_common import default_dtype, lora_limits
 from harness.backends.vllm_server import ServerConfig, server_command
 
+pytestmark = pytest.mark.slow  # every test needs the bundled model; `lora` loads it
+
 
 @pytest.fixture(scope="module")
 def bundled() -> ResolvedModel:

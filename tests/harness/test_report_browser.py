@@ -20,8 +20,11 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None,
-                                reason="needs Debian chromium (apt-get install chromium)")
+pytestmark = [
+    pytest.mark.slow,  # starts a browser
+    pytest.mark.skipif(shutil.which(CHROMIUM) is None,
+                       reason="needs Debian chromium (apt-get install chromium)"),
+]
 
 
 def _column(page, table: str, index: int) -> list[str]:  # noqa: ANN001

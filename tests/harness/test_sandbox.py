@@ -89,6 +89,7 @@ def test_missing_bubblewrap_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch,
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.slow
 def test_unsandboxed_mode_still_limits_and_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HARNESS_TEST_SECRET", "x")
     sb = Sandbox(Limits(timeout=2.0), isolate=False)
@@ -152,6 +153,7 @@ def hostile_programs(port: int, outside: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_hostile_programs_are_contained(sandbox: Sandbox, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HARNESS_TEST_SECRET", "hunter2-sandbox-secret")

@@ -21,6 +21,8 @@ from harness._errors import BackendError
 from harness.backends import vllm_server
 from harness.backends.vllm_server import ServerConfig, VLLMServer
 
+pytestmark = pytest.mark.slow  # every test starts a (stand-in) server process
+
 FAKE_SERVER = textwrap.dedent(
     """
     import json, subprocess, sys, time

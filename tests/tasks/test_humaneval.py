@@ -142,6 +142,7 @@ HOSTILE = {
 }
 
 
+@pytest.mark.slow
 @needs_bwrap
 def test_hostile_completions_fail_their_samples_and_the_run_completes(allowed: RunContext) -> None:
     task = get_task("humaneval", n=len(HOSTILE), temperature=1.0, k="1", timeout=3.0)

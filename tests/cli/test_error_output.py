@@ -1,0 +1,39 @@
+"""User errors in ``harness run --backend fake``: exit code 2, one line on stderr, no stdout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _cli_helpers import invoke, normalise
+
+MISSING = (
+    "error: fake backend script <tmp>/missing.yaml cannot be read (No such file or directory); "
+    "pass a YAML or JSON script with --model\n"
+)
+MISTYPED = (
+    "error: fake backend script <tmp>/bad.yaml: answers.0.txt: Extra inputs are not permitted\n"
+)
+NOT_YAML = "error: fake backend script <tmp>/bad.yaml is not valid YAML at line 2: expected the node content, but found '<stream end>'\n"  # noqa: E501
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("missing.yaml", None, MISSING),
+        ("bad.yaml", "answers:\n  - contains: x\n    txt: y\n", MISTYPED),
+        ("bad.yaml", "answers: [\n", NOT_YAML),
+    ],
+)
+def test_bad_script_is_one_line_and_exit_2(
+    tmp_path: Path, run_args: list[str], name: str, text: str | None, expected: str
+) -> None:
+    script = tmp_path / name
+    if text is not None:
+        script.write_text(text, encoding="utf-8")
+    args = list(run_args)
+    args[args.index("--model") + 1] = str(script)
+    result = invoke(args)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert normalise(result.stderr, tmp_path) == expected
+    assert not (tmp_path / "runs").exists()  # failed before any run was written
