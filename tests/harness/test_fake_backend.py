@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from harness import DataOptions, GenerationParams, Prompt, RequestCache, evaluate, get_task
+from harness import (
+    DataOptions,
+    GenerationParams,
+    Prompt,
+    RequestCache,
+    RunContext,
+    evaluate,
+    get_task,
+)
 from harness._errors import ModelError
 from harness.backends import AdapterSpec, LoglikelihoodRequest, backends, build_backend
 from harness.backends.fake import FakeBackend
@@ -205,7 +213,7 @@ def test_runner_caches_per_script(tmp_path: Path, data_dir: Path) -> None:
 
     def run(script: str) -> tuple[int, int, list[str]]:
         backend = _backend(tmp_path, script)
-        res = evaluate(task, backend, data=data, cache=cache)[0]
+        res = evaluate(task, backend, data=data, context=RunContext(cache=cache, runs_dir=None))[0]
         counts = res.record.counts
         return counts.model_calls, counts.cache_hits, [s.outputs[0] for s in res.samples]
 
