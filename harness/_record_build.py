@@ -37,7 +37,8 @@ class VariantRun:
         params: Generation parameters.
         prompts: Per item, the prompt as rendered by the backend.
         outputs: Per item, what the model produced.
-        scores: Per scorer, per item, the score.
+        scored: Indices of the items that were scored (every request answered).
+        scores: Per scorer, per scored item, the score.
         batch: The variant's request results.
         started: When the variant started (UTC).
         wall: Seconds from start to scores.
@@ -53,6 +54,7 @@ class VariantRun:
     params: GenerationParams
     prompts: list[Any]
     outputs: list[Output]
+    scored: list[int]
     scores: list[list[Score]]
     batch: Batch
     started: dt.datetime
@@ -74,7 +76,7 @@ def build_record(run: VariantRun) -> tuple[rec.RunRecord, list[rec.SampleRecord]
         f"{secrets.token_hex(2)}",
         group_id=run.group_id,
         created_at=run.started.isoformat(timespec="seconds"),
-        status="complete" if run.batch.errors == 0 else "partial",
+        status="complete" if run.batch.errors == 0 else "incomplete",
         harness=rec.HarnessInfo(version=harness_version(), git_sha=sha, git_dirty=dirty),
         task=_task_info(run.task),
         dataset=_dataset_record(run),
@@ -94,10 +96,13 @@ def build_record(run: VariantRun) -> tuple[rec.RunRecord, list[rec.SampleRecord]
 def _metrics(run: VariantRun) -> tuple[dict[str, rec.MetricRecord], dict[str, Any]]:
     metrics: dict[str, rec.MetricRecord] = {}
     extra: dict[str, Any] = {}
+    samples = [run.dataset.samples[i] for i in run.scored]
+    if not samples:
+        return metrics, extra
     for scorer, per_sample in zip(run.task.scorers, run.scores, strict=True):
-        for name, mv in scorer.aggregate(per_sample, run.dataset.samples).items():
+        for name, mv in scorer.aggregate(per_sample, samples).items():
             metrics[name] = rec.MetricRecord(**_finite(mv.to_dict()))
-        extra.update(scorer.extra(per_sample, run.dataset.samples))
+        extra.update(scorer.extra(per_sample, samples))
     return metrics, extra
 
 
@@ -175,6 +180,7 @@ def _timing(run: VariantRun) -> rec.Timing:
 
 def _sample_records(run: VariantRun) -> list[rec.SampleRecord]:
     tokens = _tokens_per_sample(run)
+    position = {item: k for k, item in enumerate(run.scored)}
     return [
         rec.SampleRecord(
             id=s.id,
@@ -183,9 +189,11 @@ def _sample_records(run: VariantRun) -> list[rec.SampleRecord]:
             choice_logprobs=o.choice_logprobs,
             target=s.target,
             scores={
-                sc.name: _score_record(per_sample[i])
+                sc.name: _score_record(per_sample[position[i]])
                 for sc, per_sample in zip(run.task.scorers, run.scores, strict=True)
-            },
+            }
+            if i in position
+            else {},
             errors=o.errors,
             tokens_in=tokens[i][0],
             tokens_out=tokens[i][1],

@@ -90,9 +90,12 @@ def evaluate(
         label = f"{task.name} · {adapter.name if adapter else 'base'}"
         outputs, batch = _collect(task, backend, adapter, dataset.samples, prompts, params, ctx,
                                   label)
-        scores = _score(task, dataset.samples, outputs, ctx)
+        scored = [i for i, o in enumerate(outputs) if not o.errors]  # failures are never scored
+        scores = _score(task, [dataset.samples[i] for i in scored], [outputs[i] for i in scored],
+                        ctx)
         run = VariantRun(task=task, backend=backend, adapter=adapter, dataset=dataset, data=data,
-                         params=params, prompts=prompts, outputs=outputs, scores=scores,
+                         params=params, prompts=prompts, outputs=outputs, scored=scored,
+                         scores=scores,
                          batch=batch, started=started, wall=time.perf_counter() - t0,
                          group_id=group_id, command=command)
         record, samples = build_record(run)
@@ -147,7 +150,9 @@ def _add_choice(out: Output, res: RequestResult) -> None:
 def _score(
     task: Task, samples: list[Sample], outputs: list[Output], ctx: RunContext
 ) -> list[list[Score]]:
-    """Per scorer, the score of every sample."""
+    """Per scorer, the score of every sample (none at all when no sample was answered)."""
+    if not samples:
+        return [[] for _ in task.scorers]
     return [scorer.score_all(samples, outputs, ctx) for scorer in task.scorers]
 
 

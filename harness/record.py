@@ -118,7 +118,11 @@ class RunRecord(_Model):
     run_id: str
     group_id: str | None = Field(None, description="shared by runs on identical items (pairable)")
     created_at: str = Field(description="ISO-8601 UTC start time")
-    status: str = Field("complete", description="'complete' or 'partial'")
+    status: str = Field(
+        "complete",
+        description="'complete' (every request answered and scored) or 'incomplete' (failed "
+        "requests, listed per sample in samples.jsonl, were not scored; older runs say 'partial')",
+    )
     harness: HarnessInfo
     task: TaskInfo
     dataset: DatasetRecord

@@ -150,6 +150,27 @@ def run(
         click.echo(json.dumps([_summary(r) for r in results], indent=2))
     else:
         _print_table(results)
+    _exit_if_incomplete(results)
+
+
+INCOMPLETE_EXIT = 3
+
+
+def _exit_if_incomplete(results: list[Any]) -> None:
+    """A run that did not fully happen says so in one line and exits with `INCOMPLETE_EXIT`."""
+    bad = [r for r in results if r.record.status != "complete"]
+    if not bad:
+        return
+    failed = sum(r.record.counts.errors for r in bad)
+    total = sum(r.record.counts.requests for r in bad)
+    first = next((e for r in bad for s in r.samples for e in s.errors), "unknown error")
+    click.echo(
+        f"error: {failed} of {total} requests failed (first: {first}); their items were not "
+        f"scored and the run is recorded as incomplete; fix the cause and rerun the same "
+        f"command (answered requests come from the cache)",
+        err=True,
+    )
+    sys.exit(INCOMPLETE_EXIT)
 
 
 def _summary(result: Any) -> dict[str, Any]:
@@ -175,7 +196,9 @@ def _print_table(results: list[Any]) -> None:
     for res in results:
         r = res.record
         who = f"{r.model.id}" + (f" + {r.model.adapter.name}" if r.model.adapter else "")
-        table = Table(title=f"{r.task.name} · {who} · n={r.counts.samples}")
+        scored = sum(1 for s in res.samples if not s.errors)
+        n = f"{scored}" if scored == r.counts.samples else f"{scored} of {r.counts.samples} scored"
+        table = Table(title=f"{r.task.name} · {who} · n={n}")
         table.add_column("metric")
         table.add_column("value", justify="right")
         table.add_column("95% CI", justify="right")
@@ -196,6 +219,6 @@ def _print_table(results: list[Any]) -> None:
         t = r.timing
         console.print(
             f"  {r.counts.model_calls} model calls, {r.counts.cache_hits} cached, "
-            f"{r.counts.errors} errors · {t.wall_s:.1f} s wall · "
+            f"{r.counts.errors} failed · {t.wall_s:.1f} s wall · "
             f"{t.tokens_per_s or 0:.1f} tok/s · run: {res.folder}"
         )

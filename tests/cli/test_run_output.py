@@ -11,7 +11,7 @@ from pathlib import Path
 
 from _cli_helpers import invoke, normalise
 
-from harness.record import read_run
+from harness.record import read_run, read_samples
 
 TABLES = """\
                 gsm8k · fake:answers · n=3
@@ -23,7 +23,7 @@ TABLES = """\
 │ flexible_match    │ 0.3333 │ [0.061, 0.792] │   0.3333 │
 │ flexible_no_match │ 0.3333 │ [0.061, 0.792] │   0.3333 │
 └───────────────────┴────────┴────────────────┴──────────┘
-  3 model calls, 0 cached, 0 errors · <s> s wall · <rate> tok/s · run: <tmp>/runs/<ts>-gsm8k-base-<hex>
+  3 model calls, 0 cached, 0 failed · <s> s wall · <rate> tok/s · run: <tmp>/runs/<ts>-gsm8k-base-<hex>
             gsm8k · fake:answers + tuned · n=3
 ┏━━━━━━━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━━━━━┳━━━━━━━━━━┓
 ┃ metric            ┃  value ┃         95% CI ┃ ± stderr ┃
@@ -33,7 +33,7 @@ TABLES = """\
 │ flexible_match    │ 0.6667 │ [0.208, 0.939] │   0.3333 │
 │ flexible_no_match │ 0.3333 │ [0.061, 0.792] │   0.3333 │
 └───────────────────┴────────┴────────────────┴──────────┘
-  3 model calls, 0 cached, 0 errors · <s> s wall · <rate> tok/s · run: <tmp>/runs/<ts>-gsm8k-tuned-<hex>
+  3 model calls, 0 cached, 0 failed · <s> s wall · <rate> tok/s · run: <tmp>/runs/<ts>-gsm8k-tuned-<hex>
 """  # noqa: E501
 
 PROGRESS = """\
@@ -61,7 +61,7 @@ RERUN = """\
 │ flexible_match    │ 0.3333 │ [0.061, 0.792] │   0.3333 │
 │ flexible_no_match │ 0.3333 │ [0.061, 0.792] │   0.3333 │
 └───────────────────┴────────┴────────────────┴──────────┘
-  0 model calls, 3 cached, 0 errors · <s> s wall · <rate> tok/s · run: <tmp>/runs/<ts>-gsm8k-base-<hex>
+  0 model calls, 3 cached, 0 failed · <s> s wall · <rate> tok/s · run: <tmp>/runs/<ts>-gsm8k-base-<hex>
 """  # noqa: E501
 
 RERUN_PROGRESS = """\
@@ -80,7 +80,7 @@ def test_rerun_is_answered_from_the_cache(
     # Another script is another model: nothing from the cache.
     script.write_text(script.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
     edited = invoke(run_args)
-    assert "  3 model calls, 0 cached, 0 errors" in edited.stdout  # the rest is RERUN's
+    assert "  3 model calls, 0 cached, 0 failed" in edited.stdout  # the rest is RERUN's
 
 
 JSON = """\
@@ -210,9 +210,9 @@ def test_run_json_summary(tmp_path: Path, run_args: list[str], adapter: Path) ->
     assert result.stderr == ""  # no progress bars with --json
 
 
-# TODAY'S BEHAVIOUR of failed requests (error handling is being reworked: update this test,
-# and only this one, when it changes). A scripted 503 on item 2 is counted in the summary
-# line, scored as an answer with no number, and makes the run "partial".
+# Failed requests: a scripted 503 on item 2 is never scored (the metrics are over the 2
+# answered items), the run is recorded as incomplete, the command exits 3 with one line, and
+# the rerun asks the backend for the failed request again (it was not cached).
 ERRORS_SCRIPT = """\
 default: "I cannot say."
 answers:
@@ -223,30 +223,44 @@ answers:
 """
 
 ERRORS_TABLE = """\
-                gsm8k · fake:errors · n=3
+          gsm8k · fake:errors · n=2 of 3 scored
 ┏━━━━━━━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━━━━━┳━━━━━━━━━━┓
 ┃ metric            ┃  value ┃         95% CI ┃ ± stderr ┃
 ┡━━━━━━━━━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━━━━━╇━━━━━━━━━━┩
-│ strict_match      │ 0.3333 │ [0.061, 0.792] │   0.3333 │
-│ strict_no_match   │ 0.6667 │ [0.208, 0.939] │   0.3333 │
-│ flexible_match    │ 0.3333 │ [0.061, 0.792] │   0.3333 │
-│ flexible_no_match │ 0.6667 │ [0.208, 0.939] │   0.3333 │
+│ strict_match      │ 0.5000 │ [0.095, 0.905] │   0.5000 │
+│ strict_no_match   │ 0.5000 │ [0.095, 0.905] │   0.5000 │
+│ flexible_match    │ 0.5000 │ [0.095, 0.905] │   0.5000 │
+│ flexible_no_match │ 0.5000 │ [0.095, 0.905] │   0.5000 │
 └───────────────────┴────────┴────────────────┴──────────┘
-  3 model calls, 0 cached, 1 errors · <s> s wall · <rate> tok/s · run: <tmp>/runs/<ts>-gsm8k-base-<hex>
+  3 model calls, 0 cached, 1 failed · <s> s wall · <rate> tok/s · run: <tmp>/runs/<ts>-gsm8k-base-<hex>
 """  # noqa: E501
 
 
-def test_injected_errors_current_behaviour(tmp_path: Path, run_args: list[str]) -> None:
+ERRORS_LINE = (
+    "error: 1 of 3 requests failed (first: HTTP 503: server overloaded); their items were not "
+    "scored and the run is recorded as incomplete; fix the cause and rerun the same command "
+    "(answered requests come from the cache)\n"
+)
+
+
+def test_failed_requests_are_not_scored_and_the_run_exits_3(
+    tmp_path: Path, run_args: list[str]
+) -> None:
     script = tmp_path / "errors.yaml"
     script.write_text(ERRORS_SCRIPT, encoding="utf-8")
     args = list(run_args)
     args[args.index("--model") + 1] = str(script)
     result = invoke(args)
-    assert result.exit_code == 0
+    assert result.exit_code == 3
     assert normalise(result.stdout, tmp_path) == ERRORS_TABLE
+    assert result.stderr.endswith(ERRORS_LINE)
     (folder,) = (tmp_path / "runs").iterdir()
     record = read_run(folder)
-    assert (record.status, record.counts.errors) == ("partial", 1)
+    assert (record.status, record.counts.errors) == ("incomplete", 1)
+    samples = read_samples(folder)
+    assert [bool(s.errors) for s in samples] == [False, True, False]
+    assert samples[1].scores == {} and samples[0].scores["strict"].values["strict_match"] == 1.0
     # A failed request is not cached: the rerun asks the backend for it again.
     rerun = invoke(args)
-    assert "  1 model calls, 2 cached, 1 errors" in rerun.stdout  # the rest is ERRORS_TABLE's
+    assert rerun.exit_code == 3
+    assert "  1 model calls, 2 cached, 1 failed" in rerun.stdout  # the rest is ERRORS_TABLE's
