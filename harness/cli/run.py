@@ -43,7 +43,10 @@ from harness.cli._judge_options import judge_options, run_judge
     default=None,
     help="Also evaluate the base model (default: only when no --adapter).",
 )
-@click.option("--limit", "-n", type=int, default=None, help="Evaluate only the first N items.")
+@click.option(
+    "--limit", "-n", type=click.IntRange(min=1), default=None,
+    help="Evaluate only the first N items.",
+)
 @click.option(
     "--seed",
     type=int,
@@ -52,7 +55,8 @@ from harness.cli._judge_options import judge_options, run_judge
     help="Seed for few-shot choice and sampling.",
 )
 @click.option(
-    "--num-fewshot", type=int, default=None, help="Few-shot exemplars (tasks that take them)."
+    "--num-fewshot", type=click.IntRange(min=0), default=None,
+    help="Few-shot exemplars (tasks that take them).",
 )
 @click.option("-T", "task_params", multiple=True, help="Task parameter key=value (repeatable).")
 @click.option(
@@ -62,9 +66,12 @@ from harness.cli._judge_options import judge_options, run_judge
     help="Folder with one sub-folder per dataset (or $HARNESS_DATA_DIR).",
 )
 @click.option("--split", default=None, help="Dataset split (default: the task's).")
-@click.option("--max-new-tokens", type=int, default=None)
-@click.option("--temperature", type=float, default=None)
-@click.option("--samples", "n", type=int, default=None, help="Completions per item (pass@k).")
+@click.option("--max-new-tokens", type=click.IntRange(min=1), default=None)
+@click.option("--temperature", type=click.FloatRange(min=0.0), default=None)
+@click.option(
+    "--samples", "n", type=click.IntRange(min=1), default=None,
+    help="Completions per item (pass@k).",
+)
 @runs_dir_option
 @click.option(
     "--cache",

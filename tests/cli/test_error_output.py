@@ -37,3 +37,27 @@ def test_bad_script_is_one_line_and_exit_2(
     assert (result.exit_code, result.stdout) == (2, "")
     assert normalise(result.stderr, tmp_path) == expected
     assert not (tmp_path / "runs").exists()  # failed before any run was written
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "rule"),
+    [
+        ("--limit", "-1", "-1 is not in the range x>=1"),
+        ("--limit", "0", "0 is not in the range x>=1"),
+        ("--samples", "0", "0 is not in the range x>=1"),
+        ("--temperature", "-0.5", "-0.5 is not in the range x>=0.0"),
+        ("--max-new-tokens", "0", "0 is not in the range x>=1"),
+    ],
+)
+def test_out_of_range_options_exit_2_before_any_work(
+    tmp_path: Path, run_args: list[str], flag: str, value: str, rule: str
+) -> None:
+    args = list(run_args)
+    if flag in args:
+        args[args.index(flag) + 1] = value
+    else:
+        args += [flag, value]
+    result = invoke(args)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.strip().splitlines()[-1].endswith(rule + ".")
+    assert not (tmp_path / "runs").exists()
