@@ -49,14 +49,22 @@ class RequestCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS requests (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
-            "created REAL DEFAULT (julianday('now')))"
-        )
-        self._db.commit()
+        try:
+            self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS requests (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+                "created REAL DEFAULT (julianday('now')))"
+            )
+            self._db.commit()
+        except sqlite3.DatabaseError as e:
+            from harness._errors import HarnessError
+
+            raise HarnessError(
+                f"request cache {self.path} cannot be used ({e}); move it away, pass --cache "
+                f"OTHER_FILE, or --no-cache"
+            ) from None
 
     def get_many(self, keys: list[str]) -> dict[str, Any]:
         """Values of the keys present."""

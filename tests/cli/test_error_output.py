@@ -61,3 +61,16 @@ def test_out_of_range_options_exit_2_before_any_work(
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr.strip().splitlines()[-1].endswith(rule + ".")
     assert not (tmp_path / "runs").exists()
+
+
+def test_corrupt_cache_file_is_one_line_and_exit_2(tmp_path: Path, run_args: list[str]) -> None:
+    bad = tmp_path / "cache.sqlite"
+    bad.write_bytes(b"not a database, just text " * 40)
+    result = invoke(run_args)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert normalise(result.stderr, tmp_path) == (
+        "error: request cache <tmp>/cache.sqlite cannot be used (file is not a database); "
+        "move it away, pass --cache OTHER_FILE, or --no-cache\n"
+    )
+    assert bad.read_bytes() == b"not a database, just text " * 40  # left as it was
+    assert invoke([*run_args, "--no-cache"]).exit_code == 0
