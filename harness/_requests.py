@@ -163,6 +163,7 @@ def _keys(
         "adapter": adapter.sha256 if adapter else None,
         "kind": kind,
         "params": params,
+        "engine": backend.cache_identity(),
     }
     return [request_key(**base, payload=p) for p in payloads]
 

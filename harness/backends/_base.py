@@ -76,6 +76,8 @@ class Backend(abc.ABC):
     name: str = "backend"
     supports_loglikelihood: bool = False
     supports_adapters: bool = False
+    #: Distributions whose versions can change this backend's answers (part of the cache key).
+    engine_packages: tuple[str, ...] = ()
 
     def __init__(self, chat_template: bool | None = None, batch_size: int | None = None) -> None:
         self.chat_template = chat_template
@@ -110,6 +112,17 @@ class Backend(abc.ABC):
         """Yields ``(index, summed log-probability of the continuation)``."""
         raise NotImplementedError(f"backend {self.name!r} cannot score log-likelihoods")
 
+    def cache_identity(self) -> dict[str, Any]:
+        """Everything besides model, adapter, prompt and sampling that can change an answer:
+        joins every request's cache key, so a cache never serves an answer made under other
+        settings (dtype, device class, engine and library versions)."""
+        info = self.model_info()
+        return {
+            "dtype": info.dtype,
+            "device": (info.device or "").split(":")[0] or None,
+            "versions": installed_versions(self.engine_packages),
+        }
+
     def prepare(self, adapters: Sequence[AdapterSpec]) -> None:
         """Checks and loads adapters before any generation (raise ModelError on mismatch)."""
         if adapters and not self.supports_adapters:
@@ -127,6 +140,19 @@ class Backend(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def installed_versions(packages: Sequence[str]) -> dict[str, str]:
+    """Installed version of each distribution in ``packages`` (absent ones are left out)."""
+    from importlib import metadata
+
+    out = {}
+    for name in packages:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
 
 
 backends: Registry[Any] = Registry("backend")

