@@ -88,7 +88,7 @@ SYSTEM_PROMPT = SYSTEM_TEMPLATE.format(
 )
 
 _SLOT = re.compile(r"(\w+)\[([^\]]*)\]")
-_MR = re.compile(r"([a-z_]+)\s*\((.*)\)", re.S)
+_MR = re.compile(r"([a-z_]+)\s*\((.*)\)", re.DOTALL)
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ def test_overrides_nest_parse_and_validate() -> None:
     assert r.lora.alpha == load_recipe("cpu").lora.alpha  # untouched keys keep the file's value
     with pytest.raises(HarnessError, match="not key=value"):
         load_recipe("cpu", ["lora.r"])
-    with pytest.raises(HarnessError, match="lora.nope: unknown key"):
+    with pytest.raises(HarnessError, match=r"lora\.nope: unknown key"):
         load_recipe("cpu", ["lora.nope=1"])
 
 
