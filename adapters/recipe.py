@@ -42,7 +42,7 @@ class ValidationSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     split: str | None = Field(
-        "valid", description="Task split for eval loss (None: hold out from train)."
+        "valid", description="Task split for eval loss; must exist (None: hold out from train)."
     )
     holdout: float = Field(
         0.05, ge=0, lt=0.5, description="Fraction of train held out when no split."
