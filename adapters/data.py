@@ -141,7 +141,7 @@ def render(tokenizer: Any, example: Example, template: str) -> tuple[str, str]:
         )
     prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     full = tokenizer.apply_chat_template(
-        messages + [{"role": "assistant", "content": completion}], tokenize=False
+        [*messages, {"role": "assistant", "content": completion}], tokenize=False
     )
     if not full.startswith(prompt):
         raise DataError(

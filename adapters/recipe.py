@@ -24,7 +24,9 @@ class LoraSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     r: int = Field(64, ge=1, le=1024, description="LoRA rank.")
-    alpha: float = Field(16, gt=0, description="lora_alpha (scale = alpha / r).")
+    # An integer because peft (and the adapter_config.json vLLM reads) take an int lora_alpha;
+    # 16.0 is accepted, 16.5 is a validation error.
+    alpha: int = Field(16, ge=1, description="lora_alpha (scale = alpha / r).")
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout on the LoRA input.")
     target_modules: list[str] | Literal["all-linear"] = Field(
         "all-linear", description="Module names to adapt, or 'all-linear'."
@@ -40,7 +42,7 @@ class ValidationSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     split: str | None = Field(
-        "valid", description="Task split for eval loss (None: hold out from train)."
+        "valid", description="Task split for eval loss; must exist (None: hold out from train)."
     )
     holdout: float = Field(
         0.05, ge=0, lt=0.5, description="Fraction of train held out when no split."

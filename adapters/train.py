@@ -124,14 +124,20 @@ def _examples(request: TrainRequest) -> tuple[list[Example], list[Example], Data
         )
         split = recipe.validation.split
         if split:
+            # The recipe asked for this split: falling back to a holdout would change what the
+            # eval loss, early stopping and the best checkpoint mean without saying so.
             try:
                 eval_ex, vsource = task_examples(
                     request.task, split, request.data_dir, recipe.validation.max_items
                 )
-                source.files.update(vsource.files)
-                return train_ex, eval_ex, source
-            except DataError:
-                pass  # no such split: hold out from train below
+            except DataError as e:
+                raise DataError(
+                    f"validation split {split!r} of task {request.task!r}: {e}; set "
+                    f"validation.split to a split the task has, or validation.split=null to "
+                    f"hold out {recipe.validation.holdout:.0%} of train"
+                ) from None
+            source.files.update(vsource.files)
+            return train_ex, eval_ex, source
     else:
         assert request.data is not None
         train_ex, source = file_examples(request.data)

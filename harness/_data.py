@@ -112,7 +112,7 @@ def load_hub(
         )
     try:
         ds = datasets.load_dataset(hub_id, config, split=split)
-    except Exception as e:  # network, auth, missing split: all user-fixable
+    except Exception as e:  # noqa: BLE001 - network, auth, missing split: all user-fixable
         raise DataError(
             f"could not load {hub_id} ({split}) from the hub: {type(e).__name__}: "
             f"{str(e).splitlines()[0] if str(e) else ''}; pass --data-dir for local data"

@@ -24,3 +24,7 @@ class ModelError(HarnessError):
 
 class BackendError(HarnessError):
     """A backend (server, engine) could not be reached or started."""
+
+
+class BackendOptionError(HarnessError):
+    """An option given to a backend that does not take it (``--base-url`` with ``hf``)."""

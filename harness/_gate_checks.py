@@ -73,7 +73,7 @@ def check_bound(values: list[float], bound: float, alpha: float, kind: Literal["
     mean = sum(values) / len(values)
     lo, hi, below, above, method = _bound_evidence(values, bound, alpha)
     beyond, within = (below, above) if kind == "min" else (above, below)
-    if is_binary(values) and (kind == "min" and bound <= 0 or kind == "max" and bound >= 1):
+    if is_binary(values) and ((kind == "min" and bound <= 0) or (kind == "max" and bound >= 1)):
         within = True  # a rate cannot cross this bound
     nums = {"bound": bound, "value": mean, "ci_low": lo, "ci_high": hi, "n": len(values),
             "alpha": alpha, "interval": method}

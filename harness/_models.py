@@ -137,7 +137,7 @@ def _hub_snapshot(hub_id: str) -> Path:
                 hub_id, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"]
             )
         )
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - network, auth, unknown id: all user-fixable
         offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
         raise ModelError(
             f"cannot get model {hub_id!r} from the hub{offline}: {type(e).__name__}; "

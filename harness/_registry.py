@@ -62,7 +62,10 @@ class Registry(Generic[T]):
         """Returns a decorator registering the decorated object under ``name`` (or its name)."""
 
         def wrap(obj: T) -> T:
-            self.register(name or obj.__name__, obj)
+            key = name or getattr(obj, "__name__", None)
+            if not isinstance(key, str):
+                raise TypeError(f"{obj!r} has no __name__; pass the {self.kind} name explicitly")
+            self.register(key, obj)
             return obj
 
         return wrap

@@ -62,9 +62,9 @@ def bwrap_command(spawn: Spawn, prog_fd: int, status_fd: int, target: str) -> li
     if prefix:
         cmd += ["--ro-bind", prefix, prefix]
     # The root and /dev are bwrap's own tmpfs; remount them read-only so /tmp alone is writable.
-    return cmd + ["--ro-bind-data", str(prog_fd), target, "--remount-ro", "/dev",
-                  "--remount-ro", "/", "--chdir", "/tmp", "--json-status-fd", str(status_fd),
-                  spawn.python, "-I", target]
+    return [*cmd, "--ro-bind-data", str(prog_fd), target, "--remount-ro", "/dev",
+            "--remount-ro", "/", "--chdir", "/tmp", "--json-status-fd", str(status_fd),
+            spawn.python, "-I", target]
 
 
 def popen(cmd: list[str], spawn: Spawn, stdin: Any, stdout: Any, stderr: Any,

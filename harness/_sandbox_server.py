@@ -74,9 +74,10 @@ def child(req, work, private):
         os.closerange(3, 1 << 16)
         for res, soft, hard in req["limits"]:
             resource.setrlimit(res, (soft, hard))
-        sys.stdin = open(0, encoding="utf-8", errors="surrogateescape", closefd=False)
-        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
-        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+        # The program's own std streams: they live until os._exit below.
+        sys.stdin = open(0, encoding="utf-8", errors="surrogateescape", closefd=False)  # noqa: SIM115
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
         path = os.path.join(work, "main.py")
         sys.argv = [path]
         compiled = compile(req["program"], path, "exec")

@@ -165,7 +165,7 @@ class _Builder:
             parts.append(q + a)
             msgs += [Message("user", q), Message("assistant", a.strip())]
         msgs.append(Message("user", question))
-        text = "\n\n".join(parts + [question])
+        text = "\n\n".join([*parts, question])
         return Prompt(messages=tuple(msgs), text=(sp.system + "\n\n" + text) if sp.system else text)
 
     def load(self, options: DataOptions) -> Dataset:

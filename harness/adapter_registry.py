@@ -23,11 +23,27 @@ def _registry_file() -> Path:
 
 
 def _read() -> dict[str, str]:
+    """The registry's entries; none when it does not exist yet.
+
+    Raises:
+        ModelError: The file is not a JSON mapping of names to folders. It is never read as
+            empty, since the next registration would overwrite every name in it.
+    """
+    path = _registry_file()
     try:
-        data = json.loads(_registry_file().read_text())
-    except (OSError, ValueError):
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
         return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    except (OSError, ValueError) as e:
+        problem = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    else:
+        if isinstance(data, dict) and all(isinstance(v, str) for v in data.values()):
+            return {str(k): v for k, v in data.items()}
+        problem = "not a JSON mapping of adapter names to folders"
+    raise ModelError(
+        f"the adapter registry {path} is corrupt ({problem}); fix it or move it aside "
+        f"(`harness train` then starts a new one, and adapters can still be passed by folder)"
+    )
 
 
 def register_adapter(name: str, folder: Path) -> None:

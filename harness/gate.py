@@ -293,8 +293,8 @@ def to_markdown(result: GateResult) -> str:
     """A Markdown summary: verdict, then one table row per check."""
     verdict = "FAILED" if result.failed else "PASSED"
     lines = [f"## harness gate: {verdict}", "",
-             f"{len(result.results)} checks, {len(result.failed)} failing "
-             f"(inconclusive counts as {result.policy.on_inconclusive}).", "",
+             (f"{len(result.results)} checks, {len(result.failed)} failing "
+             f"(inconclusive counts as {result.policy.on_inconclusive})."), "",
              "| task | check | status | evidence |", "| --- | --- | --- | --- |"]
     for r in result.results:
         reason = r.reason.replace("|", "\\|")

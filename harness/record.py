@@ -164,8 +164,7 @@ def write_run(folder: Path, record: RunRecord, samples: list[SampleRecord]) -> N
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / "samples.jsonl.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        for s in samples:
-            f.write(s.model_dump_json() + "\n")
+        f.writelines(s.model_dump_json() + "\n" for s in samples)
     tmp.replace(folder / "samples.jsonl")
     tmp = folder / "run.json.tmp"
     tmp.write_text(record.model_dump_json(indent=2), encoding="utf-8")

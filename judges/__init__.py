@@ -19,6 +19,7 @@ from judges.templates import BUILTIN as TEMPLATES
 from judges.templates import JudgeTemplate, load_template
 
 __all__ = [
+    "TEMPLATES",
     "InjectionReport",
     "JudgeConfig",
     "JudgeScorer",
@@ -27,7 +28,6 @@ __all__ = [
     "PairwiseResult",
     "RagasScorer",
     "RubricJudge",
-    "TEMPLATES",
     "judge_pairs",
     "load_template",
     "measure_injection",

@@ -14,13 +14,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness import RequestCache, default_cache_path, request_key, resolve_model
+from harness import RequestCache, ResolvedModel, default_cache_path, request_key, resolve_model
 from harness.backends.openai_client import ClientConfig, CompletionRequest, OpenAIClient
 from judges.config import OPENAI_URL, JudgeConfig
 
-_SERVERS: dict[str, Any] = {}
+if TYPE_CHECKING:
+    from harness.backends.vllm_server import VLLMServer
+
+_SERVERS: dict[str, tuple[VLLMServer, ResolvedModel]] = {}
 _SERVERS_LOCK = threading.Lock()
 
 
@@ -80,8 +83,8 @@ def local_server(
     kv_cache_gib: int = 1,
     max_model_len: int = 4096,
     startup_timeout: float = 1200.0,
-) -> Any:
-    """A running vLLM server for a local judge model, started once per process.
+) -> tuple[VLLMServer, ResolvedModel]:
+    """A running vLLM server for a local judge model (and that model), started once per process.
 
     Args:
         model: Bundled model name, folder or hub id (None: the bundled model).
@@ -94,8 +97,8 @@ def local_server(
     resolved = resolve_model(model)
     key = str(resolved.path)
     with _SERVERS_LOCK:
-        server = _SERVERS.get(key)
-        if server is None or not server.running:
+        entry = _SERVERS.get(key)
+        if entry is None or not entry[0].running:
             name = "judge-" + resolved.path.name
             server = VLLMServer(
                 ServerConfig(
@@ -107,22 +110,20 @@ def local_server(
                 )
             )
             server.start()
-            server.resolved = resolved
-            _SERVERS[key] = server
-    return server
+            entry = _SERVERS[key] = (server, resolved)
+    return entry
 
 
 def resolve_endpoint(config: JudgeConfig) -> Endpoint:
     """Turns a configuration into a concrete endpoint (may launch a local server)."""
     config.validate()
     if config.local:
-        server = local_server(
+        server, resolved = local_server(
             config.model,
             config.server_kv_cache_gib,
             config.server_max_model_len,
             config.server_startup_timeout,
         )
-        resolved = server.resolved
         identity = {
             "model": server.config.served_name,
             "source": "local-vllm",

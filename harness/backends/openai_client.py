@@ -300,7 +300,7 @@ class OpenAIClient:
                 yield item
         finally:
             if thread.is_alive():
-                for t in list(tasks):
+                for t in list(tasks):  # noqa: PERF101 - snapshot: the loop thread extends it
                     try:
                         loop.call_soon_threadsafe(t.cancel)
                     except RuntimeError:  # the loop finished meanwhile

@@ -81,11 +81,24 @@ def model_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def backend_options(kw: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments `build_backend` takes, from the parsed CLI options."""
+    """The `build_backend` keyword arguments the user set, from the parsed CLI options.
+
+    Options left at their default are not passed, so every backend keeps its own defaults and
+    an option the chosen backend does not take (``--base-url`` with ``--backend hf``) is an
+    error instead of being ignored. Outside a click command, every option that is not None
+    counts as set.
+    """
+    from click.core import ParameterSource
+
     keys = ("model", "base_url", "api_key_env", "batch_size", "concurrency", "device", "dtype")
-    out = {k: kw[k] for k in keys if kw.get(k) is not None}
-    out["chat_template"] = kw.get("chat_template")
-    return out
+    ctx = click.get_current_context(silent=True)
+
+    def given(key: str) -> bool:
+        if ctx is None:
+            return kw.get(key) is not None
+        return ctx.get_parameter_source(key) not in (None, ParameterSource.DEFAULT)
+
+    return {k: kw[k] for k in (*keys, "chat_template") if k in kw and given(k)}
 
 
 def code_execution(allow: bool, unsafe_no_sandbox: bool) -> Any:

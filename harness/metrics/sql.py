@@ -63,7 +63,7 @@ def schema_ddl(schema: Schema, constraints: bool = True) -> str:
     names = schema["table_names_original"]
     cols = schema["column_names_original"]
     pks = set(schema.get("primary_keys", []))
-    fks: dict[int, int] = {a: b for a, b in schema.get("foreign_keys", [])}
+    fks: dict[int, int] = dict(schema.get("foreign_keys", []))
     out = []
     for t, table in enumerate(names):
         if table.lower().startswith("sqlite_"):  # SQLite's own tables cannot be created
@@ -101,7 +101,7 @@ def literals(sql: str, schema: Schema) -> tuple[list[str], list[float]]:
     for single, double in _STRING.findall(sql):
         if double and double.lower() in names:
             continue
-        s = single.replace("''", "'") if not double else double
+        s = double or single.replace("''", "'")
         strings.append(s.replace("%", "x").replace("_", "a") if ("%" in s or "_" in s) else s)
     stripped = _STRING.sub("''", sql)
     numbers = [float(n) for n in _NUMBER.findall(stripped)]
@@ -146,7 +146,7 @@ def build_database(
     types = schema["column_types"]
     pks = set(schema.get("primary_keys", []))
     pk_count = Counter(cols[i][0] for i in pks)
-    fks = {a: b for a, b in schema.get("foreign_keys", [])}
+    fks = dict(schema.get("foreign_keys", []))
     values: dict[int, list[Any]] = {}
     for i, (t, name) in enumerate(cols):
         if t < 0 or i in fks:
@@ -181,7 +181,7 @@ def build_database(
 def extract_sql(text: str) -> str:
     """The SQL query in a model's answer: inside a code fence if any, from the first
     SELECT/WITH up to the first ``;`` or blank line."""
-    fence = re.search(r"```(?:sql|sqlite)?\s*(.*?)```", text, re.S | re.I)
+    fence = re.search(r"```(?:sql|sqlite)?\s*(.*?)```", text, re.DOTALL | re.IGNORECASE)
     body = fence.group(1) if fence else text
     m = _SQL_START.search(body)
     if m is None:
@@ -213,7 +213,7 @@ def has_outer_order_by(sql: str) -> bool:
     try:
         tree = sqlglot.parse_one(sql, read="sqlite")
     except sqlglot.errors.ParseError:
-        return bool(re.search(r"order\s+by", sql, re.I))
+        return bool(re.search(r"order\s+by", sql, re.IGNORECASE))
     return tree is not None and tree.args.get("order") is not None
 
 

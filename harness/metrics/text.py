@@ -256,4 +256,4 @@ class BertScore(Scorer):
         }
 
 
-__all__ = ["Bleu", "BertScore", "Chrf", "Rouge", "default_bertscore_model", "references"]
+__all__ = ["BertScore", "Bleu", "Chrf", "Rouge", "default_bertscore_model", "references"]

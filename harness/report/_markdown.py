@@ -27,8 +27,8 @@ def _cell(cell: Cell | None) -> str:
 def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str:
     """Renders the report as Markdown; ``plot_files`` maps plot names to relative paths."""
     out = [f"# {report.title}", "",
-           f"Generated {report.created_at} from {len(report.runs)} runs. Values are means with "
-           "95% intervals.", "", "## Leaderboard", "",
+           (f"Generated {report.created_at} from {len(report.runs)} runs. Values are means with "
+           "95% intervals."), "", "## Leaderboard", "",
            "| model | " + " | ".join(report.columns) + " |",
            "| --- |" + " --- |" * len(report.columns)]
     for row in report.rows:
@@ -36,8 +36,8 @@ def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str
         out.append(f"| {_md(row.label)} | {cells} |")
     out += ["", "## Adapter vs base", ""]
     if report.deltas:
-        out += ["| task/metric | candidate | baseline | delta [95%] | p | test | pairing | "
-                "right→wrong / wrong→right |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        out += [("| task/metric | candidate | baseline | delta [95%] | p | test | pairing | "
+                "right→wrong / wrong→right |"), "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for d in report.deltas:
             r = d.comparison.result
             flips = d.flip_counts
@@ -53,8 +53,8 @@ def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str
     for d in report.deltas:
         if not d.flips:
             continue
-        out += ["", f"### Flips: {d.task}/{d.metric}, {_md(d.cand_label)} vs "
-                    f"{_md(d.base_label)} ({d.flips_total})", "",
+        out += ["", (f"### Flips: {d.task}/{d.metric}, {_md(d.cand_label)} vs "
+                    f"{_md(d.base_label)} ({d.flips_total})"), "",
                 "| id | flip | target | baseline output | candidate output |",
                 "| --- | --- | --- | --- | --- |"]
         for f in d.flips[:MAX_FLIPS_MD]:
@@ -63,8 +63,8 @@ def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str
         if d.flips_total > MAX_FLIPS_MD:
             out.append(f"\n{d.flips_total - MAX_FLIPS_MD} more in report.html.")
     if report.curves:
-        out += ["", "## Adapter training", "", "| adapter | steps | last train loss | "
-                "last eval loss |", "| --- | --- | --- | --- |"]
+        out += ["", "## Adapter training", "", ("| adapter | steps | last train loss | "
+                "last eval loss |"), "| --- | --- | --- | --- |"]
         for c in report.curves:
             tr = next((x for x in reversed(c.train_loss) if x is not None), None)
             ev = next((x for x in reversed(c.eval_loss) if x is not None), None)

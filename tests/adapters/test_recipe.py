@@ -59,7 +59,7 @@ def test_overrides_nest_parse_and_validate() -> None:
     assert r.lora.alpha == load_recipe("cpu").lora.alpha  # untouched keys keep the file's value
     with pytest.raises(HarnessError, match="not key=value"):
         load_recipe("cpu", ["lora.r"])
-    with pytest.raises(HarnessError, match="lora.nope: unknown key"):
+    with pytest.raises(HarnessError, match=r"lora\.nope: unknown key"):
         load_recipe("cpu", ["lora.nope=1"])
 
 
@@ -79,3 +79,10 @@ def test_missing_recipe_and_bad_yaml(tmp_path: Path) -> None:
 def test_qlora_needs_half_precision() -> None:
     with pytest.raises(HarnessError, match="quantize_4bit needs bf16"):
         load_recipe("cpu", ["lora.quantize_4bit=true", "precision=fp32"])
+
+
+def test_lora_alpha_is_an_integer() -> None:
+    # peft and the adapter_config.json that vLLM reads take an int lora_alpha.
+    assert load_recipe("cpu", ["lora.alpha=16.0"]).lora.alpha == 16
+    with pytest.raises(HarnessError, match=r"lora\.alpha: .*valid integer"):
+        load_recipe("cpu", ["lora.alpha=16.5"])

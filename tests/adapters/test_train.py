@@ -73,7 +73,7 @@ def test_completion_mask_is_zero_exactly_on_the_prompt(tokenizer: Any, template:
     )
     row = encode(tokenizer, ex, template, max_length=512)
     assert row is not None
-    prompt, completion = render(tokenizer, ex, template)
+    prompt, _completion = render(tokenizer, ex, template)
     n_prompt = len(tokenizer(prompt, add_special_tokens=template == "plain")["input_ids"])
     assert row["completion_mask"] == [0] * n_prompt + [1] * (len(row["input_ids"]) - n_prompt)
     assert tokenizer.decode(row["input_ids"][n_prompt:]).strip().startswith("inform(name[Doom])")
@@ -114,7 +114,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, bundled_model: Any) -> dic
     mp = pytest.MonkeyPatch()
     mp.setenv("HARNESS_HOME", str(home))
     out = tmp_path_factory.mktemp("adapters") / "viggo-tiny"
-    first = TrainRequest(out=out, recipe=load_recipe("cpu", TINY + ["max_steps=2"]), task="viggo")
+    first = TrainRequest(out=out, recipe=load_recipe("cpu", [*TINY, "max_steps=2"]), task="viggo")
     session = setup(first)
     fit(session)  # checkpoint-2 written; no save: as if the process had been killed here
     labels = session.trainer.train_dataset["labels"]
@@ -123,7 +123,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, bundled_model: Any) -> dic
     del session
     second = TrainRequest(
         out=out,
-        recipe=load_recipe("cpu", TINY + ["max_steps=4"]),
+        recipe=load_recipe("cpu", [*TINY, "max_steps=4"]),
         task="viggo",
         recipe_source="cpu (test)",
     )

@@ -64,7 +64,7 @@ def test_base_name_without_hash(lora: AdapterSpec, info: ModelInfo) -> None:
 def test_rank_must_fit(lora: AdapterSpec, info: ModelInfo) -> None:
     big = dataclasses.replace(lora, rank=64)
     check_adapters([big], info, max_rank=64)
-    with pytest.raises(ModelError, match="adapter good has LoRA rank 64, more than .* maximum 16"):
+    with pytest.raises(ModelError, match=r"adapter good has LoRA rank 64, more than .* maximum 16"):
         check_adapters([big], info, max_rank=16)
 
 
@@ -119,6 +119,6 @@ def test_vllm_backend_checks_before_starting_the_engine(
 
     backend = VLLMBackend(resolved=bundled)
     bad = dataclasses.replace(lora, base_model_sha256="0" * 64)
-    with pytest.raises(ModelError, match="adapter good .* does not fit"):
+    with pytest.raises(ModelError, match=r"adapter good .* does not fit"):
         backend.prepare([bad])
     assert backend.llm is None  # no engine was started for a bad adapter

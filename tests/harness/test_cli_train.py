@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from harness.cli import cli
 
 
-@pytest.fixture()
+@pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HARNESS_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)

@@ -70,7 +70,7 @@ def test_check_min_three_outcomes() -> None:
 def test_check_regression_pass_fail_inconclusive() -> None:
     base = [1.0] * 70 + [0.0] * 30
     drop = [0.0] * 12 + [1.0] * 58 + [0.0] * 30  # 12 right->wrong: significant
-    def comp(cand: list[float]):  # noqa: ANN202
+    def comp(cand: list[float]):
         return compare(base, cand, paired=True, alpha=0.10)
 
     r = check_regression(comp(drop), 0.05, 0.0)
@@ -218,7 +218,7 @@ def test_cli_unpaired_runs_are_labelled(tmp_path: Path) -> None:
 
 
 def test_cli_inconclusive_follows_policy(tmp_path: Path) -> None:
-    base, cand = _runs(tmp_path, [1.0] * 58 + [0.0] * 42)
+    _base, cand = _runs(tmp_path, [1.0] * 58 + [0.0] * 42)
     text = "checks:\n  - task: gsm8k\n    metric: accuracy\n    min: 0.6\n"
     code, out = _cli(["gate", "--policy", str(_write(tmp_path, text)), "--candidate", str(cand)])
     assert code == 1 and out.startswith("INCONCLUSIVE  gsm8k: accuracy min >= 0.6"), out
@@ -329,14 +329,16 @@ def test_gate_runs_base_and_adapter_in_one_engine(tmp_path: Path) -> None:
 
 
 def test_several_adapters_need_a_name(tmp_path: Path) -> None:
-    base, _ = _runs(tmp_path, [1.0] * 62 + [0.0] * 38)
+    _base, _ = _runs(tmp_path, [1.0] * 62 + [0.0] * 38)
     make_run(tmp_path / "runs", "cand-2", [0.0] * 20 + [1.0] * 40 + [0.0] * 40, adapter="bad-lora")
     policy = _write(tmp_path, POLICY)
     args = ["gate", "--policy", str(policy), "--candidate", str(tmp_path / "runs")]
     code, out = _cli(args)
-    assert code == 2 and "2 candidate runs of task 'gsm8k': SmolLM2-135M-Instruct + bad-lora "\
-                         "(cand-2), SmolLM2-135M-Instruct + viggo-lora (cand-run)" in out, out
-    code, out = _cli(args + ["--adapter", "viggo-lora"])
+    assert code == 2 and (
+        "2 candidate runs of task 'gsm8k': SmolLM2-135M-Instruct + bad-lora "
+        "(cand-2), SmolLM2-135M-Instruct + viggo-lora (cand-run)"
+    ) in out, out
+    code, out = _cli([*args, "--adapter", "viggo-lora"])
     assert code == 0, out
-    code, out = _cli(args + ["--adapter", "bad-lora"])
+    code, out = _cli([*args, "--adapter", "bad-lora"])
     assert code == 1 and "20 right->wrong / 0 wrong->right, paired)" in out, out

@@ -33,7 +33,7 @@ def _handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: Any) -> None:
             pass
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server API
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             key = body.get("prompt") or body["messages"][-1]["content"]
             with state.lock:
@@ -80,7 +80,7 @@ def _handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture()
+@pytest.fixture
 def server() -> Iterator[tuple[FakeServer, str]]:
     state = FakeServer()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))

@@ -43,7 +43,7 @@ def test_estimator_at_large_n_and_known_values() -> None:
     assert pass_at_k(4, 2, 2) == pytest.approx(1 - 1 / 6)
     assert pass_at_k(10, 0, 5) == 0.0 and pass_at_k(10, 10, 1) == 1.0
     assert pass_at_k(10, 3, 1) == pytest.approx(0.3)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="needs 1 <= k <= n"):
         pass_at_k(3, 1, 4)
 
 

@@ -39,7 +39,7 @@ def build_runs(root: Path) -> Path:
     return runs
 
 
-@pytest.fixture()
+@pytest.fixture
 def report_dir(tmp_path: Path) -> Path:
     runs = build_runs(tmp_path)
     out = tmp_path / "report"
@@ -122,8 +122,8 @@ def test_lower_is_better_metrics_flip_the_other_way(tmp_path: Path) -> None:
 def test_partial_runs_are_noted(tmp_path: Path) -> None:
     make_run(tmp_path / "runs", "half", [1.0, 0.0, 1.0], status="partial")
     rep = build_report(load_runs([tmp_path / "runs"]))
-    assert rep.notes == ["SmolLM2-135M-Instruct gsm8k: run half is partial; its numbers cover "
-                         "only the items it finished"]
+    assert rep.notes == [("SmolLM2-135M-Instruct gsm8k: run half is partial; its numbers cover "
+                         "only the items it finished")]
     assert rep.runs[0]["status"] == "partial"
 
 

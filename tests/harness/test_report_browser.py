@@ -27,7 +27,7 @@ pytestmark = [
 ]
 
 
-def _column(page, table: str, index: int) -> list[str]:  # noqa: ANN001
+def _column(page, table: str, index: int) -> list[str]:
     return page.eval_on_selector_all(
         f"#{table} tbody tr", f"rows => rows.map(r => r.cells[{index}].dataset.value ?? "
                               f"r.cells[{index}].textContent.trim())")

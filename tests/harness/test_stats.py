@@ -24,20 +24,20 @@ from harness.stats import (
 )
 
 
-@pytest.mark.parametrize("b,c", [(0, 0), (1, 0), (10, 2), (2, 10), (7, 7), (30, 12),
+@pytest.mark.parametrize(("b", "c"), [(0, 0), (1, 0), (10, 2), (2, 10), (7, 7), (30, 12),
                                  (120, 95), (3, 40), (0, 9)])
 def test_mcnemar_matches_scipy_binomtest(b: int, c: int) -> None:
     expected = 1.0 if b + c == 0 else sps.binomtest(min(b, c), b + c, 0.5).pvalue
     assert mcnemar_exact(b, c) == pytest.approx(expected, rel=1e-12, abs=1e-15)
 
 
-@pytest.mark.parametrize("k,n,p", [(340, 500, 0.7), (0, 10, 0.3), (3, 5000, 0.01),
+@pytest.mark.parametrize(("k", "n", "p"), [(340, 500, 0.7), (0, 10, 0.3), (3, 5000, 0.01),
                                    (4990, 5000, 0.999), (12, 13, 0.5), (7, 7, 0.2)])
 def test_binom_cdf_matches_scipy(k: int, n: int, p: float) -> None:
     assert binom_cdf(k, n, p) == pytest.approx(sps.binom.cdf(k, n, p), rel=1e-9)
 
 
-@pytest.mark.parametrize("k,n,level", [(340, 500, 0.9), (0, 20, 0.9), (20, 20, 0.95),
+@pytest.mark.parametrize(("k", "n", "level"), [(340, 500, 0.9), (0, 20, 0.9), (20, 20, 0.95),
                                        (1, 3, 0.95), (57, 100, 0.99)])
 def test_clopper_pearson_matches_scipy(k: int, n: int, level: float) -> None:
     ref = sps.binomtest(k, n).proportion_ci(level, method="exact")
@@ -151,5 +151,5 @@ def test_pair_samples_checks_ids_and_targets() -> None:
     assert not p.paired and p.reason == "item ids differ (1 only in baseline, 1 only in candidate)"
     p = pair_samples(base, [_s("a", "1"), _s("b", ["x", "z"]), _s("c", 3)])
     assert not p.paired and p.reason == "targets differ on 1 items (first: 'b')"
-    p = pair_samples(base + [_s("a", "1")], same)
+    p = pair_samples([*base, _s("a", "1")], same)
     assert not p.paired and "repeat" in (p.reason or "")

@@ -300,9 +300,11 @@ def test_engine_death_becomes_one_clear_error() -> None:
     class EngineDeadError(RuntimeError):  # vllm.v1.engine.exceptions' name
         pass
 
-    with pytest.raises(BackendError, match=r"engine died while scoring.*rerun to resume"):
-        with _engine_death("scoring log-likelihoods"):
-            raise EngineDeadError("EngineCore encountered an issue.\nstack")
-    with pytest.raises(ValueError):  # anything else passes through unchanged
-        with _engine_death("generating"):
-            raise ValueError("bad request")
+    with (
+        pytest.raises(BackendError, match=r"engine died while scoring.*rerun to resume"),
+        _engine_death("scoring log-likelihoods"),
+    ):
+        raise EngineDeadError("EngineCore encountered an issue.\nstack")
+    # Anything else passes through unchanged.
+    with pytest.raises(ValueError, match=r"^bad request$"), _engine_death("generating"):
+        raise ValueError("bad request")

@@ -49,7 +49,7 @@ FAKE_SERVER = textwrap.dedent(
 )
 
 
-@pytest.fixture()
+@pytest.fixture
 def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     """Makes VLLMServer launch the stand-in; returns its knobs."""
     script = tmp_path / "fake_server.py"
@@ -110,7 +110,7 @@ def test_missing_served_name_is_an_error(fake: dict[str, object], tmp_path: Path
 def test_early_exit_reports_the_log_tail(fake: dict[str, object], tmp_path: Path) -> None:
     fake["delay"] = -1.0
     server = VLLMServer(ServerConfig("m", "base", log_path=tmp_path / "s.log"), progress=False)
-    with pytest.raises(BackendError, match="exited with code 3 .*fatal: model not found"):
+    with pytest.raises(BackendError, match=r"exited with code 3 .*fatal: model not found"):
         server.start()
 
 

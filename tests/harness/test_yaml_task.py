@@ -143,7 +143,7 @@ def test_loglikelihood_needs_choices(tmp_path: Path) -> None:
         "name: t\nmode: loglikelihood\ndataset: {path: d.jsonl, target: a}\n"
         "prompt: {template: x}\nmetrics: [classification]\n",
     )
-    with pytest.raises(HarnessError, match="extraction.choices: required in loglikelihood mode"):
+    with pytest.raises(HarnessError, match=r"extraction\.choices: required in loglikelihood mode"):
         get_task(str(path))
 
 

@@ -9,7 +9,7 @@ import pytest
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
-@pytest.fixture()
+@pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """Refuses connections to anything but 127.0.0.1; returns the list of refused addresses."""
     attempts: list[object] = []

@@ -38,7 +38,7 @@ def judge() -> JudgeConfig:
         return
     from judges.client import _SERVERS, local_server
 
-    server = local_server(None, kv_cache_gib=1, max_model_len=4096)
+    server, _ = local_server(None, kv_cache_gib=1, max_model_len=4096)
     yield JudgeConfig(local=True, concurrency=8, max_tokens=128)
     server.stop()
     _SERVERS.clear()

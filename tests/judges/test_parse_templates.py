@@ -15,7 +15,7 @@ from judges.templates import BUILTIN, REFERENCE, SINGLE, delimit, load_template,
 
 
 @pytest.mark.parametrize(
-    "text,value,method",
+    ("text", "value", "method"),
     [
         ('{"reason": "ok", "score": 7}', 7.0, "json"),
         ('```json\n{"score": 3, "reason": "wrong"}\n```', 3.0, "json"),
@@ -30,7 +30,7 @@ def test_parse_score_reads_json_then_strict_patterns(text: str, value: float, me
 
 
 @pytest.mark.parametrize(
-    "text,failure",
+    ("text", "failure"),
     [
         ("", "empty reply"),
         ("I would give it 7 out of 10 maybe", "no JSON and no 'score: N'"),
@@ -103,7 +103,7 @@ def test_template_override_from_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "first,second,expected",
+    ("first", "second", "expected"),
     [
         ("A", "B", ("a", True, None)),  # A both times once the swap is undone
         ("B", "A", ("b", True, None)),

@@ -63,7 +63,7 @@ def test_parameters_reach_generation_and_scorer() -> None:
 
 
 @pytest.mark.parametrize(
-    "params,message",
+    ("params", "message"),
     [
         ({"k": "1,10"}, r"pass@10 needs at least 10 completions per problem; pass -T n=10"),
         ({"n": 0}, r"n >= 1"),

@@ -101,7 +101,7 @@ def test_bootstrap_statistics_equal_sklearn() -> None:
     rows = []
     for _ in range(200):
         probs = [round(p, 1) for p in softmax([rng.gauss(0, 1) for _ in labels])]  # with ties
-        pred = rng.choice(labels + ["<invalid>"])
+        pred = rng.choice([*labels, "<invalid>"])
         rows.append((rng.choice(labels), pred, dict(zip(labels, probs, strict=True))))
     enc = _Encoded(rows, labels)
     idx = [rng.randrange(200) for _ in range(200)]  # a resample with repeats

@@ -57,7 +57,7 @@ def test_format_example_uses_the_eval_prompt(data_dir: Path) -> None:
 def test_unknown_split_and_missing_data_are_user_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no split 'dev'"):
         read_split(DataOptions(data_dir=tmp_path), "dev")
-    with pytest.raises(DataError, match="lacks test.csv"):
+    with pytest.raises(DataError, match=r"lacks test\.csv"):
         read_split(DataOptions(data_dir=tmp_path), "test")
 
 
