@@ -19,8 +19,8 @@ from harness._data import (
     select_items,
     sha256_file,
 )
-from harness._eval import run_eval
 from harness._errors import BackendError, DataError, HarnessError, ModelError
+from harness._eval import run_eval
 from harness._models import ResolvedModel, resolve_model, weights_sha256
 from harness._registry import Registry
 from harness._requests import RequestResult

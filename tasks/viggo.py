@@ -39,11 +39,11 @@ from harness import (
     Sample,
     Score,
     Scorer,
-    scorer,
     Task,
     bootstrap_metric,
     dataset_dir,
     read_csv,
+    scorer,
     task,
 )
 

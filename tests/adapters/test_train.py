@@ -17,7 +17,7 @@ from adapters.manifest import read_manifest
 from adapters.recipe import load_recipe
 from adapters.registry import find_adapter
 from adapters.train import TrainRequest, fit, setup, train
-from harness import load_dataset, DataOptions, GenerationParams, get_task
+from harness import DataOptions, GenerationParams, get_task, load_dataset
 from harness._errors import DataError, ModelError
 
 TINY = [

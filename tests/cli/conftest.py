@@ -37,7 +37,7 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
 
 
-@pytest.fixture()
+@pytest.fixture
 def script(tmp_path: Path) -> Path:
     """The answer script above, as ``answers.yaml`` (model id ``fake:answers``)."""
     path = tmp_path / "answers.yaml"
@@ -45,7 +45,7 @@ def script(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture()
+@pytest.fixture
 def adapter(tmp_path: Path) -> Path:
     """A LoRA adapter folder named ``tuned``: what `load_adapter` reads (config + weights).
 
@@ -60,7 +60,7 @@ def adapter(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture()
+@pytest.fixture
 def run_args(tmp_path: Path, script: Path, data_dir: Path) -> list[str]:
     """``harness run`` on 3 gsm8k items with the fake backend, runs and cache in tmp_path."""
     return [

@@ -13,7 +13,7 @@ import pytest
 from _cli_helpers import invoke, normalise
 
 
-@pytest.fixture()
+@pytest.fixture
 def runs(tmp_path: Path, run_args: list[str], adapter: Path) -> Path:
     """The base and adapter runs of one invocation, in ``tmp_path/runs``."""
     assert invoke([*run_args, "--adapter", str(adapter), "--base", "--json"]).exit_code == 0

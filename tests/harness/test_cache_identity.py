@@ -36,7 +36,7 @@ def _calls(backend: FakeBackend, cache: RequestCache, data_dir: Path) -> int:
     return res.record.counts.model_calls
 
 
-@pytest.fixture()
+@pytest.fixture
 def script(tmp_path: Path) -> str:
     path = tmp_path / "s.yaml"
     path.write_text("default: '#### 3'\n", encoding="utf-8")

@@ -184,9 +184,11 @@ def test_json_script_and_default_shorthand(tmp_path: Path) -> None:
         (
             "answers:\n  - text: x\n  - prompt: a\n    contains: b\ndefualt: y\n",
             "schema.yaml",
-            ": answers.0: Value error, give exactly one of `prompt` or `contains`; "
-            "answers.1: Value error, give exactly one of `prompt` or `contains`; "
-            "defualt: Extra inputs are not permitted",
+            (
+                ": answers.0: Value error, give exactly one of `prompt` or `contains`; "
+                "answers.1: Value error, give exactly one of `prompt` or `contains`; "
+                "defualt: Extra inputs are not permitted"
+            ),
         ),
     ],
 )

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from harness import load_dataset, DataOptions, get_task
+from harness import DataOptions, get_task, load_dataset
 from harness._types import GenerationParams
 from harness.backends._hf_decode import Sampling, common_prefix, decode
 from harness.backends._hf_draft import NgramDraft, accepted

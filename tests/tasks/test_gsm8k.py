@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import load_dataset, DataError, DataOptions, get_task
+from harness import DataError, DataOptions, get_task, load_dataset
 from tasks.gsm8k import target_of
 
 

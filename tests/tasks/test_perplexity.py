@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import load_dataset, DataError, DataOptions, HarnessError, Output, Sample, get_task
+from harness import DataError, DataOptions, HarnessError, Output, Sample, get_task, load_dataset
 from harness._types import Prompt
 from harness.metrics.perplexity import Perplexity, split_context
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
-from harness import load_dataset, DataError, DataOptions, Output, get_task
+from harness import DataError, DataOptions, Output, get_task, load_dataset
 from harness.metrics.classification import Classification, extract_label, roc_auc_ovr, softmax
 from tasks.tweeteval import LABELS
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import load_dataset, DataOptions, Output, Sample, get_task
+from harness import DataOptions, Output, Sample, get_task, load_dataset
 from harness._errors import DataError
 from tasks.viggo import (
     ATTRIBUTES,
