@@ -44,15 +44,17 @@ class Extracted(Scorer):
     def __call__(self, sample: Sample, output: Output) -> Score:
         return self.inner(sample, self._map(output))
 
-    def score_all(self, samples: Any, outputs: Any) -> list[Score]:
-        return self.inner.score_all(samples, [self._map(o) for o in outputs])
+    def preflight(self, ctx: Any) -> None:
+        self.inner.preflight(ctx)
+
+    def score_all(self, samples: Any, outputs: Any, ctx: Any = None) -> list[Score]:
+        return self.inner.score_all(samples, [self._map(o) for o in outputs], ctx)
 
     def aggregate(self, scores: Any, samples: Any) -> Any:
         return self.inner.aggregate(scores, samples)
 
     def extra(self, scores: Any, samples: Any) -> dict[str, Any]:
-        fn = getattr(self.inner, "extra", None)
-        return fn(scores, samples) if callable(fn) else {}
+        return self.inner.extra(scores, samples)
 
 
 def _resolve(path: str, base: Path, options: DataOptions) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -76,7 +77,7 @@ def parity(
         raise click.UsageError("--backend must be vllm or vllm-server")
     task = get_task(task_name, **parse_task_params(task_params))
     resolved = resolve_model(model)
-    greedy = {"max_new_tokens": max_new_tokens, "temperature": 0.0, "n": 1}
+    greedy: dict[str, Any] = {"max_new_tokens": max_new_tokens, "temperature": 0.0, "n": 1}
     params = replace(task.generation, **greedy)
     # One backend at a time (never two models in memory), no cache, no run folders.
     runs = [
