@@ -70,8 +70,8 @@ def parity(
     from dataclasses import asdict, replace
 
     from harness import DataOptions, get_task, resolve_model
-    from harness._adapters import load_adapter
     from harness.backends import build_backend
+    from harness.lora import load_adapter
     from harness.parity import format_report, run_parity
 
     if other not in ("vllm", "vllm-server"):

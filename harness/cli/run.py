@@ -114,10 +114,10 @@ def run(
     set_execution_permissions(allow_code_execution, unsafe_no_sandbox)
     apply_judge_options(model_kw)
     from harness import DataOptions, RequestCache, default_cache_path, get_task, with_overrides
-    from harness._adapters import load_adapter
     from harness._runner import evaluate
     from harness._ui import Reporter, RichReporter
     from harness.backends import build_backend
+    from harness.lora import load_adapter
 
     params = parse_task_params(task_params)
     if num_fewshot is not None:

@@ -17,7 +17,7 @@ interval (90% for alpha 0.05), as in a TOST:
   end lies above ``-margin``); otherwise it is inconclusive.
 
 "Worse" means lower, except for metrics whose name says lower is better (``*_no_match``,
-``error_rate``, ``perplexity``, see `harness._runset.lower_is_better`) or a check that sets
+``error_rate``, ``perplexity``, see `harness.gate._runset.lower_is_better`) or a check that sets
 ``higher_is_better: false``; then it means higher, and the regression tests are mirrored.
 
 Inconclusive checks fail the gate unless the policy says ``on_inconclusive: pass``. Exit codes:
@@ -41,14 +41,14 @@ from xml.etree import ElementTree as ET
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness._errors import HarnessError
-from harness._gate_checks import (
+from harness.gate._checks import (
     CheckResult,
     Status,
     check_bound,
     check_min,
     check_regression,
 )
-from harness._runset import LoadedRun, RunComparison, compare_runs, lower_is_better
+from harness.gate._runset import LoadedRun, RunComparison, compare_runs, lower_is_better
 
 __all__ = [
     "CheckPolicy", "CheckResult", "GatePolicy", "GateResult", "Status", "check_bound",
@@ -249,9 +249,9 @@ def run_candidate_evals(policy: GatePolicy, adapter_path: str, *, backend: str,
     the gate compares them item by item. Returns the run folders written under ``runs_dir``.
     """
     from harness import DataOptions, RequestCache, default_cache_path, get_task, with_overrides
-    from harness._adapters import load_adapter
     from harness._runner import evaluate as run_task
     from harness.backends import build_backend
+    from harness.lora import load_adapter
 
     spec = load_adapter(adapter_path)
     folders: list[Path] = []
