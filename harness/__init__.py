@@ -6,7 +6,7 @@ backend is built.
 """
 
 from harness import _env  # noqa: F401  (process settings that must precede torch)
-from harness._aggregate import bootstrap_metric, mean_metric, wilson_interval
+from harness._aggregate import bootstrap_metric, mean_metric
 from harness._cache import RequestCache, default_cache_path, harness_home, request_key
 from harness._data import (
     DataOptions,
@@ -39,6 +39,7 @@ from harness._ui import Reporter
 from harness.backends import AdapterSpec, Backend, ModelInfo, backends, build_backend
 from harness.lora import load_adapter
 from harness.record import RunRecord, SampleRecord, read_run, read_samples
+from harness.stats import wilson_interval
 
 # Loaded on first use, so `import harness` (and `harness --help`) stays fast.
 _LAZY = {
