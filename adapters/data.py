@@ -16,10 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness._data import load_dataset, read_jsonl, sha256_file
-from harness._errors import DataError
-from harness._task import DataOptions, get_task
-from harness._types import Message
+from harness import (
+    DataError,
+    DataOptions,
+    Message,
+    get_task,
+    load_dataset,
+    read_jsonl,
+    sha256_file,
+)
 
 LLAMA2_SYSTEM = "<<SYS>>\n{system}\n<</SYS>>\n\n"
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harness._errors import HarnessError
+from harness import HarnessError
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 

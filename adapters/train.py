@@ -32,8 +32,7 @@ from adapters.manifest import build_manifest, loss_history, plot_loss, write_man
 from adapters.recipe import Recipe
 from adapters.registry import register_adapter
 from adapters.schedule import Budget, wsd_scheduler
-from harness._errors import DataError, HarnessError, ModelError
-from harness._models import ResolvedModel, resolve_model
+from harness import DataError, HarnessError, ModelError, ResolvedModel, resolve_model
 
 CHECKPOINTS = "checkpoints"
 

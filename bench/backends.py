@@ -73,8 +73,7 @@ def main() -> None:
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     from _lora import make_lora
 
-    from harness import DataOptions, GenerationParams, get_task, resolve_model
-    from harness._adapters import load_adapter
+    from harness import DataOptions, GenerationParams, get_task, load_adapter, resolve_model
     from harness.backends.hf import HFBackend
     from harness.backends.openai import VLLMServerBackend
     from harness.backends.vllm import VLLMBackend

@@ -6,13 +6,14 @@ backend is built.
 """
 
 from harness import _env  # noqa: F401  (process settings that must precede torch)
-from harness._adapters import load_adapter
-from harness._aggregate import bootstrap_metric, mean_metric, wilson_interval
+from harness._aggregate import bootstrap_metric, mean_metric
 from harness._cache import RequestCache, default_cache_path, harness_home, request_key
 from harness._context import CodeExecution, RunContext
 from harness._data import (
+    DataOptions,
+    Dataset,
+    DatasetInfo,
     dataset_dir,
-    load_dataset,
     load_hub,
     read_csv,
     read_jsonl,
@@ -21,12 +22,13 @@ from harness._data import (
 )
 from harness._errors import BackendError, DataError, HarnessError, ModelError
 from harness._eval import run_eval
+from harness._loader import get_task, load_dataset
 from harness._models import ResolvedModel, resolve_model, weights_sha256
 from harness._registry import Registry
 from harness._requests import RequestResult
 from harness._runner import EvalResult, evaluate, with_overrides
 from harness._scorer import Scorer, scorer, scorers
-from harness._task import DataOptions, Dataset, DatasetInfo, Task, get_task, task, tasks
+from harness._task import Task, task, tasks
 from harness._types import (
     Generation,
     GenerationParams,
@@ -39,11 +41,13 @@ from harness._types import (
 )
 from harness._ui import Reporter
 from harness.backends import AdapterSpec, Backend, ModelInfo, backends, build_backend
+from harness.lora import load_adapter
 from harness.record import RunRecord, SampleRecord, read_run, read_samples
+from harness.stats import wilson_interval
 
 # Loaded on first use, so `import harness` (and `harness --help`) stays fast.
 _LAZY = {
-    "LoadedRun": "harness._runset", "load_runs": "harness._runset",
+    "LoadedRun": "harness.gate._runset", "load_runs": "harness.gate._runset",
     "GatePolicy": "harness.gate", "load_policy": "harness.gate",
     "PassAtK": "harness.passk", "pass_at_k": "harness.passk",
     "build_report": "harness.report", "write_report": "harness.report",

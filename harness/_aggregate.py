@@ -2,32 +2,18 @@
 
 Binary metrics (every value 0 or 1) get a Wilson score interval, which stays inside [0, 1] and
 behaves at small n; other means get a normal interval from the sample standard error. Corpus
-metrics that are not means (BLEU, F1, ROC-AUC) get a percentile bootstrap over samples.
+metrics that are not means (BLEU, F1, ROC-AUC) get a percentile bootstrap over samples. The
+intervals and the resampling themselves live in `harness.stats`.
 """
 
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from harness._types import MetricValue
-
-Z95 = 1.959963984540054
-
-
-def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion."""
-    if n == 0:
-        return (math.nan, math.nan)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    # At 0 or n successes the bound is exactly 0 or 1; the formula leaves rounding dust.
-    lo = 0.0 if successes <= 0 else max(0.0, centre - half)
-    hi = 1.0 if successes >= n else min(1.0, centre + half)
-    return (lo, hi)
+from harness.stats import Z95, bootstrap, percentile_interval, wilson_interval
 
 
 def mean_metric(
@@ -66,10 +52,41 @@ def bootstrap_metric(
     if n == 0:
         return MetricValue(value=math.nan, n=0)
     point = statistic(items)
-    rng = random.Random(seed)
-    stats = sorted(statistic([items[rng.randrange(n)] for _ in range(n)]) for _ in range(resamples))
-    mean_b = sum(stats) / resamples
-    stderr = math.sqrt(sum((s - mean_b) ** 2 for s in stats) / max(1, resamples - 1))
-    lo = stats[int(0.025 * resamples)]
-    hi = stats[min(resamples - 1, int(0.975 * resamples))]
+    stats = bootstrap(
+        n, lambda idx: statistic([items[i] for i in idx]), resamples, seed, rng="python"
+    )
+    return from_resamples(point, stats, n)
+
+
+def bootstrap_many(
+    n: int,
+    statistics: Callable[[Any], Sequence[float]],
+    points: Sequence[float],
+    resamples: int = 1000,
+    seed: int = 0,
+) -> list[MetricValue]:
+    """Bootstraps several statistics of the same ``n`` items together, resampled with numpy.
+
+    `bootstrap_metric` resamples Python lists, which is fine for small runs; corpus metrics
+    over thousands of items (a full TweetEval or DialogSum split) resample index arrays here and
+    compute several statistics from each resample at once.
+
+    Args:
+        n: Number of items.
+        statistics: Maps an index array (a resample of ``range(n)``) to one value per statistic.
+        points: The statistics on the full data (reported as the values).
+        resamples: Bootstrap resamples.
+        seed: Seed of the resampling.
+    """
+    draws = bootstrap(n, statistics, resamples, seed)
+    return [from_resamples(p, [d[k] for d in draws], n) for k, p in enumerate(points)]
+
+
+def from_resamples(point: float, values: Sequence[float], n: int) -> MetricValue:
+    """A metric with the stderr and 2.5/97.5 percentiles of its bootstrap ``values``."""
+    vals = sorted(values)
+    k = len(vals)
+    mean = sum(vals) / k
+    stderr = math.sqrt(sum((v - mean) ** 2 for v in vals) / max(1, k - 1))
+    lo, hi = percentile_interval(vals)
     return MetricValue(point, stderr, lo, hi, n, "bootstrap")

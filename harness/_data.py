@@ -13,14 +13,84 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness._errors import DataError
-from harness._task import DATA_DIR_ENV, DataOptions, Dataset
+from harness._types import Sample
 
-if TYPE_CHECKING:
-    from harness._task import Task
+DATA_DIR_ENV = "HARNESS_DATA_DIR"
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Where data comes from and which items to take.
+
+    Attributes:
+        data_dir: Folder holding one sub-folder per dataset (``gsm8k/test.jsonl``...); None
+            means ``$HARNESS_DATA_DIR``, else the task's hub dataset.
+        limit: Take only the first ``limit`` items (applied once, by `select_items`; tasks
+            return every item).
+        seed: Seed for few-shot selection and any sampling of items.
+        split: Override the task's evaluation split.
+    """
+
+    data_dir: Path | None = None
+    limit: int | None = None
+    seed: int = 1234
+    split: str | None = None
+
+    def resolved_data_dir(self) -> Path | None:
+        # Absolute, so that a relative folder (from the command line or the environment) means
+        # the working directory wherever it is later joined (e.g. inside a YAML task's folder).
+        if self.data_dir is not None:
+            return Path(self.data_dir).expanduser().absolute()
+        env = os.environ.get(DATA_DIR_ENV)
+        return Path(env).expanduser().absolute() if env else None
+
+
+@dataclass
+class DatasetInfo:
+    """Where the samples came from, for the run record.
+
+    Attributes:
+        name: Dataset name.
+        source: "local" or "hub" (or "package" for data inside a wheel).
+        location: Folder, file, hub id or package resource.
+        split: The split evaluated.
+        revision: Hub revision when loaded from the hub.
+        files: File name to sha256 of every local file read.
+        n_total: Items in the split before ``limit``.
+    """
+
+    name: str
+    source: str
+    location: str
+    split: str
+    revision: str | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    n_total: int = 0
+
+    @classmethod
+    def local(
+        cls, name: str, folder: Path, split: str, files: list[Path], n_total: int
+    ) -> DatasetInfo:
+        """Info for a split read from local ``files`` in ``folder``, each hashed (sha256)."""
+        return cls(
+            name,
+            "local",
+            str(folder),
+            split,
+            files={f.name: sha256_file(f) for f in files},
+            n_total=n_total,
+        )
+
+
+@dataclass
+class Dataset:
+    samples: list[Sample]
+    info: DatasetInfo
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -136,7 +206,3 @@ def select_items(dataset: Dataset, options: DataOptions) -> Dataset:
         raise DataError(f"--limit {limit!r}: pass a whole number of items, 0 or more")
     return Dataset(dataset.samples[:limit], dataset.info)
 
-
-def load_dataset(task: Task, options: DataOptions) -> Dataset:
-    """Loads ``task``'s samples with ``options`` and selects the items to evaluate."""
-    return select_items(task.load(options), options)

@@ -13,13 +13,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness._adapters import load_adapter
 from harness._context import RunContext
-from harness._data import load_dataset
+from harness._data import DataOptions, Dataset
 from harness._errors import HarnessError
+from harness._loader import get_task, load_dataset
 from harness._runner import EvalResult, evaluate, with_overrides
-from harness._task import DataOptions, Dataset, Task, get_task
+from harness._task import Task
 from harness.backends import AdapterSpec, Backend, build_backend
+from harness.lora import load_adapter
 
 TaskRef = Task | str
 

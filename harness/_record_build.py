@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import record as rec
+from harness._data import DataOptions, Dataset
 from harness._host import git_state, harness_version, host_info
 from harness._requests import Batch
-from harness._task import DataOptions, Dataset, Task
+from harness._task import Task
 from harness._types import GenerationParams, Output, Score
 from harness.backends._base import AdapterSpec, Backend
 

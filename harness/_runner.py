@@ -19,11 +19,12 @@ from typing import Any
 
 from harness import record as rec
 from harness._context import RunContext
-from harness._data import load_dataset
+from harness._data import DataOptions, Dataset
 from harness._errors import DataError
+from harness._loader import load_dataset
 from harness._record_build import VariantRun, build_record
 from harness._requests import Batch, RequestResult, run_requests
-from harness._task import DataOptions, Dataset, Task
+from harness._task import Task
 from harness._types import GenerationParams, Output, Sample, Score
 from harness.backends._base import AdapterSpec, Backend, LoglikelihoodRequest
 

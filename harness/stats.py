@@ -11,22 +11,30 @@ carry far less noise than two independent means, so this module compares them it
 * non-inferiority (one side of a TOST): is the candidate shown to be no worse than
   ``-margin``?
 
+It is also the one home of the intervals and the bootstrap that metrics use (`wilson_interval`,
+`bootstrap`, `percentile_interval`); `harness.mean_metric` and `harness.bootstrap_metric` wrap
+them into metric values.
+
 Only the standard library and numpy are used, so the numbers can be checked against scipy in
-the tests without scipy being needed here.
+the tests without scipy being needed here. numpy is imported where it is used, so that
+`import harness` (and ``harness --help``) does not load it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 Kind = Literal["paired-binary", "paired-continuous", "unpaired"]
+Z95 = 1.959963984540054  # normal_ppf(0.975)
 
 
 def normal_cdf(x: float) -> float:
@@ -60,6 +68,8 @@ def binom_cdf_half(k: int, n: int) -> float:
 
 def binom_cdf(k: int, n: int, p: float) -> float:
     """P(X <= k) for X ~ Binomial(n, p), summed in log space (relative error ~1e-12)."""
+    import numpy as np
+
     if k < 0:
         return 0.0
     if k >= n or p <= 0.0:
@@ -89,6 +99,20 @@ def clopper_pearson(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
     lower = 0.0 if k == 0 else solve(lambda p: (1 - binom_cdf(k - 1, n, p)) - alpha / 2)
     upper = 1.0 if k == n else solve(lambda p: alpha / 2 - binom_cdf(k, n, p))
     return lower, upper
+
+
+def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion."""
+    if n == 0:
+        return (math.nan, math.nan)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    # At 0 or n successes the bound is exactly 0 or 1; the formula leaves rounding dust.
+    lo = 0.0 if successes <= 0 else max(0.0, centre - half)
+    hi = 1.0 if successes >= n else min(1.0, centre + half)
+    return (lo, hi)
 
 
 def mcnemar_exact(b: int, c: int) -> float:
@@ -191,19 +215,76 @@ def paired_binary(base: Sequence[float], cand: Sequence[float], alpha: float = 0
     )
 
 
+def bootstrap(
+    n: int,
+    statistic: Callable[[Any], Any],
+    resamples: int = 1000,
+    seed: int = 0,
+    *,
+    rng: Literal["numpy", "python"] = "numpy",
+    batched: bool = False,
+) -> list[Any]:
+    """``statistic`` of each of ``resamples`` bootstrap resamples of the items ``range(n)``.
+
+    The one resampler behind every bootstrap in harness. Each ``rng`` is its own random
+    stream, and both are kept so that a seed reproduces stored numbers bit for bit.
+
+    Args:
+        n: Number of items (resamples are index draws with replacement from ``range(n)``).
+        statistic: Maps one resample's indices to its value (any type; returned as is).
+        resamples: Number of resamples.
+        seed: Seed of the stream.
+        rng: ``"numpy"``: each resample is an index array from
+            ``numpy.random.default_rng(seed).integers(0, n, n)``; ``"python"``: a list of
+            ``n`` draws of ``random.Random(seed).randrange(n)`` (no numpy needed).
+        batched: numpy only: ``statistic`` gets a ``(k, n)`` array whose rows are ``k``
+            consecutive resamples (about 2 million indices at a time) and returns ``k``
+            values. The draws are the same as unbatched; only the calls are fewer.
+    """
+    if rng == "python":
+        gen = random.Random(seed)
+        return [statistic([gen.randrange(n) for _ in range(n)]) for _ in range(resamples)]
+    import numpy as np
+
+    np_rng = np.random.default_rng(seed)
+    if not batched:
+        return [statistic(np_rng.integers(0, n, n)) for _ in range(resamples)]
+    out: list[Any] = []
+    chunk = max(1, 2_000_000 // max(1, n))
+    for start in range(0, resamples, chunk):
+        stop = min(resamples, start + chunk)
+        out.extend(statistic(np_rng.integers(0, n, size=(stop - start, n))))
+    return out
+
+
+def percentile_interval(
+    draws: Sequence[float], alpha: float = 0.05, *, method: Literal["order", "linear"] = "order"
+) -> tuple[float, float]:
+    """Two-sided ``1 - alpha`` percentile interval of bootstrap ``draws``.
+
+    ``"order"`` takes the sorted draws at ranks ``int(alpha / 2 * k)`` and
+    ``int((1 - alpha / 2) * k)`` (capped at ``k - 1``) of ``k`` draws; ``"linear"`` interpolates
+    between order statistics as `numpy.quantile` does.
+    """
+    if method == "linear":
+        import numpy as np
+
+        lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
+        return float(lo), float(hi)
+    vals = sorted(draws)
+    k = len(vals)
+    return vals[int(alpha / 2 * k)], vals[min(k - 1, int((1 - alpha / 2) * k))]
+
+
 def bootstrap_mean_diffs(
     diffs: Sequence[float], resamples: int = 2000, seed: int = 0,
 ) -> np.ndarray:
     """Means of ``resamples`` bootstrap resamples of ``diffs`` (numpy, vectorised in chunks)."""
+    import numpy as np
+
     d = np.asarray(diffs, dtype=float)
-    rng = np.random.default_rng(seed)
-    out = np.empty(resamples)
-    chunk = max(1, 2_000_000 // max(1, len(d)))
-    for start in range(0, resamples, chunk):
-        stop = min(resamples, start + chunk)
-        idx = rng.integers(0, len(d), size=(stop - start, len(d)))
-        out[start:stop] = d[idx].mean(axis=1)
-    return out
+    means = bootstrap(len(d), lambda idx: d[idx].mean(axis=1), resamples, seed, batched=True)
+    return np.asarray(means, dtype=float)
 
 
 def paired_bootstrap(
@@ -211,10 +292,12 @@ def paired_bootstrap(
     resamples: int = 2000, seed: int = 0,
 ) -> Comparison:
     """Percentile bootstrap interval and p-value of the mean paired difference."""
+    import numpy as np
+
     _check_paired(base, cand)
     diffs = np.asarray(cand, dtype=float) - np.asarray(base, dtype=float)
     draws = bootstrap_mean_diffs(diffs, resamples, seed)
-    lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
+    lo, hi = percentile_interval(draws, alpha, method="linear")
     # Percentile p-values from the tail masses beyond zero; the +1s keep them above 0, as a
     # finite number of resamples cannot show a p-value smaller than 1 / (resamples + 1).
     below = (int(np.sum(draws <= 0)) + 1) / (resamples + 1)
@@ -232,6 +315,8 @@ def paired_bootstrap(
 
 def unpaired(base: Sequence[float], cand: Sequence[float], alpha: float = 0.05) -> Comparison:
     """Difference of two independent means with a normal (Welch-type) interval and z-test."""
+    import numpy as np
+
     if not base or not cand:
         raise ValueError("both runs need at least one scored item")
     b, c = np.asarray(base, dtype=float), np.asarray(cand, dtype=float)
@@ -272,6 +357,8 @@ def non_inferiority_p(comp: Comparison, margin: float, lower_is_better: bool = F
     equivalent to the lower end of the two-sided ``1 - 2*alpha`` interval lying above
     ``-margin``. With ``lower_is_better`` the hypothesis is mirrored: H0 ``delta >= margin``.
     """
+    import numpy as np
+
     if margin < 0:
         raise ValueError("the non-inferiority margin must be >= 0")
     sign = -1.0 if lower_is_better else 1.0

@@ -9,11 +9,11 @@ than three items carry a label.
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from harness import MetricValue
+from harness.stats import bootstrap, percentile_interval
 
 MIN_ITEMS = 3
 
@@ -119,16 +119,14 @@ def _bootstrap(
     """Point estimate with a percentile interval; resamples where the statistic is undefined
     (one class only) are skipped rather than sorted in as NaN."""
     point = statistic(items)
-    rng = random.Random(seed)
     n = len(items)
-    stats = sorted(
-        v
-        for v in (statistic([items[rng.randrange(n)] for _ in range(n)]) for _ in range(resamples))
-        if math.isfinite(v)
+    draws = bootstrap(
+        n, lambda idx: statistic([items[i] for i in idx]), resamples, seed, rng="python"
     )
+    stats = sorted(v for v in draws if math.isfinite(v))
     if not math.isfinite(point) or len(stats) < resamples // 2:
         return MetricValue(point, None, None, None, n, "none")
     mean_b = sum(stats) / len(stats)
     stderr = math.sqrt(sum((s - mean_b) ** 2 for s in stats) / max(1, len(stats) - 1))
-    lo, hi = stats[int(0.025 * len(stats))], stats[min(len(stats) - 1, int(0.975 * len(stats)))]
+    lo, hi = percentile_interval(stats)
     return MetricValue(point, stderr, lo, hi, n, "bootstrap")

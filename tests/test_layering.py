@@ -1,58 +1,216 @@
 """The dependency direction of STYLE.md, checked by walking every import.
 
+Every ``import`` and ``from ... import`` in ``harness``, ``tasks``, ``judges`` and ``adapters``
+counts: at module level or inside a function, absolute or relative, and
+``from harness import _data`` (a module named in the import list) as an import of
+``harness._data``.
+
 - The engine (``harness``, except the CLI on top) never imports ``tasks``, ``judges`` or
   ``adapters``: it finds them by registry name.
-- ``tasks`` and ``judges`` use only harness's public modules (no ``harness._private``).
+- ``tasks``, ``judges`` and ``adapters`` use only harness's public modules: no
+  ``harness._private`` or ``harness.pkg._private``, in either import form.
 - The run record (``harness/record.py``) depends on nothing else of ours.
+- No two of our modules import each other, directly or through others (no cycles).
+
+How the module graph for the cycle check is built, following what Python executes:
+
+- ``import a.b.c`` and ``from a.b.c import x`` depend on module ``a.b.c``; ``from a.b import c``
+  depends on ``a.b.c`` when that is a module.
+- A name imported from a package (``from harness import get_task``) depends on the module that
+  defines it: the package's ``__init__`` re-exports are followed (``from X import name`` lines
+  and a ``_LAZY`` table of lazily loaded names), so a re-exporting ``__init__`` is not itself
+  an edge target for that name. The modules of a ``_LAZY`` table are imports of the package
+  that holds it (its ``__getattr__`` imports them on first use).
+- Importing a module also runs the ``__init__`` of each package around it, so those packages
+  are edges too, except the packages around the importing module itself (Python has already
+  started them). A name that an enclosing package's ``__init__`` defines itself is an edge
+  to that ``__init__``, though: it must have run far enough to define the name.
+
+A cycle in that graph fails the test, listing its modules: at best an import-order hazard, at
+worst the lazy-import workarounds that hide one.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("harness", "tasks", "judges", "adapters")
+PLUGINS = {"tasks", "judges", "adapters"}
 
 
-def _imports(path: Path) -> list[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    names: list[str] = []
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES: dict[str, Path] = {
+    _module_name(p): p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))
+}
+
+
+def _is_package(module: str) -> bool:
+    return MODULES.get(module, Path()).name == "__init__.py"
+
+
+def _import_statements(module: str) -> Iterator[tuple[str, str | None]]:
+    """(module, imported name or None) for every import in ``module``, relative ones resolved."""
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    here = module if _is_package(module) else module.rpartition(".")[0]
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names += [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module)
-    return names
+            for alias in node.names:
+                yield alias.name, None
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = ".".join(here.split(".")[: len(here.split(".")) - node.level + 1])
+                source = f"{base}.{node.module}" if node.module else base
+            else:
+                source = node.module or ""
+            for alias in node.names:
+                yield source, alias.name
 
 
-def _files(package: str) -> list[Path]:
-    return sorted((ROOT / package).rglob("*.py"))
+@cache
+def _exports(package: str) -> dict[str, str]:
+    """Name -> module that defines it, for the names a package's ``__init__`` re-exports."""
+    out: dict[str, str] = {}
+    tree = ast.parse(MODULES[package].read_text(encoding="utf-8"))
+    for node in tree.body:  # module level only: these make the package's surface
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            for alias in node.names:
+                out[alias.asname or alias.name] = _defining_module(node.module, alias.name)
+        elif (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "_LAZY" for t in node.targets)
+            and isinstance(node.value, ast.Dict)
+        ):
+            for k, v in zip(node.value.keys, node.value.values, strict=True):
+                if isinstance(k, ast.Constant) and isinstance(v, ast.Constant):
+                    out[str(k.value)] = _defining_module(str(v.value), str(k.value))
+    return out
 
 
-@pytest.mark.parametrize(
-    "path",
-    [p for p in _files("harness") if "cli" not in p.parts],
-    ids=lambda p: str(p.relative_to(ROOT)),
-)
-def test_engine_does_not_import_plugins(path: Path) -> None:
-    bad = [m for m in _imports(path) if m.split(".")[0] in {"tasks", "judges", "adapters"}]
-    assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+def _defining_module(source: str, name: str | None) -> str:
+    """The module that ``from source import name`` (or ``import source``) depends on."""
+    if name is None:
+        return source
+    if f"{source}.{name}" in MODULES:
+        return f"{source}.{name}"
+    if _is_package(source):
+        return _exports(source).get(name, source)
+    return source
 
 
-@pytest.mark.parametrize(
-    "path", _files("tasks") + _files("judges"), ids=lambda p: str(p.relative_to(ROOT))
-)
-def test_plugins_use_public_api_only(path: Path) -> None:
+def _enclosing(module: str) -> list[str]:
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+@cache
+def _graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for module in MODULES:
+        own = set(_enclosing(module)) | ({module} if _is_package(module) else set())
+        deps: set[str] = set()
+        for source, name in _import_statements(module):
+            target = _defining_module(source, name)
+            around = {*_enclosing(target), *([source] if name is not None else [])}
+            deps |= {m for m in around if m in MODULES and m not in own}
+            if target in MODULES:  # even a name defined in the importer's own package
+                deps.add(target)
+        if _is_package(module):  # what `__getattr__` imports from the `_LAZY` table
+            deps |= {m for m in _exports(module).values() if m in MODULES and m not in own}
+        graph[module] = deps - {module}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def _imported_modules(module: str) -> list[str]:
+    """Every module of ours or others that ``module`` names in an import (names resolved to
+    modules where they are modules, so ``from harness import _data`` is ``harness._data``)."""
+    out = {
+        f"{source}.{name}" if f"{source}.{name}" in MODULES else source
+        for source, name in _import_statements(module)
+    }
+    return sorted(out)
+
+
+def _in(package: str) -> list[str]:
+    return [m for m in MODULES if m.split(".")[0] == package]
+
+
+@pytest.mark.parametrize("module", [m for m in _in("harness") if not m.startswith("harness.cli")])
+def test_engine_does_not_import_plugins(module: str) -> None:
+    bad = [m for m in _imported_modules(module) if m.split(".")[0] in PLUGINS]
+    assert not bad, f"{module} imports {bad}"
+
+
+@pytest.mark.parametrize("module", _in("tasks") + _in("judges") + _in("adapters"))
+def test_plugins_use_public_api_only(module: str) -> None:
     bad = [
         m
-        for m in _imports(path)
-        if m.startswith("harness") and any(part.startswith("_") for part in m.split(".")[1:])
+        for m in _imported_modules(module)
+        if m.split(".")[0] == "harness" and any(p.startswith("_") for p in m.split(".")[1:])
     ]
-    assert not bad, f"{path.relative_to(ROOT)} imports private modules {bad}"
+    assert not bad, f"{module} imports private modules {bad}"
 
 
 def test_record_depends_on_nothing_of_ours() -> None:
-    mods = _imports(ROOT / "harness" / "record.py")
-    assert not [m for m in mods if m.split(".")[0] in {"harness", "tasks", "judges", "adapters"}]
+    mods = _imported_modules("harness.record")
+    assert not [m for m in mods if m.split(".")[0] in PACKAGES]
+
+
+def test_no_import_cycles() -> None:
+    cycles = _cycles(_graph())
+    assert not cycles, "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
+
+
+def test_the_graph_sees_every_import_form() -> None:
+    """The graph builder itself: function-level, relative, re-exported and lazy names."""
+    g = _graph()
+    assert "harness.yaml_task" in g["harness._loader"]  # imported inside get_task
+    assert "harness._loader" in g["adapters.data"]  # `from harness import get_task`
+    assert "harness.gate._runset" in g["harness"]  # through _LAZY
+    assert "harness.lora" in g["harness.backends.hf"]  # the package around lora._checks
+    assert "harness" not in g["harness._runner"]  # its own package: already running
+    assert "harness.record" in _imported_modules("harness._runner")  # `from harness import record`

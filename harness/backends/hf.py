@@ -13,7 +13,6 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from harness._adapter_checks import check_adapters
 from harness._errors import ModelError
 from harness._models import ResolvedModel, resolve_model
 from harness._types import Generation, GenerationParams, Prompt
@@ -25,6 +24,7 @@ from harness.backends._base import (
     ModelInfo,
     Rendered,
 )
+from harness.lora._checks import check_adapters
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:

@@ -20,7 +20,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness._adapter_checks import check_adapters
 from harness._errors import BackendError, ModelError
 from harness._models import ResolvedModel, resolve_model
 from harness._types import Generation, GenerationParams, Prompt
@@ -33,6 +32,7 @@ from harness.backends.openai_client import (
     CompletionResult,
     OpenAIClient,
 )
+from harness.lora._checks import check_adapters
 
 OPENAI_URL = "https://api.openai.com/v1"
 LAUNCHED_KEY_ENV = "HARNESS_LAUNCHED_SERVER_KEY"  # unset: a placeholder key is sent

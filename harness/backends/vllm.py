@@ -16,7 +16,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from harness._adapter_checks import check_adapters
 from harness._errors import BackendError, ModelError
 from harness._models import ResolvedModel, resolve_model
 from harness._types import Generation, GenerationParams, Prompt
@@ -38,6 +37,7 @@ from harness.backends._vllm_common import (
     require_vllm,
     vllm_env,
 )
+from harness.lora._checks import check_adapters
 
 
 class VLLMBackend(Backend):

@@ -55,7 +55,7 @@ def gate(policy_path: Path, candidates: tuple[Path, ...], baselines: tuple[Path,
 
     Example: harness gate --policy examples/gate.yaml --candidate runs/ --junit gate.xml
     """
-    from harness._runset import load_runs
+    from harness import load_runs
     from harness.gate import evaluate as evaluate_gate
     from harness.gate import load_policy, run_candidate_evals, to_junit, to_markdown
 

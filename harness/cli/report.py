@@ -18,7 +18,7 @@ def report(runs: tuple[Path, ...], out_dir: Path, title: str) -> None:
 
     Example: harness report runs/ --out report/
     """
-    from harness._runset import load_runs
+    from harness import load_runs
     from harness.report import build_report, write_report
 
     rep = build_report(load_runs(runs), title=title)

@@ -17,10 +17,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from harness._aggregate import mean_metric
+from harness._aggregate import bootstrap_many, mean_metric
 from harness._scorer import Scorer, scorer
 from harness._types import MetricValue, Output, Sample, Score
-from harness.metrics._bootstrap import bootstrap_many
 
 INVALID = "<invalid>"
 

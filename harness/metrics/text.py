@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from harness._aggregate import bootstrap_many
 from harness._context import RunContext
 from harness._errors import HarnessError
 from harness._scorer import Scorer, scorer
 from harness._types import MetricValue, Output, Sample, Score
-from harness.metrics._bootstrap import bootstrap_many
 
 
 def references(sample: Sample) -> list[str]:

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness._runset import (
+from harness.gate._runset import (
     LoadedRun,
     RunComparison,
     compare_runs,

@@ -168,7 +168,7 @@ def test_resume_and_manifest_fields(trained: dict[str, Any], bundled_model: Any)
 
 @pytest.mark.slow
 def test_registered_adapter_changes_greedy_outputs(trained: dict[str, Any], data_dir: Path) -> None:
-    from harness._adapters import load_adapter
+    from harness import load_adapter
     from harness.backends.hf import HFBackend
 
     assert find_adapter("viggo-tiny") == trained["out"].resolve()

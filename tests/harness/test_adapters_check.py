@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from _lora import make_lora
 
-from harness._adapter_checks import check_adapters, missing_targets, model_module_names
-from harness._adapters import load_adapter
+from harness import load_adapter
 from harness._errors import ModelError
 from harness._models import ResolvedModel, resolve_model
 from harness.backends._base import AdapterSpec, ModelInfo
 from harness.backends._vllm_common import default_dtype, lora_limits
 from harness.backends.vllm_server import ServerConfig, server_command
+from harness.lora._checks import check_adapters, missing_targets, model_module_names
 
 pytestmark = pytest.mark.slow  # every test needs the bundled model; `lora` loads it
 

@@ -11,7 +11,7 @@ import pytest
 from _runs_factory import make_run, write_manifest
 from click.testing import CliRunner
 
-from harness._runset import load_runs
+from harness import load_runs
 from harness.cli import cli
 from harness.report import build_report, write_report
 

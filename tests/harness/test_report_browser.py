@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from test_report import build_runs
 
-from harness._runset import load_runs
+from harness import load_runs
 from harness.report import build_report, write_report
 
 CHROMIUM = "/usr/bin/chromium"

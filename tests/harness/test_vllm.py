@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from _lora import make_lora
 
-from harness._adapters import load_adapter
+from harness import load_adapter
 from harness._models import ResolvedModel, resolve_model
 from harness._types import GenerationParams, Prompt
 from harness.backends._base import AdapterSpec, LoglikelihoodRequest

@@ -13,8 +13,8 @@ from typing import Any
 
 from harness._errors import ModelError
 from harness._models import weights_sha256
-from harness.adapter_registry import find_adapter
 from harness.backends._base import AdapterSpec
+from harness.lora.registry import find_adapter
 
 MANIFEST = "adapter_manifest.json"
 

@@ -14,7 +14,7 @@ files. A wall-clock timeout kills the program's whole process tree, and every pr
 behind is killed before its result is returned. Programs run in parallel, one per worker slot.
 
 By default (``reuse=True``) each slot keeps one sandbox alive and runs its programs as forked
-children of a small server inside it (`harness._sandbox_server`): each program gets fresh
+children of a small server inside it (`harness.sandbox._server`): each program gets fresh
 limits and a fresh session; after it, every process it left is killed and reaped and ``/tmp``
 is emptied. That is several times faster than a new bwrap and interpreter per program (see
 ``bench/code_exec.py``). A program that kills the server is reported as killed and the slot
@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from harness._errors import HarnessError
-from harness._sandbox_exec import Raw, Spawn, Worker, own_process_count, run_fresh
+from harness.sandbox._exec import Raw, Spawn, Worker, own_process_count, run_fresh
 
 Status = Literal["passed", "failed", "timeout", "killed"]
 

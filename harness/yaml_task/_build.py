@@ -9,11 +9,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from harness._data import DATA_DIR_ENV, DataOptions, Dataset, DatasetInfo
 from harness._errors import DataError
 from harness._scorer import Scorer, scorers
-from harness._task import DATA_DIR_ENV, DataOptions, Dataset, DatasetInfo, Task
+from harness._task import Task
 from harness._types import GenerationParams, Message, Output, Prompt, Sample, Score
-from harness.yaml_task import ExtractionSpec, TaskSpec, _auto_args, _placeholders
+from harness.yaml_task._spec import ExtractionSpec, TaskSpec, _auto_args, _placeholders
 
 
 class Extracted(Scorer):

@@ -1,7 +1,7 @@
 """Process mechanics behind `harness.sandbox`: bwrap command lines, limits, spawning, cleanup.
 
 `run_fresh` runs one program in a process of its own (in a new bwrap sandbox, or unsandboxed);
-`Worker` keeps one bwrap sandbox running ``_sandbox_server.py`` and hands it program after
+`Worker` keeps one bwrap sandbox running ``_server.py`` and hands it program after
 program. Both return the same raw dict: exit_code, signal, timed_out, stdout, stderr (tails),
 duration.
 """
@@ -24,7 +24,7 @@ from typing import Any
 
 SANDBOX_UID = 65534  # the uid programs see inside the sandbox ("nobody")
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
-SERVER = Path(__file__).with_name("_sandbox_server.py")
+SERVER = Path(__file__).with_name("_server.py")
 START_TIMEOUT = 30.0  # seconds for bwrap to set a sandbox up on a very busy machine
 REPLY_GRACE = 10.0  # seconds beyond the program's timeout for the server's own cleanup
 
@@ -130,7 +130,7 @@ def run_fresh(spawn: Spawn, program: str, stdin: bytes, timeout: float,
 
 
 class Worker:
-    """One long-lived bwrap sandbox running ``_sandbox_server.py`` for one slot.
+    """One long-lived bwrap sandbox running ``_server.py`` for one slot.
 
     Raises:
         OSError: bwrap could not set the sandbox up (message holds its stderr).

@@ -17,7 +17,7 @@ interval (90% for alpha 0.05), as in a TOST:
   end lies above ``-margin``); otherwise it is inconclusive.
 
 "Worse" means lower, except for metrics whose name says lower is better (``*_no_match``,
-``error_rate``, ``perplexity``, see `harness._runset.lower_is_better`) or a check that sets
+``error_rate``, ``perplexity``, see `harness.gate._runset.lower_is_better`) or a check that sets
 ``higher_is_better: false``; then it means higher, and the regression tests are mirrored.
 
 Inconclusive checks fail the gate unless the policy says ``on_inconclusive: pass``. Exit codes:
@@ -41,14 +41,14 @@ from xml.etree import ElementTree as ET
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness._errors import HarnessError
-from harness._gate_checks import (
+from harness.gate._checks import (
     CheckResult,
     Status,
     check_bound,
     check_min,
     check_regression,
 )
-from harness._runset import LoadedRun, RunComparison, compare_runs, lower_is_better
+from harness.gate._runset import LoadedRun, RunComparison, compare_runs, lower_is_better
 
 if TYPE_CHECKING:
     from harness._context import RunContext
