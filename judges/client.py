@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from harness.backends.vllm_server import VLLMServer
 
 _SERVERS: dict[str, tuple[VLLMServer, ResolvedModel]] = {}
+NO_RESULT = "the judge client returned no result for this request"
 _SERVERS_LOCK = threading.Lock()
 
 
@@ -275,4 +276,10 @@ class JudgeClient:
             self.stats.tokens_out += res.tokens_out
             if res.error is None and self.cache is not None:
                 self.cache.put_many({keys[i]: {"text": res.text, "finish_reason": finish}})
-        return [r if r is not None else JudgeReply(error="no reply") for r in replies]
+        out: list[JudgeReply] = []
+        for r in replies:
+            if r is None:  # the client ended without answering it: a failed judgement, counted
+                self.stats.errors += 1
+                r = JudgeReply(error=NO_RESULT, finish_reason="error")
+            out.append(r)
+        return out

@@ -176,8 +176,10 @@ def test_help_is_fast() -> None:
         [
             sys.executable,
             "-c",
-            ("import harness.cli, sys; "
-            "print(any(m in sys.modules for m in ('torch','transformers','vllm')))"),
+            (
+                "import harness.cli, sys; "
+                "print(any(m in sys.modules for m in ('torch','transformers','vllm')))"
+            ),
         ],
         capture_output=True,
         text=True,
