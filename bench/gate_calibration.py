@@ -54,8 +54,10 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=1000)
     args = ap.parse_args()
     t0 = time.perf_counter()
-    print(f"{'model':<12} {'n':>5}  {'identical: gate':>15} {'naive':>6}  "
-          f"{'5-pt drop: gate':>15} {'naive':>6}")
+    print(
+        f"{'model':<12} {'n':>5}  {'identical: gate':>15} {'naive':>6}  "
+        f"{'5-pt drop: gate':>15} {'naive':>6}"
+    )
     for model in MODELS:
         for n in (200, 500, 1000):
             ff, nf = rates(model, n, 0.0, args.trials, seed=1)
@@ -64,14 +66,17 @@ def main() -> None:
     # A 0/1 min check depends only on the count right, so each distinct count is checked once.
     rng = np.random.default_rng(3)
     counts = (rng.random((20 * args.trials, 500)) < 0.7).sum(axis=1)
-    status = {int(k): check_min([1.0] * int(k) + [0.0] * (500 - int(k)), 0.7, 0.05).status
-              for k in np.unique(counts)}
+    status = {
+        int(k): check_min([1.0] * int(k) + [0.0] * (500 - int(k)), 0.7, 0.05).status
+        for k in np.unique(counts)
+    }
     fails = sum(status[int(k)] == "fail" for k in counts) / len(counts)
     print(f"min check at true accuracy == min (n=500, {len(counts)} runs): fail rate {fails:.3f}")
     elapsed = time.perf_counter() - t0
     checks = args.trials * 9 * 2 * 2 + len(status)
-    print(f"{checks} simulated gate checks in {elapsed:.1f} s "
-          f"({1e3 * elapsed / checks:.2f} ms each)")
+    print(
+        f"{checks} simulated gate checks in {elapsed:.1f} s ({1e3 * elapsed / checks:.2f} ms each)"
+    )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,11 @@ def main() -> None:
     from harness import DataOptions, evaluate, get_task
     from harness.backends.hf import HFBackend
 
-    backend = HFBackend(args.model, chat_template=False if args.no_chat_template else None,
-                        batch_size=args.batch_size)
+    backend = HFBackend(
+        args.model,
+        chat_template=False if args.no_chat_template else None,
+        batch_size=args.batch_size,
+    )
     task = get_task("gsm8k", num_fewshot=args.num_fewshot)
     t0 = time.perf_counter()
     (result,) = evaluate(task, backend, data=DataOptions(limit=args.limit), runs_dir=None)

@@ -5,6 +5,8 @@ modules. Importing this package is cheap: torch, transformers and vLLM load only
 backend is built.
 """
 
+from typing import Any
+
 from harness import _env  # noqa: F401  (process settings that must precede torch)
 from harness._aggregate import bootstrap_metric, mean_metric
 from harness._cache import RequestCache, default_cache_path, harness_home, request_key
@@ -47,21 +49,29 @@ from harness.stats import wilson_interval
 
 # Loaded on first use, so `import harness` (and `harness --help`) stays fast.
 _LAZY = {
-    "LoadedRun": "harness.gate._runset", "load_runs": "harness.gate._runset",
-    "GatePolicy": "harness.gate", "load_policy": "harness.gate",
-    "PassAtK": "harness.passk", "pass_at_k": "harness.passk",
-    "build_report": "harness.report", "write_report": "harness.report",
-    "ExecResult": "harness.sandbox", "Limits": "harness.sandbox", "Sandbox": "harness.sandbox",
-    "SandboxError": "harness.sandbox", "load_yaml_task": "harness.yaml_task",
+    "LoadedRun": "harness.gate._runset",
+    "load_runs": "harness.gate._runset",
+    "GatePolicy": "harness.gate",
+    "load_policy": "harness.gate",
+    "PassAtK": "harness.passk",
+    "pass_at_k": "harness.passk",
+    "build_report": "harness.report",
+    "write_report": "harness.report",
+    "ExecResult": "harness.sandbox",
+    "Limits": "harness.sandbox",
+    "Sandbox": "harness.sandbox",
+    "SandboxError": "harness.sandbox",
+    "load_yaml_task": "harness.yaml_task",
 }
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'harness' has no attribute {name!r}")
+
 
 __all__ = [
     "AdapterSpec",

@@ -205,4 +205,3 @@ def select_items(dataset: Dataset, options: DataOptions) -> Dataset:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         raise DataError(f"--limit {limit!r}: pass a whole number of items, 0 or more")
     return Dataset(dataset.samples[:limit], dataset.info)
-

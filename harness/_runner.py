@@ -89,16 +89,30 @@ def evaluate(
         started = dt.datetime.now(dt.timezone.utc)
         t0 = time.perf_counter()
         label = f"{task.name} · {adapter.name if adapter else 'base'}"
-        outputs, batch = _collect(task, backend, adapter, dataset.samples, prompts, params, ctx,
-                                  label)
+        outputs, batch = _collect(
+            task, backend, adapter, dataset.samples, prompts, params, ctx, label
+        )
         scored = [i for i, o in enumerate(outputs) if not o.errors]  # failures are never scored
-        scores = _score(task, [dataset.samples[i] for i in scored], [outputs[i] for i in scored],
-                        ctx)
-        run = VariantRun(task=task, backend=backend, adapter=adapter, dataset=dataset, data=data,
-                         params=params, prompts=prompts, outputs=outputs, scored=scored,
-                         scores=scores,
-                         batch=batch, started=started, wall=time.perf_counter() - t0,
-                         group_id=group_id, command=command)
+        scores = _score(
+            task, [dataset.samples[i] for i in scored], [outputs[i] for i in scored], ctx
+        )
+        run = VariantRun(
+            task=task,
+            backend=backend,
+            adapter=adapter,
+            dataset=dataset,
+            data=data,
+            params=params,
+            prompts=prompts,
+            outputs=outputs,
+            scored=scored,
+            scores=scores,
+            batch=batch,
+            started=started,
+            wall=time.perf_counter() - t0,
+            group_id=group_id,
+            command=command,
+        )
         record, samples = build_record(run)
         folder = None
         if ctx.runs_dir is not None:
@@ -122,16 +136,20 @@ def _collect(
     common: dict[str, Any] = {"cache": ctx.cache, "reporter": ctx.reporter, "label": label}
     if task.mode == "loglikelihood":
         index = [si for si, s in enumerate(samples) for _ in (s.choices or [])]
-        requests = [LoglikelihoodRequest(str(prompts[si]), c)
-                    for si, s in enumerate(samples) for c in (s.choices or [])]
+        requests = [
+            LoglikelihoodRequest(str(prompts[si]), c)
+            for si, s in enumerate(samples)
+            for c in (s.choices or [])
+        ]
         batch = run_requests(backend, adapter, ll_requests=requests, **common)
         outputs = [Output(choice_logprobs=[], choice_tokens=[]) for _ in samples]
         for si, res in zip(index, batch.results, strict=True):
             _add_choice(outputs[si], res)
         return outputs, batch
     index = [si for si in range(len(samples)) for _ in range(params.n)]
-    batch = run_requests(backend, adapter, prompts=[prompts[si] for si in index], params=params,
-                         **common)
+    batch = run_requests(
+        backend, adapter, prompts=[prompts[si] for si in index], params=params, **common
+    )
     outputs = [Output() for _ in samples]
     for si, res in zip(index, batch.results, strict=True):
         if res.error is not None:

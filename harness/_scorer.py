@@ -91,9 +91,7 @@ class Scorer:
         return {"name": self.registry_name, "args": _jsonable(self.args)}
 
 
-def scorer(
-    name: str, *, metrics: Sequence[str] = (), register: bool = True
-) -> Callable[[S], S]:
+def scorer(name: str, *, metrics: Sequence[str] = (), register: bool = True) -> Callable[[S], S]:
     """Declares a `Scorer` subclass: its registry name, its metrics, and argument capture.
 
     Args:

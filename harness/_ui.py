@@ -57,8 +57,9 @@ class RichReporter(Reporter):
         )
         self._progress.start()
         self._tokens, self._t0 = 0, time.perf_counter()
-        self._task = self._progress.add_task(label, total=total, completed=cached,
-                                             rate=f"{cached} cached")
+        self._task = self._progress.add_task(
+            label, total=total, completed=cached, rate=f"{cached} cached"
+        )
         self._cached = cached
 
     def advance(self, items: int, tokens_out: int) -> None:

@@ -30,8 +30,9 @@ from harness._scorer import Scorer, scorer
 from harness._types import Output, Sample, Score
 from harness.sandbox import ExecResult, Limits, Sandbox, find_bwrap
 
-FENCE = re.compile(r"```[ \t]*(?:python3|python|py)?[ \t]*\n(.*?)(?:```|\Z)",
-                   re.DOTALL | re.IGNORECASE)
+FENCE = re.compile(
+    r"```[ \t]*(?:python3|python|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE
+)
 STDERR_KEPT = 400
 
 
@@ -71,7 +72,8 @@ def execution_allowed(label: str, policy: CodeExecution) -> bool:
     if not policy.allow:
         raise HarnessError(
             f"{label} runs model-generated code; pass --allow-code-execution to run it inside a "
-            f"bubblewrap sandbox")
+            f"bubblewrap sandbox"
+        )
     return policy.sandbox
 
 
@@ -103,9 +105,14 @@ class PassAtK(Scorer):
     name = "pass_at_k"
     executes_code = True
 
-    def __init__(self, k: int | str | Sequence[int] = 1, timeout: float = 10.0,
-                 memory_mb: int = 1024, label: str = "this task",
-                 workers: int | None = None) -> None:
+    def __init__(
+        self,
+        k: int | str | Sequence[int] = 1,
+        timeout: float = 10.0,
+        memory_mb: int = 1024,
+        label: str = "this task",
+        workers: int | None = None,
+    ) -> None:
         ks = parse_ks(k)
         super().__init__(k=list(ks), timeout=timeout, memory_mb=memory_mb, label=label)
         self.ks = ks
@@ -119,8 +126,11 @@ class PassAtK(Scorer):
         isolate = execution_allowed(self.label, policy)
         if self._sandbox is None or self._sandbox.isolate != isolate:
             if not isolate:
-                print(f"WARNING: {self.label}: running model-generated code WITHOUT a sandbox "
-                      f"(--unsafe-no-sandbox)", file=sys.stderr)
+                print(
+                    f"WARNING: {self.label}: running model-generated code WITHOUT a sandbox "
+                    f"(--unsafe-no-sandbox)",
+                    file=sys.stderr,
+                )
             self._sandbox = Sandbox(self.limits, isolate=isolate, workers=self.workers)
         return self._sandbox
 
@@ -133,8 +143,9 @@ class PassAtK(Scorer):
         """Refuses: running code needs a run context that allows it (use ``score_all``)."""
         return self._run([sample], [output], CodeExecution())[0]
 
-    def score_all(self, samples: Sequence[Sample], outputs: Sequence[Output],
-                  ctx: RunContext | None = None) -> list[Score]:
+    def score_all(
+        self, samples: Sequence[Sample], outputs: Sequence[Output], ctx: RunContext | None = None
+    ) -> list[Score]:
         """Scores every sample at once, running all their programs in parallel."""
         try:
             return self._run(samples, outputs, (ctx or RunContext()).code)
@@ -142,18 +153,21 @@ class PassAtK(Scorer):
             if self._sandbox is not None:
                 self._sandbox.close()  # no idle sandboxes left between runs
 
-    def _run(self, samples: Sequence[Sample], outputs: Sequence[Output],
-             policy: CodeExecution) -> list[Score]:
+    def _run(
+        self, samples: Sequence[Sample], outputs: Sequence[Output], policy: CodeExecution
+    ) -> list[Score]:
         sandbox = self.sandbox(policy)
-        programs = [build_program(s, t)
-                    for s, o in zip(samples, outputs, strict=True) for t in o.texts]
+        programs = [
+            build_program(s, t) for s, o in zip(samples, outputs, strict=True) for t in o.texts
+        ]
         results = iter(sandbox.run_many(programs))
         return [self._score([next(results) for _ in o.texts]) for o in outputs]
 
     def _score(self, results: list[ExecResult]) -> Score:
         n, c = len(results), sum(r.passed for r in results)
         values: dict[str, float | None] = {
-            f"pass@{k}": pass_at_k(n, c, k) if k <= n else None for k in self.ks}
+            f"pass@{k}": pass_at_k(n, c, k) if k <= n else None for k in self.ks
+        }
         return Score(
             values=values,
             answer=f"{c}/{n} passed",
@@ -163,16 +177,26 @@ class PassAtK(Scorer):
     def extra(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, Any]:
         """Run-level facts for the record: how programs ran and how they ended."""
         statuses: Counter[str] = Counter(
-            r["status"] for s in scores for r in s.metadata.get("results", []))
+            r["status"] for s in scores for r in s.metadata.get("results", [])
+        )
         sb = self._sandbox
-        return {"code_execution": {
-            "sandbox": "bubblewrap" if sb is None or sb.isolate else "none (--unsafe-no-sandbox)",
-            "python": sb.python if sb else None,
-            "limits": asdict(self.limits) | {"cpu_seconds": self.limits.rlimits()[0][1]},
-            "statuses": dict(statuses),
-        }}
+        return {
+            "code_execution": {
+                "sandbox": "bubblewrap"
+                if sb is None or sb.isolate
+                else "none (--unsafe-no-sandbox)",
+                "python": sb.python if sb else None,
+                "limits": asdict(self.limits) | {"cpu_seconds": self.limits.rlimits()[0][1]},
+                "statuses": dict(statuses),
+            }
+        }
 
 
 def _brief(r: ExecResult) -> dict[str, Any]:
-    return {"status": r.status, "exit_code": r.exit_code, "signal": r.signal,
-            "stderr": r.stderr[-STDERR_KEPT:], "duration": round(r.duration, 3)}
+    return {
+        "status": r.status,
+        "exit_code": r.exit_code,
+        "signal": r.signal,
+        "stderr": r.stderr[-STDERR_KEPT:],
+        "duration": round(r.duration, 3),
+    }

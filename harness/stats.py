@@ -206,12 +206,22 @@ def paired_binary(base: Sequence[float], cand: Sequence[float], alpha: float = 0
     se = math.sqrt(max(0.0, (p_w + p_b - d_adj**2) / m))
     z = normal_ppf(1 - alpha / 2)
     return Comparison(
-        kind="paired-binary", test="mcnemar-exact", n=n, n_baseline=n,
-        baseline=sum(base) / n, candidate=sum(cand) / n, delta=delta,
-        ci_low=max(-1.0, d_adj - z * se), ci_high=min(1.0, d_adj + z * se),
-        p_value=mcnemar_exact(worse, better), p_lower=binom_cdf_half(better, worse + better),
+        kind="paired-binary",
+        test="mcnemar-exact",
+        n=n,
+        n_baseline=n,
+        baseline=sum(base) / n,
+        candidate=sum(cand) / n,
+        delta=delta,
+        ci_low=max(-1.0, d_adj - z * se),
+        ci_high=min(1.0, d_adj + z * se),
+        p_value=mcnemar_exact(worse, better),
+        p_lower=binom_cdf_half(better, worse + better),
         p_higher=binom_cdf_half(worse, worse + better),
-        alpha=alpha, worse=worse, better=better, se=se,
+        alpha=alpha,
+        worse=worse,
+        better=better,
+        se=se,
     )
 
 
@@ -258,7 +268,10 @@ def bootstrap(
 
 
 def percentile_interval(
-    draws: Sequence[float], alpha: float = 0.05, *, method: Literal["order", "linear"] = "order"
+    draws: Sequence[float] | Any,
+    alpha: float = 0.05,
+    *,
+    method: Literal["order", "linear"] = "order",
 ) -> tuple[float, float]:
     """Two-sided ``1 - alpha`` percentile interval of bootstrap ``draws``.
 
@@ -277,7 +290,9 @@ def percentile_interval(
 
 
 def bootstrap_mean_diffs(
-    diffs: Sequence[float], resamples: int = 2000, seed: int = 0,
+    diffs: Sequence[float],
+    resamples: int = 2000,
+    seed: int = 0,
 ) -> np.ndarray:
     """Means of ``resamples`` bootstrap resamples of ``diffs`` (numpy, vectorised in chunks)."""
     import numpy as np
@@ -288,8 +303,11 @@ def bootstrap_mean_diffs(
 
 
 def paired_bootstrap(
-    base: Sequence[float], cand: Sequence[float], alpha: float = 0.05,
-    resamples: int = 2000, seed: int = 0,
+    base: Sequence[float],
+    cand: Sequence[float],
+    alpha: float = 0.05,
+    resamples: int = 2000,
+    seed: int = 0,
 ) -> Comparison:
     """Percentile bootstrap interval and p-value of the mean paired difference."""
     import numpy as np
@@ -305,11 +323,21 @@ def paired_bootstrap(
     p = min(1.0, 2 * min(below, above))
     n = len(diffs)
     return Comparison(
-        kind="paired-continuous", test="paired-bootstrap", n=n, n_baseline=n,
-        baseline=float(np.mean(base)), candidate=float(np.mean(cand)),
-        delta=float(diffs.mean()), ci_low=float(lo), ci_high=float(hi), p_value=p,
-        p_lower=min(1.0, above), p_higher=min(1.0, below), alpha=alpha,
-        se=float(draws.std(ddof=1)) if resamples > 1 else math.nan, draws=draws,
+        kind="paired-continuous",
+        test="paired-bootstrap",
+        n=n,
+        n_baseline=n,
+        baseline=float(np.mean(base)),
+        candidate=float(np.mean(cand)),
+        delta=float(diffs.mean()),
+        ci_low=float(lo),
+        ci_high=float(hi),
+        p_value=p,
+        p_lower=min(1.0, above),
+        p_higher=min(1.0, below),
+        alpha=alpha,
+        se=float(draws.std(ddof=1)) if resamples > 1 else math.nan,
+        draws=draws,
     )
 
 
@@ -332,15 +360,31 @@ def unpaired(base: Sequence[float], cand: Sequence[float], alpha: float = 0.05) 
         p = 1.0 if delta == 0 else 0.0
         p_lower, p_higher = (0.0 if delta < 0 else 1.0), (0.0 if delta > 0 else 1.0)
     return Comparison(
-        kind="unpaired", test="z", n=len(c), n_baseline=len(b), baseline=float(b.mean()),
-        candidate=float(c.mean()), delta=delta, ci_low=delta - z * se, ci_high=delta + z * se,
-        p_value=min(1.0, p), p_lower=p_lower, p_higher=p_higher, alpha=alpha, se=se,
+        kind="unpaired",
+        test="z",
+        n=len(c),
+        n_baseline=len(b),
+        baseline=float(b.mean()),
+        candidate=float(c.mean()),
+        delta=delta,
+        ci_low=delta - z * se,
+        ci_high=delta + z * se,
+        p_value=min(1.0, p),
+        p_lower=p_lower,
+        p_higher=p_higher,
+        alpha=alpha,
+        se=se,
     )
 
 
 def compare(
-    base: Sequence[float], cand: Sequence[float], *, paired: bool, alpha: float = 0.05,
-    resamples: int = 2000, seed: int = 0,
+    base: Sequence[float],
+    cand: Sequence[float],
+    *,
+    paired: bool,
+    alpha: float = 0.05,
+    resamples: int = 2000,
+    seed: int = 0,
 ) -> Comparison:
     """Chooses the right comparison: McNemar, paired bootstrap or unpaired."""
     if not paired:
@@ -408,8 +452,9 @@ def pair_samples(base: Sequence[Any], cand: Sequence[Any]) -> Pairing:
         return Pairing(False, [], "sample ids repeat within a run")
     if set(b_ids) != set(c_ids):
         only_b, only_c = len(set(b_ids) - set(c_ids)), len(set(c_ids) - set(b_ids))
-        return Pairing(False, [], f"item ids differ ({only_b} only in baseline, "
-                                  f"{only_c} only in candidate)")
+        return Pairing(
+            False, [], f"item ids differ ({only_b} only in baseline, {only_c} only in candidate)"
+        )
     c_by_id = {s.id: s for s in cand}
     diff = [s.id for s in base if _canon(s.target) != _canon(c_by_id[s.id].target)]
     if diff:

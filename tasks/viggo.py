@@ -176,8 +176,13 @@ def _prf(tp: int, n_pred: int, n_ref: int) -> tuple[float, float, float]:
 @scorer(
     "mr_match",
     metrics=(
-        "exact_match", "function_accuracy", "slot_f1_sample", "attribute_order",
-        "slot_precision", "slot_recall", "slot_f1",
+        "exact_match",
+        "function_accuracy",
+        "slot_f1_sample",
+        "attribute_order",
+        "slot_precision",
+        "slot_recall",
+        "slot_f1",
     ),
 )
 class MRScorer(Scorer):

@@ -17,37 +17,82 @@ from harness.cli._common import backend_options, model_options, offline_defaults
 
 
 @click.command("gate")
-@click.option("--policy", "policy_path", required=True, type=click.Path(path_type=Path),
-              help="Gate policy YAML (see examples/gate.yaml).")
-@click.option("--candidate", "candidates", multiple=True, type=click.Path(path_type=Path),
-              help="Candidate run folder, or a folder of runs (repeatable). Base-model runs "
-                   "found here are used as paired baselines.")
-@click.option("--baseline", "baselines", multiple=True, type=click.Path(path_type=Path),
-              help="Baseline run folder(s); when given, candidates are compared with these "
-                   "only. Default: the paired base run, else the policy's `baseline`.")
+@click.option(
+    "--policy",
+    "policy_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Gate policy YAML (see examples/gate.yaml).",
+)
+@click.option(
+    "--candidate",
+    "candidates",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Candidate run folder, or a folder of runs (repeatable). Base-model runs "
+    "found here are used as paired baselines.",
+)
+@click.option(
+    "--baseline",
+    "baselines",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Baseline run folder(s); when given, candidates are compared with these "
+    "only. Default: the paired base run, else the policy's `baseline`.",
+)
 @click.option("--adapter", default=None, help="Candidate adapter name when runs hold several.")
-@click.option("--eval-adapter", default=None,
-              help="First evaluate the policy's tasks for the base model and this adapter "
-                   "folder in one engine; those runs become the candidates.")
+@click.option(
+    "--eval-adapter",
+    default=None,
+    help="First evaluate the policy's tasks for the base model and this adapter "
+    "folder in one engine; those runs become the candidates.",
+)
 @click.option("--limit", "-n", type=int, default=None, help="With --eval-adapter: items per task.")
 @click.option("--seed", type=int, default=1234, show_default=True, help="With --eval-adapter.")
 @click.option("--max-new-tokens", type=int, default=None, help="With --eval-adapter.")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
-              help="With --eval-adapter: dataset folder (or $HARNESS_DATA_DIR).")
-@click.option("--output-dir", "-o", type=click.Path(path_type=Path), default=None,
-              help="With --eval-adapter: where runs go (default: $HARNESS_RUNS_DIR or ./runs).")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="With --eval-adapter: dataset folder (or $HARNESS_DATA_DIR).",
+)
+@click.option(
+    "--output-dir",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="With --eval-adapter: where runs go (default: $HARNESS_RUNS_DIR or ./runs).",
+)
 @model_options
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
-@click.option("--summary", type=click.Path(path_type=Path),
-              help="Write the Markdown summary here (it is also appended to "
-                   "$GITHUB_STEP_SUMMARY when that is set).")
-@click.option("--report", "report_dir", type=click.Path(path_type=Path),
-              help="Also write the HTML/Markdown report of the compared runs here.")
-def gate(policy_path: Path, candidates: tuple[Path, ...], baselines: tuple[Path, ...],
-         adapter: str | None, eval_adapter: str | None, limit: int | None, seed: int,
-         max_new_tokens: int | None, data_dir: Path | None, output_dir: Path | None,
-         junit: Path | None, summary: Path | None, report_dir: Path | None,
-         **model_kw: Any) -> None:
+@click.option(
+    "--summary",
+    type=click.Path(path_type=Path),
+    help="Write the Markdown summary here (it is also appended to "
+    "$GITHUB_STEP_SUMMARY when that is set).",
+)
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(path_type=Path),
+    help="Also write the HTML/Markdown report of the compared runs here.",
+)
+def gate(
+    policy_path: Path,
+    candidates: tuple[Path, ...],
+    baselines: tuple[Path, ...],
+    adapter: str | None,
+    eval_adapter: str | None,
+    limit: int | None,
+    seed: int,
+    max_new_tokens: int | None,
+    data_dir: Path | None,
+    output_dir: Path | None,
+    junit: Path | None,
+    summary: Path | None,
+    report_dir: Path | None,
+    **model_kw: Any,
+) -> None:
     """Check candidate runs against a policy: bounds, regressions, non-inferiority.
 
     Exit codes: 0 every check passed; 1 a check failed (or was inconclusive under
@@ -65,9 +110,16 @@ def gate(policy_path: Path, candidates: tuple[Path, ...], baselines: tuple[Path,
         offline_defaults()
         runs_dir = output_dir or Path(os.environ.get("HARNESS_RUNS_DIR", "runs"))
         paths += run_candidate_evals(
-            policy, eval_adapter, backend=model_kw["backend"],
-            backend_kw=backend_options(model_kw), runs_dir=runs_dir, limit=limit, seed=seed,
-            data_dir=data_dir, max_new_tokens=max_new_tokens)
+            policy,
+            eval_adapter,
+            backend=model_kw["backend"],
+            backend_kw=backend_options(model_kw),
+            runs_dir=runs_dir,
+            limit=limit,
+            seed=seed,
+            data_dir=data_dir,
+            max_new_tokens=max_new_tokens,
+        )
         adapter = adapter or Path(eval_adapter).resolve().name
     if not paths:
         raise click.UsageError("give --candidate runs or --eval-adapter")

@@ -9,10 +9,14 @@ import click
 
 @click.command("report")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Folder for report.html, report.md, report.json and plots/.")
-@click.option("--title", default="harness leaderboard", show_default=True,
-              help="Page title.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder for report.html, report.md, report.json and plots/.",
+)
+@click.option("--title", default="harness leaderboard", show_default=True, help="Page title.")
 def report(runs: tuple[Path, ...], out_dir: Path, title: str) -> None:
     """Build a leaderboard report from RUNS (run folders, or folders holding them).
 

@@ -44,7 +44,10 @@ from harness.cli._judge_options import judge_options, run_judge
     help="Also evaluate the base model (default: only when no --adapter).",
 )
 @click.option(
-    "--limit", "-n", type=click.IntRange(min=1), default=None,
+    "--limit",
+    "-n",
+    type=click.IntRange(min=1),
+    default=None,
     help="Evaluate only the first N items.",
 )
 @click.option(
@@ -55,7 +58,9 @@ from harness.cli._judge_options import judge_options, run_judge
     help="Seed for few-shot choice and sampling.",
 )
 @click.option(
-    "--num-fewshot", type=click.IntRange(min=0), default=None,
+    "--num-fewshot",
+    type=click.IntRange(min=0),
+    default=None,
     help="Few-shot exemplars (tasks that take them).",
 )
 @click.option("-T", "task_params", multiple=True, help="Task parameter key=value (repeatable).")
@@ -69,7 +74,10 @@ from harness.cli._judge_options import judge_options, run_judge
 @click.option("--max-new-tokens", type=click.IntRange(min=1), default=None)
 @click.option("--temperature", type=click.FloatRange(min=0.0), default=None)
 @click.option(
-    "--samples", "n", type=click.IntRange(min=1), default=None,
+    "--samples",
+    "n",
+    type=click.IntRange(min=1),
+    default=None,
     help="Completions per item (pass@k).",
 )
 @runs_dir_option
@@ -141,8 +149,12 @@ def run(
             include_base=include_base,
             task_params=params,
             data=DataOptions(data_dir=data_dir, limit=limit, seed=seed, split=split),
-            generation={"max_new_tokens": max_new_tokens, "temperature": temperature, "n": n,
-                        "seed": seed},
+            generation={
+                "max_new_tokens": max_new_tokens,
+                "temperature": temperature,
+                "n": n,
+                "seed": seed,
+            },
             context=ctx,
         )
     except KeyboardInterrupt:

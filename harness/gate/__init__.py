@@ -54,9 +54,19 @@ if TYPE_CHECKING:
     from harness._context import RunContext
 
 __all__ = [
-    "CheckPolicy", "CheckResult", "GatePolicy", "GateResult", "Status", "check_bound",
-    "check_min", "check_regression", "evaluate", "load_policy", "run_candidate_evals",
-    "to_junit", "to_markdown",
+    "CheckPolicy",
+    "CheckResult",
+    "GatePolicy",
+    "GateResult",
+    "Status",
+    "check_bound",
+    "check_min",
+    "check_regression",
+    "evaluate",
+    "load_policy",
+    "run_candidate_evals",
+    "to_junit",
+    "to_markdown",
 ]
 
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
@@ -74,22 +84,30 @@ class CheckPolicy(_Strict):
     min: float | None = Field(None, description="absolute minimum of the candidate's metric")
     max: float | None = Field(None, description="absolute maximum of the candidate's metric")
     max_regression: float | None = Field(
-        None, ge=0,
-        description="largest drop vs the baseline allowed (0: any significant drop fails)")
+        None,
+        ge=0,
+        description="largest drop vs the baseline allowed (0: any significant drop fails)",
+    )
     alpha: float | None = Field(None, gt=0, lt=0.5, description="overrides the policy's alpha")
     non_inferiority_margin: float | None = Field(
-        None, ge=0, description="pass only when shown worse by less than this (TOST lower test)")
+        None, ge=0, description="pass only when shown worse by less than this (TOST lower test)"
+    )
     higher_is_better: bool | None = Field(
-        None, description="direction of the metric (default: from its name; see module doc)")
+        None, description="direction of the metric (default: from its name; see module doc)"
+    )
     params: dict[str, Any] = Field(
-        default_factory=dict, description="task factory arguments when the gate runs the eval")
+        default_factory=dict, description="task factory arguments when the gate runs the eval"
+    )
 
     @model_validator(mode="after")
     def _has_a_check(self) -> CheckPolicy:
-        if all(v is None for v in (self.min, self.max, self.max_regression,
-                                   self.non_inferiority_margin)):
-            raise ValueError("give at least one of min, max, max_regression, "
-                             "non_inferiority_margin")
+        if all(
+            v is None
+            for v in (self.min, self.max, self.max_regression, self.non_inferiority_margin)
+        ):
+            raise ValueError(
+                "give at least one of min, max, max_regression, non_inferiority_margin"
+            )
         return self
 
     @property
@@ -108,9 +126,11 @@ class GatePolicy(_Strict):
     on_inconclusive: Literal["fail", "pass"] = "fail"
     baseline: list[str] = Field(
         default_factory=lambda: ["runs/baselines"],
-        description="baseline run folders (or folders of them), relative to the working directory")
+        description="baseline run folders (or folders of them), relative to the working directory",
+    )
     candidate_adapter: str | None = Field(
-        None, description="adapter name of the candidate when the runs hold several")
+        None, description="adapter name of the candidate when the runs hold several"
+    )
     checks: list[CheckPolicy] = Field(min_length=1)
 
 
@@ -130,7 +150,8 @@ def load_policy(path: Path) -> GatePolicy:
         return GatePolicy.model_validate(data)
     except ValidationError as e:
         errs = "; ".join(
-            f"{'.'.join(map(str, err['loc'])) or '(top)'}: {err['msg']}" for err in e.errors())
+            f"{'.'.join(map(str, err['loc'])) or '(top)'}: {err['msg']}" for err in e.errors()
+        )
         raise HarnessError(f"{path}: {e.error_count()} error(s): {errs}") from e
 
 
@@ -165,14 +186,20 @@ def _pick_candidate(task: str, runs: list[LoadedRun], adapter: str | None) -> Lo
         extra = f" with adapter {adapter!r}" if adapter else ""
         return f"no candidate run of task {task!r}{extra}"
     names = ", ".join(sorted(f"{r.label} ({r.path.name})" for r in of_task))
-    return (f"{len(of_task)} candidate runs of task {task!r}: {names}; pass one run folder per "
-            "task with --candidate, or name the adapter with --adapter / candidate_adapter")
+    return (
+        f"{len(of_task)} candidate runs of task {task!r}: {names}; pass one run folder per "
+        "task with --candidate, or name the adapter with --adapter / candidate_adapter"
+    )
 
 
-def _pick_baseline(cand: LoadedRun, candidates: list[LoadedRun], explicit: list[LoadedRun],
-                   fallback: list[LoadedRun]) -> LoadedRun | None:
+def _pick_baseline(
+    cand: LoadedRun,
+    candidates: list[LoadedRun],
+    explicit: list[LoadedRun],
+    fallback: list[LoadedRun],
+) -> LoadedRun | None:
     paired = [r for r in candidates if r.adapter is None]
-    for pool in ([explicit] if explicit else [paired, fallback]):
+    for pool in [explicit] if explicit else [paired, fallback]:
         same_task = [r for r in pool if r.task == cand.task and r is not cand]
         gid = cand.record.group_id
         same_group = [r for r in same_task if gid is not None and r.record.group_id == gid]
@@ -182,9 +209,14 @@ def _pick_baseline(cand: LoadedRun, candidates: list[LoadedRun], explicit: list[
     return None
 
 
-def evaluate(policy: GatePolicy, candidates: list[LoadedRun],
-             baselines: Sequence[LoadedRun] = (), fallback: Sequence[LoadedRun] = (),
-             adapter: str | None = None, seed: int = 0) -> GateResult:
+def evaluate(
+    policy: GatePolicy,
+    candidates: list[LoadedRun],
+    baselines: Sequence[LoadedRun] = (),
+    fallback: Sequence[LoadedRun] = (),
+    adapter: str | None = None,
+    seed: int = 0,
+) -> GateResult:
     """Runs every check of ``policy``; problems with the inputs raise one `HarnessError`.
 
     Args:
@@ -206,15 +238,22 @@ def evaluate(policy: GatePolicy, candidates: list[LoadedRun],
             problems.append(cand)
             continue
         if cand.record.status != "complete":
-            problems.append(f"{cand.path}: run is {cand.record.status}; run it to completion "
-                            "(the same command resumes from the cache)")
+            problems.append(
+                f"{cand.path}: run is {cand.record.status}; run it to completion "
+                "(the same command resumes from the cache)"
+            )
             continue
-        values = [float(v) for v in cand.values(chk.metric).values()
-                  if v is not None and not math.isnan(float(v))]
+        values = [
+            float(v)
+            for v in cand.values(chk.metric).values()
+            if v is not None and not math.isnan(float(v))
+        ]
         if not values:
             known = sorted({k for s in cand.samples for sc in s.scores.values() for k in sc.values})
-            problems.append(f"{cand.path}: no per-item values of metric {chk.metric!r} "
-                            f"(per-item metrics: {', '.join(known) or 'none'})")
+            problems.append(
+                f"{cand.path}: no per-item values of metric {chk.metric!r} "
+                f"(per-item metrics: {', '.join(known) or 'none'})"
+            )
             continue
         if chk.min is not None:
             results.append(check_bound(values, chk.min, alpha, "min", chk.task, chk.metric))
@@ -227,12 +266,21 @@ def evaluate(policy: GatePolicy, candidates: list[LoadedRun],
         if base is not None:
             rc = compare_runs(base, cand, chk.metric, alpha=2 * alpha, seed=seed)
         if rc is None:
-            problems.append(f"no baseline run of task {chk.task!r} with metric {chk.metric!r} "
-                            f"(pass --baseline or keep one under runs/baselines)")
+            problems.append(
+                f"no baseline run of task {chk.task!r} with metric {chk.metric!r} "
+                f"(pass --baseline or keep one under runs/baselines)"
+            )
             continue
-        res = check_regression(rc.result, alpha, chk.max_regression or 0.0,
-                               chk.non_inferiority_margin, chk.task, chk.metric, rc.label,
-                               chk.lower_is_better)
+        res = check_regression(
+            rc.result,
+            alpha,
+            chk.max_regression or 0.0,
+            chk.non_inferiority_margin,
+            chk.task,
+            chk.metric,
+            rc.label,
+            chk.lower_is_better,
+        )
         res.reason += f" [baseline run {base.record.run_id}]" if base else ""
         res.numbers["baseline_run"] = str(base.path) if base else None
         res.numbers["candidate_run"] = str(cand.path)
@@ -242,11 +290,19 @@ def evaluate(policy: GatePolicy, candidates: list[LoadedRun],
     return GateResult(policy, results)
 
 
-def run_candidate_evals(policy: GatePolicy, adapter_path: str, *, backend: str,
-                        backend_kw: dict[str, Any], runs_dir: Path, limit: int | None = None,
-                        seed: int = 1234, data_dir: Path | None = None,
-                        max_new_tokens: int | None = None,
-                        context: RunContext | None = None) -> list[Path]:
+def run_candidate_evals(
+    policy: GatePolicy,
+    adapter_path: str,
+    *,
+    backend: str,
+    backend_kw: dict[str, Any],
+    runs_dir: Path,
+    limit: int | None = None,
+    seed: int = 1234,
+    data_dir: Path | None = None,
+    max_new_tokens: int | None = None,
+    context: RunContext | None = None,
+) -> list[Path]:
     """Evaluates every task of the policy for the base model and the candidate adapter.
 
     Base and adapter run in one engine on identical items, so their runs share a group and
@@ -259,19 +315,30 @@ def run_candidate_evals(policy: GatePolicy, adapter_path: str, *, backend: str,
     for c in policy.checks:  # the first check of a task gives its parameters
         params.setdefault(c.task, c.params)
     ctx = context or RunContext(cache=RequestCache(default_cache_path()))
-    results = run_eval([get_task(name, **p) for name, p in params.items()], backend=backend,
-                       backend_options=backend_kw, adapters=[adapter_path], include_base=True,
-                       data=DataOptions(data_dir=data_dir, limit=limit, seed=seed),
-                       generation={"max_new_tokens": max_new_tokens, "seed": seed},
-                       context=ctx.with_(runs_dir=runs_dir))
+    results = run_eval(
+        [get_task(name, **p) for name, p in params.items()],
+        backend=backend,
+        backend_options=backend_kw,
+        adapters=[adapter_path],
+        include_base=True,
+        data=DataOptions(data_dir=data_dir, limit=limit, seed=seed),
+        generation={"max_new_tokens": max_new_tokens, "seed": seed},
+        context=ctx.with_(runs_dir=runs_dir),
+    )
     return [r.folder for r in results if r.folder is not None]
 
 
 def to_junit(result: GateResult) -> str:
     """JUnit XML with one testcase per check (inconclusive-as-fail reported as a failure)."""
     failed = {id(r) for r in result.failed}
-    suite = ET.Element("testsuite", name="harness-gate", tests=str(len(result.results)),
-                       failures=str(len(failed)), errors="0", skipped="0")
+    suite = ET.Element(
+        "testsuite",
+        name="harness-gate",
+        tests=str(len(result.results)),
+        failures=str(len(failed)),
+        errors="0",
+        skipped="0",
+    )
     for r in result.results:
         case = ET.SubElement(suite, "testcase", classname=f"gate.{r.task}", name=r.name, time="0")
         if id(r) in failed:
@@ -279,8 +346,12 @@ def to_junit(result: GateResult) -> str:
             fail.text = "\n".join(f"{k} = {v}" for k, v in r.numbers.items())
         out = ET.SubElement(case, "system-out")
         out.text = f"{r.status}: {r.reason}"
-    root = ET.Element("testsuites", name="harness-gate", tests=suite.get("tests", "0"),
-                      failures=suite.get("failures", "0"))
+    root = ET.Element(
+        "testsuites",
+        name="harness-gate",
+        tests=suite.get("tests", "0"),
+        failures=suite.get("failures", "0"),
+    )
     root.append(suite)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
@@ -292,10 +363,17 @@ _ICON = {"pass": "✅ pass", "fail": "❌ fail", "inconclusive": "⚠️ inconcl
 def to_markdown(result: GateResult) -> str:
     """A Markdown summary: verdict, then one table row per check."""
     verdict = "FAILED" if result.failed else "PASSED"
-    lines = [f"## harness gate: {verdict}", "",
-             (f"{len(result.results)} checks, {len(result.failed)} failing "
-             f"(inconclusive counts as {result.policy.on_inconclusive})."), "",
-             "| task | check | status | evidence |", "| --- | --- | --- | --- |"]
+    lines = [
+        f"## harness gate: {verdict}",
+        "",
+        (
+            f"{len(result.results)} checks, {len(result.failed)} failing "
+            f"(inconclusive counts as {result.policy.on_inconclusive})."
+        ),
+        "",
+        "| task | check | status | evidence |",
+        "| --- | --- | --- | --- |",
+    ]
     for r in result.results:
         reason = r.reason.replace("|", "\\|")
         lines.append(f"| {r.task} | {r.name} | {_ICON[r.status]} | {reason} |")

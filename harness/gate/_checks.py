@@ -46,8 +46,9 @@ class CheckResult:
         return f"{self.metric} regression <= {n['max_regression']:g} vs baseline"
 
 
-def _bound_evidence(values: list[float], bound: float,
-                    alpha: float) -> tuple[float, float, bool, bool, str]:
+def _bound_evidence(
+    values: list[float], bound: float, alpha: float
+) -> tuple[float, float, bool, bool, str]:
     """(interval low, high, significantly below bound, significantly above bound, method)."""
     n = len(values)
     if is_binary(values):
@@ -62,8 +63,14 @@ def _bound_evidence(values: list[float], bound: float,
     return mean - half, mean + half, mean + half < bound, mean - half > bound, "normal"
 
 
-def check_bound(values: list[float], bound: float, alpha: float, kind: Literal["min", "max"],
-                task: str = "", metric: str = "") -> CheckResult:
+def check_bound(
+    values: list[float],
+    bound: float,
+    alpha: float,
+    kind: Literal["min", "max"],
+    task: str = "",
+    metric: str = "",
+) -> CheckResult:
     """Absolute ``min`` or ``max`` check on the candidate's per-item values (one-sided).
 
     Fails when the mean is significantly beyond the bound at level ``alpha``, passes when it
@@ -75,29 +82,52 @@ def check_bound(values: list[float], bound: float, alpha: float, kind: Literal["
     beyond, within = (below, above) if kind == "min" else (above, below)
     if is_binary(values) and ((kind == "min" and bound <= 0) or (kind == "max" and bound >= 1)):
         within = True  # a rate cannot cross this bound
-    nums = {"bound": bound, "value": mean, "ci_low": lo, "ci_high": hi, "n": len(values),
-            "alpha": alpha, "interval": method}
+    nums = {
+        "bound": bound,
+        "value": mean,
+        "ci_low": lo,
+        "ci_high": hi,
+        "n": len(values),
+        "alpha": alpha,
+        "interval": method,
+    }
     ci = f"{mean:.4f} [{lo:.4f}, {hi:.4f}] ({1 - 2 * alpha:.0%} {method}, n={len(values)})"
     side = "below" if kind == "min" else "above"
     if beyond:
-        return CheckResult(task, metric, kind, "fail",
-                           f"{ci}: significantly {side} {kind} {bound:g}", nums)
+        return CheckResult(
+            task, metric, kind, "fail", f"{ci}: significantly {side} {kind} {bound:g}", nums
+        )
     if within:
-        return CheckResult(task, metric, kind, "pass",
-                           f"{ci}: significantly within {kind} {bound:g}", nums)
-    return CheckResult(task, metric, kind, "inconclusive",
-                       f"{ci} straddles {kind} {bound:g}; evaluate more items", nums)
+        return CheckResult(
+            task, metric, kind, "pass", f"{ci}: significantly within {kind} {bound:g}", nums
+        )
+    return CheckResult(
+        task,
+        metric,
+        kind,
+        "inconclusive",
+        f"{ci} straddles {kind} {bound:g}; evaluate more items",
+        nums,
+    )
 
 
-def check_min(values: list[float], minimum: float, alpha: float, task: str = "",
-              metric: str = "") -> CheckResult:
+def check_min(
+    values: list[float], minimum: float, alpha: float, task: str = "", metric: str = ""
+) -> CheckResult:
     """Absolute-minimum check (see `check_bound`)."""
     return check_bound(values, minimum, alpha, "min", task, metric)
 
 
-def check_regression(comp: Comparison, alpha: float, max_regression: float = 0.0,
-                     margin: float | None = None, task: str = "", metric: str = "",
-                     label: str = "", lower_is_better: bool = False) -> CheckResult:
+def check_regression(
+    comp: Comparison,
+    alpha: float,
+    max_regression: float = 0.0,
+    margin: float | None = None,
+    task: str = "",
+    metric: str = "",
+    label: str = "",
+    lower_is_better: bool = False,
+) -> CheckResult:
     """Regression (and optional non-inferiority) check of a candidate-vs-baseline comparison.
 
     Args:
@@ -111,35 +141,61 @@ def check_regression(comp: Comparison, alpha: float, max_regression: float = 0.0
         label: How the runs were paired, for the reason text.
         lower_is_better: Worse means higher (error rates, perplexity).
     """
-    nums: dict[str, Any] = {"max_regression": max_regression, **comp.to_dict(), "alpha": alpha,
-                            "lower_is_better": lower_is_better}
+    nums: dict[str, Any] = {
+        "max_regression": max_regression,
+        **comp.to_dict(),
+        "alpha": alpha,
+        "lower_is_better": lower_is_better,
+    }
     if label:
         nums["pairing"] = label
     harm = comp.delta if lower_is_better else -comp.delta  # > 0: the candidate is worse
     p_harm = comp.p_higher if lower_is_better else comp.p_lower
     flips = ""
     if comp.worse is not None and comp.better is not None:
-        got_worse, got_better = ((comp.better, comp.worse) if lower_is_better
-                                 else (comp.worse, comp.better))
+        got_worse, got_better = (
+            (comp.better, comp.worse) if lower_is_better else (comp.worse, comp.better)
+        )
         flips = f", {got_worse} right->wrong / {got_better} wrong->right"
-    desc = (f"delta {comp.delta:+.4f} [{comp.ci_low:+.4f}, {comp.ci_high:+.4f}] "
-            f"({comp.baseline:.4f} -> {comp.candidate:.4f}, {comp.test} "
-            f"p(worse)={p_harm:.4g}, n={comp.n}{flips}{', ' + label if label else ''}"
-            f"{', lower is better' if lower_is_better else ''})")
+    desc = (
+        f"delta {comp.delta:+.4f} [{comp.ci_low:+.4f}, {comp.ci_high:+.4f}] "
+        f"({comp.baseline:.4f} -> {comp.candidate:.4f}, {comp.test} "
+        f"p(worse)={p_harm:.4g}, n={comp.n}{flips}{', ' + label if label else ''}"
+        f"{', lower is better' if lower_is_better else ''})"
+    )
     significant = harm > 0 and p_harm < alpha
     if significant and harm > max_regression:
-        return CheckResult(task, metric, "regression", "fail",
-                           f"{desc}: significantly worse (p < {alpha:g}) by more than "
-                           f"{max_regression:g}", nums)
+        return CheckResult(
+            task,
+            metric,
+            "regression",
+            "fail",
+            f"{desc}: significantly worse (p < {alpha:g}) by more than {max_regression:g}",
+            nums,
+        )
     if margin is None:
-        why = (f"worse by no more than {max_regression:g}" if significant
-               else "not significantly worse")
+        why = (
+            f"worse by no more than {max_regression:g}"
+            if significant
+            else "not significantly worse"
+        )
         return CheckResult(task, metric, "regression", "pass", f"{desc}: {why}", nums)
     p_ni = non_inferiority_p(comp, margin, lower_is_better)
     nums.update(non_inferiority_margin=margin, non_inferiority_p=p_ni)
     if p_ni < alpha:
-        return CheckResult(task, metric, "regression", "pass",
-                           f"{desc}: non-inferior within {margin:g} (p={p_ni:.4g})", nums)
-    return CheckResult(task, metric, "regression", "inconclusive",
-                       f"{desc}: not shown non-inferior within {margin:g} (p={p_ni:.4g}); "
-                       "evaluate more items", nums)
+        return CheckResult(
+            task,
+            metric,
+            "regression",
+            "pass",
+            f"{desc}: non-inferior within {margin:g} (p={p_ni:.4g})",
+            nums,
+        )
+    return CheckResult(
+        task,
+        metric,
+        "regression",
+        "inconclusive",
+        f"{desc}: not shown non-inferior within {margin:g} (p={p_ni:.4g}); evaluate more items",
+        nums,
+    )

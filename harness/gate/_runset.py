@@ -21,9 +21,24 @@ from harness.record import MetricRecord, RunRecord, SampleRecord, read_run, read
 from harness.stats import Comparison, Pairing, compare, pair_samples
 
 # Metric-name words that mean "lower is better"; any other metric is taken as higher-is-better.
-LOWER_IS_BETTER_WORDS = frozenset({
-    "error", "errors", "invalid", "loss", "perplexity", "ppl", "wer", "cer", "latency",
-    "refusal", "refusals", "toxicity", "timeout", "timeouts"})
+LOWER_IS_BETTER_WORDS = frozenset(
+    {
+        "error",
+        "errors",
+        "invalid",
+        "loss",
+        "perplexity",
+        "ppl",
+        "wer",
+        "cer",
+        "latency",
+        "refusal",
+        "refusals",
+        "toxicity",
+        "timeout",
+        "timeouts",
+    }
+)
 
 
 def lower_is_better(metric: str) -> bool:
@@ -112,8 +127,9 @@ def load_runs(paths: Iterable[Path | str]) -> list[LoadedRun]:
     for p in map(Path, paths):
         if not p.exists():
             raise DataError(f"{p}: no such run folder")
-        folders = [p] if (p / "run.json").is_file() else sorted(
-            f.parent for f in p.rglob("run.json"))
+        folders = (
+            [p] if (p / "run.json").is_file() else sorted(f.parent for f in p.rglob("run.json"))
+        )
         if not folders:
             raise DataError(f"{p}: holds no run.json; pass run folders written by `harness run`")
         for f in folders:
@@ -162,7 +178,7 @@ class RunComparison:
 
     @property
     def label(self) -> str:
-        """"paired" or "unpaired (reason)", for tables."""
+        """ "paired" or "unpaired (reason)", for tables."""
         if self.pairing.paired:
             return "paired" if self.same_group else "paired by item id"
         return f"unpaired ({self.pairing.reason})"
@@ -173,7 +189,12 @@ def _clean(values: Iterable[float | None]) -> list[float]:
 
 
 def compare_runs(
-    base: LoadedRun, cand: LoadedRun, metric: str, *, alpha: float = 0.05, seed: int = 0,
+    base: LoadedRun,
+    cand: LoadedRun,
+    metric: str,
+    *,
+    alpha: float = 0.05,
+    seed: int = 0,
 ) -> RunComparison | None:
     """Compares ``metric`` between two runs (None when either run has no per-item values)."""
     bv, cv = base.values(metric), cand.values(metric)
@@ -182,12 +203,16 @@ def compare_runs(
     pairing = pair_samples(base.samples, cand.samples)
     if pairing.paired:
         pairs = [(bv.get(i), cv.get(i)) for i in pairing.ids]
-        kept = [(b, c) for b, c in pairs if b is not None and c is not None
-                and not math.isnan(b) and not math.isnan(c)]
+        kept = [
+            (b, c)
+            for b, c in pairs
+            if b is not None and c is not None and not math.isnan(b) and not math.isnan(c)
+        ]
         if not kept:
             return None
-        result = compare([b for b, _ in kept], [c for _, c in kept], paired=True,
-                         alpha=alpha, seed=seed)
+        result = compare(
+            [b for b, _ in kept], [c for _, c in kept], paired=True, alpha=alpha, seed=seed
+        )
     else:
         b_clean, c_clean = _clean(bv.values()), _clean(cv.values())
         if not b_clean or not c_clean:

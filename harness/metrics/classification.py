@@ -141,7 +141,12 @@ class _Encoded:
 @scorer(
     "classification",
     metrics=(
-        "accuracy", "invalid_rate", "macro_precision", "macro_recall", "macro_f1", "roc_auc_ovr"
+        "accuracy",
+        "invalid_rate",
+        "macro_precision",
+        "macro_recall",
+        "macro_f1",
+        "roc_auc_ovr",
     ),
 )
 class Classification(Scorer):

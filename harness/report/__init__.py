@@ -38,18 +38,37 @@ def write_report(report: Report, out: Path) -> dict[str, Path]:
         fname = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".png"
         (plot_dir / fname).write_bytes(png)
         files[name] = f"plots/{fname}"
-    paths = {"html": out / "report.html", "markdown": out / "report.md",
-             "json": out / "report.json"}
+    paths = {
+        "html": out / "report.html",
+        "markdown": out / "report.md",
+        "json": out / "report.json",
+    }
     paths["html"].write_text(to_html(report, plots), encoding="utf-8")
     paths["markdown"].write_text(to_markdown(report, files), encoding="utf-8")
     summary = {
-        "title": report.title, "created_at": report.created_at, "runs": report.runs,
-        "leaderboard": [{"label": r.label, "adapter": r.adapter,
-                         "cells": {k: asdict(c) for k, c in r.cells.items()}} for r in report.rows],
-        "comparisons": [{"task": d.task, "metric": d.metric, "baseline": d.base_label,
-                         "candidate": d.cand_label, "pairing": d.comparison.label,
-                         "flips": d.flips_total, "result": d.comparison.result.to_dict()}
-                        for d in report.deltas],
+        "title": report.title,
+        "created_at": report.created_at,
+        "runs": report.runs,
+        "leaderboard": [
+            {
+                "label": r.label,
+                "adapter": r.adapter,
+                "cells": {k: asdict(c) for k, c in r.cells.items()},
+            }
+            for r in report.rows
+        ],
+        "comparisons": [
+            {
+                "task": d.task,
+                "metric": d.metric,
+                "baseline": d.base_label,
+                "candidate": d.cand_label,
+                "pairing": d.comparison.label,
+                "flips": d.flips_total,
+                "result": d.comparison.result.to_dict(),
+            }
+            for d in report.deltas
+        ],
         "notes": report.notes,
     }
     paths["json"].write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")

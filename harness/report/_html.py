@@ -29,8 +29,7 @@ img{max-width:100%;border:1px solid #eee;margin:6px 0}
 """
 
 # Nothing may load from anywhere: plots are data: URIs, style and script are inline.
-_CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-        "script-src 'unsafe-inline'")
+_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 
 _JS = """
 function cellKey(td){const v=td.getAttribute('data-value');
@@ -63,8 +62,10 @@ def _cell_html(cell: Cell | None) -> str:
     if cell.ci_low is not None and cell.ci_high is not None:
         ci = f' <span class="ci">[{cell.ci_low:.3f}, {cell.ci_high:.3f}]</span>'
     title = f"n={cell.n}, {cell.method}, run {cell.run_id}"
-    return (f'<td class="num" data-value="{cell.value:.6g}" title="{escape(title)}">'
-            f"{cell.value:.3f}{ci}</td>")
+    return (
+        f'<td class="num" data-value="{cell.value:.6g}" title="{escape(title)}">'
+        f"{cell.value:.3f}{ci}</td>"
+    )
 
 
 def _leaderboard(report: Report) -> str:
@@ -74,8 +75,10 @@ def _leaderboard(report: Report) -> str:
         cells = "".join(_cell_html(row.cells.get(c)) for c in report.columns)
         kind = "adapter" if row.adapter else "base"
         body.append(f'<tr><td>{escape(row.label)} <span class="tag">{kind}</span></td>{cells}</tr>')
-    return (f'<table id="leaderboard" class="sortable filterable"><thead><tr><th>model</th>{head}'
-            f'</tr></thead><tbody>{"".join(body)}</tbody></table>')
+    return (
+        f'<table id="leaderboard" class="sortable filterable"><thead><tr><th>model</th>{head}'
+        f"</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def _comparisons(report: Report) -> str:
@@ -95,12 +98,29 @@ def _comparisons(report: Report) -> str:
             f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]</span></td>"
             f'<td class="num" data-value="{r.p_value:.6g}">{r.p_value:.3g}</td>'
             f"<td>{escape(r.test)}</td><td>{escape(d.comparison.label)}</td>"
-            f'<td class="num" data-value="{r.n}">{r.n}</td><td class="num">{flips}</td></tr>')
-    head = "".join(f"<th>{h}</th>" for h in (
-        "task", "metric", "candidate", "baseline", "baseline value", "candidate value",
-        "delta [95%]", "p", "test", "pairing", "n", "right→wrong / wrong→right"))
-    return (f'<table id="comparisons" class="sortable filterable"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>')
+            f'<td class="num" data-value="{r.n}">{r.n}</td><td class="num">{flips}</td></tr>'
+        )
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in (
+            "task",
+            "metric",
+            "candidate",
+            "baseline",
+            "baseline value",
+            "candidate value",
+            "delta [95%]",
+            "p",
+            "test",
+            "pairing",
+            "n",
+            "right→wrong / wrong→right",
+        )
+    )
+    return (
+        f'<table id="comparisons" class="sortable filterable"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _flips(d: Delta) -> str:
@@ -109,16 +129,20 @@ def _flips(d: Delta) -> str:
         f'<td class="{"bad" if f.direction == "right->wrong" else "good"}">'
         f"{escape(f.direction)}</td><td><pre>{escape(f.prompt[-600:])}</pre></td>"
         f"<td><pre>{escape(f.target)}</pre></td><td><pre>{escape(f.base_output)}</pre></td>"
-        f"<td><pre>{escape(f.cand_output)}</pre></td></tr>" for f in d.flips)
+        f"<td><pre>{escape(f.cand_output)}</pre></td></tr>"
+        for f in d.flips
+    )
     shown = "" if d.flips_total == len(d.flips) else f" (first {len(d.flips)} shown)"
-    return (f'<details class="flips"><summary>{escape(d.task)}/{escape(d.metric)}: '
-            f"{escape(d.cand_label)} vs {escape(d.base_label)}: {d.flips_total} flips{shown}"
-            f'</summary><select class="flipdir"><option value="">all flips</option>'
-            f'<option value="right->wrong">right→wrong</option>'
-            f'<option value="wrong->right">wrong→right</option></select>'
-            f'<table class="sortable"><thead><tr><th>id</th><th>flip</th><th>prompt (end)</th>'
-            f"<th>target</th><th>{escape(d.base_label)}</th><th>{escape(d.cand_label)}</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table></details>")
+    return (
+        f'<details class="flips"><summary>{escape(d.task)}/{escape(d.metric)}: '
+        f"{escape(d.cand_label)} vs {escape(d.base_label)}: {d.flips_total} flips{shown}"
+        f'</summary><select class="flipdir"><option value="">all flips</option>'
+        f'<option value="right->wrong">right→wrong</option>'
+        f'<option value="wrong->right">wrong→right</option></select>'
+        f'<table class="sortable"><thead><tr><th>id</th><th>flip</th><th>prompt (end)</th>'
+        f"<th>target</th><th>{escape(d.base_label)}</th><th>{escape(d.cand_label)}</th>"
+        f"</tr></thead><tbody>{rows}</tbody></table></details>"
+    )
 
 
 def to_html(report: Report, plots: dict[str, bytes]) -> str:
@@ -126,14 +150,17 @@ def to_html(report: Report, plots: dict[str, bytes]) -> str:
     imgs = "".join(
         f'<figure><img id="plot-{escape(name)}" alt="{escape(name)}" '
         f'src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>'
-        for name, png in plots.items())
+        for name, png in plots.items()
+    )
     flip_views = [_flips(d) for d in report.deltas if d.flips]
     notes = "".join(f"<li>{escape(n)}</li>" for n in report.notes)
     runs = "".join(
         f"<tr><td>{escape(r['run_id'])}</td><td>{escape(r['label'])}</td><td>{escape(r['task'])}"
         f"</td><td>{escape(str(r['group_id']))}</td><td>{escape(r['status'])}</td>"
-        f"<td class=\"num\">{r['n']}</td>"
-        f"<td>{escape(r['created_at'])}</td></tr>" for r in report.runs)
+        f'<td class="num">{r["n"]}</td>'
+        f"<td>{escape(r['created_at'])}</td></tr>"
+        for r in report.runs
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{_CSP}">
@@ -149,6 +176,6 @@ when both runs hold the same items, otherwise unpaired and labelled so.</p>
 <h2>Per-item flips</h2>{"".join(flip_views) or '<p class="muted">No paired binary flips.</p>'}
 <h2>Runs</h2><table id="runs" class="sortable filterable"><thead><tr><th>run id</th><th>model</th>
 <th>task</th><th>group</th><th>status</th><th>n</th><th>created</th></tr></thead><tbody>{runs}</tbody></table>
-{f'<h2>Notes</h2><ul id="notes">{notes}</ul>' if notes else ''}
+{f'<h2>Notes</h2><ul id="notes">{notes}</ul>' if notes else ""}
 <script>{_JS}</script></body></html>
 """

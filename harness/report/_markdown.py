@@ -26,18 +26,31 @@ def _cell(cell: Cell | None) -> str:
 
 def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str:
     """Renders the report as Markdown; ``plot_files`` maps plot names to relative paths."""
-    out = [f"# {report.title}", "",
-           (f"Generated {report.created_at} from {len(report.runs)} runs. Values are means with "
-           "95% intervals."), "", "## Leaderboard", "",
-           "| model | " + " | ".join(report.columns) + " |",
-           "| --- |" + " --- |" * len(report.columns)]
+    out = [
+        f"# {report.title}",
+        "",
+        (
+            f"Generated {report.created_at} from {len(report.runs)} runs. Values are means with "
+            "95% intervals."
+        ),
+        "",
+        "## Leaderboard",
+        "",
+        "| model | " + " | ".join(report.columns) + " |",
+        "| --- |" + " --- |" * len(report.columns),
+    ]
     for row in report.rows:
         cells = " | ".join(_cell(row.cells.get(c)) for c in report.columns)
         out.append(f"| {_md(row.label)} | {cells} |")
     out += ["", "## Adapter vs base", ""]
     if report.deltas:
-        out += [("| task/metric | candidate | baseline | delta [95%] | p | test | pairing | "
-                "right→wrong / wrong→right |"), "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        out += [
+            (
+                "| task/metric | candidate | baseline | delta [95%] | p | test | pairing | "
+                "right→wrong / wrong→right |"
+            ),
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for d in report.deltas:
             r = d.comparison.result
             flips = d.flip_counts
@@ -45,7 +58,8 @@ def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str
                 f"| {d.task}/{d.metric} | {_md(d.cand_label)} {r.candidate:.3f} | "
                 f"{_md(d.base_label)} {r.baseline:.3f} | {r.delta:+.3f} "
                 f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}] | {r.p_value:.3g} | {r.test} | "
-                f"{_md(d.comparison.label)} | {flips} |")
+                f"{_md(d.comparison.label)} | {flips} |"
+            )
     else:
         out.append("No adapter run had a base-model run to compare with.")
     for name, path in (plot_files or {}).items():
@@ -53,24 +67,39 @@ def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str
     for d in report.deltas:
         if not d.flips:
             continue
-        out += ["", (f"### Flips: {d.task}/{d.metric}, {_md(d.cand_label)} vs "
-                    f"{_md(d.base_label)} ({d.flips_total})"), "",
-                "| id | flip | target | baseline output | candidate output |",
-                "| --- | --- | --- | --- | --- |"]
+        out += [
+            "",
+            (
+                f"### Flips: {d.task}/{d.metric}, {_md(d.cand_label)} vs "
+                f"{_md(d.base_label)} ({d.flips_total})"
+            ),
+            "",
+            "| id | flip | target | baseline output | candidate output |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for f in d.flips[:MAX_FLIPS_MD]:
-            out.append(f"| {_md(f.id, 30)} | {f.direction} | {_md(f.target, 40)} | "
-                       f"{_md(f.base_output, 60)} | {_md(f.cand_output, 60)} |")
+            out.append(
+                f"| {_md(f.id, 30)} | {f.direction} | {_md(f.target, 40)} | "
+                f"{_md(f.base_output, 60)} | {_md(f.cand_output, 60)} |"
+            )
         if d.flips_total > MAX_FLIPS_MD:
             out.append(f"\n{d.flips_total - MAX_FLIPS_MD} more in report.html.")
     if report.curves:
-        out += ["", "## Adapter training", "", ("| adapter | steps | last train loss | "
-                "last eval loss |"), "| --- | --- | --- | --- |"]
+        out += [
+            "",
+            "## Adapter training",
+            "",
+            ("| adapter | steps | last train loss | last eval loss |"),
+            "| --- | --- | --- | --- |",
+        ]
         for c in report.curves:
             tr = next((x for x in reversed(c.train_loss) if x is not None), None)
             ev = next((x for x in reversed(c.eval_loss) if x is not None), None)
-            out.append(f"| {_md(c.label)} | {c.steps[-1]:g} | "
-                       f"{'–' if tr is None else f'{tr:.4f}'} | "
-                       f"{'–' if ev is None else f'{ev:.4f}'} |")
+            out.append(
+                f"| {_md(c.label)} | {c.steps[-1]:g} | "
+                f"{'–' if tr is None else f'{tr:.4f}'} | "
+                f"{'–' if ev is None else f'{ev:.4f}'} |"
+            )
     if report.notes:
         out += ["", "## Notes", ""] + [f"- {_md(n, 200)}" for n in report.notes]
     return "\n".join(out) + "\n"

@@ -81,7 +81,7 @@ class Delta:
 
     @property
     def verdict(self) -> str:
-        """"worse", "better" or "" (no significant difference), given the metric's direction."""
+        """ "worse", "better" or "" (no significant difference), given the metric's direction."""
         r = self.comparison.result
         if not r.significant or r.delta == 0:
             return ""
@@ -89,7 +89,7 @@ class Delta:
 
     @property
     def flip_counts(self) -> str:
-        """"right->wrong / wrong->right" counts for paired 0/1 metrics, else "–"."""
+        """ "right->wrong / wrong->right" counts for paired 0/1 metrics, else "–"."""
         r = self.comparison.result
         if r.worse is None or r.better is None:
             return "–"
@@ -143,11 +143,16 @@ def _flips(base: LoadedRun, cand: LoadedRun, metric: str) -> tuple[list[Flip], i
         total += 1
         if len(flips) < MAX_FLIPS:
             bs = b_by_id[s.id]
-            flips.append(Flip(
-                id=s.id, direction="right->wrong" if (b > c) != lower else "wrong->right",
-                prompt=_text(s.prompt), target=_text(s.target),
-                base_output=bs.outputs[0] if bs.outputs else "",
-                cand_output=s.outputs[0] if s.outputs else ""))
+            flips.append(
+                Flip(
+                    id=s.id,
+                    direction="right->wrong" if (b > c) != lower else "wrong->right",
+                    prompt=_text(s.prompt),
+                    target=_text(s.target),
+                    base_output=bs.outputs[0] if bs.outputs else "",
+                    cand_output=s.outputs[0] if s.outputs else "",
+                )
+            )
     return flips, total
 
 
@@ -169,9 +174,13 @@ def read_loss_curve(run: LoadedRun) -> LossCurve | str | None:
     if not points:
         return f"{run.label}: {path} holds no loss_history; no loss curve"
     points.sort(key=lambda p: p[0])
-    return LossCurve(run.label, str(path), [p[0] for p in points],
-                     [None if p[1] is None else float(p[1]) for p in points],
-                     [None if p[2] is None else float(p[2]) for p in points])
+    return LossCurve(
+        run.label,
+        str(path),
+        [p[0] for p in points],
+        [None if p[1] is None else float(p[1]) for p in points],
+        [None if p[2] is None else float(p[2]) for p in points],
+    )
 
 
 def _cell(run: LoadedRun, metric: str) -> Cell:
@@ -193,8 +202,9 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
             if key not in columns:
                 columns.append(key)
             if key in row.cells:
-                notes.append(f"{run.label} {key}: several runs; showing the latest "
-                             f"({run.record.run_id})")
+                notes.append(
+                    f"{run.label} {key}: several runs; showing the latest ({run.record.run_id})"
+                )
             row.cells[key] = _cell(run, metric)
     deltas: list[Delta] = []
     curves: list[LossCurve] = []
@@ -223,11 +233,32 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
             if rc.result.kind == "paired-binary":
                 d.flips, d.flips_total = _flips(base, run, metric)
             deltas.append(d)
-    notes += [f"{r.label} {r.task}: run {r.record.run_id} is {r.record.status}; its numbers "
-              "cover only the items it finished" for r in runs if r.record.status != "complete"]
-    run_info = [{"run_id": r.record.run_id, "label": r.label, "task": r.task,
-                 "status": r.record.status,
-                 "group_id": r.record.group_id, "created_at": r.record.created_at,
-                 "n": r.record.dataset.n_evaluated, "path": str(r.path)} for r in runs]
-    return Report(title, datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  sorted(columns), list(rows.values()), deltas, curves, run_info, notes)
+    notes += [
+        f"{r.label} {r.task}: run {r.record.run_id} is {r.record.status}; its numbers "
+        "cover only the items it finished"
+        for r in runs
+        if r.record.status != "complete"
+    ]
+    run_info = [
+        {
+            "run_id": r.record.run_id,
+            "label": r.label,
+            "task": r.task,
+            "status": r.record.status,
+            "group_id": r.record.group_id,
+            "created_at": r.record.created_at,
+            "n": r.record.dataset.n_evaluated,
+            "path": str(r.path),
+        }
+        for r in runs
+    ]
+    return Report(
+        title,
+        datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        sorted(columns),
+        list(rows.values()),
+        deltas,
+        curves,
+        run_info,
+        notes,
+    )

@@ -69,8 +69,14 @@ def delta_plot(report: Report) -> bytes | None:
     for i, d in enumerate(report.deltas):
         r = d.comparison.result
         colour = {"worse": "tab:red", "better": "tab:green"}.get(d.verdict, "tab:gray")
-        ax.errorbar([r.delta], [i], xerr=[[r.delta - r.ci_low], [r.ci_high - r.delta]],
-                    fmt="o", color=colour, capsize=3)
+        ax.errorbar(
+            [r.delta],
+            [i],
+            xerr=[[r.delta - r.ci_low], [r.ci_high - r.delta]],
+            fmt="o",
+            color=colour,
+            capsize=3,
+        )
         kind = "paired" if d.comparison.pairing.paired else "unpaired"
         labels.append(f"{d.task}/{d.metric}: {d.cand_label} ({kind})")
     ax.axvline(0, color="black", linewidth=0.8)
@@ -91,8 +97,14 @@ def loss_plot(report: Report) -> bytes | None:
         for ys, style, kind in ((c.train_loss, "-", "train"), (c.eval_loss, "--", "eval")):
             pts = [(x, y) for x, y in zip(c.steps, ys, strict=True) if y is not None]
             if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], style, color=colour,
-                        marker="." if len(pts) < 30 else None, label=f"{c.label} ({kind})")
+                ax.plot(
+                    [p[0] for p in pts],
+                    [p[1] for p in pts],
+                    style,
+                    color=colour,
+                    marker="." if len(pts) < 30 else None,
+                    label=f"{c.label} ({kind})",
+                )
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title("Adapter loss curves")

@@ -139,8 +139,10 @@ def find_bwrap() -> str:
     """
     path = shutil.which("bwrap")
     if path is None:
-        raise SandboxError(f"running model-generated code needs bubblewrap: {INSTALL_HINT}, "
-                           f"or pass --unsafe-no-sandbox to run it without one")
+        raise SandboxError(
+            f"running model-generated code needs bubblewrap: {INSTALL_HINT}, "
+            f"or pass --unsafe-no-sandbox to run it without one"
+        )
     return path
 
 
@@ -168,9 +170,16 @@ class Sandbox:
         SandboxError: ``isolate`` is True and bwrap is missing or cannot start a sandbox.
     """
 
-    def __init__(self, limits: Limits = Limits(), *, isolate: bool = True, reuse: bool = True,
-                 python: str | None = None, workers: int | None = None,
-                 tail_bytes: int = 4096) -> None:
+    def __init__(
+        self,
+        limits: Limits = Limits(),
+        *,
+        isolate: bool = True,
+        reuse: bool = True,
+        python: str | None = None,
+        workers: int | None = None,
+        tail_bytes: int = 4096,
+    ) -> None:
         self.limits = limits
         self.isolate = isolate
         self.reuse = reuse and isolate
@@ -187,8 +196,11 @@ class Sandbox:
         # sandboxes are started from this sandbox's own thread, not from run_many's threads.
         self._starter: ThreadPoolExecutor | None = None
         # Not root: the process limit counts all of our uid's processes, so leave headroom.
-        self._nproc = (limits.processes if self._root
-                       else own_process_count() + 4 * limits.processes * self.workers)
+        self._nproc = (
+            limits.processes
+            if self._root
+            else own_process_count() + 4 * limits.processes * self.workers
+        )
         if isolate:
             self._probe()
 
@@ -197,13 +209,17 @@ class Sandbox:
         try:
             probe = self.run("pass")
         except SandboxError as e:
-            raise SandboxError(f"{e}; bubblewrap needs unprivileged user namespaces "
-                               f"(sysctl kernel.unprivileged_userns_clone=1, "
-                               f"user.max_user_namespaces>0)") from None
+            raise SandboxError(
+                f"{e}; bubblewrap needs unprivileged user namespaces "
+                f"(sysctl kernel.unprivileged_userns_clone=1, "
+                f"user.max_user_namespaces>0)"
+            ) from None
         if not probe.passed:
-            raise SandboxError(f"{self.python} does not run inside the sandbox "
-                               f"({probe.stderr.strip()[-200:]}); set HARNESS_SANDBOX_PYTHON "
-                               f"to an interpreter under /usr")
+            raise SandboxError(
+                f"{self.python} does not run inside the sandbox "
+                f"({probe.stderr.strip()[-200:]}); set HARNESS_SANDBOX_PYTHON "
+                f"to an interpreter under /usr"
+            )
 
     def uids(self) -> range:
         """The host uids this sandbox's programs run as (when harness runs as root)."""
@@ -215,14 +231,21 @@ class Sandbox:
         data = stdin.encode() if isinstance(stdin, str) else stdin
         slot = self._slots.get()
         try:
-            raw = self._run_reused(slot, program, data) if self.reuse else self._run_fresh(
-                slot, program, data)
+            raw = (
+                self._run_reused(slot, program, data)
+                if self.reuse
+                else self._run_fresh(slot, program, data)
+            )
         finally:
             self._slots.put(slot)
         return _classify(raw)
 
-    def run_many(self, programs: Sequence[str], stdins: Sequence[str | bytes] | None = None,
-                 on_done: Callable[[int, ExecResult], None] | None = None) -> list[ExecResult]:
+    def run_many(
+        self,
+        programs: Sequence[str],
+        stdins: Sequence[str | bytes] | None = None,
+        on_done: Callable[[int, ExecResult], None] | None = None,
+    ) -> list[ExecResult]:
         """Runs ``programs`` in parallel across the worker slots; results in input order."""
         inputs = list(stdins) if stdins is not None else [b""] * len(programs)
         results: list[ExecResult | None] = [None] * len(programs)
@@ -255,23 +278,30 @@ class Sandbox:
         limits = self.limits.rlimits(self._nproc)
         if not cpu:  # a long-lived server: its children get the CPU limit instead
             limits = [lim for lim in limits if lim[0] != resource.RLIMIT_CPU]
-        return Spawn(self.python, self.bwrap, self.uids()[slot] if self._root else None,
-                     tuple(limits))
+        return Spawn(
+            self.python, self.bwrap, self.uids()[slot] if self._root else None, tuple(limits)
+        )
 
     def _run_fresh(self, slot: int, program: str, stdin: bytes) -> Raw:
         for attempt in range(START_RETRIES):
-            raw, started = run_fresh(self._spawn(slot), program, stdin, self.limits.timeout,
-                                     self.tail_bytes)
+            raw, started = run_fresh(
+                self._spawn(slot), program, stdin, self.limits.timeout, self.tail_bytes
+            )
             if started:
                 return raw
             time.sleep(0.05 * (attempt + 1))  # the slot's last processes are still exiting
-        raise SandboxError(f"bubblewrap failed to start {START_RETRIES} times: "
-                           f"{raw['stderr'].strip()[-300:]}")
+        raise SandboxError(
+            f"bubblewrap failed to start {START_RETRIES} times: {raw['stderr'].strip()[-300:]}"
+        )
 
     def _run_reused(self, slot: int, program: str, stdin: bytes) -> Raw:
-        request = {"program": program, "stdin": stdin.decode("latin-1"),
-                   "timeout": self.limits.timeout, "tail": self.tail_bytes,
-                   "limits": self.limits.rlimits(self._nproc)}
+        request = {
+            "program": program,
+            "stdin": stdin.decode("latin-1"),
+            "timeout": self.limits.timeout,
+            "tail": self.tail_bytes,
+            "limits": self.limits.rlimits(self._nproc),
+        }
         server = self._servers.get(slot) or self._start_server(slot)
         t0 = time.perf_counter()
         raw = server.run(request)
@@ -279,9 +309,14 @@ class Sandbox:
             return raw
         self._servers.pop(slot, None)  # the program killed or froze its sandbox
         duration = time.perf_counter() - t0
-        return {"exit_code": None, "signal": signal.SIGKILL,
-                "timed_out": duration >= self.limits.timeout, "stdout": "",
-                "stderr": "the program killed or stopped its sandbox", "duration": duration}
+        return {
+            "exit_code": None,
+            "signal": signal.SIGKILL,
+            "timed_out": duration >= self.limits.timeout,
+            "stdout": "",
+            "stderr": "the program killed or stopped its sandbox",
+            "duration": duration,
+        }
 
     def _start_server(self, slot: int) -> Worker:
         error = ""

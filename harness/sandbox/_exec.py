@@ -51,31 +51,94 @@ class Spawn:
 def bwrap_command(spawn: Spawn, prog_fd: int, status_fd: int, target: str) -> list[str]:
     """The bwrap command line running the program in ``prog_fd`` as ``target``."""
     assert spawn.bwrap is not None
-    cmd = [spawn.bwrap, "--unshare-all", "--unshare-user", "--disable-userns",
-           "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
-           "--die-with-parent", "--new-session", "--clearenv",
-           "--setenv", "PATH", SAFE_PATH, "--setenv", "HOME", "/tmp", "--setenv", "LANG", "C.UTF-8",
-           "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
-           "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
-           "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    cmd = [
+        spawn.bwrap,
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+        "--uid",
+        str(SANDBOX_UID),
+        "--gid",
+        str(SANDBOX_UID),
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        SAFE_PATH,
+        "--setenv",
+        "HOME",
+        "/tmp",
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--symlink",
+        "usr/lib",
+        "/lib",
+        "--symlink",
+        "usr/lib64",
+        "/lib64",
+        "--symlink",
+        "usr/bin",
+        "/bin",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+    ]
     prefix = outside_usr(spawn.python)
     if prefix:
         cmd += ["--ro-bind", prefix, prefix]
     # The root and /dev are bwrap's own tmpfs; remount them read-only so /tmp alone is writable.
-    return [*cmd, "--ro-bind-data", str(prog_fd), target, "--remount-ro", "/dev",
-            "--remount-ro", "/", "--chdir", "/tmp", "--json-status-fd", str(status_fd),
-            spawn.python, "-I", target]
+    return [
+        *cmd,
+        "--ro-bind-data",
+        str(prog_fd),
+        target,
+        "--remount-ro",
+        "/dev",
+        "--remount-ro",
+        "/",
+        "--chdir",
+        "/tmp",
+        "--json-status-fd",
+        str(status_fd),
+        spawn.python,
+        "-I",
+        target,
+    ]
 
 
-def popen(cmd: list[str], spawn: Spawn, stdin: Any, stdout: Any, stderr: Any,
-          pass_fds: tuple[int, ...], cwd: str | None = None) -> subprocess.Popen[bytes]:
+def popen(
+    cmd: list[str],
+    spawn: Spawn,
+    stdin: Any,
+    stdout: Any,
+    stderr: Any,
+    pass_fds: tuple[int, ...],
+    cwd: str | None = None,
+) -> subprocess.Popen[bytes]:
     """Starts ``cmd`` in a new session, as the slot's uid, with only PATH in its environment."""
     limits = spawn.rlimits
     return subprocess.Popen(
-        cmd, stdin=stdin, stdout=stdout, stderr=stderr, pass_fds=pass_fds, cwd=cwd,
-        env={"PATH": SAFE_PATH}, start_new_session=True, user=spawn.uid, group=spawn.uid,
+        cmd,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        pass_fds=pass_fds,
+        cwd=cwd,
+        env={"PATH": SAFE_PATH},
+        start_new_session=True,
+        user=spawn.uid,
+        group=spawn.uid,
         extra_groups=[] if spawn.uid is not None else None,
-        preexec_fn=lambda: apply_limits(limits))
+        preexec_fn=lambda: apply_limits(limits),
+    )
 
 
 def apply_limits(limits: tuple[tuple[int, int, int], ...]) -> None:
@@ -84,8 +147,9 @@ def apply_limits(limits: tuple[tuple[int, int, int], ...]) -> None:
         resource.setrlimit(res, (soft, hard))
 
 
-def run_fresh(spawn: Spawn, program: str, stdin: bytes, timeout: float,
-              tail: int) -> tuple[Raw, bool]:
+def run_fresh(
+    spawn: Spawn, program: str, stdin: bytes, timeout: float, tail: int
+) -> tuple[Raw, bool]:
     """Runs one program in a process of its own; the flag is False if bwrap failed to start."""
     prog_fd, in_fd = memfile("program", program.encode()), memfile("stdin", stdin)
     out_fd, err_fd = memfile("stdout"), memfile("stderr")
@@ -93,8 +157,11 @@ def run_fresh(spawn: Spawn, program: str, stdin: bytes, timeout: float,
     workdir = None if spawn.bwrap else tempfile.mkdtemp(prefix="harness-sandbox-")
     if workdir and spawn.uid is not None:
         os.chown(workdir, spawn.uid, spawn.uid)
-    cmd = (bwrap_command(spawn, prog_fd, status_w, "/sandbox/main.py") if spawn.bwrap
-           else [spawn.python, "-I", f"/dev/fd/{prog_fd}"])
+    cmd = (
+        bwrap_command(spawn, prog_fd, status_w, "/sandbox/main.py")
+        if spawn.bwrap
+        else [spawn.python, "-I", f"/dev/fd/{prog_fd}"]
+    )
     t0 = time.perf_counter()
     try:
         proc = popen(cmd, spawn, in_fd, out_fd, err_fd, (prog_fd, status_w), cwd=workdir)
@@ -117,9 +184,14 @@ def run_fresh(spawn: Spawn, program: str, stdin: bytes, timeout: float,
                 code = int(json.loads(line)["exit-code"])
         # bwrap reports a program killed by signal N as exit status 128 + N.
         sig = -code if code < 0 else (code - 128 if spawn.bwrap and 128 < code < 193 else None)
-        raw = {"exit_code": None if sig else code, "signal": sig, "timed_out": timed_out,
-               "stdout": read_tail(out_fd, tail), "stderr": read_tail(err_fd, tail),
-               "duration": time.perf_counter() - t0}
+        raw = {
+            "exit_code": None if sig else code,
+            "signal": sig,
+            "timed_out": timed_out,
+            "stdout": read_tail(out_fd, tail),
+            "stderr": read_tail(err_fd, tail),
+            "duration": time.perf_counter() - t0,
+        }
         return raw, not spawn.bwrap or '"child-pid"' in status
     finally:
         for fd in (prog_fd, in_fd, out_fd, err_fd, status_r, status_w):
@@ -142,8 +214,9 @@ class Worker:
         status_r, status_w = os.pipe()
         try:
             cmd = bwrap_command(spawn, prog_fd, status_w, "/sandbox/server.py")
-            self.proc = popen(cmd, spawn, subprocess.PIPE, subprocess.PIPE, self._err_fd,
-                              (prog_fd, status_w))
+            self.proc = popen(
+                cmd, spawn, subprocess.PIPE, subprocess.PIPE, self._err_fd, (prog_fd, status_w)
+            )
         finally:
             os.close(prog_fd)
             os.close(status_w)
@@ -160,7 +233,7 @@ class Worker:
         try:
             data = struct.pack(">I", len(body)) + body
             while data:
-                data = data[os.write(self.proc.stdin.fileno(), data):]
+                data = data[os.write(self.proc.stdin.fileno(), data) :]
             deadline = time.monotonic() + float(request["timeout"]) + REPLY_GRACE
             fd = self.proc.stdout.fileno()
             size = struct.unpack(">I", _read_exactly(fd, 4, deadline))[0]

@@ -46,7 +46,7 @@ def write_message(fd, obj):
     body = json.dumps(obj).encode()
     data = struct.pack(">I", len(body)) + body
     while data:
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]
 
 
 def _read_exactly(fd, n):
@@ -67,9 +67,11 @@ def child(req, work, private):
         for fd in private:
             os.close(fd)
         os.chdir(work)
-        for target, name, flags in ((0, "stdin", os.O_RDONLY),
-                                    (1, "stdout", os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
-                                    (2, "stderr", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):
+        for target, name, flags in (
+            (0, "stdin", os.O_RDONLY),
+            (1, "stdout", os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+            (2, "stderr", os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+        ):
             os.dup2(os.open(os.path.join(work, ".io", name), flags, 0o600), target)
         os.closerange(3, 1 << 16)
         for res, soft, hard in req["limits"]:
@@ -185,9 +187,14 @@ def run(req, n, private):
     out = tail(os.path.join(work, ".io", "stdout"), req["tail"])
     err = tail(os.path.join(work, ".io", "stderr"), req["tail"])
     clear_tmp()
-    return {"exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-            "timed_out": timed_out, "stdout": out, "stderr": err, "duration": duration}
+    return {
+        "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        "timed_out": timed_out,
+        "stdout": out,
+        "stderr": err,
+        "duration": duration,
+    }
 
 
 def main():

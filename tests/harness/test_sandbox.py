@@ -56,8 +56,9 @@ def test_stdin_stdout_and_exit_status(sandbox: Sandbox) -> None:
 
 
 def test_runs_as_nobody_with_a_bare_filesystem(sandbox: Sandbox) -> None:
-    r = sandbox.run("import os\n"
-                    "print(os.getuid(), os.getgid(), sorted(os.listdir('/')), os.getcwd())")
+    r = sandbox.run(
+        "import os\nprint(os.getuid(), os.getgid(), sorted(os.listdir('/')), os.getcwd())"
+    )
     assert r.passed, r.stderr
     assert r.stdout.split(" ", 2)[:2] == ["65534", "65534"]
     assert "'home'" not in r.stdout and "'root'" not in r.stdout and "'etc'" not in r.stdout
@@ -81,8 +82,9 @@ def test_tails_keep_the_end_of_long_output(sandbox: Sandbox) -> None:
     assert not r.stdout.startswith("0\n")
 
 
-def test_missing_bubblewrap_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch,
-                                                tmp_path: Path) -> None:
+def test_missing_bubblewrap_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(SandboxError, match=r"apt-get install bubblewrap") as e:
         Sandbox()
@@ -127,9 +129,12 @@ def hostile_programs(port: int, outside: Path) -> dict[str, str]:
             " '/dev/x']:\n"
             "    try:\n        open(p, 'w').write('x')\n        hits += 1\n"
             "    except OSError:\n        pass\n"
-            "raise SystemExit(0 if hits else 1)\n"),
-        "fork_bomb": ("import os\nwhile True:\n    try:\n        os.fork()\n"
-                      "    except OSError:\n        pass\n"),
+            "raise SystemExit(0 if hits else 1)\n"
+        ),
+        "fork_bomb": (
+            "import os\nwhile True:\n    try:\n        os.fork()\n"
+            "    except OSError:\n        pass\n"
+        ),
         # bytes(n) maps zeroed pages without touching them: the address-space limit, not the
         # machine's speed, decides when this fails.
         "allocate": "chunks = []\nwhile True:\n    chunks.append(bytes(1 << 24))\n",
@@ -139,23 +144,27 @@ def hostile_programs(port: int, outside: Path) -> dict[str, str]:
             "for p in glob.glob('/proc/*/environ'):\n    try:\n"
             "        seen += open(p, 'rb').read().decode(errors='replace')\n"
             "    except OSError:\n        pass\n"
-            "raise SystemExit(0 if 'hunter2-sandbox-secret' in seen else 1)\n"),
+            "raise SystemExit(0 if 'hunter2-sandbox-secret' in seen else 1)\n"
+        ),
         "kill_parent": (
             "import os, signal\nfor pid in (os.getppid(), 1, -1, " + str(me) + "):\n    try:\n"
             "        os.kill(pid, signal.SIGKILL)\n    except OSError:\n        pass\n"
-            "raise SystemExit(1)\n"),
+            "raise SystemExit(1)\n"
+        ),
         "background": (
             "import os, subprocess, time\n"
             f"subprocess.Popen(['sleep', '{MARKER}'], start_new_session=True)\n"
             "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
             f"        os.execvp('sleep', ['sleep', '{MARKER}'])\n    os._exit(0)\n"
-            "time.sleep(0.2)\nraise SystemExit(1)\n"),
+            "time.sleep(0.2)\nraise SystemExit(1)\n"
+        ),
     }
 
 
 @pytest.mark.slow
-def test_hostile_programs_are_contained(sandbox: Sandbox, tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hostile_programs_are_contained(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HARNESS_TEST_SECRET", "hunter2-sandbox-secret")
     srv, hits = _tcp_server()
     programs = hostile_programs(srv.getsockname()[1], tmp_path)
@@ -191,13 +200,17 @@ def test_hostile_programs_are_contained(sandbox: Sandbox, tmp_path: Path,
 
 def test_programs_sharing_a_sandbox_see_nothing_of_each_other() -> None:
     with Sandbox(Limits(timeout=3.0), reuse=True, workers=1) as sb:
-        first = sb.run("import os, subprocess\nopen('/tmp/left-behind', 'w').write('x')\n"
-                       f"subprocess.Popen(['sleep', '{MARKER}'], start_new_session=True)\n"
-                       "print(os.getcwd())")
-        second = sb.run("import os\nprint(os.path.exists('/tmp/left-behind'), "
-                        f"{first.stdout.strip()!r} in os.listdir('/tmp') or os.path.exists("
-                        f"{first.stdout.strip()!r}))\n"
-                        "print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))")
+        first = sb.run(
+            "import os, subprocess\nopen('/tmp/left-behind', 'w').write('x')\n"
+            f"subprocess.Popen(['sleep', '{MARKER}'], start_new_session=True)\n"
+            "print(os.getcwd())"
+        )
+        second = sb.run(
+            "import os\nprint(os.path.exists('/tmp/left-behind'), "
+            f"{first.stdout.strip()!r} in os.listdir('/tmp') or os.path.exists("
+            f"{first.stdout.strip()!r}))\n"
+            "print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))"
+        )
     assert first.passed and second.passed, (first, second)
     lines = second.stdout.splitlines()
     assert lines[0] == "False False"

@@ -24,21 +24,33 @@ from harness.stats import (
 )
 
 
-@pytest.mark.parametrize(("b", "c"), [(0, 0), (1, 0), (10, 2), (2, 10), (7, 7), (30, 12),
-                                 (120, 95), (3, 40), (0, 9)])
+@pytest.mark.parametrize(
+    ("b", "c"), [(0, 0), (1, 0), (10, 2), (2, 10), (7, 7), (30, 12), (120, 95), (3, 40), (0, 9)]
+)
 def test_mcnemar_matches_scipy_binomtest(b: int, c: int) -> None:
     expected = 1.0 if b + c == 0 else sps.binomtest(min(b, c), b + c, 0.5).pvalue
     assert mcnemar_exact(b, c) == pytest.approx(expected, rel=1e-12, abs=1e-15)
 
 
-@pytest.mark.parametrize(("k", "n", "p"), [(340, 500, 0.7), (0, 10, 0.3), (3, 5000, 0.01),
-                                   (4990, 5000, 0.999), (12, 13, 0.5), (7, 7, 0.2)])
+@pytest.mark.parametrize(
+    ("k", "n", "p"),
+    [
+        (340, 500, 0.7),
+        (0, 10, 0.3),
+        (3, 5000, 0.01),
+        (4990, 5000, 0.999),
+        (12, 13, 0.5),
+        (7, 7, 0.2),
+    ],
+)
 def test_binom_cdf_matches_scipy(k: int, n: int, p: float) -> None:
     assert binom_cdf(k, n, p) == pytest.approx(sps.binom.cdf(k, n, p), rel=1e-9)
 
 
-@pytest.mark.parametrize(("k", "n", "level"), [(340, 500, 0.9), (0, 20, 0.9), (20, 20, 0.95),
-                                       (1, 3, 0.95), (57, 100, 0.99)])
+@pytest.mark.parametrize(
+    ("k", "n", "level"),
+    [(340, 500, 0.9), (0, 20, 0.9), (20, 20, 0.95), (1, 3, 0.95), (57, 100, 0.99)],
+)
 def test_clopper_pearson_matches_scipy(k: int, n: int, level: float) -> None:
     ref = sps.binomtest(k, n).proportion_ci(level, method="exact")
     lo, hi = clopper_pearson(k, n, 1 - level)
@@ -79,8 +91,14 @@ def test_paired_bootstrap_matches_scipy_percentile_interval() -> None:
     base = rng.normal(0.6, 0.2, 300)
     cand = base + rng.normal(-0.02, 0.05, 300)
     r = paired_bootstrap(base.tolist(), cand.tolist(), resamples=20000, seed=1)
-    ref = sps.bootstrap((cand - base,), np.mean, method="percentile", n_resamples=20000,
-                        confidence_level=0.95, random_state=np.random.default_rng(2))
+    ref = sps.bootstrap(
+        (cand - base,),
+        np.mean,
+        method="percentile",
+        n_resamples=20000,
+        confidence_level=0.95,
+        random_state=np.random.default_rng(2),
+    )
     assert r.delta == pytest.approx(float(np.mean(cand - base)), rel=1e-12)
     assert r.ci_low == pytest.approx(ref.confidence_interval.low, abs=0.0015)
     assert r.ci_high == pytest.approx(ref.confidence_interval.high, abs=0.0015)

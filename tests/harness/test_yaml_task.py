@@ -89,7 +89,9 @@ def test_examples_build_on_real_data(data_dir: Path) -> None:
     assert set(ds.info.files) == {"dialogsum.test.jsonl", "dialogsum.dev.jsonl"}
     zero = get_task(str(EXAMPLES / "dialogsum_fewshot.yaml"), num_fewshot=0)
     assert (
-        load_dataset(zero, DataOptions(data_dir=data_dir, limit=1)).samples[0].prompt.text.count("Summary:")
+        load_dataset(zero, DataOptions(data_dir=data_dir, limit=1))
+        .samples[0]
+        .prompt.text.count("Summary:")
         == 1
     )
     with pytest.raises(HarnessError, match="no -T parameters"):

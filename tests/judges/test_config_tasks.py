@@ -109,7 +109,6 @@ def test_instruct_without_judge_is_a_clear_error() -> None:
         task.preflight(RunContext())
 
 
-
 def test_instruct_loads_the_example_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv(ENV_MODEL, "m")
     task = get_task("instruct")

@@ -55,7 +55,11 @@ def test_parameters_reach_generation_and_scorer() -> None:
     assert t.scorers[0].spec() == {
         "name": "pass_at_k",
         "args": {
-            "k": [1, 10], "timeout": 10.0, "memory_mb": 1024, "label": "humaneval", "workers": None
+            "k": [1, 10],
+            "timeout": 10.0,
+            "memory_mb": 1024,
+            "label": "humaneval",
+            "workers": None,
         },
     }
     assert t.params["k"] == "1,10"
@@ -176,7 +180,9 @@ def test_bundled_model_end_to_end(allowed: RunContext, tmp_path: Path) -> None:
     backend = HFBackend(chat_template=False)
     try:
         [result] = evaluate(
-            task, backend, data=DataOptions(limit=1),
+            task,
+            backend,
+            data=DataOptions(limit=1),
             context=allowed.with_(runs_dir=tmp_path),
         )
     finally:

@@ -130,7 +130,9 @@ def test_loglikelihood_run_on_bundled_model(data_dir: Path, tmp_path: Path) -> N
     task = get_task("tweeteval_sentiment", mode="loglikelihood")
     with HFBackend(chat_template=False) as backend:
         (result,) = evaluate(
-            task, backend, data=DataOptions(data_dir=data_dir, limit=6),
+            task,
+            backend,
+            data=DataOptions(data_dir=data_dir, limit=6),
             context=RunContext(runs_dir=tmp_path),
         )
     rec = result.record
