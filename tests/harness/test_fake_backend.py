@@ -17,7 +17,7 @@ from harness import (
     evaluate,
     get_task,
 )
-from harness._errors import ModelError
+from harness._errors import HarnessError, ModelError
 from harness.backends import AdapterSpec, LoglikelihoodRequest, backends, build_backend
 from harness.backends.fake import FakeBackend
 
@@ -77,10 +77,10 @@ def _generate(
 def test_registered_and_built_from_cli_options(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(SCRIPT)
-    backend = build_backend(
-        "fake", model=str(path), batch_size=4, chat_template=None, device="auto", dtype="auto"
-    )
+    backend = build_backend("fake", model=str(path), batch_size=4, chat_template=None)
     assert isinstance(backend, FakeBackend) and backends.get("fake") is FakeBackend
+    with pytest.raises(HarnessError, match=r"does not take device \(--device\)"):
+        build_backend("fake", model=str(path), device="cuda")
     assert backend.batch_size == 4 and backend.chat_template is False
     assert backend.supports_adapters and backend.supports_loglikelihood
 
