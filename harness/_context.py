@@ -9,7 +9,7 @@ library code directly) and passed down to the runner and to every scorer's ``pre
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,3 @@ class RunContext:
     runs_dir: Path | None = Path("runs")
     reporter: Reporter = field(default_factory=Reporter)
     command: Sequence[str] | None = None
-
-    def with_(self, **changes: Any) -> RunContext:
-        """A copy with ``changes`` applied."""
-        return replace(self, **changes)

@@ -67,14 +67,15 @@ def run_eval(
     if not base and not specs:
         raise HarnessError("--no-base without --adapter leaves nothing to evaluate")
     datasets = [load_dataset(task, data) for task in built]  # bad data fails before a model
-    engine = backend if isinstance(backend, Backend) else None
-    if engine is None:
-        engine = build_backend(str(backend), **dict(backend_options or {}))
+    if isinstance(backend, Backend):
+        engine, owned = backend, False  # the caller's: left open
+    else:
+        engine, owned = build_backend(backend, **dict(backend_options or {})), True
     try:
         results = _evaluate_all(built, datasets, engine, specs, base, data, generation, ctx)
     finally:
         server_log = getattr(engine, "server_log", None)  # gone once the server stops
-        if not isinstance(backend, Backend):
+        if owned:
             engine.close()
     _attach_server_log(server_log, results)
     return results

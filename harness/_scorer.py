@@ -55,8 +55,7 @@ class Scorer:
     spec_exclude: tuple[str, ...] = ()
 
     def __init__(self, **args: Any) -> None:
-        if not hasattr(self, "args"):
-            self.args = args
+        self.args = args  # `scorer` replaces these with the captured constructor arguments
 
     def __call__(self, sample: Sample, output: Output) -> Score:
         raise NotImplementedError

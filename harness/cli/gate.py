@@ -13,7 +13,12 @@ from typing import Any
 
 import click
 
-from harness.cli._common import backend_options, model_options, offline_defaults
+from harness.cli._common import (
+    backend_options,
+    model_options,
+    offline_defaults,
+    resolve_runs_dir,
+)
 
 
 @click.command("gate")
@@ -108,7 +113,7 @@ def gate(
     paths = list(candidates)
     if eval_adapter:
         offline_defaults()
-        runs_dir = output_dir or Path(os.environ.get("HARNESS_RUNS_DIR", "runs"))
+        runs_dir = resolve_runs_dir(output_dir)
         paths += run_candidate_evals(
             policy,
             eval_adapter,

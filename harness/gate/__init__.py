@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from xml.etree import ElementTree as ET
@@ -323,7 +323,7 @@ def run_candidate_evals(
         include_base=True,
         data=DataOptions(data_dir=data_dir, limit=limit, seed=seed),
         generation={"max_new_tokens": max_new_tokens, "seed": seed},
-        context=ctx.with_(runs_dir=runs_dir),
+        context=replace(ctx, runs_dir=runs_dir),
     )
     return [r.folder for r in results if r.folder is not None]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -183,7 +184,7 @@ def test_bundled_model_end_to_end(allowed: RunContext, tmp_path: Path) -> None:
             task,
             backend,
             data=DataOptions(limit=1),
-            context=allowed.with_(runs_dir=tmp_path),
+            context=replace(allowed, runs_dir=tmp_path),
         )
     finally:
         backend.close()
