@@ -40,6 +40,12 @@ class Prompt:
         msgs = ((Message("system", system),) if system else ()) + (Message("user", text),)
         return cls(messages=msgs, text=(system + "\n\n" if system else "") + text)
 
+    def with_system(self, system: str) -> Prompt:
+        """This prompt with ``system`` as its system turn (replacing any the task set); the
+        completion-style text gets it as a first paragraph."""
+        turns = tuple(m for m in self.messages if m.role != "system")
+        return Prompt(messages=(Message("system", system), *turns), text=f"{system}\n\n{self.text}")
+
 
 @dataclass
 class Sample:
