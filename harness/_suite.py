@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness._errors import HarnessError
 
@@ -72,7 +72,15 @@ class SuiteFile(_Strict):
     description: str | None = None
     limit: Count | None = Field(None, gt=0, description="default limit of every task")
     sample: Count | None = Field(None, gt=0, description="default sample of every task")
-    tasks: list[str | _Entry] = Field(min_length=1)
+    tasks: list[_Entry] = Field(min_length=1)
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _bare_names(cls, value: Any) -> Any:
+        """A bare name in the list is an entry with only ``task``."""
+        if isinstance(value, list):
+            return [{"task": v} if isinstance(v, str) else v for v in value]
+        return value
 
 
 def is_suite_file(ref: str) -> bool:
@@ -112,14 +120,13 @@ def load_suite(path: Path) -> list[SuiteTask]:
         raise HarnessError(f"{path}: {e.error_count()} error(s): {errs}") from None
     out = []
     for entry in suite.tasks:
-        e = _Entry(task=entry) if isinstance(entry, str) else entry
-        own = e.limit is not None or e.sample is not None
+        own = entry.limit is not None or entry.sample is not None
         out.append(
             SuiteTask(
-                task=_relative(e.task, path),
-                params=dict(e.params),
-                limit=e.limit if own else suite.limit,
-                sample=e.sample if own else suite.sample,
+                task=_relative(entry.task, path),
+                params=dict(entry.params),
+                limit=entry.limit if own else suite.limit,
+                sample=entry.sample if own else suite.sample,
             )
         )
     return out
