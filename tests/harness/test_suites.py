@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,7 +72,12 @@ def test_suite_runs_on_one_engine_with_one_group(
 
     built: list[str] = []
     real = front.build_backend
-    monkeypatch.setattr(front, "build_backend", lambda n, **kw: built.append(n) or real(n, **kw))
+
+    def counting(name: str, **kw: Any) -> Any:
+        built.append(name)
+        return real(name, **kw)
+
+    monkeypatch.setattr(front, "build_backend", counting)
     results = run_eval(
         parse_task_arg(str(suite)),
         backend="fake",
