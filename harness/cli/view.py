@@ -26,8 +26,7 @@ def view(runs: tuple[Path, ...], port: int, output_dir: Path | None) -> None:
         server = make_server(roots, port)
     except OSError as e:
         raise HarnessError(f"port {port} is not free ({e.strerror}); pass --port N") from None
-    host, bound = server.server_address[:2]
-    click.echo(f"harness view: http://{host}:{bound}/ (Ctrl-C stops)")
+    click.echo(f"harness view: http://127.0.0.1:{server.server_port}/ (Ctrl-C stops)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the page script is one string; its lines are JavaScript)
 """The single page of ``harness view``: run list, run metrics, sample browser, paired diff.
 
 Styled with the report's stylesheet. The script fetches the JSON API of `harness.view._server`

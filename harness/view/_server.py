@@ -70,7 +70,7 @@ def _diff(store: RunStore, query: dict[str, list[str]]) -> dict[str, Any]:
 
 def _handler(store: RunStore) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             url = urlparse(self.path)
             try:
                 if url.path == "/":

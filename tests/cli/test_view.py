@@ -64,7 +64,7 @@ def test_view_in_chromium(url: str, tmp_path: Path) -> None:
         foreign: list[str] = []
         page.on(
             "console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None
-        )  # noqa: E501
+        )
         page.on("pageerror", lambda e: problems.append(str(e)))
         page.on("request", lambda r: None if r.url.startswith(url) else foreign.append(r.url))
         page.goto(url)
