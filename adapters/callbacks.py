@@ -15,7 +15,6 @@ from transformers import TrainerCallback
 
 from adapters.schedule import Budget
 
-
 _T0 = time.time()
 
 
