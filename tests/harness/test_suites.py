@@ -202,3 +202,33 @@ def test_price_gives_a_cost_estimate(tmp_path: Path, script: Path, data_dir: Pat
     assert bad.stderr.strip().splitlines() == [
         "error: --price-per-1k-tokens 'cheap': pass IN,OUT prices per 1,000 tokens, e.g. 0.15,0.60"
     ]
+
+
+def test_gate_evaluates_a_suite_instead_of_the_checks_params(
+    tmp_path: Path, suite: Path, script: Path, data_dir: Path
+) -> None:
+    from harness.gate import GatePolicy, run_candidate_evals
+
+    adapter = tmp_path / "tuned"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "x"}))
+    (adapter / "adapter_model.safetensors").write_bytes(b"w")
+    policy = GatePolicy.model_validate(
+        {"suite": str(suite), "checks": [{"task": "gsm8k", "metric": "flexible_match", "min": 0}]}
+    )
+    folders = run_candidate_evals(
+        policy,
+        str(adapter),
+        backend="fake",
+        backend_kw={"model": str(script)},
+        runs_dir=tmp_path / "gate-runs",
+        data_dir=data_dir,
+        context=RunContext(),
+    )
+    records = [read_run(f) for f in folders]
+    assert [(r.task.name, r.dataset.n_evaluated) for r in records] == [
+        ("gsm8k", 3), ("gsm8k", 3), ("viggo", 5), ("viggo", 5),
+        ("tweeteval_sentiment", 4), ("tweeteval_sentiment", 4),
+    ]  # fmt: skip
+    assert records[0].task.params == {"num_fewshot": 0}  # the suite's params, not the check's
+    assert len({r.group_id for r in records}) == 1
