@@ -196,14 +196,20 @@ def _timing(run: VariantRun) -> rec.Timing:
 
 
 def _usage(run: VariantRun) -> rec.Usage:
-    """Model tokens and their cost; judge scorers add their own tokens to the record."""
+    """Model tokens and their cost; judge scorers add their own tokens to the record.
+
+    A log-likelihood request generates nothing: the continuation tokens it scores are input.
+    """
     b, price = run.batch, run.price
+    tokens_in, tokens_out = b.tokens_in, b.tokens_out
+    if run.task.mode == "loglikelihood":
+        tokens_in, tokens_out = tokens_in + tokens_out, 0
     return rec.Usage(
-        model_tokens_in=b.tokens_in,
-        model_tokens_out=b.tokens_out,
+        model_tokens_in=tokens_in,
+        model_tokens_out=tokens_out,
         price_per_1k_in=price.per_1k_in if price else None,
         price_per_1k_out=price.per_1k_out if price else None,
-        cost=round(price.cost(b.tokens_in, b.tokens_out), 6) if price else None,
+        cost=round(price.cost(tokens_in, tokens_out), 6) if price else None,
     )
 
 

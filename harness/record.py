@@ -114,7 +114,11 @@ class Timing(_Model):
 class Usage(_Model):
     """Tokens spent by one variant, and what they cost when a price is configured."""
 
-    model_tokens_in: int = Field(0, description="prompt tokens of the model requests")
+    model_tokens_in: int = Field(
+        0,
+        description="prompt tokens of the model requests (log-likelihood requests: the scored "
+        "continuation tokens, as far as the backend reports them)",
+    )
     model_tokens_out: int = Field(0, description="generated tokens of the model requests")
     # Filled by judge scorers (LLM-as-judge, RAGAS); None when the run had no judge calls.
     judge_tokens_in: int | None = Field(None, description="prompt tokens of judge calls")

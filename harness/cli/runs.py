@@ -56,7 +56,11 @@ def runs_cmd(ctx: click.Context, output_dir: Path | None, since: str | None, **f
     entries, problems = list_runs(ctx.obj)
     shown = [e for e in entries if keep.keep(e)]
     table = Table(title=f"{len(shown)} of {len(entries)} runs in {ctx.obj}")
-    for col in ("run", "task", "model", "adapter", "n", "status", "metrics", "age"):
+    # The run id is what `show`, `diff` and `rm` take: it never wraps or shrinks.
+    table.add_column(
+        "run", no_wrap=True, min_width=max((len(e.path.name) for e in shown), default=3)
+    )
+    for col in ("task", "model", "adapter", "n", "status", "metrics", "age"):
         table.add_column(col, justify="right" if col in ("n", "age") else "left")
     now = dt.datetime.now(dt.timezone.utc)
     for e in shown:

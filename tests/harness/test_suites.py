@@ -232,3 +232,12 @@ def test_gate_evaluates_a_suite_instead_of_the_checks_params(
     ]  # fmt: skip
     assert records[0].task.params == {"num_fewshot": 0}  # the suite's params, not the check's
     assert len({r.group_id for r in records}) == 1
+
+
+def test_system_prompt_keeps_the_tasks_own_system_turn() -> None:
+    from harness._types import Message, Prompt
+
+    p = Prompt((Message("system", "Task rules."), Message("user", "Q")), "Task rules.\nQ")
+    got = p.with_system("Be careful.")
+    assert got.messages == (Message("system", "Be careful.\n\nTask rules."), Message("user", "Q"))
+    assert got.text == "Be careful.\n\nTask rules.\nQ"
