@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness._errors import HarnessError
+from harness._errors import HarnessError, validation_problems
 
 Count = int | float  # a number of items, or a fraction 0 < x < 1 of the split
 
@@ -114,9 +114,7 @@ def load_suite(path: Path) -> list[SuiteTask]:
     try:
         suite = SuiteFile.model_validate(data)
     except ValidationError as e:
-        errs = "; ".join(
-            f"{'.'.join(map(str, err['loc'])) or '(top)'}: {err['msg']}" for err in e.errors()
-        )
+        errs = validation_problems(e)
         raise HarnessError(f"{path}: {e.error_count()} error(s): {errs}") from None
     out = []
     for entry in suite.tasks:

@@ -30,6 +30,16 @@ def script(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def adapter(tmp_path: Path) -> Path:
+    """A LoRA adapter folder the fake backend accepts (its weights are never loaded)."""
+    folder = tmp_path / "tuned"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "x"}))
+    (folder / "adapter_model.safetensors").write_bytes(b"w")
+    return folder
+
+
+@pytest.fixture
 def suite(tmp_path: Path) -> Path:
     path = tmp_path / "suite.yaml"
     path.write_text(
@@ -113,10 +123,6 @@ def test_cli_suite_prints_the_combined_table(
 
 
 def test_sample_is_seeded_recorded_and_paired(tmp_path: Path, script: Path, data_dir: Path) -> None:
-    adapter = tmp_path / "tuned"
-    adapter.mkdir()
-    (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "x"}))
-    (adapter / "adapter_model.safetensors").write_bytes(b"w")
 
     def ids(seed: int, out: str) -> list[list[str] | None]:
         results = run_eval(
@@ -205,14 +211,10 @@ def test_price_gives_a_cost_estimate(tmp_path: Path, script: Path, data_dir: Pat
 
 
 def test_gate_evaluates_a_suite_instead_of_the_checks_params(
-    tmp_path: Path, suite: Path, script: Path, data_dir: Path
+    tmp_path: Path, suite: Path, script: Path, data_dir: Path, adapter: Path
 ) -> None:
     from harness.gate import GatePolicy, run_candidate_evals
 
-    adapter = tmp_path / "tuned"
-    adapter.mkdir()
-    (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "x"}))
-    (adapter / "adapter_model.safetensors").write_bytes(b"w")
     policy = GatePolicy.model_validate(
         {"suite": str(suite), "checks": [{"task": "gsm8k", "metric": "flexible_match", "min": 0}]}
     )
