@@ -122,8 +122,9 @@ def test_cli_suite_prints_the_combined_table(
     assert len(list((tmp_path / "runs").iterdir())) == 3
 
 
-def test_sample_is_seeded_recorded_and_paired(tmp_path: Path, script: Path, data_dir: Path) -> None:
-
+def test_sample_is_seeded_recorded_and_paired(
+    tmp_path: Path, script: Path, data_dir: Path, adapter: Path
+) -> None:
     def ids(seed: int, out: str) -> list[list[str] | None]:
         results = run_eval(
             "viggo",
