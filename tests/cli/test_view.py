@@ -38,8 +38,8 @@ def url(runs: Path) -> Iterator[str]:
     server = make_server([runs])
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    host, port = server.server_address[:2]
-    yield f"http://{host}:{port}/"
+    assert server.server_address[0] == "127.0.0.1"  # never reachable from elsewhere
+    yield f"http://127.0.0.1:{server.server_port}/"
     server.shutdown()
     server.server_close()
 
