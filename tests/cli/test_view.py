@@ -104,3 +104,11 @@ def test_view_in_chromium(url: str, tmp_path: Path) -> None:
         page.screenshot(path=str(tmp_path / "view.png"), full_page=True)
         browser.close()
     assert problems == [] and foreign == []
+
+
+def test_view_of_a_missing_folder_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = invoke(["view", str(tmp_path / "nope")])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"error: {tmp_path / 'nope'}: no such folder; pass folders holding runs\n"
+    )
