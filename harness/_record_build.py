@@ -71,13 +71,15 @@ class VariantRun:
 def build_record(run: VariantRun) -> tuple[rec.RunRecord, list[rec.SampleRecord]]:
     """The run record and sample records of ``run``."""
     metrics, extra = _metrics(run)
+    problems = _problems(run)
     sha, dirty = git_state()
     record = rec.RunRecord(
         run_id=f"{run.started:%Y%m%d-%H%M%S}-{run.task.name}-{_slug(run.variant)}-"
         f"{secrets.token_hex(2)}",
         group_id=run.group_id,
         created_at=run.started.isoformat(timespec="seconds"),
-        status="complete" if run.batch.errors == 0 else "incomplete",
+        status="complete" if run.batch.errors == 0 and not problems else "incomplete",
+        scorer_problems=problems,
         harness=rec.HarnessInfo(version=harness_version(), git_sha=sha, git_dirty=dirty),
         task=_task_info(run.task),
         dataset=_dataset_record(run),
@@ -105,6 +107,17 @@ def _metrics(run: VariantRun) -> tuple[dict[str, rec.MetricRecord], dict[str, An
             metrics[name] = rec.MetricRecord(**_finite(mv.to_dict()))
         extra.update(scorer.extra(per_sample, samples))
     return metrics, extra
+
+
+def _problems(run: VariantRun) -> list[str]:
+    samples = [run.dataset.samples[i] for i in run.scored]
+    if not samples:
+        return []
+    return [
+        p
+        for scorer, per_sample in zip(run.task.scorers, run.scores, strict=True)
+        for p in scorer.problems(per_sample, samples)
+    ]
 
 
 def _task_info(task: Task) -> rec.TaskInfo:

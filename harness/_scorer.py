@@ -85,6 +85,11 @@ class Scorer:
         """Run-level facts for the record's ``extra`` (default: none)."""
         return {}
 
+    def problems(self, scores: Sequence[Score], samples: Sequence[Sample]) -> list[str]:
+        """Why this scorer's results do not make a complete run (default: none), e.g. a
+        judge whose verdicts mostly could not be read. Any problem marks the run incomplete."""
+        return []
+
     def spec(self) -> dict[str, Any]:
         """Registry name and arguments, as stored in the run record."""
         return {"name": self.registry_name, "args": _jsonable(self.args)}

@@ -123,6 +123,11 @@ class RunRecord(_Model):
         description="'complete' (every request answered and scored) or 'incomplete' (failed "
         "requests, listed per sample in samples.jsonl, were not scored; older runs say 'partial')",
     )
+    scorer_problems: list[str] = Field(
+        default_factory=list,
+        description="why a scorer's results leave the run incomplete (e.g. a judge whose "
+        "parse-failure rate exceeds --max-judge-failures)",
+    )
     harness: HarnessInfo
     task: TaskInfo
     dataset: DatasetRecord

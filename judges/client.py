@@ -36,11 +36,14 @@ class JudgeRequest:
         messages: Chat messages (system + user).
         template_sha256: Hash of the template the messages came from (part of the cache key).
         schema: JSON schema of the verdict (used with ``json_schema`` structured output).
+        format: The template's declared verdict format ("regex": free text, no structured
+            output; "json_object" / "json_schema"); None: the judge's configured one.
     """
 
     messages: list[dict[str, str]]
     template_sha256: str
     schema: dict[str, Any] | None = None
+    format: str | None = None
 
 
 @dataclass
@@ -51,6 +54,8 @@ class JudgeReply:
     error: str | None = None
     finish_reason: str = "stop"
     cached: bool = False
+    tokens_in: int = 0
+    tokens_out: int = 0
 
 
 @dataclass
@@ -217,8 +222,13 @@ class JudgeClient:
             "response_format": self.config.structured,
         }
 
-    def _response_format(self, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    def _response_format(
+        self, schema: dict[str, Any] | None, declared: str | None = None
+    ) -> dict[str, Any] | None:
         mode = self.config.structured
+        if mode == "none" or declared == "regex":  # a server without it / a free-text verdict
+            return None
+        mode = declared or mode
         if mode == "json_schema" and schema is not None:
             return {"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema}}
         if mode in ("json_object", "json_schema"):
@@ -236,7 +246,7 @@ class JudgeClient:
             messages=request.messages,
             max_tokens=self.config.max_tokens,
             temperature=0.0,
-            response_format=self._response_format(request.schema),
+            response_format=self._response_format(request.schema, request.format),
         )
 
     def complete(self, requests: Sequence[JudgeRequest]) -> list[JudgeReply]:
@@ -261,14 +271,20 @@ class JudgeClient:
                 max_tokens=self.config.max_tokens,
                 temperature=0.0,
                 seed=0,
-                response_format=self._response_format(requests[i].schema),
+                response_format=self._response_format(requests[i].schema, requests[i].format),
             )
             for i in todo
         ]
         for j, res in self.openai.run(calls):
             i = todo[j]
             finish = res.finish_reasons[0] if res.finish_reasons else "stop"
-            replies[i] = JudgeReply(res.text, res.error, "error" if res.error else finish)
+            replies[i] = JudgeReply(
+                res.text,
+                res.error,
+                "error" if res.error else finish,
+                tokens_in=res.tokens_in,
+                tokens_out=res.tokens_out,
+            )
             self.stats.model_calls += 1
             self.stats.errors += res.error is not None
             self.stats.truncated += finish == "length"

@@ -19,8 +19,8 @@ from harness._errors import HarnessError
 
 
 def judge_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Adds ``--judge``, ``--judge-model``, ``--judge-base-url``, ``--judge-format`` and
-    ``--judge-api-key-env``."""
+    """Adds ``--judge``, ``--judge-model``, ``--judge-base-url``, ``--judge-format``,
+    ``--judge-max-tokens``, ``--max-judge-failures`` and ``--judge-api-key-env``."""
     opts = [
         click.option(
             "--judge",
@@ -50,6 +50,19 @@ def judge_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "else json_object; vLLM and OpenAI also take json_schema).",
         ),
         click.option(
+            "--judge-max-tokens",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Token budget of one verdict (default 256; a scorer's max_tokens wins).",
+        ),
+        click.option(
+            "--max-judge-failures",
+            type=click.FloatRange(min=0.0, max=1.0),
+            default=None,
+            help="Largest share of unreadable verdicts a complete run may have (default 0.2); "
+            "above it the run is recorded as incomplete (exit 3).",
+        ),
+        click.option(
             "--judge-api-key-env",
             default=None,
             metavar="VAR",
@@ -76,6 +89,8 @@ def judge_config_from_options(kw: dict[str, Any]) -> Any:
         base_url=kw.get("judge_base_url"),
         api_key_env=kw.get("judge_api_key_env"),
         local=True if mode == "local" else None,
+        max_tokens=kw.get("judge_max_tokens"),
+        max_failure_rate=kw.get("max_judge_failures"),
     )
 
 

@@ -180,6 +180,10 @@ def _exit_if_incomplete(results: list[Any]) -> None:
     bad = [r for r in results if r.record.status != "complete"]
     if not bad:
         return
+    problems = [p for r in bad for p in r.record.scorer_problems]
+    if problems and not any(r.record.counts.errors for r in bad):
+        click.echo(f"error: run recorded as incomplete: {problems[0]}", err=True)
+        sys.exit(INCOMPLETE_EXIT)
     failed = sum(r.record.counts.errors for r in bad)
     total = sum(r.record.counts.requests for r in bad)
     first = next((e for r in bad for s in r.samples for e in s.errors), "unknown error")
@@ -194,6 +198,7 @@ def _exit_if_incomplete(results: list[Any]) -> None:
 
 def _summary(result: Any) -> dict[str, Any]:
     r = result.record
+    judges = {k: v for k, v in r.extra.items() if k.startswith("judge:")}
     return {
         "run_id": r.run_id,
         "group_id": r.group_id,
@@ -204,6 +209,7 @@ def _summary(result: Any) -> dict[str, Any]:
         "metrics": {k: m.model_dump() for k, m in r.metrics.items()},
         "counts": r.counts.model_dump(),
         "timing": r.timing.model_dump(),
+        **({"judge": judges} if judges else {}),
     }
 
 
@@ -241,3 +247,18 @@ def _print_table(results: list[Any]) -> None:
             f"{r.counts.errors} failed · {t.wall_s:.1f} s wall · "
             f"{t.tokens_per_s or 0:.1f} tok/s · run: {res.folder}"
         )
+        for line in judge_lines(r.extra):
+            console.print(f"  {line}")
+
+
+def judge_lines(extra: dict[str, Any]) -> list[str]:
+    """One summary line per judge scorer: calls, cache hits, tokens, parse failures."""
+    lines = []
+    for key, j in extra.items():
+        if key.startswith("judge:") and isinstance(j, dict) and "calls" in j:
+            lines.append(
+                f"{key}: {j['calls']} judge calls, {j['cache_hits']} cached, "
+                f"{j['tokens_in'] + j['tokens_out']} tokens, {j['parse_failures']} of "
+                f"{j['answered']} verdicts unreadable"
+            )
+    return lines

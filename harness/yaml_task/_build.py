@@ -57,6 +57,9 @@ class Extracted(Scorer):
     def extra(self, scores: Any, samples: Any) -> dict[str, Any]:
         return self.inner.extra(scores, samples)
 
+    def problems(self, scores: Any, samples: Any) -> list[str]:
+        return self.inner.problems(scores, samples)
+
 
 def _resolve(path: str, base: Path, options: DataOptions) -> Path:
     data_dir = options.resolved_data_dir()

@@ -151,7 +151,10 @@ def _cross_checks(raw: dict[str, Any]) -> list[str]:
         try:
             factory = scorers.get(name)
         except HarnessError as e:
-            errors.append(f"metrics[{i}]: {str(e).split(' Run `')[0]}")
+            errors.append(
+                f"metrics[{i}]: {str(e).split(' Run `')[0]} Valid scorers: "
+                f"{', '.join(scorers.names())}."
+            )
             continue
         if isinstance(args, dict):
             try:  # building a scorer loads no model; it checks the arguments
