@@ -200,6 +200,7 @@ def _sample_records(run: VariantRun) -> list[rec.SampleRecord]:
             id=s.id,
             prompt=p,
             outputs=o.texts,
+            turn_outputs=o.turn_texts or None,
             choice_logprobs=o.choice_logprobs,
             target=s.target,
             scores={

@@ -155,6 +155,9 @@ class SampleRecord(_Model):
     id: str
     prompt: Any = Field(description="the rendered prompt sent to the model (text or messages)")
     outputs: list[str] = Field(default_factory=list, description="the raw completions")
+    turn_outputs: list[list[str]] | None = Field(
+        None, description="multi-turn items: per completion, the answer to every turn"
+    )
     choice_logprobs: list[float] | None = None
     target: Any = None
     scores: dict[str, ScoreRecord] = Field(default_factory=dict, description="per scorer")

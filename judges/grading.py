@@ -42,6 +42,20 @@ def question_of(sample: Sample) -> str:
     return users[-1] if users else sample.prompt.text
 
 
+def conversation_of(sample: Sample, output: Output) -> str:
+    """What the judged answer replies to: the question, or for a multi-turn item every
+    earlier turn with the model's own (delimited) answer, then the last question."""
+    if not sample.followups or not output.turn_texts:
+        return question_of(sample)
+    users = [question_of(sample), *sample.followups]
+    answers = output.turn_texts[0][:-1]
+    parts = []
+    for k, (q, a) in enumerate(zip(users, answers, strict=False)):
+        parts.append(f"[Turn {k + 1}: user]\n{q}\n\n[Turn {k + 1}: assistant]\n{delimit(a)}")
+    parts.append(f"[Turn {len(users)}: user, the turn to judge]\n{users[-1]}")
+    return "\n\n".join(parts)
+
+
 def reference_of(sample: Sample) -> str | None:
     """The reference answer: the target, or its first item when it is a list."""
     target = sample.target
@@ -128,7 +142,7 @@ class JudgeScorer(UsesJudge, Scorer):
 
     def field_sets(self, sample: Sample, output: Output) -> list[dict[str, str]]:
         """The template fields of each judge request for one sample (one request here)."""
-        fields = {"question": question_of(sample), "answer": delimit(output.text)}
+        fields = {"question": conversation_of(sample, output), "answer": delimit(output.text)}
         reference = reference_of(sample)
         if reference is not None:
             fields["reference"] = reference

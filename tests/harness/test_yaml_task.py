@@ -45,7 +45,6 @@ generation: {max_new_tokens: 0}
     expected = [
         "name: String should match pattern",
         "colour: Extra inputs are not permitted",
-        "dataset.target: Field required",
         "must end in .jsonl, .csv or .json",
         "generation.max_new_tokens: Input should be greater than 0",
         "prompt.template: ",
@@ -104,13 +103,13 @@ def test_missing_data_dir_and_column(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("HARNESS_DATA_DIR", raising=False)
     with pytest.raises(DataError, match="--data-dir"):
         load_dataset(get_task(str(EXAMPLES / "gsm8k_regex.yaml")), DataOptions())
-    (tmp_path / "d.jsonl").write_text('{"q": "hi", "a": "x"}\n')
+    (tmp_path / "d.jsonl").write_text('{"q": "hi", "a": "x"}\n{"a": "y"}\n')
     path = _write(
         tmp_path,
         "name: t\ndataset: {path: d.jsonl, target: a}\n"
-        "prompt: {template: '{question}'}\nmetrics: [exact_match]\n",
+        "prompt: {template: '{q}'}\nmetrics: [exact_match]\n",
     )
-    with pytest.raises(DataError, match=r"d\.jsonl row 1: no column 'question'"):
+    with pytest.raises(DataError, match=r"d\.jsonl row 2: \{q\}: q: no such column \(a\)"):
         load_dataset(get_task(str(path)), DataOptions())
 
 
@@ -145,7 +144,7 @@ def test_loglikelihood_needs_choices(tmp_path: Path) -> None:
         "name: t\nmode: loglikelihood\ndataset: {path: d.jsonl, target: a}\n"
         "prompt: {template: x}\nmetrics: [classification]\n",
     )
-    with pytest.raises(HarnessError, match=r"extraction\.choices: required in loglikelihood mode"):
+    with pytest.raises(HarnessError, match=r"extraction\.choices or dataset\.choices: required in loglikelihood"):
         get_task(str(path))
 
 
