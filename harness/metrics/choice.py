@@ -28,17 +28,17 @@ def gold_index(sample: Sample, texts: list[str]) -> int:
         target = target[0] if target else None
     if isinstance(target, bool) or target is None:
         raise DataError(f"item {sample.id}: a multiple-choice target must name a choice")
-    if isinstance(target, int) or (isinstance(target, str) and target.strip().isdigit()):
+    stripped = [t.strip() for t in texts]
+    if not isinstance(target, int) and str(target).strip() in stripped:
+        return stripped.index(str(target).strip())  # the text of a choice ("4" is text here)
+    if isinstance(target, int) or str(target).strip().isdigit():
         index = int(target)
         if not 0 <= index < len(texts):
             raise DataError(f"item {sample.id}: target index {index} but {len(texts)} choices")
         return index
-    stripped = [t.strip() for t in texts]
-    if str(target).strip() not in stripped:
-        raise DataError(
-            f"item {sample.id}: target {target!r} is not one of its choices ({', '.join(texts)})"
-        )
-    return stripped.index(str(target).strip())
+    raise DataError(
+        f"item {sample.id}: target {target!r} is not one of its choices ({', '.join(texts)})"
+    )
 
 
 def _argmax(values: list[float]) -> int:

@@ -159,6 +159,9 @@ class _Builder:
                 raise DataError(f"{where}: target {e}") from None
             if raw is None and ds.optional_target:
                 continue
+            if ds.choices and isinstance(raw, int) and self.pattern is None:
+                values.append(raw)  # a choice index stays an index
+                continue
             value = str(raw)
             if self.pattern is not None:
                 m = self.pattern.search(value)
