@@ -36,6 +36,7 @@ from judges.pairwise import PairItem, judge_pairs
 from judges.templates import JudgeTemplate, load_template
 
 WIN = {"a": 1.0, "tie": 0.5, "b": 0.0}
+RATES = ("win_rate", "tie_rate", "loss_rate", "position_consistency", "pairwise_parse_failure_rate")
 
 
 @scorer(
@@ -113,12 +114,12 @@ class PairwiseJudge(UsesJudge, Scorer):
                 scores.append(Score(values={}, explanation="no baseline answer for this item"))
                 continue
             final = v.final
-            values: dict[str, float | None] = {
-                "win": WIN.get(final) if final else None,
-                "tie": None if final is None else float(final == "tie"),
-                "loss": None if final is None else float(final == "b"),
-                "consistent": None if v.consistent is None else float(v.consistent),
-                "parse_failure": float(final is None),
+            values: dict[str, float | None] = {  # keyed by metric name: the gate's per-item values
+                "win_rate": WIN.get(final) if final else None,
+                "tie_rate": None if final is None else float(final == "tie"),
+                "loss_rate": None if final is None else float(final == "b"),
+                "position_consistency": None if v.consistent is None else float(v.consistent),
+                "pairwise_parse_failure_rate": float(final is None),
                 "answer_chars": float(len(o.text)),
                 "baseline_answer_chars": float(len(other[s.id])),
             }
@@ -138,20 +139,15 @@ class PairwiseJudge(UsesJudge, Scorer):
         def col(key: str) -> list[float | None]:
             return [s.values.get(key) for s in scores]
 
-        return {
-            "win_rate": mean_metric(col("win"), bounds=(0.0, 1.0)),
-            "lc_win_rate": MetricValue(
-                lc_win_rate(col("win"), col("answer_chars"), col("baseline_answer_chars")),
-                n=sum(w is not None for w in col("win")),
-                method="glm",
-            ),
-            "tie_rate": mean_metric(col("tie")),
-            "loss_rate": mean_metric(col("loss")),
-            "position_consistency": mean_metric(col("consistent")),
-            "pairwise_parse_failure_rate": mean_metric(col("parse_failure")),
-            "answer_chars": mean_metric(col("answer_chars")),
-            "baseline_answer_chars": mean_metric(col("baseline_answer_chars")),
-        }
+        out = {k: mean_metric(col(k), bounds=(0.0, 1.0)) for k in RATES}
+        out["lc_win_rate"] = MetricValue(
+            lc_win_rate(col("win_rate"), col("answer_chars"), col("baseline_answer_chars")),
+            n=sum(w is not None for w in col("win_rate")),
+            method="glm",
+        )
+        out["answer_chars"] = mean_metric(col("answer_chars"))
+        out["baseline_answer_chars"] = mean_metric(col("baseline_answer_chars"))
+        return out
 
     def extra(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, Any]:
         return {
@@ -159,8 +155,10 @@ class PairwiseJudge(UsesJudge, Scorer):
                 "judge": self.client.identity(),
                 "templates": {self.template.name: self.template.sha256},
                 "baseline": str(self.baseline),
-                "requests": 2 * sum(s.values.get("parse_failure") is not None for s in scores),
-                "parse_failures": sum(s.values.get("parse_failure") == 1.0 for s in scores),
+                "items": sum("win_rate" in s.values for s in scores),
+                "parse_failures": sum(
+                    s.values.get("pairwise_parse_failure_rate") == 1.0 for s in scores
+                ),
             }
         }
 
