@@ -225,10 +225,10 @@ class JudgeClient:
     def _response_format(
         self, schema: dict[str, Any] | None, declared: str | None = None
     ) -> dict[str, Any] | None:
-        mode = self.config.structured
-        if mode == "none" or declared == "regex":  # a server without it / a free-text verdict
+        configured = self.config.structured
+        if configured == "none" or declared == "regex":  # a server without it / free text
             return None
-        mode = declared or mode
+        mode = declared or configured
         if mode == "json_schema" and schema is not None:
             return {"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema}}
         if mode in ("json_object", "json_schema"):

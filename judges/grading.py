@@ -227,13 +227,15 @@ class JudgeScorer(UsesJudge, Scorer):
         counts = judge_counts(scores, self.client, self.all_templates())
         limit = self.config.max_failure_rate if self.config else 0.2
         rate = counts["parse_failure_rate"]
-        if rate is not None and rate > limit:
-            return [
-                f"judge {self.name}: {counts['parse_failures']} of {counts['answered']} verdicts "
-                f"unreadable ({100 * rate:.0f}% > --max-judge-failures {limit:g}); see "
-                f"'raw' in samples.jsonl, give the judge a larger max_tokens or another format"
-            ]
-        return []
+        if rate is None or rate <= limit:
+            return []
+        bad, answered = counts["parse_failures"], counts["answered"]
+        message = (
+            f"judge {self.name}: {bad} of {answered} verdicts unreadable ({100 * rate:.0f}% > "
+            f"--max-judge-failures {limit:g}); see 'raw' in samples.jsonl, give the judge a "
+            f"larger max_tokens or another format"
+        )
+        return [message]
 
 
 def _request(tmpl: JudgeTemplate, fields: dict[str, str]) -> JudgeRequest | None:

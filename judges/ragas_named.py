@@ -32,7 +32,9 @@ class _OneMetric(RagasScorer):
         )
 
 
-@scorer("ragas_answer_correctness", metrics=("answer_correctness", "answer_correctness_failure_rate"))
+@scorer(
+    "ragas_answer_correctness", metrics=("answer_correctness", "answer_correctness_failure_rate")
+)
 class AnswerCorrectness(_OneMetric):
     """RAGAS answer correctness against the reference (judge LLM + embeddings)."""
 

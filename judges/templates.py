@@ -210,8 +210,7 @@ RATED_REFERENCE = JudgeTemplate(
 )
 
 BUILTIN: dict[str, JudgeTemplate] = {
-    t.name: t
-    for t in (SINGLE, REFERENCE, MATH, CODE, RUBRIC, PAIRWISE, RATED, RATED_REFERENCE)
+    t.name: t for t in (SINGLE, REFERENCE, MATH, CODE, RUBRIC, PAIRWISE, RATED, RATED_REFERENCE)
 }
 
 
@@ -255,7 +254,9 @@ def load_template(source: str | Path | JudgeTemplate, kind: str = "score") -> Ju
     return tmpl
 
 
-def _declared_format(path: Path, data: dict[str, object]) -> tuple[VerdictFormat | None, str | None]:
+def _declared_format(
+    path: Path, data: dict[str, object]
+) -> tuple[VerdictFormat | None, str | None]:
     """A template file's ``format`` (and ``pattern`` for regex), checked."""
     fmt, pattern = data.get("format"), data.get("pattern")
     if fmt is not None and fmt not in FORMATS:

@@ -58,7 +58,9 @@ class ChoiceAccuracy(Scorer):
                 f"(mode: loglikelihood) with one log-probability per choice"
             )
         gold = gold_index(sample, texts)
-        normed = [lp / max(1, len(t.encode("utf-8"))) for lp, t in zip(logprobs, texts, strict=True)]
+        normed = [
+            lp / max(1, len(t.encode("utf-8"))) for lp, t in zip(logprobs, texts, strict=True)
+        ]
         pick, pick_norm = _argmax(logprobs), _argmax(normed)
         return Score(
             values={"acc": float(pick == gold), "acc_norm": float(pick_norm == gold)},

@@ -149,7 +149,7 @@ class _Builder:
         columns = ds.target
         if columns is None:
             return None
-        values = []
+        values: list[Any] = []
         for col in [columns] if isinstance(columns, str) else columns:
             try:
                 raw = get_path(row, col)

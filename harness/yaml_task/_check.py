@@ -62,7 +62,8 @@ def data_problems(raw: Any, base: Path, options: DataOptions | None = None) -> l
         return [f"dataset.path: {e}"]
     if row is None:
         return [f"dataset.path: {file} has no rows"]
-    fields = ds.get("fields") if isinstance(ds.get("fields"), dict) else {}
+    given = ds.get("fields")
+    fields: dict[str, Any] = given if isinstance(given, dict) else {}
     refs = [
         (where, f"{{{name}}}", str(fields.get(name, name)))
         for where, template in templates_of(raw)

@@ -160,9 +160,11 @@ def templates_of(raw: dict[str, Any]) -> list[tuple[str, str]]:
     if isinstance(pr, dict):
         found += [("prompt.template", pr.get("template")), ("prompt.system", pr.get("system"))]
         turns = pr.get("turns")
-        found += [(f"prompt.turns[{i}]", t) for i, t in enumerate(turns or [])] if isinstance(
-            turns, list
-        ) else []
+        found += (
+            [(f"prompt.turns[{i}]", t) for i, t in enumerate(turns or [])]
+            if isinstance(turns, list)
+            else []
+        )
     if isinstance(fs, dict):
         found.append(("fewshot.answer", fs.get("answer")))
     return [(w, t) for w, t in found if isinstance(t, str)]

@@ -144,7 +144,9 @@ def test_loglikelihood_needs_choices(tmp_path: Path) -> None:
         "name: t\nmode: loglikelihood\ndataset: {path: d.jsonl, target: a}\n"
         "prompt: {template: x}\nmetrics: [classification]\n",
     )
-    with pytest.raises(HarnessError, match=r"extraction\.choices or dataset\.choices: required in loglikelihood"):
+    with pytest.raises(
+        HarnessError, match=r"extraction\.choices or dataset\.choices: required in loglikelihood"
+    ):
         get_task(str(path))
 
 

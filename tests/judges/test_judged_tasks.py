@@ -5,7 +5,6 @@ the ``judge_pairwise`` scorer's record as report and gate read it."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -88,7 +87,7 @@ def test_mtbench_example_records_the_servers_verdicts(tmp_path: Path, no_network
     assert record.scorers[0]["args"]["max_tokens"] == 384
     assert all(b["max_tokens"] == 384 for b in seen)
 
-    with stub_judge(_verdict) as (url2, seen2):  # same judge identity needs the same URL
+    with stub_judge(_verdict) as (_url2, seen2):  # same judge identity needs the same URL
         code, out, _ = _run(tmp_path, url)
     assert code == 0  # the first server is gone: the cache answers every judge request
     assert "judge:judge: 0 judge calls, 6 cached" in out and not seen2

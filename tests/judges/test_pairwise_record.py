@@ -19,7 +19,9 @@ QUESTIONS = [f"Question number {i}?" for i in range(6)]
 
 def _write_data(tmp: Path) -> Path:
     data = tmp / "q.jsonl"
-    data.write_text("".join(json.dumps({"id": f"q{i}", "q": q}) + "\n" for i, q in enumerate(QUESTIONS)))
+    data.write_text(
+        "".join(json.dumps({"id": f"q{i}", "q": q}) + "\n" for i, q in enumerate(QUESTIONS))
+    )
     return data
 
 
@@ -67,14 +69,23 @@ def test_pairwise_scorer_writes_a_record_report_and_gate_read(tmp_path: Path) ->
     # per item (candidate vs baseline): loss, win, win, both GOOD -> position bias -> tie,
     # win, tie  => win_rate (ties half) = (0 + 1 + 1 + .5 + 1 + .5) / 6 = 4 / 6
     baseline = _run(
-        tmp_path, _task(tmp_path, "plain", "[exact_match]"), _script(tmp_path, "b", base_answers), "base"
+        tmp_path,
+        _task(tmp_path, "plain", "[exact_match]"),
+        _script(tmp_path, "b", base_answers),
+        "base",
     )
     metrics = f"[{{name: judge_pairwise, args: {{baseline: '{baseline}'}}}}]"
     task = _task(tmp_path, "pairwise", metrics)
     with stub_judge(_prefers_good) as (url, seen):
         folder = _run(
-            tmp_path, task, _script(tmp_path, "c", cand_answers), "runs",
-            "--judge-base-url", url, "--judge-model", "stub-judge",
+            tmp_path,
+            task,
+            _script(tmp_path, "c", cand_answers),
+            "runs",
+            "--judge-base-url",
+            url,
+            "--judge-model",
+            "stub-judge",
         )
     assert len(seen) == 12  # both orders of six items
     record = read_run(folder)
