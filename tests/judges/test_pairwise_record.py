@@ -121,3 +121,25 @@ def test_length_controlled_win_rate_discounts_winning_by_length() -> None:
     assert lc_win_rate([1.0, 1.0, 0.0, 0.0], [200, 100, 200, 100], [150] * 4) == pytest.approx(0.5)
     assert lc_win_rate(wins, [100] * 6, [100] * 6) == pytest.approx(0.5, abs=0.01)
     assert lc_win_rate([1.0] * 4, [100] * 4, [100] * 4) > 0.9
+
+
+def test_judge_pairwise_command_writes_a_run_record(tmp_path: Path) -> None:
+    _write_data(tmp_path)
+    task = _task(tmp_path, "plain", "[exact_match]")
+    a = _run(tmp_path, task, _script(tmp_path, "a", ["GOOD"] * 4 + ["meh"] * 2), "a")
+    b = _run(tmp_path, task, _script(tmp_path, "b", ["meh"] * 5 + ["GOOD"]), "b")
+    with stub_judge(_prefers_good) as (url, seen):
+        args = ["judge-pairwise", str(a), str(b), "--record", "--runs-dir", str(tmp_path / "pw")]
+        args += ["--judge-base-url", url, "--judge-model", "stub-judge"]
+        res = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert len(seen) == 12
+    (folder,) = (tmp_path / "pw").iterdir()
+    assert str(folder) in res.output and res.output.startswith("win_rate 0.750 [")
+    record = read_run(folder)
+    assert record.model.id == read_run(a).model.id and record.task.name == "pairs"
+    assert record.metrics["win_rate"].value == pytest.approx(4.5 / 6)  # 4 wins, 1 tie, 1 loss
+    assert record.scorers[0]["name"] == "judge_pairwise"
+    assert {s.id for s in read_samples(folder)} == {f"q{i}" for i in range(6)}
+    res = CliRunner().invoke(cli, ["report", str(folder), "--out", str(tmp_path / "rep")])
+    assert res.exit_code == 0 and "win_rate" in (tmp_path / "rep" / "report.md").read_text()
