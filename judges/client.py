@@ -124,6 +124,9 @@ def resolve_endpoint(config: JudgeConfig) -> Endpoint:
     """Turns a configuration into a concrete endpoint (may launch a local server)."""
     config.validate()
     if config.local:
+        warm = _warm_endpoint(config)
+        if warm is not None:
+            return warm
         server, resolved = local_server(
             config.model,
             config.server_kv_cache_gib,
@@ -143,6 +146,24 @@ def resolve_endpoint(config: JudgeConfig) -> Endpoint:
     return Endpoint(
         base_url, model, {"model": model, "source": "remote", "base_url": base_url}, require_key
     )
+
+
+def _warm_endpoint(config: JudgeConfig) -> Endpoint | None:
+    """A warm server (``harness serve start``) of the local judge model, if one is up."""
+    from harness.serve import find_warm
+
+    resolved = resolve_model(config.model)
+    warm = find_warm(str(resolved.path), config.server_max_model_len)
+    if warm is None:
+        return None
+    identity = {
+        "model": warm.name,
+        "source": "local-vllm",
+        "model_id": resolved.id,
+        "weight_sha256": resolved.sha256,
+        "warm_server": warm.base_url,
+    }
+    return Endpoint(warm.base_url, warm.name, identity)
 
 
 def _first_served_model(base_url: str, config: JudgeConfig) -> str:

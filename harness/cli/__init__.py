@@ -33,6 +33,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "harness.cli.judge_pairwise:judge_pairwise",
         "Judge two runs' answers against each other, in both orders.",
     ),
+    "serve": (
+        "harness.cli.serve:serve",
+        "Keep a judge/model vLLM server warm (start|status|stop).",
+    ),
     "parity": (
         "harness.cli.parity:parity",
         "HF vs vLLM greedy outputs; flags adapters with no effect.",
