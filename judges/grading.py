@@ -271,6 +271,7 @@ def judge_counts(
     return {
         "judge": client.identity(),
         "templates": {t.name: t.sha256 for t in templates},
+        "verdict_formats": {t.name: t.format or client.config.structured for t in templates},
         "requests": len(verdicts),
         "cache_hits": sum(cached),
         "calls": sum(1 for v in verdicts if v["method"] != "skipped") - sum(cached),

@@ -79,6 +79,7 @@ def test_mtbench_example_records_the_servers_verdicts(tmp_path: Path, no_network
     counts = record.extra["judge:judge"]
     assert counts["judge"]["base_url"] == url and counts["judge"]["model"] == "stub-judge"
     assert (counts["calls"], counts["cache_hits"], counts["answered"]) == (6, 0, 6)
+    assert counts["verdict_formats"] == {"rated": "regex", "rated_reference": "regex"}
     assert (counts["tokens_in"], counts["tokens_out"], counts["parse_failures"]) == (66, 18, 1)
     assert record.metrics["judge_score"].value == pytest.approx((9 * 3 + 3.5 * 2) / 5)
     assert record.metrics["judge_parse_failure_rate"].value == pytest.approx(1 / 6)
