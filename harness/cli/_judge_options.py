@@ -94,10 +94,14 @@ def judge_config_from_options(kw: dict[str, Any]) -> Any:
     )
 
 
-def run_judge(kw: dict[str, Any]) -> Any:
+def run_judge(kw: dict[str, Any], use_cache: bool = True) -> Any:
     """The run's default judge (`RunContext.judge`): the ``--judge*`` options over the
     ``HARNESS_JUDGE_*`` variables. Validated when an option was given (a contradictory choice
-    fails at once); otherwise a judge scorer validates it when the task needs one."""
+    fails at once); otherwise a judge scorer validates it when the task needs one.
+    ``use_cache`` False (``--no-cache``): judge replies are neither read from nor written to
+    the request cache either."""
     config = judge_config_from_options(kw)
+    if not use_cache:
+        config = config.with_overrides(cache=False)
     keys = ("judge_mode", "judge_model", "judge_base_url", "judge_api_key_env", "judge_format")
     return config if all(kw.get(k) is None for k in keys) else config.validate()

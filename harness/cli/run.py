@@ -135,7 +135,7 @@ def run(
     cache = None if no_cache else RequestCache(cache_path or default_cache_path())
     ctx = RunContext(
         code=code_execution(allow_code_execution, unsafe_no_sandbox),
-        judge=run_judge(model_kw),
+        judge=run_judge(model_kw, use_cache=not no_cache),
         cache=cache,
         runs_dir=resolve_runs_dir(output_dir),
         reporter=Reporter() if as_json else RichReporter(),

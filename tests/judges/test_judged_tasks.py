@@ -28,6 +28,13 @@ answers:
 """
 
 
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The judge's request cache goes to the test's folder, not ~/.cache."""
+    monkeypatch.setenv("HARNESS_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("HARNESS_CACHE", raising=False)
+
+
 def _verdict(messages: list[dict[str, str]]) -> str:
     user = messages[-1]["content"]
     if "lighthouse keeper" in user:
@@ -92,6 +99,10 @@ def test_mtbench_example_records_the_servers_verdicts(tmp_path: Path, no_network
         code, out, _ = _run(tmp_path, url)
     assert code == 0  # the first server is gone: the cache answers every judge request
     assert "judge:judge: 0 judge calls, 6 cached" in out and not seen2
+    with stub_judge(_verdict) as (url3, seen3):
+        _run(tmp_path, url3)  # answered, and cached
+        code, out, _ = _run(tmp_path, url3, "--no-cache")  # asked again
+    assert code == 0 and len(seen3) == 12 and "6 judge calls, 0 cached" in out
 
 
 def test_too_many_unreadable_verdicts_make_the_run_incomplete(tmp_path: Path) -> None:
