@@ -76,13 +76,15 @@ class VariantRun:
 def build_record(run: VariantRun) -> tuple[rec.RunRecord, list[rec.SampleRecord]]:
     """The run record and sample records of ``run``."""
     metrics, extra = _metrics(run)
+    problems = _problems(run)
     sha, dirty = git_state()
     record = rec.RunRecord(
         run_id=f"{run.started:%Y%m%d-%H%M%S}-{run.task.name}-{_slug(run.variant)}-"
         f"{secrets.token_hex(2)}",
         group_id=run.group_id,
         created_at=run.started.isoformat(timespec="seconds"),
-        status="complete" if run.batch.errors == 0 else "incomplete",
+        status="complete" if run.batch.errors == 0 and not problems else "incomplete",
+        scorer_problems=problems,
         harness=rec.HarnessInfo(version=harness_version(), git_sha=sha, git_dirty=dirty),
         task=_task_info(run.task),
         dataset=_dataset_record(run),
@@ -97,7 +99,7 @@ def build_record(run: VariantRun) -> tuple[rec.RunRecord, list[rec.SampleRecord]
         extra=extra,
         counts=_counts(run),
         timing=_timing(run),
-        usage=_usage(run),
+        usage=_usage(run, extra),
         host=rec.HostInfo(**host_info()),
         command=redact(run.command),
     )
@@ -115,6 +117,17 @@ def _metrics(run: VariantRun) -> tuple[dict[str, rec.MetricRecord], dict[str, An
             metrics[name] = rec.MetricRecord(**_finite(mv.to_dict()))
         extra.update(scorer.extra(per_sample, samples))
     return metrics, extra
+
+
+def _problems(run: VariantRun) -> list[str]:
+    samples = [run.dataset.samples[i] for i in run.scored]
+    if not samples:
+        return []
+    return [
+        p
+        for scorer, per_sample in zip(run.task.scorers, run.scores, strict=True)
+        for p in scorer.problems(per_sample, samples)
+    ]
 
 
 def _task_info(task: Task) -> rec.TaskInfo:
@@ -195,8 +208,17 @@ def _timing(run: VariantRun) -> rec.Timing:
     )
 
 
-def _usage(run: VariantRun) -> rec.Usage:
-    """Model tokens and their cost; judge scorers add their own tokens to the record.
+def _judge_tokens(extra: dict[str, Any]) -> tuple[int, int] | None:
+    """Judge tokens in and out, summed over the judge scorers' ``judge:<name>`` counts."""
+    counts = [j for k, j in extra.items() if k.startswith("judge:") and isinstance(j, dict)]
+    counts = [j for j in counts if "tokens_in" in j]
+    if not counts:
+        return None
+    return sum(j["tokens_in"] for j in counts), sum(j["tokens_out"] for j in counts)
+
+
+def _usage(run: VariantRun, extra: dict[str, Any]) -> rec.Usage:
+    """Model tokens and their cost, and the judge's tokens when a judge scored the run.
 
     A log-likelihood request generates nothing: the continuation tokens it scores are input.
     """
@@ -204,9 +226,12 @@ def _usage(run: VariantRun) -> rec.Usage:
     tokens_in, tokens_out = b.tokens_in, b.tokens_out
     if run.task.mode == "loglikelihood":
         tokens_in, tokens_out = tokens_in + tokens_out, 0
+    judge = _judge_tokens(extra)
     return rec.Usage(
         model_tokens_in=tokens_in,
         model_tokens_out=tokens_out,
+        judge_tokens_in=judge[0] if judge else None,
+        judge_tokens_out=judge[1] if judge else None,
         price_per_1k_in=price.per_1k_in if price else None,
         price_per_1k_out=price.per_1k_out if price else None,
         cost=round(price.cost(tokens_in, tokens_out), 6) if price else None,
@@ -221,6 +246,7 @@ def _sample_records(run: VariantRun) -> list[rec.SampleRecord]:
             id=s.id,
             prompt=p,
             outputs=o.texts,
+            turn_outputs=o.turn_texts or None,
             choice_logprobs=o.choice_logprobs,
             target=s.target,
             scores={

@@ -79,7 +79,8 @@ class Registry(Generic[T]):
             return
         self._entry_points_loaded = True
         for ep in entry_points(group=f"harness.{self.kind}s"):
-            target = ep.load() if ep.name == "builtin" else ep.value
+            table = ep.name == "builtin" or ep.attr.isupper()  # a dict of name -> reference
+            target = ep.load() if table else ep.value
             refs = target if isinstance(target, dict) else {ep.name: target}
             for name, ref in refs.items():
                 if name not in self._objects:

@@ -25,6 +25,7 @@ from harness._loader import load_dataset
 from harness._record_build import VariantRun, build_record
 from harness._requests import Batch, RequestResult, run_requests
 from harness._task import Task
+from harness._turns import converse
 from harness._types import GenerationParams, Output, Sample, Score
 from harness.backends._base import AdapterSpec, Backend, LoglikelihoodRequest
 
@@ -169,6 +170,12 @@ def _collect(
     batch = run_requests(
         backend, adapter, prompts=[prompts[si] for si in index], params=params, **common
     )
+    if any(s.followups for s in samples):  # multi-turn: the model's answers are fed back
+
+        def generate(rendered: list[Any]) -> Batch:
+            return run_requests(backend, adapter, prompts=rendered, params=params, **common)
+
+        return converse(samples, batch, params.n, backend.render, generate)
     outputs = [Output() for _ in samples]
     for si, res in zip(index, batch.results, strict=True):
         if res.error is not None:

@@ -153,6 +153,11 @@ class RunRecord(_Model):
         description="'complete' (every request answered and scored) or 'incomplete' (failed "
         "requests, listed per sample in samples.jsonl, were not scored; older runs say 'partial')",
     )
+    scorer_problems: list[str] = Field(
+        default_factory=list,
+        description="why a scorer's results leave the run incomplete (e.g. a judge whose "
+        "parse-failure rate exceeds --max-judge-failures)",
+    )
     harness: HarnessInfo
     task: TaskInfo
     dataset: DatasetRecord
@@ -181,6 +186,9 @@ class SampleRecord(_Model):
     id: str
     prompt: Any = Field(description="the rendered prompt sent to the model (text or messages)")
     outputs: list[str] = Field(default_factory=list, description="the raw completions")
+    turn_outputs: list[list[str]] | None = Field(
+        None, description="multi-turn items: per completion, the answer to every turn"
+    )
     choice_logprobs: list[float] | None = None
     target: Any = None
     scores: dict[str, ScoreRecord] = Field(default_factory=dict, description="per scorer")

@@ -18,6 +18,10 @@ from harness._errors import HarnessError
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("harness.cli.run:run", "Evaluate a model (and LoRA adapters) on a task."),
     "tasks": ("harness.cli.tasks:tasks_cmd", "List the registered tasks."),
+    "scorers": (
+        "harness.cli.scorers:scorers_cmd",
+        "List the registered scorers (parameters, metrics).",
+    ),
     "train": (
         "harness.cli.train:train",
         "Train a LoRA adapter (bundled recipe); --eval compares it.",
@@ -30,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "judge-pairwise": (
         "harness.cli.judge_pairwise:judge_pairwise",
         "Judge two runs' answers against each other, in both orders.",
+    ),
+    "serve": (
+        "harness.cli.serve:serve",
+        "Keep a judge/model vLLM server warm (start|status|stop).",
     ),
     "parity": (
         "harness.cli.parity:parity",

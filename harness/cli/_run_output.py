@@ -12,6 +12,7 @@ from typing import Any
 def summary(result: Any) -> dict[str, Any]:
     """One variant's result for ``--json``."""
     r = result.record
+    judges = {k: v for k, v in r.extra.items() if k.startswith("judge:")}
     return {
         "run_id": r.run_id,
         "group_id": r.group_id,
@@ -23,6 +24,7 @@ def summary(result: Any) -> dict[str, Any]:
         "counts": r.counts.model_dump(),
         "timing": r.timing.model_dump(),
         "usage": r.usage.model_dump(),
+        **({"judge": judges} if judges else {}),
     }
 
 
@@ -76,6 +78,21 @@ def print_tables(results: list[Any]) -> None:
             f"{r.counts.errors} failed · {usage_line(r)} · {t.wall_s:.1f} s wall · "
             f"{t.tokens_per_s or 0:.1f} tok/s · run: {res.folder}"
         )
+        for line in judge_lines(r.extra):
+            console.print(f"  {line}")
+
+
+def judge_lines(extra: dict[str, Any]) -> list[str]:
+    """One summary line per judge scorer: calls, cache hits, tokens, parse failures."""
+    lines = []
+    for key, j in extra.items():
+        if key.startswith("judge:") and isinstance(j, dict) and "calls" in j:
+            lines.append(
+                f"{key}: {j['calls']} judge calls, {j['cache_hits']} cached, "
+                f"{j['tokens_in'] + j['tokens_out']} tokens, {j['parse_failures']} of "
+                f"{j['answered']} verdicts unreadable"
+            )
+    return lines
 
 
 def print_combined(results: list[Any]) -> None:

@@ -169,7 +169,7 @@ def run(
     cache = None if no_cache else RequestCache(cache_path or default_cache_path())
     ctx = RunContext(
         code=code_execution(allow_code_execution, unsafe_no_sandbox),
-        judge=run_judge(model_kw),
+        judge=run_judge(model_kw, use_cache=not no_cache),
         cache=cache,
         runs_dir=resolve_runs_dir(output_dir),
         reporter=Reporter() if as_json else RichReporter(),
@@ -219,6 +219,10 @@ def _exit_if_incomplete(results: list[Any]) -> None:
     bad = [r for r in results if r.record.status != "complete"]
     if not bad:
         return
+    problems = [p for r in bad for p in r.record.scorer_problems]
+    if problems and not any(r.record.counts.errors for r in bad):
+        click.echo(f"error: run recorded as incomplete: {problems[0]}", err=True)
+        sys.exit(INCOMPLETE_EXIT)
     failed = sum(r.record.counts.errors for r in bad)
     total = sum(r.record.counts.requests for r in bad)
     first = next((e for r in bad for s in r.samples for e in s.errors), "unknown error")
