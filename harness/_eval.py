@@ -36,6 +36,7 @@ def run_eval(
     data: DataOptions | None = None,
     generation: Mapping[str, Any] | None = None,
     context: RunContext | None = None,
+    counterfactual: str | None = None,
 ) -> list[EvalResult]:
     """Evaluates each task for the base model and every adapter, on one backend.
 
@@ -50,6 +51,8 @@ def run_eval(
         data: Where data comes from and which items (``limit``).
         generation: Overrides of each task's generation parameters (None values ignored).
         context: Cache, output folder, reporter, code execution, judge.
+        counterfactual: A swap list (shipped name or YAML file): every item is evaluated
+            beside its swapped variants (`harness.counterfactual`).
 
     Returns:
         Per task, one result per variant (base first), in task order.
@@ -67,6 +70,10 @@ def run_eval(
     if not base and not specs:
         raise HarnessError("--no-base without --adapter leaves nothing to evaluate")
     datasets = [load_dataset(task, data) for task in built]  # bad data fails before a model
+    if counterfactual is not None:
+        from harness.counterfactual import apply_counterfactual
+
+        built, datasets = apply_counterfactual(built, datasets, counterfactual)
     if isinstance(backend, Backend):
         engine, owned = backend, False  # the caller's: left open
     else:

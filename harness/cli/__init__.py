@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "harness.cli.judge_pairwise:judge_pairwise",
         "Judge two runs' answers against each other, in both orders.",
     ),
+    "drift": (
+        "harness.cli.drift:drift",
+        "Data drift between two text samples (files, task splits, run outputs).",
+    ),
     "parity": (
         "harness.cli.parity:parity",
         "HF vs vLLM greedy outputs; flags adapters with no effect.",

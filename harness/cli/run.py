@@ -102,6 +102,13 @@ from harness.cli._judge_options import judge_options, run_judge
 @click.option(
     "--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the table."
 )
+@click.option(
+    "--counterfactual",
+    default=None,
+    metavar="SET",
+    help="Also evaluate each item with the terms of swap list SET swapped (shipped: gender; "
+    "or a YAML file); reports the answer-change rate and the paired score gap.",
+)
 @judge_options
 def run(
     task_name: str,
@@ -122,6 +129,7 @@ def run(
     allow_code_execution: bool,
     unsafe_no_sandbox: bool,
     as_json: bool,
+    counterfactual: str | None,
     **model_kw: Any,
 ) -> None:
     """Evaluate a model (and LoRA adapters) on a task, writing runs/<run-id>/."""
@@ -156,6 +164,7 @@ def run(
                 "seed": seed,
             },
             context=ctx,
+            counterfactual=counterfactual,
         )
     except KeyboardInterrupt:
         done = len(cache) if cache is not None else 0
@@ -241,3 +250,7 @@ def _print_table(results: list[Any]) -> None:
             f"{r.counts.errors} failed · {t.wall_s:.1f} s wall · "
             f"{t.tokens_per_s or 0:.1f} tok/s · run: {res.folder}"
         )
+        from harness.counterfactual import summary_lines
+
+        for line in summary_lines(r.extra):
+            console.print(f"  {line}")
