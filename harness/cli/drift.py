@@ -115,8 +115,7 @@ def _print_table(record: object) -> None:
 
     assert isinstance(record, DriftRecord)
     table = Table(
-        title=f"drift · A={record.a.source} (n={record.a.n}) · B={record.b.source} "
-        f"(n={record.b.n})"
+        title=f"drift · A={record.a.source} (n={record.a.n}) · B={record.b.source} (n={record.b.n})"
     )
     for col, justify in (("statistic", "left"), ("value", "right"), ("p", "right")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]

@@ -58,6 +58,7 @@ __all__ = [
     "drift_between",
     "load_texts",
     "read_drift",
+    "texts_drift",
     "write_drift",
 ]
 
@@ -225,3 +226,31 @@ def drift_between(
         a, b, embeddings=embeddings, embedder=name, permutations=permutations, seed=seed
     )
     return record, embeddings
+
+
+def texts_drift(
+    a: Sequence[str],
+    b: Sequence[str],
+    *,
+    names: tuple[str, str] = ("train", "validation"),
+    max_items: int = 500,
+    seed: int = 0,
+) -> DriftRecord:
+    """The drift of texts ``b`` from texts ``a`` (what ``harness train`` records for its
+    validation data against its training data), embedded with the local MiniLM when it is
+    installed and with the text statistics only when it is not."""
+    from harness.drift._sources import sample_texts
+
+    sides = [
+        sample_texts(Texts(n, list(t), None, len(t)), max_items, seed)
+        for n, t in zip(names, (a, b), strict=True)
+    ]
+    try:
+        from harness.drift._embed import default_embedder
+
+        default_embedder()
+        embed_texts = True
+    except HarnessError:
+        embed_texts = False
+    record, _ = drift_between(sides[0], sides[1], embed_texts=embed_texts, seed=seed)
+    return record

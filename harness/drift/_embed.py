@@ -27,7 +27,9 @@ def default_embedder() -> str:
     return default_bertscore_model()
 
 
-def embed(texts: Sequence[str], model: str | Path | None = None, batch_size: int = 32) -> np.ndarray:
+def embed(
+    texts: Sequence[str], model: str | Path | None = None, batch_size: int = 32
+) -> np.ndarray:
     """Embeds ``texts`` (one L2-normalised row each) with the model in folder ``model``.
 
     Raises:

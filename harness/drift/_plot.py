@@ -24,8 +24,9 @@ def pca_scatter(ea: np.ndarray, eb: np.ndarray, label_a: str, label_b: str) -> b
     xy = centred @ vt[:2].T
     share = (s[:2] ** 2) / float(np.sum(s**2) or 1.0)
     fig, ax = plt.subplots(figsize=(6.0, 4.8), dpi=110)
-    ax.scatter(*xy[: len(ea)].T, s=8, alpha=0.5, label=f"A: {label_a}")
-    ax.scatter(*xy[len(ea) :].T, s=8, alpha=0.5, label=f"B: {label_b}")
+    n = len(ea)
+    ax.scatter(xy[:n, 0], xy[:n, 1], s=8, alpha=0.5, label=f"A: {label_a}")
+    ax.scatter(xy[n:, 0], xy[n:, 1], s=8, alpha=0.5, label=f"B: {label_b}")
     ax.set_xlabel(f"PC1 ({share[0]:.0%} of variance)")
     ax.set_ylabel(f"PC2 ({share[1]:.0%} of variance)" if len(share) > 1 else "PC2")
     ax.set_title("Embeddings, first two principal components")

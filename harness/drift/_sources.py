@@ -65,10 +65,11 @@ def load_texts(
         texts, labels = _from_task(where, parts, source, data_dir)
     if not texts:
         raise HarnessError(f"drift source {source!r} holds no texts")
-    return _sample(Texts(source, texts, labels, len(texts)), max_items, seed)
+    return sample_texts(Texts(source, texts, labels, len(texts)), max_items, seed)
 
 
-def _sample(t: Texts, max_items: int | None, seed: int) -> Texts:
+def sample_texts(t: Texts, max_items: int | None, seed: int) -> Texts:
+    """``t`` cut to a seeded random ``max_items`` texts (kept in their order)."""
     if max_items is None or len(t.texts) <= max_items:
         return t
     keep = sorted(random.Random(seed).sample(range(len(t.texts)), max_items))
@@ -76,9 +77,7 @@ def _sample(t: Texts, max_items: int | None, seed: int) -> Texts:
     return Texts(t.source, [t.texts[i] for i in keep], labels, t.n_total)
 
 
-def _from_file(
-    path: Path, parts: list[str], source: str
-) -> tuple[list[str], list[str] | None]:
+def _from_file(path: Path, parts: list[str], source: str) -> tuple[list[str], list[str] | None]:
     from harness._data import read_csv, read_jsonl
 
     if not path.is_file():
