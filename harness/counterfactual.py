@@ -18,9 +18,9 @@ means in any other run. The first scorer also reports, over the (original, varia
 * ``counterfactual_score_gap``: variant minus original on the scorer's first metric, with a
   paired test (McNemar exact for 0/1 values, paired bootstrap otherwise);
 
-and the record's ``extra["counterfactual"]`` holds both per group. Per sample, the variant's
-``counterfactual_changed`` value and ``metadata["counterfactual"]`` (its pair and group) are in
-``samples.jsonl``.
+and the record's ``extra["counterfactual"]`` holds both per group. Per sample, each variant's
+``counterfactual_change_rate`` value (1 changed, 0 not: the metric is their mean) and
+``metadata["counterfactual"]`` (its pair and group) are in ``samples.jsonl``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from harness._task import Task
 
 SHIPPED = Path(__file__).parent / "data" / "counterfactual"
-CHANGED = "counterfactual_changed"
 CHANGE_RATE = "counterfactual_change_rate"
 SCORE_GAP = "counterfactual_score_gap"
 KEY = "counterfactual"
@@ -185,7 +184,7 @@ class PairedScorer(Scorer):
             if j is not None:
                 changed = _answer(scores[i], outputs[i]) != _answer(scores[j], outputs[j])
                 out[i] = dataclasses.replace(
-                    scores[i], values={**scores[i].values, CHANGED: float(changed)}
+                    scores[i], values={**scores[i].values, CHANGE_RATE: float(changed)}
                 )
         return out
 
@@ -194,7 +193,7 @@ class PairedScorer(Scorer):
     ) -> dict[str, MetricValue]:
         keep = [i for i, s in enumerate(samples) if _role(s) == "original"]
         metrics = self.inner.aggregate(
-            [_without_changed(scores[i]) for i in keep], [samples[i] for i in keep]
+            [_without_change(scores[i]) for i in keep], [samples[i] for i in keep]
         )
         if self.primary:
             summary = paired_summary(scores, samples)
@@ -216,8 +215,8 @@ def _answer(score: Score, output: Output) -> str:
     return " ".join(output.text.split())
 
 
-def _without_changed(score: Score) -> Score:
-    values = {k: v for k, v in score.values.items() if k != CHANGED}
+def _without_change(score: Score) -> Score:
+    values = {k: v for k, v in score.values.items() if k != CHANGE_RATE}
     return dataclasses.replace(score, values=values)
 
 
@@ -281,11 +280,11 @@ class PairedSummary:
 
 def paired_summary(scores: Sequence[Score], samples: Sequence[Sample]) -> PairedSummary:
     """The pairs among ``samples`` (both scored) with their change and first-metric values."""
-    metric = next((k for s in scores for k in s.values if k != CHANGED), None)
+    metric = next((k for s in scores for k in s.values if k != CHANGE_RATE), None)
     first = {s.id: i for i, s in enumerate(samples) if _role(s) == "original"}
     out = PairedSummary(metric, [], [], [])
     for i, s in enumerate(samples):
-        changed = scores[i].values.get(CHANGED)
+        changed = scores[i].values.get(CHANGE_RATE)
         j = first.get(str(s.metadata[KEY]["pair"])) if _role(s) == "variant" else None
         if j is None or changed is None:
             continue
