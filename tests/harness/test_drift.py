@@ -17,6 +17,12 @@ from harness.drift._stats import chi2_sf, chi_square, ks_test, mmd_rbf_test, was
 scipy_stats = pytest.importorskip("scipy.stats")
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without --out or a run folder, drift.json goes to ./drift: keep the checkout clean.
+    monkeypatch.chdir(tmp_path)
+
+
 def _drift(*args: str) -> tuple[int, str, str]:
     res = CliRunner().invoke(cli, ["drift", *args], catch_exceptions=False)
     return res.exit_code, res.stdout, res.stderr
