@@ -28,7 +28,13 @@ from adapters.data import (
     resolve_template,
     task_examples,
 )
-from adapters.manifest import build_manifest, loss_history, plot_loss, write_manifest
+from adapters.manifest import (
+    build_manifest,
+    loss_history,
+    plot_loss,
+    validation_drift,
+    write_manifest,
+)
 from adapters.recipe import Recipe
 from adapters.registry import register_adapter
 from adapters.schedule import Budget, wsd_scheduler
@@ -79,6 +85,7 @@ class Session:
     started: float = field(default_factory=time.time)
     trainer: Any = None
     resumed_from: str | None = None
+    drift: dict[str, Any] | None = None  # validation vs training prompts, for the manifest
 
 
 def train(request: TrainRequest) -> Path:
@@ -202,13 +209,16 @@ def setup(request: TrainRequest) -> Session:
         raise DataError(
             "no example fits max_seq_length with room for its completion; raise max_seq_length"
         )
+    drift = validation_drift(train_ex, eval_ex)
     stage(f"loading {base.id} ({precision} on {device})")
     model = _load_model(base, device, precision, recipe)
     if recipe.special_tokens:
         model.resize_token_embeddings(len(tokenizer))
-    return Session(
+    session = Session(
         request, base, device, precision, tokenizer, model, train_rows, eval_rows, source, template
     )
+    session.drift = drift
+    return session
 
 
 # ---------------------------------------------------------------- fit

@@ -39,6 +39,7 @@ def run_eval(
     generation: Mapping[str, Any] | None = None,
     system_prompt: str | None = None,
     context: RunContext | None = None,
+    counterfactual: str | None = None,
 ) -> list[EvalResult]:
     """Evaluates each task for the base model and every adapter, on one backend.
 
@@ -59,6 +60,8 @@ def run_eval(
         generation: Overrides of each task's generation parameters (None values ignored).
         system_prompt: The system turn of every prompt (replacing the task's), recorded.
         context: Cache, output folder, reporter, code execution, judge.
+        counterfactual: A swap list (shipped name or YAML file): every item is evaluated
+            beside its swapped variants (`harness.counterfactual`).
 
     Returns:
         Per task, one result per variant (base first), in task order.
@@ -79,6 +82,10 @@ def run_eval(
     options = [_data_for(ref, data) for ref in refs]
     # bad data fails before a model
     datasets = [load_dataset(t, o) for t, o in zip(built, options, strict=True)]
+    if counterfactual is not None:
+        from harness.counterfactual import apply_counterfactual
+
+        built, datasets = apply_counterfactual(built, datasets, counterfactual)
     if isinstance(backend, Backend):
         engine, owned = backend, False  # the caller's: left open
     else:

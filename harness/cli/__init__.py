@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "harness.cli.serve:serve",
         "Keep a judge/model vLLM server warm (start|status|stop).",
     ),
+    "drift": (
+        "harness.cli.drift:drift",
+        "Data drift between two text samples (files, task splits, run outputs).",
+    ),
     "parity": (
         "harness.cli.parity:parity",
         "HF vs vLLM greedy outputs; flags adapters with no effect.",

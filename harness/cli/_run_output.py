@@ -78,7 +78,9 @@ def print_tables(results: list[Any]) -> None:
             f"{r.counts.errors} failed · {usage_line(r)} · {t.wall_s:.1f} s wall · "
             f"{t.tokens_per_s or 0:.1f} tok/s · run: {res.folder}"
         )
-        for line in judge_lines(r.extra):
+        from harness.counterfactual import summary_lines
+
+        for line in [*judge_lines(r.extra), *summary_lines(r.extra)]:
             console.print(f"  {line}")
 
 

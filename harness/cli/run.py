@@ -132,6 +132,13 @@ from harness.cli._selection import (
 @click.option(
     "--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the table."
 )
+@click.option(
+    "--counterfactual",
+    default=None,
+    metavar="SET",
+    help="Also evaluate each item with the terms of swap list SET swapped (shipped: gender; "
+    "or a YAML file); reports the answer-change rate and the paired score gap.",
+)
 @judge_options
 def run(
     task_name: str,
@@ -155,6 +162,7 @@ def run(
     allow_code_execution: bool,
     unsafe_no_sandbox: bool,
     as_json: bool,
+    counterfactual: str | None,
     **model_kw: Any,
 ) -> None:
     """Evaluate a model (and LoRA adapters) on tasks, writing runs/<run-id>/."""
@@ -193,6 +201,7 @@ def run(
             },
             system_prompt=read_system_prompt(system_prompt),
             context=ctx,
+            counterfactual=counterfactual,
         )
     except KeyboardInterrupt:
         done = len(cache) if cache is not None else 0

@@ -23,6 +23,8 @@ from harness.gate._runset import (
     find_baseline,
     lower_is_better,
 )
+from harness.report._forgetting import forgetting_lines
+from harness.report._sections import Section, run_sections
 
 MANIFEST = "adapter_manifest.json"
 MAX_FLIPS = 200
@@ -120,6 +122,8 @@ class Report:
     curves: list[LossCurve]
     runs: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
+    forgetting: list[str] = field(default_factory=list)  # adapters worse than base (paired)
+    sections: list[Section] = field(default_factory=list)  # drift and counterfactual results
 
 
 def _text(value: Any) -> str:
@@ -261,4 +265,6 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
         curves,
         run_info,
         notes,
+        forgetting_lines(deltas),
+        run_sections(runs),
     )
