@@ -216,6 +216,7 @@ class VLLMServerBackend(OpenAIBackend):
         concurrency: Requests in flight at once (default 32; vLLM batches them).
         dtype: None: the run-wide concrete dtype (`harness._device.resolve_dtype`).
         device: "auto", "cuda" or "cuda:N": the launched server sees only that GPU.
+        gpu_memory_utilization: GPU share of a launched server (None: 0.85, cut to what is free).
         max_model_len: Context length of a launched server.
         kv_cache_gib: KV cache on CPU, GiB.
         max_lora_rank: Serve ranks up to this (None: from the adapters).
@@ -247,6 +248,7 @@ class VLLMServerBackend(OpenAIBackend):
         timeout: float = 300.0,
         resolved: ResolvedModel | None = None,
         device: str | None = None,
+        gpu_memory_utilization: float | None = None,
     ) -> None:
         self.resolved = resolved or resolve_model(model)
         self.renderer = PromptRenderer(self.resolved.path, chat_template)
@@ -254,6 +256,7 @@ class VLLMServerBackend(OpenAIBackend):
         self.server_kwargs: dict[str, Any] = {
             "dtype": dtype,
             "device": device,
+            "gpu_memory_utilization": gpu_memory_utilization,
             "max_model_len": max_model_len,
             "kv_cache_gib": kv_cache_gib,
             "max_lora_rank": max_lora_rank,
