@@ -198,5 +198,5 @@ def test_out_of_memory_halves_the_batch_and_reruns_the_rest(
         raise ValueError("not memory")
         yield
 
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not memory"):
         list(halving(broken, range(3), 4, "generation"))

@@ -64,7 +64,7 @@ def test_continuous_decoding_matches_generate(tiny: Any) -> None:
 def test_a_rerun_of_some_prompts_samples_the_same_tokens(tiny: Any) -> None:
     prompts = _prompts()
     sampling = Sampling(temperature=1.0, top_p=0.9, seed=3)
-    kw: dict[str, Any] = dict(max_new_tokens=6, eos_ids=set(), pad_id=0, sampling=sampling)
+    kw: dict[str, Any] = {"max_new_tokens": 6, "eos_ids": set(), "pad_id": 0, "sampling": sampling}
     full = {f.index: f.ids for f in decode(tiny, prompts, batch_size=4, **kw)}
     rest = [1, 3, 4]  # what an out-of-memory retry reruns, at a smaller batch
     again = decode(tiny, [prompts[i] for i in rest], batch_size=1, seed_keys=rest, **kw)
