@@ -59,6 +59,7 @@ def test_run_gsm8k_writes_complete_record_and_reruns_from_cache(
     # What harness resolves here (float32 on CPU; bf16/fp16 on a GPU), never "auto".
     assert record.model.device == resolve_device("auto")
     assert record.model.dtype == resolve_dtype("auto", record.model.device)
+    assert record.model.weights_hash_s is not None  # the time spent identifying the weights
     assert record.model.chat_template is True
     assert record.generation.max_new_tokens == 256 and record.generation.temperature == 0.0
     assert {"strict_match", "strict_no_match", "flexible_match", "flexible_no_match"} <= set(
