@@ -11,6 +11,7 @@ import torch
 from adapters.recipe import load_recipe
 from adapters.train import float32_trainable, one_device, pick_device, planned_steps, warmup_steps
 from harness._errors import HarnessError
+from tests._tiny_llama import tiny_llama
 
 
 class Args:
@@ -54,17 +55,8 @@ def test_steps_count_the_examples_of_every_device() -> None:
 
 def test_lora_weights_stay_float32_under_a_half_precision_base() -> None:
     from peft import LoraConfig, get_peft_model
-    from transformers import LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-    )
-    base = LlamaForCausalLM(config).to(torch.bfloat16)
+    base = tiny_llama(num_hidden_layers=1).to(torch.bfloat16)
     lora = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
     # What TRL does to a 4-bit model: the LoRA weights in bf16.
     model = get_peft_model(base, lora, autocast_adapter_dtype=False)

@@ -11,23 +11,12 @@ import torch
 
 from harness.backends._hf_decode import Sampling, decode
 from harness.backends._hf_loglik import score_batch
+from tests._tiny_llama import tiny_llama
 
 
 @pytest.fixture(scope="module")
 def tiny() -> Any:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=97,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-    )
-    return LlamaForCausalLM(config).eval()
+    return tiny_llama()
 
 
 def _prompts() -> list[list[int]]:
