@@ -101,7 +101,7 @@ def pick_device(recipe: Recipe) -> tuple[str, str]:
     else fp16; CPU in fp32. The rule is `harness._device.resolve_dtype`'s."""
     import torch
 
-    from harness._device import resolve_dtype
+    from harness import resolve_dtype
 
     if torch.cuda.is_available():
         short = {"bfloat16": "bf16", "float16": "fp16"}
