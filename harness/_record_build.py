@@ -168,6 +168,7 @@ def _model_record(run: VariantRun) -> rec.ModelRecord:
         id=info.id,
         path=info.path,
         weight_sha256=info.weight_sha256,
+        weights_hash_s=info.extra.get("weights_hash_s"),
         backend=run.backend.name,
         dtype=info.dtype,
         device=info.device,

@@ -65,6 +65,9 @@ class ModelRecord(_Model):
     id: str = Field(description="model id as given (hub id, path or bundled name)")
     path: str | None = Field(None, description="local folder the weights were loaded from")
     weight_sha256: str | None = Field(None, description="sha256 over the weight files")
+    weights_hash_s: float | None = Field(
+        None, description="seconds spent identifying the weights (hub blob names, memo or hashing)"
+    )
     backend: str = Field(description="backend registry name")
     dtype: str | None = None
     device: str | None = None

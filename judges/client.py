@@ -98,7 +98,11 @@ def local_server(
         max_model_len: Context length.
         startup_timeout: Seconds to wait for the server to answer.
     """
-    from harness.backends.vllm_server import ServerConfig, VLLMServer
+    from harness.backends.vllm_server import (
+        JUDGE_GPU_MEMORY_UTILIZATION,
+        ServerConfig,
+        VLLMServer,
+    )
 
     resolved = resolve_model(model)
     key = str(resolved.path)
@@ -113,6 +117,7 @@ def local_server(
                     kv_cache_gib=kv_cache_gib,
                     max_model_len=max_model_len,
                     startup_timeout=startup_timeout,
+                    gpu_memory_utilization=JUDGE_GPU_MEMORY_UTILIZATION,
                 )
             )
             server.start()
