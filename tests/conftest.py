@@ -17,6 +17,8 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 os.environ.setdefault("HARNESS_DATA_DIR", str((ROOT.parent / "shared" / "datasets").resolve()))
+# Absolute, so tests that change directory (tmp_path) still find the data.
+os.environ["HARNESS_DATA_DIR"] = str(Path(os.environ["HARNESS_DATA_DIR"]).resolve())
 
 # Two tiers on a GPU machine: plain `pytest` runs everything on CPU (no CUDA device visible, in
 # this process and in the harness subprocesses tests start); `HARNESS_TEST_GPU=1 pytest` runs
