@@ -119,6 +119,7 @@ def test_completions_and_chat_round_trip(server: tuple[FakeServer, str]) -> None
         "requests": 2,
         "retries": 0,
         "failures": 0,
+        "aborted": 0,
         "tokens_in": 6,
         "tokens_out": 4,
     }
