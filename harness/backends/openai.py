@@ -14,7 +14,6 @@ shared `OpenAIClient` (bounded concurrency, timeouts, retries, counted failures)
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
