@@ -107,8 +107,13 @@ class OpenAIBackend(Backend):
         )
 
     def cache_identity(self) -> dict[str, Any]:
-        """The endpoint joins the key: another server never answers from this one's cache."""
-        return {**super().cache_identity(), "endpoint": self.base_url.rstrip("/")}
+        """The endpoint and the served model name join the key: another server, or another
+        model on the same server, never answers from this one's cache."""
+        return {
+            **super().cache_identity(),
+            "endpoint": self.base_url.rstrip("/"),
+            "served": self.served_name,
+        }
 
     def _extra(self) -> dict[str, Any]:
         stats = self._client.stats.to_dict() if self._client else {}
@@ -263,6 +268,7 @@ class VLLMServerBackend(OpenAIBackend):
             timeout=timeout,
             max_connection_failures=max_connection_failures,
         )
+        self.max_model_len = max_model_len
         self.server: Any = None
         self.explicit_name = served_name is not None
         self._prepared = False
@@ -271,8 +277,10 @@ class VLLMServerBackend(OpenAIBackend):
         """A server harness launches is identified by its weights and settings, not by its
         (random) port; a running server given with --base-url by its URL."""
         identity = super().cache_identity()
-        identity["endpoint"] = self.launch_base_url.rstrip("/") if self.launch_base_url else None
-        identity["max_model_len"] = self.server_kwargs["max_model_len"]
+        if self.launch_base_url:
+            identity.update(endpoint=self.launch_base_url.rstrip("/"), served=self.served_name)
+        else:
+            identity["endpoint"] = None
         return identity
 
     def model_info(self) -> ModelInfo:
