@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "harness.cli.judge_pairwise:judge_pairwise",
         "Judge two runs' answers against each other, in both orders.",
     ),
+    "cache": (
+        "harness.cli.cache:cache_cmd",
+        "Show the request cache by model and backend; prune or clear it.",
+    ),
     "parity": (
         "harness.cli.parity:parity",
         "HF vs vLLM greedy outputs; flags adapters with no effect.",
