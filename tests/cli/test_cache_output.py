@@ -118,8 +118,8 @@ def test_old_cache_files_migrate_and_keep_serving(
         .split("\n")[2]
         .endswith("  ?        ? (written before entries recorded their model, or by a judge)")
     )
-    pruned = invoke(["cache", "prune", "--older-than", "1s", "--cache", str(path)])
-    assert pruned.stdout == f"pruned 0 entries older than 1s from {path} (3 left)\n"
+    pruned = invoke(["cache", "prune", "--older-than", "1h", "--cache", str(path)])
+    assert pruned.stdout == f"pruned 0 entries older than 1h from {path} (3 left)\n"
 
 
 def invoke_with_input(args: list[str], text: str) -> Result:
