@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import record as rec
+from harness._context import TokenPrice
 from harness._data import DataOptions, Dataset
 from harness._host import git_state, harness_version, host_info
 from harness._requests import Batch
@@ -47,6 +48,8 @@ class VariantRun:
         wall: Seconds from start to scores.
         group_id: Shared by the variants evaluated together.
         command: The argv that started the run (redacted when recorded).
+        system_prompt: The ``--system-prompt`` every item got (None: the task's prompts).
+        price: The endpoint's price per token (None: no cost estimate).
     """
 
     task: Task
@@ -64,6 +67,8 @@ class VariantRun:
     wall: float
     group_id: str
     command: list[str]
+    system_prompt: str | None = None
+    price: TokenPrice | None = None
 
     @property
     def variant(self) -> str:
@@ -85,12 +90,17 @@ def build_record(run: VariantRun) -> tuple[rec.RunRecord, list[rec.SampleRecord]
         dataset=_dataset_record(run),
         fingerprint=fingerprint(run.task, run.dataset),
         model=_model_record(run),
-        generation=rec.GenerationRecord(**run.params.to_dict(), batch_size=run.backend.batch_size),
+        generation=rec.GenerationRecord(
+            **run.params.to_dict(),
+            batch_size=run.backend.batch_size,
+            system_prompt=run.system_prompt,
+        ),
         scorers=[s.spec() for s in run.task.scorers],
         metrics=metrics,
         extra=extra,
         counts=_counts(run),
         timing=_timing(run),
+        usage=_usage(run),
         host=rec.HostInfo(**host_info()),
         command=redact(run.command),
     )
@@ -132,7 +142,9 @@ def _dataset_record(run: VariantRun) -> rec.DatasetRecord:
         n_total=info.n_total,
         n_evaluated=len(run.dataset.samples),
         limit=run.data.limit,
+        sample=run.data.sample,
         seed=run.data.seed,
+        ids=[s.id for s in run.dataset.samples] if _subset(run) else None,
     )
 
 
@@ -150,6 +162,10 @@ def fingerprint(task: Task, dataset: Dataset) -> rec.Fingerprint:
     }
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return rec.Fingerprint(digest=hashlib.sha256(blob).hexdigest()[:12], **parts)
+
+
+def _subset(run: VariantRun) -> bool:
+    return run.data.limit is not None or run.data.sample is not None
 
 
 def _model_record(run: VariantRun) -> rec.ModelRecord:
@@ -195,6 +211,24 @@ def _timing(run: VariantRun) -> rec.Timing:
         tokens_out=generated,
         tokens_per_s=round(generated / b.model_s, 2) if b.model_s > 0 and b.model_calls else None,
         items_per_s=round(len(run.dataset.samples) / wall, 3) if wall > 0 else None,
+    )
+
+
+def _usage(run: VariantRun) -> rec.Usage:
+    """Model tokens and their cost; judge scorers add their own tokens to the record.
+
+    A log-likelihood request generates nothing: the continuation tokens it scores are input.
+    """
+    b, price = run.batch, run.price
+    tokens_in, tokens_out = b.tokens_in, b.tokens_out
+    if run.task.mode == "loglikelihood":
+        tokens_in, tokens_out = tokens_in + tokens_out, 0
+    return rec.Usage(
+        model_tokens_in=tokens_in,
+        model_tokens_out=tokens_out,
+        price_per_1k_in=price.per_1k_in if price else None,
+        price_per_1k_out=price.per_1k_out if price else None,
+        cost=round(price.cost(tokens_in, tokens_out), 6) if price else None,
     )
 
 
