@@ -1,9 +1,12 @@
 """The request cache: SQLite, keyed by everything that determines a model's answer.
 
-The key hashes the backend, model weights, adapter weights, the rendered prompt, the
-generation parameters and the sample index (for n > 1). Each completion is committed as soon
-as it arrives, so a run killed with ``kill -9`` loses at most the batch in flight and the rerun
-of the same command resumes from here; a second identical run makes zero model calls.
+The key hashes the backend kind, model weights, adapter weights, the rendered prompt, the
+generation parameters (seed included), the sample index (for n > 1) and the backend's
+`cache_identity` (dtype, device class, library versions, quantization, context length,
+tokenizer and chat-template hash, endpoint and served name of remote backends). Each
+completion is committed as soon as it arrives, so a run killed with ``kill -9`` loses at most
+the batch in flight and the rerun of the same command resumes from here; a second identical
+run makes zero model calls.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import os
 import sqlite3
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +46,32 @@ def request_key(**parts: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class CacheGroup:
+    """The entries of one model (and adapter) on one backend.
+
+    Attributes:
+        backend: Backend registry name (None: written before entries recorded it).
+        model: Model id, with `` + adapter`` for adapter requests.
+        entries: Stored answers.
+        size: Bytes of keys and values.
+        newest: Julian day of the newest entry.
+    """
+
+    backend: str | None
+    model: str | None
+    entries: int
+    size: int
+    newest: float | None
+
+
 class RequestCache:
-    """A key → JSON value store in SQLite (WAL mode; safe across processes)."""
+    """A key → JSON value store in SQLite (WAL mode; safe across processes).
+
+    Each row also records when it was written and which backend and model answered, for
+    ``harness cache``; databases from before those columns are migrated in place (their rows
+    count as written at migration time).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -55,8 +83,9 @@ class RequestCache:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS requests (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
-                "created REAL DEFAULT (julianday('now')))"
+                "created REAL DEFAULT (julianday('now')), backend TEXT, model TEXT)"
             )
+            _migrate(self._db)
             self._db.commit()
         except sqlite3.DatabaseError as e:
             from harness._errors import HarnessError
@@ -79,16 +108,43 @@ class RequestCache:
                 found.update((k, json.loads(v)) for k, v in rows)
         return found
 
-    def put_many(self, items: dict[str, Any]) -> None:
-        """Stores and commits values (one transaction)."""
+    def put_many(
+        self, items: dict[str, Any], backend: str | None = None, model: str | None = None
+    ) -> None:
+        """Stores and commits values (one transaction), noting who answered them."""
         if not items:
             return
         with self._lock:
             self._db.executemany(
-                "INSERT OR REPLACE INTO requests (key, value) VALUES (?, ?)",
-                [(k, json.dumps(v, ensure_ascii=False)) for k, v in items.items()],
+                "INSERT OR REPLACE INTO requests (key, value, created, backend, model) "
+                "VALUES (?, ?, julianday('now'), ?, ?)",
+                [(k, json.dumps(v, ensure_ascii=False), backend, model) for k, v in items.items()],
             )
             self._db.commit()
+
+    def groups(self) -> list[CacheGroup]:
+        """Entries and bytes per backend and model, largest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT backend, model, COUNT(*), SUM(LENGTH(key) + LENGTH(value)), "
+                "MAX(created) FROM requests GROUP BY backend, model ORDER BY 4 DESC, 2, 1"
+            ).fetchall()
+        return [CacheGroup(b, m, int(n), int(size or 0), newest) for b, m, n, size, newest in rows]
+
+    def prune(self, older_than_s: float) -> int:
+        """Deletes entries written more than ``older_than_s`` seconds ago; returns how many."""
+        return self._delete("WHERE created < julianday('now') - ?", (older_than_s / 86400,))
+
+    def clear(self) -> int:
+        """Deletes every entry; returns how many."""
+        return self._delete("", ())
+
+    def _delete(self, where: str, args: tuple[Any, ...]) -> int:
+        with self._lock:
+            n = self._db.execute(f"DELETE FROM requests {where}", args).rowcount
+            self._db.commit()
+            self._db.execute("VACUUM")  # give the space back to the disk
+        return int(n)
 
     def __len__(self) -> int:
         with self._lock:
@@ -97,3 +153,14 @@ class RequestCache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Adds the columns older cache files lack (SQLite cannot add a column whose default is
+    an expression, so old rows get the migration time as their creation time)."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(requests)")}
+    for column, kind in (("created", "REAL"), ("backend", "TEXT"), ("model", "TEXT")):
+        if column not in have:
+            db.execute(f"ALTER TABLE requests ADD COLUMN {column} {kind}")
+    if "created" not in have:
+        db.execute("UPDATE requests SET created = julianday('now') WHERE created IS NULL")

@@ -8,6 +8,8 @@ the record.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
 import os
 import secrets
@@ -88,6 +90,7 @@ def build_record(run: VariantRun) -> tuple[rec.RunRecord, list[rec.SampleRecord]
         harness=rec.HarnessInfo(version=harness_version(), git_sha=sha, git_dirty=dirty),
         task=_task_info(run.task),
         dataset=_dataset_record(run),
+        fingerprint=fingerprint(run.task, run.dataset),
         model=_model_record(run),
         generation=rec.GenerationRecord(
             **run.params.to_dict(),
@@ -156,6 +159,22 @@ def _dataset_record(run: VariantRun) -> rec.DatasetRecord:
         seed=run.data.seed,
         ids=[s.id for s in run.dataset.samples] if _subset(run) else None,
     )
+
+
+def fingerprint(task: Task, dataset: Dataset) -> rec.Fingerprint:
+    """What was evaluated: data files' hashes (or the hub id and revision), the YAML task file
+    and its hash, the task parameters; plus a 12-character digest over all of it."""
+    info = dataset.info
+    source = None if info.files else f"{info.location}@{info.revision or info.split}"
+    parts: dict[str, Any] = {
+        "data_files": dict(sorted(info.files.items())),
+        "data_source": source,
+        "task_file": task.source_file,
+        "task_file_sha256": task.source_sha256,
+        "task_params": task.params,
+    }
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return rec.Fingerprint(digest=hashlib.sha256(blob).hexdigest()[:12], **parts)
 
 
 def _subset(run: VariantRun) -> bool:

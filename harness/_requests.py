@@ -192,6 +192,7 @@ def run_requests(
         pdict = {k: v for k, v in params.to_dict().items() if k != "n"}
         payloads = _with_repeat_index(prompts)
     keys = _keys(backend, adapter, kind, payloads, pdict)
+    who = backend.model_info().id + (f" + {adapter.name}" if adapter else "")
     found = cache.get_many(keys) if cache is not None else {}
     results: list[RequestResult | None] = [
         RequestResult.from_cache(kind, found[k]) if k in found else None for k in keys
@@ -212,7 +213,7 @@ def run_requests(
                 res = RequestResult.from_backend(kind, raw)
                 results[i] = res
                 if res.ok and cache is not None:
-                    cache.put_many({keys[i]: res.to_cache()})
+                    cache.put_many({keys[i]: res.to_cache()}, backend=backend.name, model=who)
                 reporter.advance(1, res.tokens_out if kind == "generate" else 0)
     finally:
         elapsed = time.perf_counter() - t0

@@ -37,6 +37,8 @@ class Task:
         prompt_template: The template text; its hash is recorded so prompt changes show.
         mode: "generate" (the model writes an answer) or "loglikelihood" (choices are scored).
         params: The factory arguments this task was built with.
+        source_file: The YAML file a user-defined task was read from (None: a Python task).
+        source_sha256: sha256 of that file when it was read.
     """
 
     name: str
@@ -48,6 +50,8 @@ class Task:
     prompt_template: str = ""
     mode: Literal["generate", "loglikelihood"] = "generate"
     params: dict[str, Any] = field(default_factory=dict)
+    source_file: str | None = None
+    source_sha256: str | None = None
 
     def preflight(self, ctx: RunContext) -> None:
         """Runs every scorer's pre-generation checks (permissions, tools, endpoints)."""

@@ -53,6 +53,24 @@ class DatasetRecord(_Model):
     )
 
 
+class Fingerprint(_Model):
+    """What a run evaluated, beyond the task's name: runs of one task with different
+    fingerprints measured different things and are never merged (e.g. in a leaderboard)."""
+
+    digest: str = Field(description="short sha256 over the fields below")
+    data_files: dict[str, str] = Field(
+        default_factory=dict, description="data file name -> sha256 of every local file read"
+    )
+    data_source: str | None = Field(
+        None, description="hub id @ revision (or package resource) when no local file was read"
+    )
+    task_file: str | None = Field(None, description="YAML file of a user-defined task")
+    task_file_sha256: str | None = Field(None, description="sha256 of that file")
+    task_params: dict[str, Any] = Field(
+        default_factory=dict, description="task parameters given (-T key=value, --num-fewshot)"
+    )
+
+
 class AdapterRecord(_Model):
     name: str = Field(description="name the adapter was served or registered under")
     path: str | None = None
@@ -164,6 +182,9 @@ class RunRecord(_Model):
     harness: HarnessInfo
     task: TaskInfo
     dataset: DatasetRecord
+    fingerprint: Fingerprint | None = Field(
+        None, description="what was evaluated (data, task file, parameters); None in old runs"
+    )
     model: ModelRecord
     generation: GenerationRecord
     scorers: list[dict[str, Any]] = Field(default_factory=list, description="name + args each")

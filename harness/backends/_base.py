@@ -78,6 +78,8 @@ class Backend(abc.ABC):
     supports_adapters: bool = False
     #: Distributions whose versions can change this backend's answers (part of the cache key).
     engine_packages: tuple[str, ...] = ()
+    #: Context length where the engine truncates or refuses longer prompts (None: it does not).
+    max_model_len: int | None = None
 
     def __init__(self, chat_template: bool | None = None, batch_size: int | None = None) -> None:
         self.chat_template = chat_template
@@ -113,14 +115,18 @@ class Backend(abc.ABC):
         raise NotImplementedError(f"backend {self.name!r} cannot score log-likelihoods")
 
     def cache_identity(self) -> dict[str, Any]:
-        """Everything besides model, adapter, prompt and sampling that can change an answer:
-        joins every request's cache key, so a cache never serves an answer made under other
-        settings (dtype, device class, engine and library versions)."""
+        """Everything besides backend kind, model, adapter, prompt and sampling (seed
+        included) that can change an answer: joins every request's cache key, so a cache
+        never serves an answer made under other settings (dtype, device class, engine and
+        library versions, quantization, context length, tokenizer and chat template)."""
         info = self.model_info()
         return {
             "dtype": info.dtype,
             "device": (info.device or "").split(":")[0] or None,
             "versions": installed_versions(self.engine_packages),
+            "max_model_len": self.max_model_len,
+            "chat_template": bool(self.chat_template),
+            **model_files_identity(info.path),
         }
 
     def prepare(self, adapters: Sequence[AdapterSpec]) -> None:
@@ -140,6 +146,47 @@ class Backend(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: Files besides the weights that change what a model answers: how text becomes tokens, the
+#: chat template, and the generation defaults (end-of-sequence tokens).
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "tokenizer.model",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "vocab.txt",
+    "merges.txt",
+    "chat_template.jinja",
+    "chat_template.json",
+    "generation_config.json",
+)
+
+
+def model_files_identity(path: str | None) -> dict[str, Any]:
+    """The quantization (``config.json``'s ``quantization_config``) and a sha256 over the
+    tokenizer, chat-template and generation-config files of a local model folder; both None
+    when ``path`` is not a folder (remote or scripted models)."""
+    import hashlib
+    import json
+
+    folder = Path(path) if path else None
+    if folder is None or not folder.is_dir():
+        return {"quantization": None, "tokenizer_sha256": None}
+    quant = None
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        quant = config.get("quantization_config") if isinstance(config, dict) else None
+    except (OSError, ValueError):
+        pass
+    h = hashlib.sha256()
+    for name in TOKENIZER_FILES:
+        file = folder / name
+        if file.is_file():
+            h.update(name.encode() + b"\0" + file.read_bytes() + b"\0")
+    return {"quantization": quant, "tokenizer_sha256": h.hexdigest()}
 
 
 def installed_versions(packages: Sequence[str]) -> dict[str, str]:

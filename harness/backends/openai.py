@@ -14,7 +14,6 @@ shared `OpenAIClient` (bounded concurrency, timeouts, retries, counted failures)
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -36,6 +35,7 @@ from harness.backends.openai_client import (
     CompletionRequest,
     CompletionResult,
     OpenAIClient,
+    probe_models,
 )
 from harness.lora._checks import check_adapters
 
@@ -56,9 +56,13 @@ class OpenAIBackend(Backend):
         concurrency: Requests in flight at once (default 8).
         timeout: Seconds per request attempt.
         max_retries: Retries on 429/5xx/connection errors.
+        max_connection_failures: Requests in a row that cannot connect (after retries) before
+            the run stops; the rest become ``aborted`` errors and the run is incomplete.
     """
 
     name = "openai"
+    #: Seconds the pre-run ``GET /models`` check waits.
+    probe_timeout = 5.0
     supports_adapters = True
 
     def __init__(
@@ -71,6 +75,7 @@ class OpenAIBackend(Backend):
         concurrency: int | None = None,
         timeout: float = 120.0,
         max_retries: int = 4,
+        max_connection_failures: int = 5,
     ) -> None:
         super().__init__(chat_template=chat_template, batch_size=concurrency or batch_size or 8)
         if not model:
@@ -85,6 +90,7 @@ class OpenAIBackend(Backend):
             concurrency=int(self.batch_size or 8),
             timeout=timeout,
             max_retries=max_retries,
+            max_consecutive_failures=max_connection_failures,
         )
         self._client: OpenAIClient | None = None
         if self.chat_template is None:
@@ -106,8 +112,13 @@ class OpenAIBackend(Backend):
         )
 
     def cache_identity(self) -> dict[str, Any]:
-        """The endpoint joins the key: another server never answers from this one's cache."""
-        return {**super().cache_identity(), "endpoint": self.base_url.rstrip("/")}
+        """The endpoint and the served model name join the key: another server, or another
+        model on the same server, never answers from this one's cache."""
+        return {
+            **super().cache_identity(),
+            "endpoint": self.base_url.rstrip("/"),
+            "served": self.served_name,
+        }
 
     def _extra(self) -> dict[str, Any]:
         stats = self._client.stats.to_dict() if self._client else {}
@@ -123,40 +134,34 @@ class OpenAIBackend(Backend):
         return [{"role": m.role, "content": m.content} for m in prompt.messages]
 
     def prepare(self, adapters: Sequence[AdapterSpec]) -> None:
-        """Adapters must already be served by the endpoint under their names."""
-        if adapters:
-            self._require_served([a.name for a in adapters])
+        """Before any item: the endpoint answers, and serves the model and every adapter
+        (under its name) when it lists its models."""
+        listing = self.check_endpoint()
+        self._require_served([self.served_name] + [a.name for a in adapters], listing)
 
-    def _require_served(self, names: list[str]) -> None:
-        served = self.served_models()
-        if served is None:
+    def check_endpoint(self) -> list[dict[str, Any]] | None:
+        """``GET /models`` with a short timeout: the listing (None if the endpoint lists
+        nothing); raises `BackendError` when nothing answers, so a dead endpoint costs one
+        line and exit code 2 instead of a run of failed requests."""
+        return probe_models(self.base_url, self.client_config.api_key(), self.probe_timeout)
+
+    def _require_served(self, names: list[str], listing: list[dict[str, Any]] | None) -> None:
+        if listing is None:
             return  # the endpoint does not list models; requests will tell
+        served = {str(m["id"]) for m in listing if "id" in m}
         missing = [n for n in names if n not in served]
-        if missing:
+        if not missing:
+            return
+        shown = ", ".join(sorted(served)[:8]) or "nothing"
+        if missing[0] == self.served_name:
             raise ModelError(
-                f"adapter {missing[0]} is not served by {self.base_url} (it serves "
-                f"{', '.join(sorted(served)[:8])}); start the server with --lora-modules "
-                f"{missing[0]}=PATH"
+                f"{self.base_url} does not serve model {missing[0]!r} (it serves {shown}); "
+                f"pass --model with one of those"
             )
-
-    def served_models(self) -> set[str] | None:
-        """Model ids listed by ``GET /models`` (None if the endpoint does not answer)."""
-        models = self._model_list()
-        return {m["id"] for m in models if "id" in m} if models else None
-
-    def _model_list(self) -> list[dict[str, Any]]:
-        import urllib.request
-
-        req = urllib.request.Request(
-            f"{self.base_url.rstrip('/')}/models",
-            headers={"Authorization": f"Bearer {self.client_config.api_key()}"},
+        raise ModelError(
+            f"adapter {missing[0]} is not served by {self.base_url} (it serves {shown}); "
+            f"start the server with --lora-modules {missing[0]}=PATH"
         )
-        try:
-            with urllib.request.urlopen(req, timeout=15) as r:
-                data = json.loads(r.read()).get("data", [])
-        except (OSError, ValueError, AttributeError):
-            return []
-        return [m for m in data if isinstance(m, dict)]
 
     def _extra_body(self) -> dict[str, Any] | None:
         return None
@@ -225,6 +230,7 @@ class VLLMServerBackend(OpenAIBackend):
         api_key_env: Environment variable with the key of an already running server (a
             server harness launches needs none).
         timeout: Seconds per request attempt.
+        max_connection_failures: Requests in a row that cannot connect before the run stops.
     """
 
     name = "vllm-server"
@@ -246,6 +252,7 @@ class VLLMServerBackend(OpenAIBackend):
         log_path: Path | str | None = None,
         api_key_env: str = DEFAULT_KEY_ENV,
         timeout: float = 300.0,
+        max_connection_failures: int = 5,
         resolved: ResolvedModel | None = None,
         device: str | None = None,
         gpu_memory_utilization: float | None = None,
@@ -270,7 +277,9 @@ class VLLMServerBackend(OpenAIBackend):
             chat_template=self.renderer.chat_template,
             concurrency=concurrency or batch_size or 32,
             timeout=timeout,
+            max_connection_failures=max_connection_failures,
         )
+        self.max_model_len = max_model_len
         self.server: Any = None
         self.explicit_name = served_name is not None
         self._prepared = False
@@ -279,8 +288,10 @@ class VLLMServerBackend(OpenAIBackend):
         """A server harness launches is identified by its weights and settings, not by its
         (random) port; a running server given with --base-url by its URL."""
         identity = super().cache_identity()
-        identity["endpoint"] = self.launch_base_url.rstrip("/") if self.launch_base_url else None
-        identity["max_model_len"] = self.server_kwargs["max_model_len"]
+        if self.launch_base_url:
+            identity.update(endpoint=self.launch_base_url.rstrip("/"), served=self.served_name)
+        else:
+            identity["endpoint"] = None
         return identity
 
     def model_info(self) -> ModelInfo:
@@ -312,22 +323,24 @@ class VLLMServerBackend(OpenAIBackend):
         adapters = list(adapters)
         if self._prepared:
             if adapters:
-                self._require_served([a.name for a in adapters])
+                self._require_served([a.name for a in adapters], self.check_endpoint())
             return
         max_rank = self.server_kwargs["max_lora_rank"] or VLLM_LORA_RANKS[-1]
         check_adapters(adapters, self.model_info(), max_rank)
         if self.launch_base_url is None:
             self._launch(adapters)
         else:
-            self._pick_served_name()
-            self._require_served([self.served_name] + [a.name for a in adapters])
+            listing = self.check_endpoint()
+            self._pick_served_name(listing or [])
+            self._require_served([self.served_name] + [a.name for a in adapters], listing)
         self._prepared = True
 
-    def _pick_served_name(self) -> None:
+    def _pick_served_name(self, listing: list[dict[str, Any]]) -> None:
         """With a running server and no ``served_name``: its one base (non-LoRA) model."""
-        if self.explicit_name or self.served_name in (self.served_models() or {self.served_name}):
+        served = {m.get("id") for m in listing}
+        if self.explicit_name or not listing or self.served_name in served:
             return
-        bases = sorted(m["id"] for m in self._model_list() if not m.get("parent"))
+        bases = sorted(str(m["id"]) for m in listing if "id" in m and not m.get("parent"))
         if len(bases) == 1:
             self.served_name = bases[0]
 
@@ -348,6 +361,7 @@ class VLLMServerBackend(OpenAIBackend):
             concurrency=self.client_config.concurrency,
             timeout=self.client_config.timeout,
             max_retries=self.client_config.max_retries,
+            max_consecutive_failures=self.client_config.max_consecutive_failures,
         )
         self._client = None
 

@@ -8,6 +8,11 @@ that still fails becomes a `CompletionResult` with ``error`` set and is counted 
 (its *name* is configured, default ``OPENAI_API_KEY``) and is never logged, recorded or shown
 in ``repr``. `OpenAIClient.run` is the synchronous entry point: it runs a batch on a private
 event loop in a background thread and yields ``(index, result)`` as each request completes.
+
+A dead endpoint does not cost the whole dataset: after ``max_consecutive_failures`` requests in
+a row fail to connect (after their retries), the batch stops and every request not yet
+answered becomes an error starting with ``aborted:`` that says how many answers came first.
+`probe_models` checks an endpoint before a run.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from harness._errors import BackendError
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+ABORTED = "aborted"
 _DONE = object()
 
 
@@ -42,6 +48,8 @@ class ClientConfig:
         max_retries: Retries after the first attempt (retryable errors only).
         backoff: First retry delay in seconds; doubles each retry, plus up to 100% jitter.
         max_backoff: Cap on one retry delay.
+        max_consecutive_failures: Connection failures in a row (each after its retries) that
+            stop the batch; the requests left become ``aborted`` errors.
     """
 
     base_url: str
@@ -52,6 +60,7 @@ class ClientConfig:
     max_retries: int = 4
     backoff: float = 0.5
     max_backoff: float = 20.0
+    max_consecutive_failures: int = 5
 
     def api_key(self) -> str:
         """The key from the environment (a placeholder for keyless local servers)."""
@@ -113,6 +122,7 @@ class CompletionResult:
         error: ``"<ErrorType>: message"`` after the last failed attempt.
         attempts: Attempts made (1 = no retry).
         seconds: Wall time from first attempt to result.
+        unreachable: The last attempt could not connect (refused, reset, timed out).
     """
 
     texts: list[str] = field(default_factory=list)
@@ -122,6 +132,7 @@ class CompletionResult:
     error: str | None = None
     attempts: int = 0
     seconds: float = 0.0
+    unreachable: bool = False
 
     @property
     def text(self) -> str:
@@ -136,6 +147,7 @@ class ClientStats:
     requests: int = 0
     retries: int = 0
     failures: int = 0
+    aborted: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
 
@@ -143,12 +155,55 @@ class ClientStats:
         return dict(vars(self))
 
 
+def _is_unreachable(exc: BaseException) -> bool:
+    """Connection refused or reset, DNS failure, or no answer in time."""
+    import openai
+
+    return isinstance(exc, openai.APIConnectionError | asyncio.TimeoutError)
+
+
 def _is_retryable(exc: BaseException) -> bool:
     import openai
 
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in RETRY_STATUS or exc.status_code >= 500
-    return isinstance(exc, openai.APIConnectionError | asyncio.TimeoutError)
+    return _is_unreachable(exc)
+
+
+class Breaker:
+    """Trips after ``limit`` unreachable results in a row within one batch.
+
+    Attributes:
+        base_url: The endpoint, for the message.
+        limit: Consecutive unreachable results that trip it.
+        answered: Requests answered so far in the batch.
+        streak: Unreachable results since the last answer.
+    """
+
+    def __init__(self, base_url: str, limit: int) -> None:
+        self.base_url = base_url
+        self.limit = max(1, limit)
+        self.answered = 0
+        self.streak = 0
+        self.message: str | None = None
+
+    @property
+    def tripped(self) -> bool:
+        return self.message is not None
+
+    def observe(self, result: CompletionResult) -> None:
+        """Counts one finished request."""
+        if result.error is None:
+            self.answered += 1
+            self.streak = 0
+        elif result.unreachable:
+            self.streak += 1
+        if self.streak >= self.limit and self.message is None:
+            self.message = (
+                f"{ABORTED}: the endpoint {self.base_url} died after {self.answered} answers "
+                f"({self.streak} requests in a row could not connect); restart the server and "
+                f"rerun the same command (answered requests come from the cache)"
+            )
 
 
 def _describe(exc: BaseException) -> str:
@@ -191,7 +246,11 @@ class OpenAIClient:
         )
 
     async def complete(
-        self, api: Any, request: CompletionRequest, sem: asyncio.Semaphore
+        self,
+        api: Any,
+        request: CompletionRequest,
+        sem: asyncio.Semaphore,
+        breaker: Breaker | None = None,
     ) -> CompletionResult:
         """Sends one request with retries; never raises for request failures.
 
@@ -199,6 +258,7 @@ class OpenAIClient:
             api: An ``openai.AsyncOpenAI`` bound to the running loop (`async_openai`).
             request: What to send.
             sem: Bounds concurrency across the batch.
+            breaker: The batch's breaker: once tripped, no further attempt is made.
         """
         cfg = self.config
         start = time.monotonic()
@@ -207,6 +267,9 @@ class OpenAIClient:
             result.attempts = attempt + 1
             try:
                 async with sem:
+                    if breaker is not None and breaker.message is not None:  # tripped
+                        result.error, result.unreachable = breaker.message, False
+                        break
                     response = await asyncio.wait_for(
                         self._send(api, request), timeout=cfg.timeout + 5
                     )
@@ -214,16 +277,22 @@ class OpenAIClient:
                 break
             except Exception as exc:  # noqa: BLE001 - every failure becomes a counted error
                 result.error = _describe(exc)
+                result.unreachable = _is_unreachable(exc)
                 if attempt == cfg.max_retries or not _is_retryable(exc):
                     break
+                if breaker is not None and breaker.tripped:
+                    break  # the endpoint is gone: do not wait out the backoff
                 with self._stats_lock:
                     self.stats.retries += 1
                 delay = min(cfg.max_backoff, cfg.backoff * 2**attempt)
                 await asyncio.sleep(delay * (1 + random.random()))
         result.seconds = time.monotonic() - start
+        if breaker is not None:
+            breaker.observe(result)
         with self._stats_lock:
             self.stats.requests += 1
             self.stats.failures += result.error is not None
+            self.stats.aborted += (result.error or "").startswith(ABORTED)
             self.stats.tokens_in += result.tokens_in
             self.stats.tokens_out += result.tokens_out
         return result
@@ -272,9 +341,10 @@ class OpenAIClient:
         async def main() -> None:
             api = self.async_openai()
             sem = asyncio.Semaphore(self.config.concurrency)
+            breaker = Breaker(self.config.base_url, self.config.max_consecutive_failures)
 
             async def one(i: int, r: CompletionRequest) -> None:
-                out.put((i, await self.complete(api, r, sem)))
+                out.put((i, await self.complete(api, r, sem, breaker)))
 
             tasks.extend(asyncio.ensure_future(one(i, r)) for i, r in enumerate(requests))
             try:
@@ -320,3 +390,38 @@ def _fill(result: CompletionResult, response: Any, endpoint: str) -> None:
         result.tokens_in = int(usage.prompt_tokens or 0)
         result.tokens_out = int(usage.completion_tokens or 0)
     result.error = None
+
+
+def probe_models(base_url: str, api_key: str, timeout: float = 5.0) -> list[dict[str, Any]] | None:
+    """``GET {base_url}/models`` before a run: the models listed, or None when the endpoint
+    answers but lists none (not every server implements the route).
+
+    Raises:
+        BackendError: Nothing answers at ``base_url`` within ``timeout``, or it refuses the key.
+    """
+    import json
+    import urllib.error
+    import urllib.request
+
+    url = f"{base_url.rstrip('/')}/models"
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {api_key}"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            data = json.loads(r.read()).get("data")
+    except urllib.error.HTTPError as e:
+        if e.code in (401, 403):
+            raise BackendError(
+                f"{base_url} refused the API key (HTTP {e.code}); export the right key or name "
+                f"its variable with --api-key-env"
+            ) from None
+        return None
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise BackendError(
+            f"nothing answers at {base_url} ({reason}); start the server or fix --base-url"
+        ) from None
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(data, list):
+        return None
+    return [m for m in data if isinstance(m, dict)]

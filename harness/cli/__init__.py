@@ -43,6 +43,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "harness.cli.drift:drift",
         "Data drift between two text samples (files, task splits, run outputs).",
     ),
+    "cache": (
+        "harness.cli.cache:cache_cmd",
+        "Show the request cache by model and backend; prune or clear it.",
+    ),
     "parity": (
         "harness.cli.parity:parity",
         "HF vs vLLM greedy outputs; flags adapters with no effect.",

@@ -72,6 +72,13 @@ def model_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="auto (float32 on CPU, bf16 on GPU), float32, bfloat16, float16.",
         ),
         click.option(
+            "--max-connection-failures",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Server backends: stop the run after this many requests in a row cannot "
+            "connect (default 5).",
+        ),
+        click.option(
             "--chat-template/--no-chat-template",
             default=None,
             help="Apply the model's chat template (default: when it has one).",
@@ -90,7 +97,16 @@ def backend_options(kw: dict[str, Any]) -> dict[str, Any]:
     """
     from click.core import ParameterSource
 
-    keys = ("model", "base_url", "api_key_env", "batch_size", "concurrency", "device", "dtype")
+    keys = (
+        "model",
+        "base_url",
+        "api_key_env",
+        "batch_size",
+        "concurrency",
+        "device",
+        "dtype",
+        "max_connection_failures",
+    )
     ctx = click.get_current_context(silent=True)
 
     def given(key: str) -> bool:

@@ -234,7 +234,16 @@ def _exit_if_incomplete(results: list[Any]) -> None:
         sys.exit(INCOMPLETE_EXIT)
     failed = sum(r.record.counts.errors for r in bad)
     total = sum(r.record.counts.requests for r in bad)
-    first = next((e for r in bad for s in r.samples for e in s.errors), "unknown error")
+    errors = [e for r in bad for s in r.samples for e in s.errors]
+    aborted = next((e for e in errors if e.startswith("aborted: ")), None)
+    if aborted is not None:  # the endpoint died: say so, not the first connection error
+        click.echo(
+            f"error: {failed} of {total} requests failed and the run is recorded as "
+            f"incomplete: {aborted.removeprefix('aborted: ')}",
+            err=True,
+        )
+        sys.exit(INCOMPLETE_EXIT)
+    first = errors[0] if errors else "unknown error"
     click.echo(
         f"error: {failed} of {total} requests failed (first: {first}); their items were not "
         f"scored and the run is recorded as incomplete; fix the cause and rerun the same "

@@ -22,7 +22,7 @@ th,td{border:1px solid #d6dbe0;padding:4px 8px;text-align:left;vertical-align:to
 th{background:#f1f4f7;cursor:pointer;user-select:none;white-space:nowrap}
 th.sorted-asc::after{content:" \\25B2"}th.sorted-desc::after{content:" \\25BC"}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.ci{color:#69727d;font-size:11px}.bad{color:#b3261e;font-weight:600}
+.ci{color:#69727d;font-size:11px}.incomplete{color:#b3261e;font-size:11px}.bad{color:#b3261e;font-weight:600}
 .good{color:#1e7b34;font-weight:600}.muted{color:#69727d}
 pre{white-space:pre-wrap;margin:0;max-width:420px;font-size:12px}
 img{max-width:100%;border:1px solid #eee;margin:6px 0}
@@ -57,16 +57,23 @@ document.querySelectorAll('select.flipdir').forEach(s=>s.addEventListener('chang
 """
 
 
+INCOMPLETE_HTML = (
+    ' <span class="incomplete" title="incomplete run: failed requests were not scored">'
+    "⚠ incomplete</span>"
+)
+
+
 def _cell_html(cell: Cell | None) -> str:
+    mark = "" if cell is None or cell.complete else INCOMPLETE_HTML
     if cell is None or cell.value is None:
-        return '<td class="num" data-value="">–</td>'
+        return f'<td class="num" data-value="">–{mark}</td>'
     ci = ""
     if cell.ci_low is not None and cell.ci_high is not None:
         ci = f' <span class="ci">[{cell.ci_low:.3f}, {cell.ci_high:.3f}]</span>'
     title = f"n={cell.n}, {cell.method}, run {cell.run_id}"
     return (
         f'<td class="num" data-value="{cell.value:.6g}" title="{escape(title)}">'
-        f"{cell.value:.3f}{ci}</td>"
+        f"{cell.value:.3f}{ci}{mark}</td>"
     )
 
 

@@ -18,12 +18,18 @@ def _md(text: str, width: int = 80) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
+INCOMPLETE = " ⚠ incomplete"  # marks a cell whose run left failed requests unscored
+
+
 def _cell(cell: Cell | None) -> str:
-    if cell is None or cell.value is None:
+    if cell is None:
         return "–"
+    mark = "" if cell.complete else INCOMPLETE
+    if cell.value is None:
+        return "–" + mark
     if cell.ci_low is None or cell.ci_high is None:
-        return f"{cell.value:.3f}"
-    return f"{cell.value:.3f} [{cell.ci_low:.3f}, {cell.ci_high:.3f}]"
+        return f"{cell.value:.3f}{mark}"
+    return f"{cell.value:.3f} [{cell.ci_low:.3f}, {cell.ci_high:.3f}]{mark}"
 
 
 def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str:

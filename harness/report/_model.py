@@ -23,6 +23,7 @@ from harness.gate._runset import (
     find_baseline,
     lower_is_better,
 )
+from harness.record import Fingerprint
 from harness.report._forgetting import forgetting_lines
 from harness.report._sections import Section, run_sections
 
@@ -32,7 +33,11 @@ MAX_FLIPS = 200
 
 @dataclass
 class Cell:
-    """One leaderboard entry: a metric with its 95% interval."""
+    """One leaderboard entry: a metric with its 95% interval.
+
+    ``complete`` is False for a run whose status is not complete (failed requests were left
+    out): writers mark such cells visibly.
+    """
 
     value: float | None
     ci_low: float | None
@@ -40,6 +45,7 @@ class Cell:
     n: int
     method: str
     run_id: str
+    complete: bool = True
 
 
 @dataclass
@@ -190,7 +196,74 @@ def read_loss_curve(run: LoadedRun) -> LossCurve | str | None:
 def _cell(run: LoadedRun, metric: str) -> Cell:
     m = run.record.metrics[metric]
     value = None if m.value is None or math.isnan(m.value) else m.value
-    return Cell(value, m.ci_low, m.ci_high, m.n, m.method, run.record.run_id)
+    complete = run.record.status == "complete"
+    return Cell(value, m.ci_low, m.ci_high, m.n, m.method, run.record.run_id, complete)
+
+
+def _digest(run: LoadedRun) -> str | None:
+    fp = run.record.fingerprint
+    return fp.digest if fp else None
+
+
+def task_columns(runs: list[LoadedRun]) -> dict[str, str]:
+    """Run id -> the task's column label: the task name, or, where runs of one task name
+    evaluated different things (fingerprints), the name plus what differs, e.g.
+    ``instruct [data=a.jsonl]``, so such runs are never merged into one cell."""
+    by_task: dict[str, dict[str | None, Fingerprint | None]] = {}
+    for run in runs:
+        by_task.setdefault(run.task, {})[_digest(run)] = run.record.fingerprint
+    labels: dict[tuple[str, str | None], str] = {}
+    out: dict[str, str] = {}
+    for run in runs:
+        variants = by_task[run.task]
+        if len(variants) == 1:
+            out[run.record.run_id] = run.task
+            continue
+        key = (run.task, _digest(run))
+        if key not in labels:
+            what = _what_differs(run.record.fingerprint, list(variants.values()))
+            labels[key] = f"{run.task} [{what}]"
+        out[run.record.run_id] = labels[key]
+    return out
+
+
+def _what_differs(fp: Fingerprint | None, pool: list[Fingerprint | None]) -> str:
+    """The parts of ``fp`` that tell it apart from the other fingerprints in ``pool``: data
+    file names (or the files whose content differs, with their sha256 prefix), the task file,
+    then the task parameters that differ."""
+    files = fp.data_files if fp else {}
+    parts: list[str] = []
+    if len({_data_names(f) for f in pool}) > 1:
+        parts.append(f"data={_data_names(fp)}")
+    elif len({json.dumps(f.data_files if f else None, sort_keys=True) for f in pool}) > 1:
+        changed = [n for n in sorted(files) if len({_file_sha(f, n) for f in pool}) > 1]
+        parts.append("data=" + ",".join(f"{Path(n).name}@{files[n][:8]}" for n in changed))
+    task_file = Path(fp.task_file).name if fp and fp.task_file else "-"
+    if len({f.task_file if f else None for f in pool}) > 1:
+        parts.append(f"task={task_file}")
+    elif len({f.task_file_sha256 if f else None for f in pool}) > 1:
+        parts.append(f"task={task_file}@{((fp.task_file_sha256 if fp else None) or '-')[:8]}")
+    params = fp.task_params if fp else {}
+    for key in sorted({k for f in pool if f for k in f.task_params}):
+        values = {json.dumps((f.task_params if f else {}).get(key), default=str) for f in pool}
+        value = params.get(key)
+        if isinstance(value, str) and "/" in value:
+            value = Path(value).name  # a data path: its name says enough
+            if parts and value in _data_names(fp).split(","):
+                continue  # already shown as data=...
+        if len(values) > 1:
+            parts.append(f"{key}={value}")
+    return ", ".join(parts) or f"run={fp.digest if fp else 'no fingerprint'}"
+
+
+def _data_names(f: Fingerprint | None) -> str:
+    if f is None:
+        return "?"
+    return ",".join(Path(n).name for n in sorted(f.data_files)) or (f.data_source or "?")
+
+
+def _file_sha(f: Fingerprint | None, name: str) -> str | None:
+    return f.data_files.get(name) if f else None
 
 
 def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> Report:
@@ -199,10 +272,11 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
     runs = sorted(runs, key=lambda r: r.record.created_at)
     rows: dict[str, Row] = {}
     columns: list[str] = []
+    column_of = task_columns(runs)
     for run in runs:
         row = rows.setdefault(run.label, Row(run.label, run.record.model.id, run.adapter))
         for metric in run.record.metrics:
-            key = f"{run.task}/{metric}"
+            key = f"{column_of[run.record.run_id]}/{metric}"
             if key not in columns:
                 columns.append(key)
             if key in row.cells:
@@ -225,7 +299,8 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
                 curves.append(curve)
             elif isinstance(curve, str):
                 notes.append(curve)
-        base = find_baseline(run, [r for r in runs if r.adapter is None])
+        same_data = [r for r in runs if r.adapter is None and _digest(r) == _digest(run)]
+        base = find_baseline(run, same_data)  # never against a run on other data
         if base is None:
             notes.append(f"{run.label} {run.task}: no base-model run to compare with")
             continue
@@ -233,7 +308,7 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
             rc = compare_runs(base, run, metric)
             if rc is None:
                 continue
-            d = Delta(run.task, metric, base.label, run.label, rc)
+            d = Delta(column_of[run.record.run_id], metric, base.label, run.label, rc)
             if rc.result.kind == "paired-binary":
                 d.flips, d.flips_total = _flips(base, run, metric)
             deltas.append(d)

@@ -3,6 +3,7 @@ templates, few-shot exemplars, and wrapping scorers with the file's extraction s
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import re
@@ -268,4 +269,16 @@ def build_task(spec: TaskSpec, base: Path, source: str = "") -> Task:
         + "\n\n[next turn]\n\n".join(spec.prompt.turns or [spec.prompt.first()])
         + ("\n\nfewshot answer: " + spec.fewshot.answer if spec.fewshot else ""),
         mode=spec.mode,
+        **_source(source),
     )
+
+
+def _source(source: str) -> dict[str, Any]:
+    """The task file and its hash, for the run's fingerprint."""
+    path = Path(source) if source else None
+    if path is None or not path.is_file():
+        return {}
+    return {
+        "source_file": str(path.resolve()),
+        "source_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }

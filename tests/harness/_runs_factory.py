@@ -15,6 +15,7 @@ from harness.record import (
     AdapterRecord,
     Counts,
     DatasetRecord,
+    Fingerprint,
     GenerationRecord,
     HarnessInfo,
     HostInfo,
@@ -47,6 +48,7 @@ def make_run(
     created_at: str = "2026-11-22T10:00:00+00:00",
     extra_metrics: dict[str, Sequence[float]] | None = None,
     status: str = "complete",
+    fingerprint: Fingerprint | None = None,
 ) -> Path:
     """Writes one run folder whose per-item ``metric`` values are ``correct``."""
     n = len(correct)
@@ -110,6 +112,7 @@ def make_run(
             limit=n,
             seed=0,
         ),
+        fingerprint=fingerprint,
         model=ModelRecord(
             id=MODEL,
             path="/models/smollm2",

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from _openai_stub import send_json
 
 from harness._errors import BackendError
 from harness.backends.openai_client import ClientConfig, CompletionRequest, OpenAIClient
@@ -70,12 +71,7 @@ def _handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
             )
 
         def _send(self, code: int, payload: dict[str, Any]) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, code, payload)
 
     return Handler
 
@@ -119,6 +115,7 @@ def test_completions_and_chat_round_trip(server: tuple[FakeServer, str]) -> None
         "requests": 2,
         "retries": 0,
         "failures": 0,
+        "aborted": 0,
         "tokens_in": 6,
         "tokens_out": 4,
     }
