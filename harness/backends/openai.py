@@ -24,6 +24,7 @@ from harness._errors import BackendError, ModelError
 from harness._models import ResolvedModel, resolve_model
 from harness._types import Generation, GenerationParams, Prompt
 from harness.backends._base import AdapterSpec, Backend, ModelInfo, Rendered
+from harness.backends._engine_args import engine_identity, launch_engine_args, server_argv
 from harness.backends._vllm_common import VLLM_LORA_RANKS, PromptRenderer, default_dtype
 from harness.backends.openai_client import (
     DEFAULT_KEY_ENV,
@@ -218,6 +219,8 @@ class VLLMServerBackend(OpenAIBackend):
         api_key_env: Environment variable with the key of an already running server (a
             server harness launches needs none).
         timeout: Seconds per request attempt.
+        engine_args: Further vLLM engine arguments for a launched server (appended to its
+            command line as ``--kebab-case`` flags); see `harness.backends._engine_args`.
     """
 
     name = "vllm-server"
@@ -240,15 +243,18 @@ class VLLMServerBackend(OpenAIBackend):
         api_key_env: str = DEFAULT_KEY_ENV,
         timeout: float = 300.0,
         resolved: ResolvedModel | None = None,
+        engine_args: dict[str, Any] | None = None,
     ) -> None:
+        self.engine_args = launch_engine_args(engine_args, base_url)
         self.resolved = resolved or resolve_model(model)
         self.renderer = PromptRenderer(self.resolved.path, chat_template)
         self.launch_base_url = base_url
         self.server_kwargs: dict[str, Any] = {
             "dtype": dtype,
-            "max_model_len": max_model_len,
+            "max_model_len": self.engine_args.get("max_model_len", max_model_len),
             "kv_cache_gib": kv_cache_gib,
-            "max_lora_rank": max_lora_rank,
+            "max_lora_rank": self.engine_args.get("max_lora_rank", max_lora_rank),
+            "extra_args": tuple(server_argv(self.engine_args)),
             "startup_timeout": startup_timeout,
             "log_path": Path(log_path) if log_path else None,
         }
@@ -270,10 +276,10 @@ class VLLMServerBackend(OpenAIBackend):
         identity = super().cache_identity()
         identity["endpoint"] = self.launch_base_url.rstrip("/") if self.launch_base_url else None
         identity["max_model_len"] = self.server_kwargs["max_model_len"]
-        return identity
+        return identity | engine_identity(self.engine_args)
 
     def model_info(self) -> ModelInfo:
-        extra = self._extra()
+        extra = self._extra() | ({"engine_args": self.engine_args} if self.engine_args else {})
         if self.server is not None:
             extra.update(
                 launched=True,
