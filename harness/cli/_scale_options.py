@@ -106,7 +106,15 @@ def ray_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def scaled_backend(name: str, options: dict[str, Any], kw: dict[str, Any]) -> Any:
-    """``name`` itself, or with ``--ray`` a `RayReplicas` wrapper (started lazily)."""
+    """``name`` itself, or with ``--ray`` a `RayReplicas` wrapper (started lazily).
+
+    The engine settings join ``options`` (as ``engine_args``) when any was given, so a backend
+    that does not take them (``hf``) refuses them by name.
+    """
+    engine = engine_args(kw)
+    if engine:
+        _require_engine_backend(name, engine)
+        options["engine_args"] = engine
     address = kw.get("ray_address")
     if address is None:
         if kw.get("replicas") is not None or kw.get("replica_gpus") is not None:
@@ -120,3 +128,16 @@ def scaled_backend(name: str, options: dict[str, Any], kw: dict[str, Any]) -> An
         replica_gpus=kw.get("replica_gpus"),
     )
     return RayReplicas(name, options, ray)
+
+
+def _require_engine_backend(name: str, engine: dict[str, Any]) -> None:
+    import inspect
+
+    from harness.backends import backends
+
+    if "engine_args" not in inspect.signature(backends.get(name)).parameters:
+        flags = ", ".join(sorted(engine))
+        raise HarnessError(
+            f"backend {name!r} takes no vLLM engine settings ({flags}); "
+            f"use --backend vllm or --backend vllm-server"
+        )

@@ -19,6 +19,7 @@ from harness.cli._common import (
     runs_dir_option,
 )
 from harness.cli._judge_options import judge_options, run_judge
+from harness.cli._scale_options import engine_options, ray_options, scaled_backend
 
 
 @click.command("run")
@@ -103,6 +104,8 @@ from harness.cli._judge_options import judge_options, run_judge
     "--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the table."
 )
 @judge_options
+@engine_options
+@ray_options
 def run(
     task_name: str,
     adapters: tuple[str, ...],
@@ -140,11 +143,13 @@ def run(
         runs_dir=resolve_runs_dir(output_dir),
         reporter=Reporter() if as_json else RichReporter(),
     )
+    options = backend_options(model_kw)
+    engine = scaled_backend(model_kw["backend"], options, model_kw)  # a name, or Ray replicas
     try:
         results = run_eval(
             task_name,
-            backend=model_kw["backend"],
-            backend_options=backend_options(model_kw),
+            backend=engine,
+            backend_options=options,
             adapters=adapters,
             include_base=include_base,
             task_params=params,
@@ -165,6 +170,9 @@ def run(
             err=True,
         )
         sys.exit(130)
+    finally:
+        if not isinstance(engine, str):
+            engine.close()  # run_eval leaves a built backend open: it is ours to stop
     if as_json:
         click.echo(json.dumps([_summary(r) for r in results], indent=2))
     else:
