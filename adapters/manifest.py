@@ -17,6 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from adapters.distributed import settings
+
 MANIFEST = "adapter_manifest.json"
 MANIFEST_VERSION = 1
 
@@ -69,6 +71,7 @@ class AdapterManifest(BaseModel):
     device: str
     dtype: str
     versions: dict[str, str]
+    distributed: dict[str, Any] = {}  # world_size, strategy (ddp/fsdp/deepspeed), backend
 
 
 def loss_history(log_history: list[dict[str, Any]]) -> list[LossPoint]:
@@ -139,6 +142,7 @@ def build_manifest(session: Any, **fields: Any) -> AdapterManifest:
         device=session.device,
         dtype=session.dtype,
         versions=_versions(),
+        distributed=settings(session.device),
         **fields,
     )
 
