@@ -72,14 +72,16 @@ def train(
         data_dir=data_dir,
         resume=not no_resume,
     )
-    if num_processes > 1 and world().size == 1:
-        _launch(num_processes, request, recipe, overrides)
+    launched = num_processes > 1 and world().size == 1
+    if launched:
+        _launch(num_processes, request, recipe, overrides)  # its rank 0 reports the adapter
         folder = out
     else:
         folder = run_training(request)
     if not is_main_process():
         return  # rank 0 reports and evaluates
-    click.echo(f"adapter written to {folder} (registered as {folder.name!r})")
+    if not launched:
+        click.echo(f"adapter written to {folder} (registered as {folder.name!r})")
     if evaluate:
         from adapters.compare import compare_base_and_adapter
 
@@ -93,7 +95,10 @@ def _launch(num_processes: int, req: Any, recipe: str, overrides: tuple[str, ...
     """Runs this training (without ``--eval``: this process evaluates afterwards) on N
     processes under accelerate."""
     from adapters.distributed import launch
+    from harness import resolve_model
     from harness._errors import HarnessError
+
+    resolve_model(req.model)  # converted/hashed once here, not raced by every rank
 
     argv = ["train", "--out", str(req.out), "--recipe", recipe]
     for flag, value in [
