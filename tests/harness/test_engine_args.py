@@ -8,22 +8,20 @@ the server by one that records its `ServerConfig`. The names are checked against
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from test_backend_options import _run_with
 
-from harness._errors import BackendOptionError, HarnessError, ModelError
+from harness._errors import BackendOptionError, ModelError
 from harness._models import ResolvedModel
 from harness.backends import AdapterSpec, vllm_server
 from harness.backends import _engine_args as ea
 from harness.backends import openai as openai_module
 from harness.backends import vllm as vllm_module
-from harness.cli import cli
 
 # One value per dedicated flag, as typed on the command line and as vLLM gets it.
 FLAGS = [
@@ -44,22 +42,9 @@ EXPECTED = {name: value for _, _, name, value in FLAGS}
 KNOWN = frozenset(EXPECTED) | {"max_num_batched_tokens", "enable_prefix_caching"}
 
 
-class _Stop(HarnessError):
-    pass
-
-
 def _cli_options(monkeypatch: pytest.MonkeyPatch, data_dir: Path, args: list[str]) -> Any:
     """``harness run`` up to the backend: (exit code, stderr, what `build_backend` got)."""
-    seen: dict[str, Any] = {}
-
-    def fake_build(name: str, **options: Any) -> Any:
-        seen.update(name=name, options=options)
-        raise _Stop("stopped before the model")
-
-    monkeypatch.setattr(importlib.import_module("harness._eval"), "build_backend", fake_build)
-    base = ["run", "-t", "gsm8k", "--limit", "1", "--data-dir", str(data_dir), "--no-cache"]
-    res = CliRunner().invoke(cli, base + args, catch_exceptions=False)
-    return res.exit_code, res.stderr, seen
+    return _run_with(monkeypatch, data_dir, args)
 
 
 def test_every_flag_reaches_the_backend(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
