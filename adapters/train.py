@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.callbacks import ProgressPrinter, TimeLimit
+from adapters.callbacks import ProgressPrinter, TimeLimit, stage
 from adapters.data import (
     DataSource,
     Example,
@@ -184,6 +184,7 @@ def setup(request: TrainRequest) -> Session:
 
     recipe = request.recipe
     train_ex, eval_ex, source = _examples(request)  # data errors first: they need no torch
+    stage(f"formatting {len(train_ex)} training and {len(eval_ex)} validation examples")
     device, precision = pick_device(recipe)
     base = resolve_model(request.model)
     from transformers import AutoTokenizer
@@ -202,6 +203,7 @@ def setup(request: TrainRequest) -> Session:
         raise DataError(
             "no example fits max_seq_length with room for its completion; raise max_seq_length"
         )
+    stage(f"loading {base.id} ({precision} on {device})")
     model = _load_model(base, device, precision, recipe)
     if recipe.special_tokens:
         model.resize_token_embeddings(len(tokenizer))
@@ -302,6 +304,7 @@ def fit(session: Session) -> None:
     callbacks: list[Any] = [ProgressPrinter(budget), TimeLimit(budget)]
     if recipe.validation.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(recipe.validation.early_stopping_patience))
+    stage("building the trainer (LoRA layers, data collation)")
     session.trainer = _trainer_class()(
         model=session.model,
         args=_sft_config(session),

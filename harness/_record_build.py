@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import record as rec
+from harness._context import TokenPrice
 from harness._data import DataOptions, Dataset
 from harness._host import git_state, harness_version, host_info
 from harness._requests import Batch
@@ -45,6 +46,8 @@ class VariantRun:
         wall: Seconds from start to scores.
         group_id: Shared by the variants evaluated together.
         command: The argv that started the run (redacted when recorded).
+        system_prompt: The ``--system-prompt`` every item got (None: the task's prompts).
+        price: The endpoint's price per token (None: no cost estimate).
     """
 
     task: Task
@@ -62,6 +65,8 @@ class VariantRun:
     wall: float
     group_id: str
     command: list[str]
+    system_prompt: str | None = None
+    price: TokenPrice | None = None
 
     @property
     def variant(self) -> str:
@@ -82,12 +87,17 @@ def build_record(run: VariantRun) -> tuple[rec.RunRecord, list[rec.SampleRecord]
         task=_task_info(run.task),
         dataset=_dataset_record(run),
         model=_model_record(run),
-        generation=rec.GenerationRecord(**run.params.to_dict(), batch_size=run.backend.batch_size),
+        generation=rec.GenerationRecord(
+            **run.params.to_dict(),
+            batch_size=run.backend.batch_size,
+            system_prompt=run.system_prompt,
+        ),
         scorers=[s.spec() for s in run.task.scorers],
         metrics=metrics,
         extra=extra,
         counts=_counts(run),
         timing=_timing(run),
+        usage=_usage(run),
         host=rec.HostInfo(**host_info()),
         command=redact(run.command),
     )
@@ -129,8 +139,14 @@ def _dataset_record(run: VariantRun) -> rec.DatasetRecord:
         n_total=info.n_total,
         n_evaluated=len(run.dataset.samples),
         limit=run.data.limit,
+        sample=run.data.sample,
         seed=run.data.seed,
+        ids=[s.id for s in run.dataset.samples] if _subset(run) else None,
     )
+
+
+def _subset(run: VariantRun) -> bool:
+    return run.data.limit is not None or run.data.sample is not None
 
 
 def _model_record(run: VariantRun) -> rec.ModelRecord:
@@ -187,6 +203,24 @@ def _engine_start(backend: Backend) -> float | None:
     if start is None:
         start = getattr(getattr(backend, "server", None), "startup_s", None)
     return None if start is None else round(float(start), 3)
+
+
+def _usage(run: VariantRun) -> rec.Usage:
+    """Model tokens and their cost; judge scorers add their own tokens to the record.
+
+    A log-likelihood request generates nothing: the continuation tokens it scores are input.
+    """
+    b, price = run.batch, run.price
+    tokens_in, tokens_out = b.tokens_in, b.tokens_out
+    if run.task.mode == "loglikelihood":
+        tokens_in, tokens_out = tokens_in + tokens_out, 0
+    return rec.Usage(
+        model_tokens_in=tokens_in,
+        model_tokens_out=tokens_out,
+        price_per_1k_in=price.per_1k_in if price else None,
+        price_per_1k_out=price.per_1k_out if price else None,
+        cost=round(price.cost(tokens_in, tokens_out), 6) if price else None,
+    )
 
 
 def _sample_records(run: VariantRun) -> list[rec.SampleRecord]:

@@ -40,6 +40,15 @@ class Prompt:
         msgs = ((Message("system", system),) if system else ()) + (Message("user", text),)
         return cls(messages=msgs, text=(system + "\n\n" if system else "") + text)
 
+    def with_system(self, system: str) -> Prompt:
+        """This prompt with ``system`` leading its system turn: the task's own system text, if
+        any, follows after a blank line, so its instructions are kept. The completion-style
+        text gets ``system`` as a first paragraph."""
+        own = [m.content for m in self.messages if m.role == "system"]
+        turns = tuple(m for m in self.messages if m.role != "system")
+        merged = "\n\n".join([system, *own])
+        return Prompt(messages=(Message("system", merged), *turns), text=f"{system}\n\n{self.text}")
+
 
 @dataclass
 class Sample:

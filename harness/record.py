@@ -43,8 +43,14 @@ class DatasetRecord(_Model):
     files: dict[str, str] = Field(default_factory=dict, description="file name -> sha256")
     n_total: int = Field(description="items in the split before --limit")
     n_evaluated: int = Field(description="items evaluated")
-    limit: int | None = None
+    limit: int | float | None = Field(None, description="--limit: first N items or a fraction")
+    sample: int | float | None = Field(
+        None, description="--sample: a seeded random subset of N items (or a fraction)"
+    )
     seed: int = Field(description="seed for few-shot selection and item sampling")
+    ids: list[str] | None = Field(
+        None, description="ids of the evaluated items when --limit or --sample chose a subset"
+    )
 
 
 class AdapterRecord(_Model):
@@ -79,6 +85,9 @@ class GenerationRecord(_Model):
     n: int = Field(description="completions per item")
     seed: int
     batch_size: int | None = None
+    system_prompt: str | None = Field(
+        None, description="--system-prompt given to every item (chat turns: the system turn)"
+    )
 
 
 class MetricRecord(_Model):
@@ -109,6 +118,27 @@ class Timing(_Model):
         None,
         description="seconds the engine took to start (vLLM engine, Ray replicas), part of "
         "the set-up before the first request and not of wall_s",
+    )
+
+
+class Usage(_Model):
+    """Tokens spent by one variant, and what they cost when a price is configured."""
+
+    model_tokens_in: int = Field(
+        0,
+        description="prompt tokens of the model requests (log-likelihood requests: the scored "
+        "continuation tokens, as far as the backend reports them)",
+    )
+    model_tokens_out: int = Field(0, description="generated tokens of the model requests")
+    # Filled by judge scorers (LLM-as-judge, RAGAS); None when the run had no judge calls.
+    judge_tokens_in: int | None = Field(None, description="prompt tokens of judge calls")
+    judge_tokens_out: int | None = Field(None, description="generated tokens of judge calls")
+    price_per_1k_in: float | None = Field(None, description="--price-per-1k-tokens, input")
+    price_per_1k_out: float | None = Field(None, description="--price-per-1k-tokens, output")
+    cost: float | None = Field(
+        None,
+        description="estimated cost of the model tokens at those prices (every request of the "
+        "run, cached answers included: what the evaluation costs from scratch)",
     )
 
 
@@ -143,6 +173,7 @@ class RunRecord(_Model):
     extra: dict[str, Any] = Field(default_factory=dict, description="e.g. confusion matrices")
     counts: Counts
     timing: Timing
+    usage: Usage = Field(default_factory=Usage, description="tokens and estimated cost")
     host: HostInfo
     command: list[str] = Field(default_factory=list, description="argv that produced the run")
 

@@ -19,6 +19,7 @@ from typing import Any
 from harness._errors import BackendError, ModelError
 from harness._models import ResolvedModel, resolve_model
 from harness._types import Generation, GenerationParams, Prompt
+from harness._waiting import waiting
 from harness.backends import _cleanup
 from harness.backends._base import (
     AdapterSpec,
@@ -150,7 +151,8 @@ class VLLMBackend(Backend):
         kwargs = offline_kwargs(kwargs, self.engine_args, on_cpu())
         t0 = time.monotonic()
         try:
-            self.llm = LLM(**kwargs)
+            with waiting(f"the vLLM engine to start ({self.resolved.id})"):
+                self.llm = LLM(**kwargs)
         except Exception as e:  # vLLM raises many types; all mean "engine did not start"
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
             raise BackendError(

@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Train a LoRA adapter (bundled recipe); --eval compares it.",
     ),
     "adapters": ("harness.cli.adapters:adapters_cmd", "List the registered LoRA adapters."),
+    "runs": ("harness.cli.runs:runs_cmd", "List, show, diff and delete stored runs."),
+    "view": ("harness.cli.view:view", "Browse runs in a local web page (127.0.0.1)."),
     "report": ("harness.cli.report:report", "Leaderboard report (HTML + Markdown) from runs."),
     "gate": ("harness.cli.gate:gate", "Release gate: check runs against a YAML policy."),
     "judge-pairwise": (
