@@ -17,6 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from adapters.distributed import settings
+
 MANIFEST = "adapter_manifest.json"
 MANIFEST_VERSION = 1
 
@@ -72,6 +74,7 @@ class AdapterManifest(BaseModel):
     drift: dict[str, Any] | None = Field(
         None, description="validation vs training prompts: a harness.drift record (drift.json)"
     )
+    distributed: dict[str, Any] = {}  # world_size, strategy (ddp/fsdp/deepspeed), backend
 
 
 def loss_history(log_history: list[dict[str, Any]]) -> list[LossPoint]:
@@ -143,6 +146,7 @@ def build_manifest(session: Any, **fields: Any) -> AdapterManifest:
         dtype=session.dtype,
         versions=_versions(),
         drift=getattr(session, "drift", None),
+        distributed=settings(session.device),
         **fields,
     )
 

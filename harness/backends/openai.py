@@ -23,6 +23,7 @@ from harness._errors import BackendError, ModelError
 from harness._models import ResolvedModel, resolve_model
 from harness._types import Generation, GenerationParams, Prompt
 from harness.backends._base import AdapterSpec, Backend, ModelInfo, Rendered
+from harness.backends._engine_args import engine_identity, launch_engine_args, server_argv
 from harness.backends._vllm_common import (
     VLLM_LORA_RANKS,
     PromptRenderer,
@@ -231,6 +232,8 @@ class VLLMServerBackend(OpenAIBackend):
             server harness launches needs none).
         timeout: Seconds per request attempt.
         max_connection_failures: Requests in a row that cannot connect before the run stops.
+        engine_args: Further vLLM engine arguments for a launched server (appended to its
+            command line as ``--kebab-case`` flags); see `harness.backends._engine_args`.
     """
 
     name = "vllm-server"
@@ -256,7 +259,9 @@ class VLLMServerBackend(OpenAIBackend):
         resolved: ResolvedModel | None = None,
         device: str | None = None,
         gpu_memory_utilization: float | None = None,
+        engine_args: dict[str, Any] | None = None,
     ) -> None:
+        self.engine_args = launch_engine_args(engine_args, base_url)
         self.resolved = resolved or resolve_model(model)
         self.renderer = PromptRenderer(self.resolved.path, chat_template)
         self.launch_base_url = base_url
@@ -264,9 +269,10 @@ class VLLMServerBackend(OpenAIBackend):
             "dtype": dtype,
             "device": device,
             "gpu_memory_utilization": gpu_memory_utilization,
-            "max_model_len": max_model_len,
+            "max_model_len": self.engine_args.get("max_model_len", max_model_len),
             "kv_cache_gib": kv_cache_gib,
-            "max_lora_rank": max_lora_rank,
+            "max_lora_rank": self.engine_args.get("max_lora_rank", max_lora_rank),
+            "extra_args": tuple(server_argv(self.engine_args)),
             "startup_timeout": startup_timeout,
             "log_path": Path(log_path) if log_path else None,
         }
@@ -292,10 +298,11 @@ class VLLMServerBackend(OpenAIBackend):
             identity.update(endpoint=self.launch_base_url.rstrip("/"), served=self.served_name)
         else:
             identity["endpoint"] = None
-        return identity
+        identity["max_model_len"] = self.server_kwargs["max_model_len"]
+        return identity | engine_identity(self.engine_args)
 
     def model_info(self) -> ModelInfo:
-        extra = self._extra()
+        extra = self._extra() | ({"engine_args": self.engine_args} if self.engine_args else {})
         if self.server is not None:
             extra.update(
                 launched=True,

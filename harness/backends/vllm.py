@@ -30,6 +30,12 @@ from harness.backends._base import (
     ModelInfo,
     Rendered,
 )
+from harness.backends._engine_args import (
+    check_engine_args,
+    engine_identity,
+    offline_defaults,
+    offline_kwargs,
+)
 from harness.backends._vllm_common import (
     VLLM_LORA_RANKS,
     PromptRenderer,
@@ -60,6 +66,8 @@ class VLLMBackend(Backend):
             visible GPU, so "cuda:N" with N > 0 is refused (use ``--backend vllm-server``).
         max_lora_rank: Serve ranks up to this (None: the largest adapter rank).
         resolved: An already resolved model (skips resolving ``model``).
+        engine_args: Further vLLM ``EngineArgs`` (``--tensor-parallel-size``, ``--engine-arg``);
+            checked against vLLM, recorded, and the answer-changing ones join the cache key.
     """
 
     name = "vllm"
@@ -79,9 +87,11 @@ class VLLMBackend(Backend):
         max_lora_rank: int | None = None,
         resolved: ResolvedModel | None = None,
         device: str = "auto",
+        engine_args: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(chat_template=chat_template, batch_size=batch_size)
         require_vllm()
+        self.engine_args = check_engine_args(engine_args)
         self.device = vllm_device(device)
         if self.device.startswith("cuda:") and device_index(self.device) != 0:
             raise ModelError(
@@ -91,10 +101,10 @@ class VLLMBackend(Backend):
             )
         self.dtype = default_dtype(dtype, self.device)
         self.resolved = resolved or resolve_model(model)
-        self.max_model_len = max_model_len
+        self.max_model_len = self.engine_args.get("max_model_len", max_model_len)
         self.kv_cache_gib = kv_cache_gib
         self.gpu_memory_utilization = gpu_memory_utilization
-        self.max_lora_rank = max_lora_rank
+        self.max_lora_rank = self.engine_args.get("max_lora_rank", max_lora_rank)
         self.renderer = PromptRenderer(self.resolved.path, chat_template)
         self.chat_template = self.renderer.chat_template
         self.llm: Any = None
@@ -112,8 +122,13 @@ class VLLMBackend(Backend):
                 "engine": "vllm-offline",
                 "max_model_len": self.max_model_len,
                 "weights_hash_s": self.resolved.hash_s,
-            },
+            }
+            | ({"engine_args": self.engine_args} if self.engine_args else {}),
         )
+
+    def cache_identity(self) -> dict[str, Any]:
+        effective = offline_defaults(self.device == "cpu") | self.engine_args
+        return super().cache_identity() | engine_identity(effective)
 
     def render(self, prompt: Prompt) -> Rendered:
         return self.renderer.render(prompt)
@@ -152,6 +167,7 @@ class VLLMBackend(Backend):
         if adapters:
             rank, n = lora_limits(adapters, self.max_lora_rank)
             kwargs.update(enable_lora=True, max_lora_rank=rank, max_loras=n)
+        kwargs = offline_kwargs(kwargs, self.engine_args, self.device == "cpu")
         t0 = time.monotonic()
         try:
             with waiting(f"the vLLM engine to start ({self.resolved.id})"):

@@ -25,6 +25,7 @@ from harness.cli._common import (
 )
 from harness.cli._judge_options import judge_options, run_judge
 from harness.cli._run_output import print_combined, print_tables, summary
+from harness.cli._scale_options import engine_options, ray_options, scaled_backend
 from harness.cli._selection import (
     COUNT,
     parse_price,
@@ -140,6 +141,8 @@ from harness.cli._selection import (
     "or a YAML file); reports the answer-change rate and the paired score gap.",
 )
 @judge_options
+@engine_options
+@ray_options
 def run(
     task_name: str,
     adapters: tuple[str, ...],
@@ -184,11 +187,13 @@ def run(
         price=parse_price(price),
     )
     suite = parse_task_arg(task_name)
+    options = backend_options(model_kw)
+    engine = scaled_backend(model_kw["backend"], options, model_kw)  # a name, or Ray replicas
     try:
         results = run_eval(
             suite,
-            backend=model_kw["backend"],
-            backend_options=backend_options(model_kw),
+            backend=engine,
+            backend_options=options,
             adapters=adapters,
             include_base=include_base,
             task_params=params,
@@ -211,6 +216,9 @@ def run(
             err=True,
         )
         sys.exit(130)
+    finally:
+        if not isinstance(engine, str):
+            engine.close()  # run_eval leaves a built backend open: it is ours to stop
     if as_json:
         click.echo(json.dumps([summary(r) for r in results], indent=2))
     else:

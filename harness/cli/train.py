@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -29,6 +30,13 @@ import click
     "--eval", "evaluate", is_flag=True, help="Then evaluate base and adapter on the test split."
 )
 @click.option("--limit", type=int, default=100, show_default=True, help="Test items for --eval.")
+@click.option(
+    "--num-processes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Train on N processes under accelerate (DDP: one per GPU, gloo on CPU).",
+)
 @click.argument("overrides", nargs=-1)
 def train(
     task_name: str | None,
@@ -40,9 +48,11 @@ def train(
     no_resume: bool,
     evaluate: bool,
     limit: int,
+    num_processes: int,
     overrides: tuple[str, ...],
 ) -> None:
     """Train a LoRA adapter; OVERRIDES are recipe key=value pairs (lora.r=16 lr=1e-3)."""
+    from adapters.distributed import is_main_process, world
     from adapters.recipe import load_recipe, recipe_path
     from adapters.train import TrainRequest
     from adapters.train import train as run_training
@@ -50,25 +60,61 @@ def train(
 
     if evaluate and not task_name:
         raise HarnessError("--eval needs --task (the task whose test split is scored)")
-    parsed = load_recipe(recipe, list(overrides))
+    parsed = load_recipe(recipe, list(overrides))  # a bad recipe fails before any launch
     source = str(recipe_path(recipe)) + (f" {' '.join(overrides)}" if overrides else "")
-    folder = run_training(
-        TrainRequest(
-            out=out,
-            recipe=parsed,
-            recipe_source=source,
-            model=model,
-            task=task_name,
-            data=data,
-            data_dir=data_dir,
-            resume=not no_resume,
-        )
+    request = TrainRequest(
+        out=out,
+        recipe=parsed,
+        recipe_source=source,
+        model=model,
+        task=task_name,
+        data=data,
+        data_dir=data_dir,
+        resume=not no_resume,
     )
-    click.echo(f"adapter written to {folder} (registered as {folder.name!r})")
+    launched = num_processes > 1 and world().size == 1
+    if launched:
+        _launch(num_processes, request, recipe, overrides)  # its rank 0 reports the adapter
+        folder = out
+    else:
+        folder = run_training(request)
+    if not is_main_process():
+        return  # rank 0 reports and evaluates
+    if not launched:
+        click.echo(f"adapter written to {folder} (registered as {folder.name!r})")
     if evaluate:
         from adapters.compare import compare_base_and_adapter
 
         assert task_name is not None
         click.echo(
             compare_base_and_adapter(task_name, model, folder, limit=limit, data_dir=data_dir)
+        )
+
+
+def _launch(num_processes: int, req: Any, recipe: str, overrides: tuple[str, ...]) -> None:
+    """Runs this training (without ``--eval``: this process evaluates afterwards) on N
+    processes under accelerate."""
+    from adapters.distributed import launch
+    from harness import resolve_model
+    from harness._errors import HarnessError
+
+    resolve_model(req.model)  # converted/hashed once here, not raced by every rank
+
+    argv = ["train", "--out", str(req.out), "--recipe", recipe]
+    for flag, value in [
+        ("--task", req.task),
+        ("--data", req.data),
+        ("--model", req.model),
+        ("--data-dir", req.data_dir),
+    ]:
+        argv += [flag, str(value)] if value is not None else []
+    argv += [] if req.resume else ["--no-resume"]
+    argv += list(overrides)
+    out = req.out
+    click.echo(f"launching {num_processes} training processes under accelerate", err=True)
+    code = launch(num_processes, argv)
+    if code != 0:
+        raise HarnessError(
+            f"the {num_processes}-process training failed (exit {code}; its output is above); "
+            f"checkpoints in {out}/checkpoints are resumed by the same command"
         )

@@ -139,7 +139,8 @@ JSON = """\
       "tokens_in": 1726,
       "tokens_out": 25,
       "tokens_per_s": <s>,
-      "items_per_s": <s>
+      "items_per_s": <s>,
+      "engine_start_s": null
     },
     "usage": {
       "model_tokens_in": 1726,
@@ -205,7 +206,8 @@ JSON = """\
       "tokens_in": 1726,
       "tokens_out": 13,
       "tokens_per_s": <s>,
-      "items_per_s": <s>
+      "items_per_s": <s>,
+      "engine_start_s": null
     },
     "usage": {
       "model_tokens_in": 1726,
