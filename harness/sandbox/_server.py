@@ -160,7 +160,8 @@ class Candidate:
                 raise CandidateGone(f"the program answered garbage ({e})") from None
         if type(reply) is list and len(reply) == 3 and reply[0] == "raise":
             raise raised(str(reply[1]), str(reply[2]))
-        raise CandidateGone(f"{str(reply[1:2])[:300]}" if type(reply) is list else "garbage")
+        gone = type(reply) is list and len(reply) == 2 and type(reply[1]) is str
+        raise CandidateGone(reply[1][:300] if gone else "the program answered garbage")
 
 
 def raised(name, message):
