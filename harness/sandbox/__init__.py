@@ -13,27 +13,44 @@ space, file size (which also caps stdout and stderr, written to files), processe
 files. A wall-clock timeout kills the program's whole process tree, and every process it left
 behind is killed before its result is returned. Programs run in parallel, one per worker slot.
 
+Verdicts (`Sandbox.run` with a `Check`): the program's process executes the program and then
+only answers calls to its entry point; the tests run in a separate *runner* process, forked
+after the program's, that reads them and a per-run random token from a descriptor the program
+never held, calls the program over a socket, compares the results itself (decoded into exact
+builtin values, so an always-equal ``__eq__`` never reaches a comparison) and reports
+"every test ran and held" with the token on a pipe only it holds. harness counts a pass only
+for that report with this run's token: an exit status never means "passed".
+
 By default (``reuse=True``) each slot keeps one sandbox alive and runs its programs as forked
-children of a small server inside it (`harness.sandbox._server`): each program gets fresh
-limits and a fresh session; after it, every process it left is killed and reaped and ``/tmp``
-is emptied. That is several times faster than a new bwrap and interpreter per program (see
-``bench/code_exec.py``). A program that kills the server is reported as killed and the slot
-gets a new sandbox. ``reuse=False`` starts a new sandbox and interpreter for every program.
+children of a small server inside it (`harness.sandbox._server`); after each program every
+process it left is killed and reaped, ``/tmp`` is emptied and System V IPC objects removed.
+``reuse=False`` starts a new sandbox per program. Both run the same code inside, so verdicts are
+identical (``tests/sandbox/test_cheats.py`` checks two dozen cheats in both modes).
 
-What this protects against: reading or writing host files (only ``/usr`` is visible, read-only),
-network access (no interfaces but a private loopback), seeing or signalling host processes,
-reading harness's environment (API keys), fork bombs, memory and disk exhaustion per process,
-endless loops, and processes left behind.
+Guaranteed now: a completion cannot forge a pass by exiting (``os._exit(0)``, ``sys.exit(0)``,
+``SystemExit`` in the function, exiting from a ``settrace``/SIGALRM/``atexit``/``excepthook``/
+``__del__`` hook, forking and exiting in the parent), by returning an always-equal object, by
+patching modules (its process holds no part of the verdict), or by reading the tests (they are in
+no file it can open, not in its memory or frames, and the runner and pid 1 are non-dumpable: no
+ptrace, no ``/proc/<pid>/fd`` or ``mem``). The sandbox's pid 1 (bwrap ``--as-pid-1``) is harness's
+own script and ignores the programs' signals. ``/tmp`` is a tmpfs capped at ``Limits.tmp_mb``.
+On x86_64 a seccomp filter denies ptrace, ``process_vm_*``, System V and POSIX message-queue
+IPC, keyrings, bpf, perf events, userfaultfd, io_uring, namespaces and mounts.
+Also protected: reading or writing host files (only ``/usr`` is visible, read-only), network
+access (a private loopback only), seeing or signalling host processes, reading harness's
+environment, fork bombs, memory and disk exhaustion per process, endless loops, processes left
+behind.
 
-What it does not protect against: kernel exploits (no seccomp filter is installed; the sandbox
-shares the host kernel), reading world-readable files under ``/usr``, side channels, the total
-memory of a program that forks (each of up to ``Limits.processes`` processes may use
-``Limits.memory_mb``), CPU taken from programs running beside a fork bomb (they may time out),
-and, with ``reuse=True``, System V IPC objects that one program leaves for the next in the same
-slot. A program that exits with status 0 before its tests run (``os._exit(0)``) passes: the exit
-status is the verdict. Run inside a VM or container as well when the code may be adversarial
-rather than merely buggy. ``Sandbox(isolate=False)`` (``--unsafe-no-sandbox``) drops bubblewrap
-and keeps only the limits, the unprivileged uid, the cleared environment and the timeout.
+Not guaranteed: kernel exploits (the sandbox shares the host kernel; the seccomp filter is a
+deny list, and absent off x86_64), reading world-readable files under ``/usr``, side channels,
+the total memory of a program that forks, CPU taken from programs beside a fork bomb (they may
+time out). A program can still make its own tests fail (kill the runner, answer garbage): denial,
+never a false pass. Tests see only builtin values: a function whose result is not a plain value
+(a generator, a custom class), or tests that pass it callables or check in-place mutation of
+their arguments, fail rather than pass. Run inside a VM or container as well when the code may
+be adversarial rather than merely buggy. ``Sandbox(isolate=False)`` (``--unsafe-no-sandbox``)
+drops bubblewrap (and with it the pid namespace and seccomp) and keeps only the runner, the
+limits, the unprivileged uid, the cleared environment and the timeout.
 """
 
 from __future__ import annotations
@@ -41,8 +58,8 @@ from __future__ import annotations
 import json
 import os
 import queue
-import secrets
 import resource
+import secrets
 import shutil
 import signal
 import sys

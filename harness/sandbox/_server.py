@@ -31,14 +31,12 @@ import json
 import os
 import resource
 import select
-import shutil
 import signal
 import socket
 import stat
 import struct
 import sys
 import time
-import traceback
 
 PR_SET_DUMPABLE = 4
 MAX_MESSAGE = 64 << 20
@@ -238,6 +236,8 @@ def program_child(req, work, private, sock):
         code = _exit_code(e)
     except BaseException as e:
         try:  # without this function's own frame, as a plain interpreter would print it
+            import traceback
+
             traceback.print_exception(type(e), e, e.__traceback__.tb_next)
         except BaseException:
             pass
@@ -293,6 +293,8 @@ def runner_child(spec_fd, sock, verdict_fd, req, private):
 
 def describe(e):
     """``AssertionError at tests line 12`` and the like, for the record."""
+    import traceback  # here: importing it costs a fresh sandbox ~10 ms
+
     line = ""
     for frame, lineno in traceback.walk_tb(e.__traceback__):
         if frame.f_code.co_filename == "<tests>":
@@ -418,6 +420,7 @@ def reap_everything():
 
 def clear_tmp():
     """Deletes everything in /tmp, whatever a program did to the permissions."""
+    import shutil
 
     def fix(func, p, _exc):
         try:
@@ -480,7 +483,9 @@ def once(header_fd, spec_fd, result_fd, root):
     req = json.loads(read_all(header_fd))
     os.close(header_fd)
     private = (result_fd,) if spec_fd < 0 else (result_fd, spec_fd)
-    reply = run(req, os.path.join(root, "run"), private, (lambda: spec_fd) if spec_fd >= 0 else None)
+    reply = run(
+        req, os.path.join(root, "run"), private, (lambda: spec_fd) if spec_fd >= 0 else None
+    )
     kill(reply["child"])  # pid 1 of a sandbox takes the rest with it; unsandboxed, harness does
     os.write(result_fd, json.dumps(reply).encode())
 
@@ -490,4 +495,5 @@ if __name__ == "__main__":
     if sys.argv[1] == "serve":
         serve()
     else:
-        once(*(int(a) for a in sys.argv[2:5]), sys.argv[5])
+        header, spec, result = (int(a) for a in sys.argv[2:5])
+        once(header, spec, result, sys.argv[5])
