@@ -25,7 +25,7 @@ By default (``reuse=True``) each slot keeps one sandbox alive and runs its progr
 children of a small server inside it (`harness.sandbox._server`); after each program every
 process it left is killed and reaped, ``/tmp`` is emptied and System V IPC objects removed.
 ``reuse=False`` starts a new sandbox per program. Both run the same code inside, so verdicts are
-identical (``tests/sandbox/test_cheats.py`` checks two dozen cheats in both modes).
+identical (``tests/sandbox/test_cheats.py`` checks 23 cheats in both modes).
 
 Guaranteed now: a completion cannot forge a pass by exiting (``os._exit(0)``, ``sys.exit(0)``,
 ``SystemExit`` in the function, exiting from a ``settrace``/SIGALRM/``atexit``/``excepthook``/
