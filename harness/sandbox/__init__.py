@@ -13,34 +13,53 @@ space, file size (which also caps stdout and stderr, written to files), processe
 files. A wall-clock timeout kills the program's whole process tree, and every process it left
 behind is killed before its result is returned. Programs run in parallel, one per worker slot.
 
+Verdicts (`Sandbox.run` with a `Check`): the program's process executes the program and then
+only answers calls to its entry point; the tests run in a separate *runner* process, forked
+after the program's, that reads them and a per-run random token from a descriptor the program
+never held, calls the program over a socket, compares the results itself (decoded into exact
+builtin values, so an always-equal ``__eq__`` never reaches a comparison) and reports
+"every test ran and held" with the token on a pipe only it holds. harness counts a pass only
+for that report with this run's token: an exit status never means "passed".
+
 By default (``reuse=True``) each slot keeps one sandbox alive and runs its programs as forked
-children of a small server inside it (`harness.sandbox._server`): each program gets fresh
-limits and a fresh session; after it, every process it left is killed and reaped and ``/tmp``
-is emptied. That is several times faster than a new bwrap and interpreter per program (see
-``bench/code_exec.py``). A program that kills the server is reported as killed and the slot
-gets a new sandbox. ``reuse=False`` starts a new sandbox and interpreter for every program.
+children of a small server inside it (`harness.sandbox._server`); after each program every
+process it left is killed and reaped, ``/tmp`` is emptied and System V IPC objects removed.
+``reuse=False`` starts a new sandbox per program. Both run the same code inside, so verdicts are
+identical (``tests/sandbox/test_cheats.py`` checks 23 cheats in both modes).
 
-What this protects against: reading or writing host files (only ``/usr`` is visible, read-only),
-network access (no interfaces but a private loopback), seeing or signalling host processes,
-reading harness's environment (API keys), fork bombs, memory and disk exhaustion per process,
-endless loops, and processes left behind.
+Guaranteed now: a completion cannot forge a pass by exiting (``os._exit(0)``, ``sys.exit(0)``,
+``SystemExit`` in the function, exiting from a ``settrace``/SIGALRM/``atexit``/``excepthook``/
+``__del__`` hook, forking and exiting in the parent), by returning an always-equal object, by
+patching modules (its process holds no part of the verdict), or by reading the tests (they are in
+no file it can open, not in its memory or frames, and the runner and pid 1 are non-dumpable: no
+ptrace, no ``/proc/<pid>/fd`` or ``mem``). The sandbox's pid 1 (bwrap ``--as-pid-1``) is harness's
+own script and ignores the programs' signals. ``/tmp`` is a tmpfs capped at ``Limits.tmp_mb``.
+On x86_64 a seccomp filter denies ptrace, ``process_vm_*``, System V and POSIX message-queue
+IPC, keyrings, bpf, perf events, userfaultfd, io_uring, namespaces and mounts.
+Also protected: reading or writing host files (only ``/usr`` is visible, read-only), network
+access (a private loopback only), seeing or signalling host processes, reading harness's
+environment, fork bombs, memory and disk exhaustion per process, endless loops, processes left
+behind.
 
-What it does not protect against: kernel exploits (no seccomp filter is installed; the sandbox
-shares the host kernel), reading world-readable files under ``/usr``, side channels, the total
-memory of a program that forks (each of up to ``Limits.processes`` processes may use
-``Limits.memory_mb``), CPU taken from programs running beside a fork bomb (they may time out),
-and, with ``reuse=True``, System V IPC objects that one program leaves for the next in the same
-slot. A program that exits with status 0 before its tests run (``os._exit(0)``) passes: the exit
-status is the verdict. Run inside a VM or container as well when the code may be adversarial
-rather than merely buggy. ``Sandbox(isolate=False)`` (``--unsafe-no-sandbox``) drops bubblewrap
-and keeps only the limits, the unprivileged uid, the cleared environment and the timeout.
+Not guaranteed: kernel exploits (the sandbox shares the host kernel; the seccomp filter is a
+deny list, and absent off x86_64), reading world-readable files under ``/usr``, side channels,
+the total memory of a program that forks, CPU taken from programs beside a fork bomb (they may
+time out). A program can still make its own tests fail (kill the runner, answer garbage): denial,
+never a false pass. Tests see only builtin values: a function whose result is not a plain value
+(a generator, a custom class), or tests that pass it callables or check in-place mutation of
+their arguments, fail rather than pass. Run inside a VM or container as well when the code may
+be adversarial rather than merely buggy. ``Sandbox(isolate=False)`` (``--unsafe-no-sandbox``)
+drops bubblewrap (and with it the pid namespace and seccomp) and keeps only the runner, the
+limits, the unprivileged uid, the cleared environment and the timeout.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import resource
+import secrets
 import shutil
 import signal
 import sys
@@ -53,7 +72,7 @@ from typing import Literal
 from harness._errors import HarnessError
 from harness.sandbox._exec import Raw, Spawn, Worker, own_process_count, run_fresh
 
-Status = Literal["passed", "failed", "timeout", "killed"]
+Status = Literal["passed", "failed", "exited", "timeout", "killed"]
 
 # Host uids used when running as root: UID_BASE + (pid % 4096) * SLOTS_PER_PROCESS + slot, so
 # concurrent harness processes (parallel CI jobs) do not share a process budget.
@@ -61,6 +80,23 @@ UID_BASE = 2_000_000_000
 SLOTS_PER_PROCESS = 256
 START_RETRIES = 3
 INSTALL_HINT = "install bubblewrap (apt-get install bubblewrap)"
+
+
+@dataclass(frozen=True)
+class Check:
+    """Trusted tests for an untrusted program, run by the sandbox's runner, not by the program.
+
+    Attributes:
+        tests: Test code; it calls the function under test by the name ``entry_point`` (for
+            HumanEval: the problem's ``check`` function followed by ``check(entry_point)``).
+        entry_point: The name of the program's function under test.
+        setup: Trusted code run before the tests in the runner (for HumanEval: the prompt, whose
+            helper functions some tests call).
+    """
+
+    tests: str
+    entry_point: str
+    setup: str = ""
 
 
 class SandboxError(HarnessError):
@@ -78,6 +114,7 @@ class Limits:
         file_size_mb: Largest file a process may write, MiB; also caps stdout and stderr.
         processes: Processes and threads of the run's host uid (bwrap itself needs 3).
         open_files: Open file descriptors per process.
+        tmp_mb: Size of the sandbox's private ``/tmp`` (held in host memory), MiB.
     """
 
     timeout: float = 10.0
@@ -86,6 +123,7 @@ class Limits:
     file_size_mb: int = 16
     processes: int = 32
     open_files: int = 256
+    tmp_mb: int = 64
 
     def rlimits(self, processes: int | None = None) -> list[tuple[int, int, int]]:
         """(resource, soft, hard) limits applied before the program starts.
@@ -110,13 +148,16 @@ class ExecResult:
     """How one program run ended.
 
     Attributes:
-        status: "passed" (exit status 0), "failed" (non-zero exit), "timeout" (killed at the
-            wall-clock limit) or "killed" (ended by a signal: CPU or file-size limit, SIGKILL).
+        status: With a `Check`: "passed" (the runner reported, with this run's token, that every
+            test ran and held), "failed", "timeout" (killed at the wall-clock limit) or "killed"
+            (the program ended by a signal: CPU or file-size limit, SIGKILL). Without one:
+            "exited" (any exit status, see ``exit_code``), "timeout" or "killed".
         exit_code: The program's exit status, None if it ended by a signal or timed out.
         signal: The signal that ended it, if any.
         stdout: The last ``tail_bytes`` of its standard output.
         stderr: The last ``tail_bytes`` of its standard error.
         duration: Wall seconds of the run.
+        detail: Why the tests did not pass (the failing test's error), empty otherwise.
     """
 
     status: Status
@@ -125,10 +166,17 @@ class ExecResult:
     stdout: str
     stderr: str
     duration: float
+    detail: str = ""
 
     @property
     def passed(self) -> bool:
+        """Its tests ran and passed: only ever from a `Check`, never from an exit status."""
         return self.status == "passed"
+
+    @property
+    def ok(self) -> bool:
+        """A run without tests that exited with status 0."""
+        return self.status == "exited" and self.exit_code == 0
 
 
 def find_bwrap() -> str:
@@ -214,7 +262,7 @@ class Sandbox:
                 f"(sysctl kernel.unprivileged_userns_clone=1, "
                 f"user.max_user_namespaces>0)"
             ) from None
-        if not probe.passed:
+        if not probe.ok:
             raise SandboxError(
                 f"{self.python} does not run inside the sandbox "
                 f"({probe.stderr.strip()[-200:]}); set HARNESS_SANDBOX_PYTHON "
@@ -226,32 +274,43 @@ class Sandbox:
         first = UID_BASE + (os.getpid() % 4096) * SLOTS_PER_PROCESS
         return range(first, first + self.workers)
 
-    def run(self, program: str, stdin: str | bytes = b"") -> ExecResult:
-        """Runs one program and returns how it ended; never raises for what the program does."""
+    def run(self, program: str, stdin: str | bytes = b"", check: Check | None = None) -> ExecResult:
+        """Runs one program (then ``check``'s tests against it); never raises for what it does."""
         data = stdin.encode() if isinstance(stdin, str) else stdin
+        request: dict[str, object] = {
+            "program": program,
+            "stdin": data.decode("latin-1"),
+            "timeout": self.limits.timeout,
+            "tail": self.tail_bytes,
+            "limits": self.limits.rlimits(self._nproc),
+            "check": check is not None,
+            "entry_point": check.entry_point if check else "",
+        }
+        token = secrets.token_hex(16)
+        spec = {"tests": check.tests, "setup": check.setup, "token": token} if check else None
         slot = self._slots.get()
         try:
-            raw = (
-                self._run_reused(slot, program, data)
-                if self.reuse
-                else self._run_fresh(slot, program, data)
-            )
+            t0 = time.perf_counter()
+            runner = self._run_reused if self.reuse else self._run_fresh
+            raw = runner(slot, request, spec) or _lost(time.perf_counter() - t0, self.limits)
         finally:
             self._slots.put(slot)
-        return _classify(raw)
+        return _classify(raw, token if check else None)
 
     def run_many(
         self,
         programs: Sequence[str],
         stdins: Sequence[str | bytes] | None = None,
         on_done: Callable[[int, ExecResult], None] | None = None,
+        checks: Sequence[Check | None] | None = None,
     ) -> list[ExecResult]:
         """Runs ``programs`` in parallel across the worker slots; results in input order."""
         inputs = list(stdins) if stdins is not None else [b""] * len(programs)
+        tests = list(checks) if checks is not None else [None] * len(programs)
         results: list[ExecResult | None] = [None] * len(programs)
 
         def one(i: int) -> None:
-            results[i] = self.run(programs[i], inputs[i])
+            results[i] = self.run(programs[i], inputs[i], tests[i])
             if on_done is not None:
                 on_done(i, results[i])  # type: ignore[arg-type]
 
@@ -278,45 +337,27 @@ class Sandbox:
         limits = self.limits.rlimits(self._nproc)
         if not cpu:  # a long-lived server: its children get the CPU limit instead
             limits = [lim for lim in limits if lim[0] != resource.RLIMIT_CPU]
-        return Spawn(
-            self.python, self.bwrap, self.uids()[slot] if self._root else None, tuple(limits)
-        )
+        uid = self.uids()[slot] if self._root else None
+        return Spawn(self.python, self.bwrap, uid, tuple(limits), self.limits.tmp_mb)
 
-    def _run_fresh(self, slot: int, program: str, stdin: bytes) -> Raw:
+    def _run_fresh(self, slot: int, request: dict[str, object], spec: dict | None) -> Raw | None:
+        error = ""
         for attempt in range(START_RETRIES):
-            raw, started = run_fresh(
-                self._spawn(slot), program, stdin, self.limits.timeout, self.tail_bytes
-            )
+            try:
+                raw, started = run_fresh(self._spawn(slot), request, spec)
+            except OSError as e:
+                raw, started, error = None, False, str(e)
             if started:
                 return raw
             time.sleep(0.05 * (attempt + 1))  # the slot's last processes are still exiting
-        raise SandboxError(
-            f"bubblewrap failed to start {START_RETRIES} times: {raw['stderr'].strip()[-300:]}"
-        )
+        raise SandboxError(f"bubblewrap failed to start {START_RETRIES} times {error[-300:]}")
 
-    def _run_reused(self, slot: int, program: str, stdin: bytes) -> Raw:
-        request = {
-            "program": program,
-            "stdin": stdin.decode("latin-1"),
-            "timeout": self.limits.timeout,
-            "tail": self.tail_bytes,
-            "limits": self.limits.rlimits(self._nproc),
-        }
+    def _run_reused(self, slot: int, request: dict[str, object], spec: dict | None) -> Raw | None:
         server = self._servers.get(slot) or self._start_server(slot)
-        t0 = time.perf_counter()
-        raw = server.run(request)
-        if raw is not None:
-            return raw
-        self._servers.pop(slot, None)  # the program killed or froze its sandbox
-        duration = time.perf_counter() - t0
-        return {
-            "exit_code": None,
-            "signal": signal.SIGKILL,
-            "timed_out": duration >= self.limits.timeout,
-            "stdout": "",
-            "stderr": "the program killed or stopped its sandbox",
-            "duration": duration,
-        }
+        raw = server.run(request, spec)
+        if raw is None:
+            self._servers.pop(slot, None)  # the program killed or froze its sandbox
+        return raw
 
     def _start_server(self, slot: int) -> Worker:
         error = ""
@@ -334,12 +375,43 @@ class Sandbox:
         raise SandboxError(f"bubblewrap failed to start {START_RETRIES} times: {error[-300:]}")
 
 
-def _classify(raw: Raw) -> ExecResult:
+def _lost(duration: float, limits: Limits) -> Raw:
+    """The reply of a run whose sandbox died or stopped answering."""
+    return {
+        "exit_code": None,
+        "signal": signal.SIGKILL,
+        "timed_out": duration >= limits.timeout,
+        "stdout": "",
+        "stderr": "the program killed or stopped its sandbox",
+        "duration": duration,
+        "verdict": None,
+    }
+
+
+def _classify(raw: Raw, token: str | None) -> ExecResult:
     out = raw["stdout"].encode("latin-1").decode("utf-8", errors="replace")
     err = raw["stderr"].encode("latin-1", errors="replace").decode("utf-8", errors="replace")
+    code, sig = raw["exit_code"], raw["signal"]
+    verdict = _verdict(raw.get("verdict"), token) if token is not None else None
+    if verdict is not None and verdict.get("passed") is True:
+        return ExecResult("passed", code, sig, out, err, raw["duration"])
+    detail = "" if verdict is None else str(verdict.get("error", ""))
+    if token is not None and not detail:
+        detail = "no verdict from the test runner"
     if raw["timed_out"]:
-        return ExecResult("timeout", None, signal.SIGKILL, out, err, raw["duration"])
-    if raw["signal"]:
-        return ExecResult("killed", None, int(raw["signal"]), out, err, raw["duration"])
-    code = int(raw["exit_code"])
-    return ExecResult("passed" if code == 0 else "failed", code, None, out, err, raw["duration"])
+        return ExecResult("timeout", None, signal.SIGKILL, out, err, raw["duration"], detail)
+    if sig:
+        return ExecResult("killed", None, int(sig), out, err, raw["duration"], detail)
+    status: Status = "exited" if token is None else "failed"
+    return ExecResult(status, code, None, out, err, raw["duration"], detail)
+
+
+def _verdict(text: object, token: str) -> dict | None:
+    """The runner's verdict if it carries this run's token (anything else is no verdict)."""
+    try:
+        verdict = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    if not isinstance(verdict, dict) or verdict.get("token") != token:
+        return None
+    return verdict

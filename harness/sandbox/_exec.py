@@ -1,9 +1,9 @@
 """Process mechanics behind `harness.sandbox`: bwrap command lines, limits, spawning, cleanup.
 
-`run_fresh` runs one program in a process of its own (in a new bwrap sandbox, or unsandboxed);
-`Worker` keeps one bwrap sandbox running ``_server.py`` and hands it program after
-program. Both return the same raw dict: exit_code, signal, timed_out, stdout, stderr (tails),
-duration.
+`run_fresh` runs ``_server.py once`` for one program (in a new bwrap sandbox, or unsandboxed);
+`Worker` keeps one bwrap sandbox running ``_server.py serve`` and hands it program after
+program. Both return the reply dict of ``_server.run``: exit_code, signal, timed_out, stdout,
+stderr (tails), duration, verdict (the runner's JSON text, or None).
 """
 
 from __future__ import annotations
@@ -22,9 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.sandbox._seccomp import filter_program
+
 SANDBOX_UID = 65534  # the uid programs see inside the sandbox ("nobody")
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 SERVER = Path(__file__).with_name("_server.py")
+SCRIPT_TARGET = "/sandbox/server.py"
 START_TIMEOUT = 30.0  # seconds for bwrap to set a sandbox up on a very busy machine
 REPLY_GRACE = 10.0  # seconds beyond the program's timeout for the server's own cleanup
 
@@ -40,22 +43,28 @@ class Spawn:
         bwrap: The bwrap executable; None runs unsandboxed.
         uid: Host uid to drop to (None: stay who we are, when not root).
         rlimits: (resource, soft, hard) applied before exec.
+        tmp_mb: Size cap of the sandbox's ``/tmp`` (a tmpfs, held in host memory), MiB.
     """
 
     python: str
     bwrap: str | None
     uid: int | None
     rlimits: tuple[tuple[int, int, int], ...]
+    tmp_mb: int = 64
 
 
-def bwrap_command(spawn: Spawn, prog_fd: int, status_fd: int, target: str) -> list[str]:
-    """The bwrap command line running the program in ``prog_fd`` as ``target``."""
+def bwrap_command(spawn: Spawn, fds: dict[str, int], args: list[str]) -> list[str]:
+    """The bwrap command line running ``_server.py`` (in ``fds["script"]``) with ``args``.
+
+    ``fds`` holds "script", "status" and optionally "seccomp" descriptors.
+    """
     assert spawn.bwrap is not None
     cmd = [
         spawn.bwrap,
         "--unshare-all",
         "--unshare-user",
         "--disable-userns",
+        "--as-pid-1",
         "--uid",
         str(SANDBOX_UID),
         "--gid",
@@ -88,18 +97,22 @@ def bwrap_command(spawn: Spawn, prog_fd: int, status_fd: int, target: str) -> li
         "/proc",
         "--dev",
         "/dev",
+        "--size",
+        str(spawn.tmp_mb << 20),
         "--tmpfs",
         "/tmp",
     ]
     prefix = outside_usr(spawn.python)
     if prefix:
         cmd += ["--ro-bind", prefix, prefix]
+    if "seccomp" in fds:
+        cmd += ["--seccomp", str(fds["seccomp"])]
     # The root and /dev are bwrap's own tmpfs; remount them read-only so /tmp alone is writable.
     return [
         *cmd,
         "--ro-bind-data",
-        str(prog_fd),
-        target,
+        str(fds["script"]),
+        SCRIPT_TARGET,
         "--remount-ro",
         "/dev",
         "--remount-ro",
@@ -107,10 +120,11 @@ def bwrap_command(spawn: Spawn, prog_fd: int, status_fd: int, target: str) -> li
         "--chdir",
         "/tmp",
         "--json-status-fd",
-        str(status_fd),
+        str(fds["status"]),
         spawn.python,
         "-I",
-        target,
+        SCRIPT_TARGET,
+        *args,
     ]
 
 
@@ -147,54 +161,53 @@ def apply_limits(limits: tuple[tuple[int, int, int], ...]) -> None:
         resource.setrlimit(res, (soft, hard))
 
 
+def sandbox_fds(spawn: Spawn) -> dict[str, int]:
+    """Fresh descriptors of the inside script and, where one exists, the seccomp filter."""
+    fds = {"script": memfile("server", SERVER.read_bytes())}
+    program = filter_program() if spawn.bwrap else None
+    if program is not None:
+        fds["seccomp"] = memfile("seccomp", program)
+    return fds
+
+
 def run_fresh(
-    spawn: Spawn, program: str, stdin: bytes, timeout: float, tail: int
-) -> tuple[Raw, bool]:
-    """Runs one program in a process of its own; the flag is False if bwrap failed to start."""
-    prog_fd, in_fd = memfile("program", program.encode()), memfile("stdin", stdin)
-    out_fd, err_fd = memfile("stdout"), memfile("stderr")
-    status_r, status_w = os.pipe()
+    spawn: Spawn, request: dict[str, Any], spec: dict[str, Any] | None
+) -> tuple[Raw | None, bool]:
+    """Runs one program in a sandbox of its own; (reply or None, whether bwrap started)."""
+    fds = sandbox_fds(spawn)
+    fds["header"] = memfile("request", json.dumps(request).encode())
+    fds["spec"] = memfile("spec", json.dumps(spec).encode()) if spec is not None else -1
+    fds["result"], err_fd = memfile("result"), memfile("stderr")
+    status_r, fds["status"] = os.pipe()
     workdir = None if spawn.bwrap else tempfile.mkdtemp(prefix="harness-sandbox-")
     if workdir and spawn.uid is not None:
         os.chown(workdir, spawn.uid, spawn.uid)
+    args = ["once", *(str(fds[k]) for k in ("header", "spec", "result")), workdir or "/tmp"]
     cmd = (
-        bwrap_command(spawn, prog_fd, status_w, "/sandbox/main.py")
+        bwrap_command(spawn, fds, args)
         if spawn.bwrap
-        else [spawn.python, "-I", f"/dev/fd/{prog_fd}"]
+        else [spawn.python, "-I", f"/dev/fd/{fds['script']}", *args]
     )
-    t0 = time.perf_counter()
+    passed = tuple(fd for fd in fds.values() if fd >= 0)
     try:
-        proc = popen(cmd, spawn, in_fd, out_fd, err_fd, (prog_fd, status_w), cwd=workdir)
-        os.close(status_w)
-        status_w = -1
+        proc = popen(cmd, spawn, subprocess.DEVNULL, err_fd, err_fd, passed, cwd=workdir)
+        os.close(fds.pop("status"))
         try:
-            proc.wait(timeout=timeout)
-            timed_out = False
+            proc.wait(timeout=float(request["timeout"]) + REPLY_GRACE)
         except subprocess.TimeoutExpired:
-            timed_out = True
+            pass
         kill_group(proc.pid)  # always: nothing in the group may outlive the run
         proc.wait()
         if not spawn.bwrap and spawn.uid is not None:
             kill_uid(spawn.uid)  # no pid namespace here: sweep whatever escaped the group
         status = read_all(status_r)
         wait_namespace_gone(status)
-        code = proc.returncode
-        for line in status.splitlines():
-            if '"exit-code"' in line:
-                code = int(json.loads(line)["exit-code"])
-        # bwrap reports a program killed by signal N as exit status 128 + N.
-        sig = -code if code < 0 else (code - 128 if spawn.bwrap and 128 < code < 193 else None)
-        raw = {
-            "exit_code": None if sig else code,
-            "signal": sig,
-            "timed_out": timed_out,
-            "stdout": read_tail(out_fd, tail),
-            "stderr": read_tail(err_fd, tail),
-            "duration": time.perf_counter() - t0,
-        }
-        return raw, not spawn.bwrap or '"child-pid"' in status
+        os.lseek(fds["result"], 0, os.SEEK_SET)
+        text = read_all(fds["result"])
+        reply = json.loads(text) if text else None
+        return reply, not spawn.bwrap or '"child-pid"' in status
     finally:
-        for fd in (prog_fd, in_fd, out_fd, err_fd, status_r, status_w):
+        for fd in (*fds.values(), err_fd, status_r):
             if fd >= 0:
                 os.close(fd)
         if workdir:
@@ -202,36 +215,35 @@ def run_fresh(
 
 
 class Worker:
-    """One long-lived bwrap sandbox running ``_server.py`` for one slot.
+    """One long-lived bwrap sandbox running ``_server.py serve`` for one slot.
 
     Raises:
         OSError: bwrap could not set the sandbox up (message holds its stderr).
     """
 
     def __init__(self, spawn: Spawn) -> None:
-        prog_fd = memfile("server", SERVER.read_bytes())
+        fds = sandbox_fds(spawn)
         self._err_fd = memfile("stderr")
-        status_r, status_w = os.pipe()
+        status_r, fds["status"] = os.pipe()
         try:
-            cmd = bwrap_command(spawn, prog_fd, status_w, "/sandbox/server.py")
+            cmd = bwrap_command(spawn, fds, ["serve"])
             self.proc = popen(
-                cmd, spawn, subprocess.PIPE, subprocess.PIPE, self._err_fd, (prog_fd, status_w)
+                cmd, spawn, subprocess.PIPE, subprocess.PIPE, self._err_fd, tuple(fds.values())
             )
         finally:
-            os.close(prog_fd)
-            os.close(status_w)
+            for fd in fds.values():
+                os.close(fd)
         self._status_r = status_r
         self.status = _read_line(status_r, START_TIMEOUT)
         if '"child-pid"' not in self.status:
             self.close()
             raise OSError(f"bwrap failed: {read_tail(self._err_fd, 300).strip()}")
 
-    def run(self, request: dict[str, Any]) -> Raw | None:
-        """Runs one program; None if the worker died or hung (it is closed then)."""
+    def run(self, request: dict[str, Any], spec: dict[str, Any] | None) -> Raw | None:
+        """Runs one program (and its tests); None if the worker died or hung (it is closed)."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        body = json.dumps(request).encode()
         try:
-            data = struct.pack(">I", len(body)) + body
+            data = _frame(request) + (_frame(spec) if spec is not None else b"")
             while data:
                 data = data[os.write(self.proc.stdin.fileno(), data) :]
             deadline = time.monotonic() + float(request["timeout"]) + REPLY_GRACE
@@ -259,6 +271,11 @@ class Worker:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def _frame(obj: dict[str, Any]) -> bytes:
+    body = json.dumps(obj).encode()
+    return struct.pack(">I", len(body)) + body
 
 
 def _read_line(fd: int, limit: float) -> str:

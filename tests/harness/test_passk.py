@@ -65,7 +65,11 @@ def _sample(problem: dict) -> Sample:
         id=problem["task_id"],
         prompt=Prompt.plain(problem["prompt"]),
         target=None,
-        metadata={"program_prefix": problem["prompt"], "program_suffix": suffix},
+        metadata={
+            "program_prefix": problem["prompt"],
+            "program_suffix": suffix,
+            "entry_point": problem["entry_point"],
+        },
     )
 
 
