@@ -152,6 +152,9 @@ ADAPTER = AdapterSpec(name="a1", path=Path("/adapters/a1"), sha256="def", rank=8
 
 def _offline(cpu: bool, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> Any:
     monkeypatch.setattr(vllm_module, "on_cpu", lambda: cpu)
+    monkeypatch.setattr(vllm_module, "vllm_device", lambda device=None: "cpu" if cpu else "cuda")
+    monkeypatch.setattr(vllm_module, "default_dtype", lambda dtype, device: dtype or "float32")
+    monkeypatch.setattr(vllm_module, "gpu_memory_share", lambda share, device: share)
     return vllm_module.VLLMBackend(resolved=MODEL, **kw)
 
 
@@ -214,7 +217,8 @@ def _server_argv(monkeypatch: pytest.MonkeyPatch, **kw: Any) -> list[str]:
     monkeypatch.setattr(openai_module, "PromptRenderer", _Renderer)
     monkeypatch.setattr(openai_module, "check_adapters", lambda *a: None)
     monkeypatch.setattr(vllm_server, "VLLMServer", Server)
-    monkeypatch.setattr(vllm_server, "on_cpu", lambda: False)
+    monkeypatch.setattr(vllm_server, "vllm_device", lambda device=None: "cuda")
+    monkeypatch.setattr(vllm_server, "default_dtype", lambda dtype, device: "bfloat16")
     monkeypatch.setattr(ea, "engine_arg_names", lambda: KNOWN)
     backend = openai_module.VLLMServerBackend(resolved=MODEL, **kw)
     backend.prepare([ADAPTER])
