@@ -85,6 +85,17 @@ class Scorer:
         """Run-level facts for the record's ``extra`` (default: none)."""
         return {}
 
+    def corpus_statistics(
+        self, scores: Sequence[Score], samples: Sequence[Sample]
+    ) -> dict[str, Callable[[Any], float]]:
+        """The corpus metrics of ``aggregate`` as functions of an index array into ``scores``.
+
+        Reports and the gate compare corpus metrics (corpus BLEU, micro/macro F1) by a paired
+        bootstrap that recomputes them on resampled items; a scorer with corpus metrics returns
+        one function per metric name here (default: none, every metric is a per-item mean).
+        """
+        return {}
+
     def spec(self) -> dict[str, Any]:
         """Registry name and arguments, as stored in the run record."""
         return {"name": self.registry_name, "args": _jsonable(self.args)}
