@@ -30,6 +30,7 @@ from functools import partial
 from typing import Any
 
 from harness import (
+    CLUSTER_KEY,
     DataError,
     DataOptions,
     Dataset,
@@ -43,7 +44,6 @@ from harness import (
     Score,
     Scorer,
     Task,
-    CLUSTER_KEY,
     bootstrap_metric,
     dataset_dir,
     read_csv,
@@ -221,7 +221,6 @@ class MRScorer(Scorer):
         for i, metric in enumerate(("slot_precision", "slot_recall", "slot_f1")):
             out[metric] = bootstrap_metric(counts, partial(_prf_at, i))
         return out
-
 
     def corpus_statistics(
         self, scores: Sequence[Score], samples: Sequence[Sample]

@@ -44,11 +44,22 @@ from harness._errors import HarnessError
 from harness.gate._checks import (
     CheckResult,
     Status,
+    check_beats,
     check_bound,
+    check_interval,
     check_min,
     check_regression,
 )
-from harness.gate._runset import LoadedRun, RunComparison, compare_runs, lower_is_better
+from harness.gate._degenerate import trivial_baseline
+from harness.gate._runset import (
+    LoadedRun,
+    RunComparison,
+    cluster_interval,
+    compare_runs,
+    is_corpus,
+    lower_is_better,
+    name_mismatch,
+)
 
 if TYPE_CHECKING:
     from harness._context import RunContext
@@ -63,6 +74,7 @@ __all__ = [
     "check_min",
     "check_regression",
     "evaluate",
+    "junit_error",
     "load_policy",
     "run_candidate_evals",
     "to_junit",
@@ -95,18 +107,30 @@ class CheckPolicy(_Strict):
     higher_is_better: bool | None = Field(
         None, description="direction of the metric (default: from its name; see module doc)"
     )
+    beat_trivial: bool = Field(
+        False,
+        description="require the candidate to be significantly above the metric's trivial "
+        "baseline (majority class / constant answer)",
+    )
+    require_power: bool | None = Field(
+        None, description="overrides the policy's require_power for this check"
+    )
     params: dict[str, Any] = Field(
         default_factory=dict, description="task factory arguments when the gate runs the eval"
     )
 
     @model_validator(mode="after")
     def _has_a_check(self) -> CheckPolicy:
-        if all(
-            v is None
-            for v in (self.min, self.max, self.max_regression, self.non_inferiority_margin)
+        if (
+            all(
+                v is None
+                for v in (self.min, self.max, self.max_regression, self.non_inferiority_margin)
+            )
+            and not self.beat_trivial
         ):
             raise ValueError(
-                "give at least one of min, max, max_regression, non_inferiority_margin"
+                "give at least one of min, max, max_regression, non_inferiority_margin, "
+                "beat_trivial"
             )
         return self
 
@@ -124,6 +148,11 @@ class GatePolicy(_Strict):
     version: Literal[1] = 1
     alpha: float = Field(0.05, gt=0, lt=0.5, description="default significance level")
     on_inconclusive: Literal["fail", "pass"] = "fail"
+    require_power: bool = Field(
+        True,
+        description="a regression check that cannot detect its max_regression with 80% power "
+        "ends underpowered (treated as inconclusive)",
+    )
     baseline: list[str] = Field(
         default_factory=lambda: ["runs/baselines"],
         description="baseline run folders (or folders of them), relative to the working directory",
@@ -165,8 +194,16 @@ class GateResult:
     @property
     def failed(self) -> list[CheckResult]:
         """Checks that fail the gate (inconclusive ones too, unless the policy says pass)."""
-        bad = {"fail"} | ({"inconclusive"} if self.policy.on_inconclusive == "fail" else set())
+        unsure = {"inconclusive", "underpowered"}
+        bad = {"fail"} | (unsure if self.policy.on_inconclusive == "fail" else set())
         return [r for r in self.results if r.status in bad]
+
+    @property
+    def skipped(self) -> list[CheckResult]:
+        """Inconclusive (or underpowered) checks let through by ``on_inconclusive: pass``."""
+        failed = {id(r) for r in self.failed}
+        unsure = ("inconclusive", "underpowered")
+        return [r for r in self.results if r.status in unsure and id(r) not in failed]
 
     @property
     def exit_code(self) -> int:
@@ -227,67 +264,120 @@ def evaluate(
             ``baseline`` folders).
         adapter: Candidate adapter name (overrides ``policy.candidate_adapter``).
         seed: Seed of the paired bootstrap.
+
+    Raises:
+        HarnessError: One message listing each distinct problem once.
     """
     adapter = adapter or policy.candidate_adapter
     problems: list[str] = []
     results: list[CheckResult] = []
     for chk in policy.checks:
-        alpha = chk.alpha or policy.alpha
         cand = _pick_candidate(chk.task, candidates, adapter)
         if isinstance(cand, str):
             problems.append(cand)
             continue
-        if cand.record.status != "complete":
-            problems.append(
-                f"{cand.path}: run is {cand.record.status}; run it to completion "
-                "(the same command resumes from the cache)"
-            )
-            continue
-        values = [
-            float(v)
-            for v in cand.values(chk.metric).values()
-            if v is not None and not math.isnan(float(v))
-        ]
-        if not values:
-            known = sorted({k for s in cand.samples for sc in s.scores.values() for k in sc.values})
-            problems.append(
-                f"{cand.path}: no per-item values of metric {chk.metric!r} "
-                f"(per-item metrics: {', '.join(known) or 'none'})"
-            )
-            continue
-        if chk.min is not None:
-            results.append(check_bound(values, chk.min, alpha, "min", chk.task, chk.metric))
-        if chk.max is not None:
-            results.append(check_bound(values, chk.max, alpha, "max", chk.task, chk.metric))
-        if chk.max_regression is None and chk.non_inferiority_margin is None:
-            continue
-        base = _pick_baseline(cand, candidates, list(baselines), list(fallback))
-        rc: RunComparison | None = None
-        if base is not None:
-            rc = compare_runs(base, cand, chk.metric, alpha=2 * alpha, seed=seed)
-        if rc is None:
-            problems.append(
-                f"no baseline run of task {chk.task!r} with metric {chk.metric!r} "
-                f"(pass --baseline or keep one under runs/baselines)"
-            )
-            continue
-        res = check_regression(
-            rc.result,
-            alpha,
-            chk.max_regression or 0.0,
-            chk.non_inferiority_margin,
-            chk.task,
-            chk.metric,
-            rc.label,
-            chk.lower_is_better,
-        )
-        res.reason += f" [baseline run {base.record.run_id}]" if base else ""
-        res.numbers["baseline_run"] = str(base.path) if base else None
-        res.numbers["candidate_run"] = str(cand.path)
-        results.append(res)
+        try:
+            results += _bound_checks(policy, chk, cand, seed)
+            if chk.max_regression is not None or chk.non_inferiority_margin is not None:
+                base = _pick_baseline(cand, candidates, list(baselines), list(fallback))
+                results.append(_regression_check(policy, chk, cand, base, seed))
+        except HarnessError as e:
+            problems.append(str(e))
     if problems:
-        raise HarnessError("; ".join(problems))
+        raise HarnessError("; ".join(dict.fromkeys(problems)))
     return GateResult(policy, results)
+
+
+def _evidence(cand: LoadedRun, metric: str) -> tuple[list[float], bool]:
+    """The candidate's finite per-item values of ``metric`` and whether it is a corpus metric."""
+    if cand.record.status != "complete":
+        raise HarnessError(
+            f"{cand.path}: run is {cand.record.status}; run it to completion "
+            "(the same command resumes from the cache)"
+        )
+    mismatch = name_mismatch(cand, metric)
+    if mismatch:
+        raise HarnessError(mismatch)
+    values = [float(v) for v in cand.values(metric).values() if v is not None and not math.isnan(v)]
+    corpus = is_corpus(cand, metric)
+    if not values and not corpus:
+        known = sorted({k for s in cand.samples for sc in s.scores.values() for k in sc.values})
+        raise HarnessError(
+            f"{cand.path}: no per-item values of metric {metric!r} and no corpus "
+            f"statistic of that name (per-item metrics: {', '.join(known) or 'none'})"
+        )
+    return values, corpus
+
+
+def _bound_checks(
+    policy: GatePolicy, chk: CheckPolicy, cand: LoadedRun, seed: int
+) -> list[CheckResult]:
+    """The ``min`` / ``max`` / ``beat_trivial`` checks of one policy entry."""
+    alpha = chk.alpha or policy.alpha
+    values, corpus = _evidence(cand, chk.metric)
+    bounds: list[tuple[float, Literal["min", "max"]]] = []
+    if chk.min is not None:
+        bounds.append((chk.min, "min"))
+    if chk.max is not None:
+        bounds.append((chk.max, "max"))
+    trivial = trivial_baseline(cand, chk.metric) if chk.beat_trivial else None
+    if chk.beat_trivial and trivial is None:
+        raise HarnessError(
+            f"{cand.path}: metric {chk.metric!r} has no trivial baseline (beat_trivial needs a "
+            "0/1 metric over a few distinct targets, or one its scorer declares)"
+        )
+    if trivial is not None:
+        bounds.append((trivial[0], "min"))
+    out: list[CheckResult] = []
+    clustered = cluster_interval(cand, chk.metric, corpus, alpha, seed)
+    for k, (bound, kind) in enumerate(bounds):
+        if clustered is not None:
+            point, interval, n = clustered
+            res = check_interval(point, interval, bound, alpha, kind, chk.task, chk.metric, n)
+        else:
+            res = check_bound(values, bound, alpha, kind, chk.task, chk.metric)
+        if trivial is not None and k == len(bounds) - 1:
+            res = check_beats(res, trivial[1])
+        res.numbers["candidate_run"] = str(cand.path)
+        out.append(res)
+    return out
+
+
+def _regression_check(
+    policy: GatePolicy,
+    chk: CheckPolicy,
+    cand: LoadedRun,
+    base: LoadedRun | None,
+    seed: int,
+) -> CheckResult:
+    alpha = chk.alpha or policy.alpha
+    rc: RunComparison | None = None
+    if base is not None:
+        mismatch = name_mismatch(base, chk.metric)
+        if mismatch:
+            raise HarnessError(mismatch)
+        rc = compare_runs(base, cand, chk.metric, alpha=2 * alpha, seed=seed)
+    if rc is None or base is None:
+        raise HarnessError(
+            f"no baseline run of task {chk.task!r} with metric {chk.metric!r} "
+            f"(pass --baseline or keep one under runs/baselines)"
+        )
+    require_power = policy.require_power if chk.require_power is None else chk.require_power
+    res = check_regression(
+        rc.result,
+        alpha,
+        chk.max_regression or 0.0,
+        chk.non_inferiority_margin,
+        chk.task,
+        chk.metric,
+        rc.label + (", corpus metric" if rc.corpus else ""),
+        chk.lower_is_better,
+        require_power,
+    )
+    res.reason += f" [baseline run {base.record.run_id}]"
+    res.numbers["baseline_run"] = str(base.path)
+    res.numbers["candidate_run"] = str(cand.path)
+    return res
 
 
 def run_candidate_evals(
@@ -329,35 +419,67 @@ def run_candidate_evals(
 
 
 def to_junit(result: GateResult) -> str:
-    """JUnit XML with one testcase per check (inconclusive-as-fail reported as a failure)."""
+    """JUnit XML with one testcase per check: a failing check (inconclusive ones too under
+    ``on_inconclusive: fail``) is a failure, one let through by ``on_inconclusive: pass`` is
+    skipped with its reason."""
     failed = {id(r) for r in result.failed}
-    suite = ET.Element(
-        "testsuite",
-        name="harness-gate",
-        tests=str(len(result.results)),
-        failures=str(len(failed)),
-        errors="0",
-        skipped="0",
-    )
+    skipped = {id(r) for r in result.skipped}
+    suite = _suite(len(result.results), failures=len(failed), skipped=len(skipped))
     for r in result.results:
         case = ET.SubElement(suite, "testcase", classname=f"gate.{r.task}", name=r.name, time="0")
         if id(r) in failed:
             fail = ET.SubElement(case, "failure", message=f"{r.status}: {r.reason}", type=r.status)
             fail.text = "\n".join(f"{k} = {v}" for k, v in r.numbers.items())
+        elif id(r) in skipped:
+            ET.SubElement(
+                case, "skipped", message=f"{r.status} (on_inconclusive: pass): {r.reason}"
+            )
         out = ET.SubElement(case, "system-out")
         out.text = f"{r.status}: {r.reason}"
+    return _xml(suite)
+
+
+def junit_error(message: str) -> str:
+    """JUnit XML for a gate that could not run (exit 2): one errored testcase with the message,
+    so a CI upload step always finds a file and shows why."""
+    suite = _suite(1, errors=1)
+    case = ET.SubElement(suite, "testcase", classname="gate", name="gate policy", time="0")
+    err = ET.SubElement(case, "error", message=message, type="usage-or-data-error")
+    err.text = message
+    return _xml(suite)
+
+
+def _suite(tests: int, failures: int = 0, errors: int = 0, skipped: int = 0) -> ET.Element:
+    return ET.Element(
+        "testsuite",
+        name="harness-gate",
+        tests=str(tests),
+        failures=str(failures),
+        errors=str(errors),
+        skipped=str(skipped),
+    )
+
+
+def _xml(suite: ET.Element) -> str:
     root = ET.Element(
         "testsuites",
         name="harness-gate",
         tests=suite.get("tests", "0"),
         failures=suite.get("failures", "0"),
+        errors=suite.get("errors", "0"),
+        skipped=suite.get("skipped", "0"),
     )
     root.append(suite)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-_ICON = {"pass": "✅ pass", "fail": "❌ fail", "inconclusive": "⚠️ inconclusive"}
+_ICON = {
+    "pass": "✅ pass",
+    "fail": "❌ fail",
+    "inconclusive": "⚠️ inconclusive",
+    "underpowered": "⚠️ underpowered",
+}
 
 
 def to_markdown(result: GateResult) -> str:

@@ -18,7 +18,14 @@ from pydantic import ValidationError
 
 from harness._errors import DataError
 from harness.record import MetricRecord, RunRecord, SampleRecord, read_run, read_samples
-from harness.stats import Comparison, Pairing, compare, pair_samples, paired_statistic
+from harness.stats import (
+    Comparison,
+    Pairing,
+    bootstrap_statistic,
+    compare,
+    pair_samples,
+    paired_statistic,
+)
 
 # Metric-name words that mean "lower is better"; any other metric is taken as higher-is-better.
 LOWER_IS_BETTER_WORDS = frozenset(
@@ -281,3 +288,28 @@ def compare_runs(
 
 def _finite(v: float | None) -> bool:
     return v is not None and not math.isnan(v)
+
+
+def cluster_interval(
+    run: LoadedRun, metric: str, corpus: bool, alpha: float, seed: int = 0, resamples: int = 2000
+) -> tuple[float, tuple[float, float], str] | None:
+    """(value, two-sided ``1 - 2*alpha`` bootstrap interval, n text) of ``metric`` in one run,
+    for corpus metrics and clustered items; None when per-item tests apply."""
+    import numpy as np
+
+    from harness.gate._stored import clusters_of, corpus_statistic
+
+    if corpus:
+        ids = [s.id for s in run.samples if s.scores]
+        fn = corpus_statistic(run, metric, ids)
+    else:
+        vals = {k: v for k, v in run.values(metric).items() if _finite(v)}
+        ids = list(vals)
+        arr = np.asarray([vals[i] for i in ids], dtype=float)
+        fn = None if not ids else (lambda idx: float(arr[idx].mean()))
+    clusters = clusters_of(run.samples, ids)
+    if fn is None or (not corpus and clusters is None):
+        return None
+    point, lo, hi = bootstrap_statistic(fn, len(ids), 2 * alpha, resamples, seed, clusters)
+    n = f"{len(ids)}" + (f", {len(set(clusters))} clusters" if clusters else "")
+    return point, (lo, hi), n
