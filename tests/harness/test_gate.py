@@ -250,8 +250,10 @@ def test_cli_unpaired_runs_are_labelled(tmp_path: Path) -> None:
     code, out = _cli(
         ["gate", "--policy", str(policy), "--candidate", str(cand), "--baseline", str(base)]
     )
-    assert code == 0, out
-    assert "z p(worse)=" in out and "unpaired (item ids differ (100 only in baseline" in out
+    # n=100 unpaired cannot detect a 5-point drop with 80% power: underpowered, not a pass.
+    assert code == 1, out
+    assert "z p(worse) = " in out and "unpaired (item ids differ (100 only in baseline" in out
+    assert out.startswith("UNDERPOWERED") and "evaluate about 1194 items" in out
 
 
 def test_cli_inconclusive_follows_policy(tmp_path: Path) -> None:
@@ -274,7 +276,8 @@ def test_cli_usage_and_data_errors_exit_2(tmp_path: Path, case: str) -> None:
     expected = {
         "bad-policy": f"error: {tmp_path / 'bad.yaml'}: 1 error(s): checks: Field required",
         "missing-run": "error: " + str(tmp_path / "nope") + ": no such run folder",
-        "missing-metric": "no per-item values of metric 'f1' (per-item metrics: accuracy)",
+        "missing-metric": "no per-item values of metric 'f1' and no corpus statistic of that name "
+        "(per-item metrics: accuracy)",
         "no-baseline": "error: no baseline run of task 'gsm8k' with metric 'accuracy'",
         "no-args": "Missing option '--policy'",
         "partial-run": "cand-run: run is partial; run it to completion",
@@ -348,12 +351,14 @@ def test_baseline_order_explicit_then_paired_then_policy_folder(tmp_path: Path) 
     # No paired base run: the latest run of the task under runs/baselines, paired by id.
     code, out = _cli(["gate", "--policy", str(policy), "--candidate", str(cand)])
     assert code == 0, out
-    assert "paired by item id): not significantly worse [baseline run release-2]" in out
+    assert "paired by item id, detectable drop 0.05365): not significantly worse" in out
+    assert "[baseline run release-2]" in out
     # With a base run from the same engine invocation, that one wins.
     make_run(tmp_path / "new", "paired-base", [1.0] * 60 + [0.0] * 40, group_id="now")
     code, out = _cli(["gate", "--policy", str(policy), "--candidate", str(tmp_path / "new")])
     assert code == 0, out
-    assert "4 wrong->right, paired): not significantly worse [baseline run paired-base]" in out
+    assert "4 wrong->right, paired, detectable drop 0.05365): not significantly worse" in out
+    assert "[baseline run paired-base]" in out
     # An explicit --baseline overrides both.
     code, out = _cli(
         [
@@ -367,7 +372,8 @@ def test_baseline_order_explicit_then_paired_then_policy_folder(tmp_path: Path) 
         ]
     )
     assert code == 0, out
-    assert "paired by item id): not significantly worse [baseline run release-1]" in out
+    assert "paired by item id, detectable drop 0.05365): not significantly worse" in out
+    assert "[baseline run release-1]" in out
 
 
 @pytest.mark.slow
@@ -443,4 +449,4 @@ def test_several_adapters_need_a_name(tmp_path: Path) -> None:
     code, out = _cli([*args, "--adapter", "viggo-lora"])
     assert code == 0, out
     code, out = _cli([*args, "--adapter", "bad-lora"])
-    assert code == 1 and "20 right->wrong / 0 wrong->right, paired)" in out, out
+    assert code == 1 and "20 right->wrong / 0 wrong->right, paired, detectable" in out, out
