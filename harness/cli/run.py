@@ -168,7 +168,10 @@ def run(
     if as_json:
         click.echo(json.dumps([_summary(r) for r in results], indent=2))
     else:
+        from harness.cli._paired import print_paired
+
         _print_table(results)
+        print_paired(results)
     _exit_if_incomplete(results)
 
 

@@ -178,3 +178,16 @@ def test_inconclusive_under_pass_is_skipped_and_underpowered_is_named(
     assert messages[1].startswith("inconclusive (on_inconclusive: pass): 0.6000")
     suite = xml.find("testsuite")
     assert suite is not None and suite.get("skipped") == "2" and suite.get("failures") == "0"
+
+
+def test_run_with_adapter_and_base_prints_the_paired_table(
+    run_args: list[str], adapter: Path
+) -> None:
+    result = invoke([*run_args, "--adapter", str(adapter), "--base"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    table = out[out.index("gsm8k · tuned vs base · paired") :]
+    row = next(line for line in table.splitlines() if "flexible_match" in line)
+    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    assert cells[:3] == ["flexible_match", "0.3333", "0.6667"]
+    assert cells[3].startswith("+0.3333 [") and cells[4] == "1" and cells[5] == "0 / 1"
