@@ -71,23 +71,33 @@ class _SacreMetric(Scorer):
         super().__init__(resamples=resamples, **options)
         self.resamples = resamples
         self.options = options
+        self._sentence: Any = None
         self._metric()  # unknown options fail here, when the task is built
 
     def _metric(self, sentence: bool = False) -> Any:
         raise NotImplementedError
 
     def __call__(self, sample: Sample, output: Output) -> Score:
-        score = self._metric(sentence=True).sentence_score(output.text, references(sample))
+        if self._sentence is None:  # built once: sacrebleu metrics are costly to construct
+            self._sentence = self._metric(sentence=True)
+        score = self._sentence.sentence_score(output.text, references(sample))
         return Score(values={self.sentence_name: float(score.score)})
 
     def aggregate(
         self, scores: Sequence[Score], samples: Sequence[Sample]
     ) -> dict[str, MetricValue]:
+        import numpy as np
+
+        if not scores:
+            return {}
         hyps = [str(s.metadata.get("hypothesis", "")) for s in scores]
         streams = reference_streams(samples)
         metric = self._metric()
-        point = float(metric.corpus_score(hyps, streams).score)
+        # One pass over the references: the corpus score is the score of the summed
+        # per-sample statistics (what `corpus_score` computes), the bootstrap resamples them.
         stats = metric._extract_corpus_statistics(hyps, streams)
+        totals = [int(x) for x in np.asarray(stats, dtype=np.int64).sum(axis=0)]
+        point = float(metric._compute_score_from_stats(totals).score)
         mv = _stat_bootstrap(
             stats, lambda tot: metric._compute_score_from_stats(tot).score, point, self.resamples
         )
@@ -122,10 +132,14 @@ class _SacreMetric(Scorer):
 
     def extra(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, Any]:
         """sacrebleu's signature, so the number can be reproduced."""
+        if not scores:
+            return {}
         metric = self._metric()
+        streams = reference_streams(samples)
+        # The signature records the number of references; one item with every stream sets it.
         score = metric.corpus_score(
-            [str(s.metadata.get("hypothesis", "")) for s in scores], reference_streams(samples)
-        )  # the signature needs the refs
+            [str(scores[0].metadata.get("hypothesis", ""))], [[st[0]] for st in streams]
+        )
         return {f"{self.metric_name}_signature": f"{score.name}|{metric.get_signature()}"}
 
 
