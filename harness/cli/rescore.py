@@ -32,7 +32,8 @@ def rescore(runs: tuple[Path, ...], scorer_specs: tuple[str, ...], output_dir: P
     Example: harness rescore runs/20261201-dialogsum-base-1a2b --scorer bleu --scorer chrf
     """
     from harness import load_runs
-    from harness._rescore import parse_scorer, rescore as rescore_run
+    from harness._rescore import parse_scorer
+    from harness._rescore import rescore as rescore_run
 
     loaded = load_runs(runs)
     for run in loaded:

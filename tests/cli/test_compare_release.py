@@ -191,3 +191,53 @@ def test_run_with_adapter_and_base_prints_the_paired_table(
     cells = [c.strip() for c in row.strip("│ ").split("│")]
     assert cells[:3] == ["flexible_match", "0.3333", "0.6667"]
     assert cells[3].startswith("+0.3333 [") and cells[4] == "1" and cells[5] == "0 / 1"
+
+
+def test_rescore_renames_old_per_item_bleu_without_a_model(tmp_path: Path, adapter: Path) -> None:
+    runs = _runs(tmp_path, adapter, "dialogsum", 6)
+    src = runs["base"]["path"]
+    # Make it an old run: per-item sentence BLEU stored under the corpus metric's name.
+    lines = (src / "samples.jsonl").read_text(encoding="utf-8").splitlines()
+    old = []
+    for line in lines:
+        s = json.loads(line)
+        v = s["scores"]["bleu"]["values"]
+        v["bleu"] = v.pop("bleu_sentence")
+        old.append(json.dumps(s))
+    (src / "samples.jsonl").write_text("\n".join(old) + "\n", encoding="utf-8")
+    policy = "checks:\n  - {task: dialogsum, metric: bleu, min: 0}\n"
+    (tmp_path / "gate.yaml").write_text(policy, encoding="utf-8")
+    gated = invoke(["gate", "--policy", str(tmp_path / "gate.yaml"), "--candidate", str(src)])
+    # Even so, the gate's bleu is run.json's corpus BLEU, recomputed from the stored outputs.
+    corpus = runs["base"]["record"]["metrics"]["bleu"]["value"]
+    assert gated.exit_code == 0 and f"bleu min >= 0: {corpus:.4f} [" in gated.output
+
+    out = tmp_path / "rescored"
+    result = invoke(["rescore", str(src), "--scorer", "bleu", "--scorer", "rouge", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "6 samples re-scored in" in result.stdout
+    (new,) = out.iterdir()
+    rec = json.loads((new / "run.json").read_text(encoding="utf-8"))
+    assert rec["extra"]["rescored_from"]["run_id"] == runs["base"]["record"]["run_id"]
+    assert rec["metrics"]["bleu"]["value"] == pytest.approx(
+        runs["base"]["record"]["metrics"]["bleu"]["value"]
+    )
+    assert {"bleu", "bleu_sentence", "rouge1"} <= set(rec["metrics"])
+    first = json.loads((new / "samples.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert set(first["scores"]["bleu"]["values"]) == {"bleu_sentence"}
+    bad = invoke(["rescore", str(src), "--scorer", "bleux"])
+    assert bad.exit_code == 2 and "unknown scorer 'bleux'" in bad.output
+
+
+def test_baseline_promote_copies_with_a_manifest(tmp_path: Path, adapter: Path) -> None:
+    runs = _runs(tmp_path, adapter, "viggo", 4)
+    dest = tmp_path / "baselines"
+    result = invoke(["baseline", "promote", str(runs["base"]["path"]), "--to", str(dest)])
+    assert result.exit_code == 0, result.output
+    run_id = runs["base"]["record"]["run_id"]
+    manifest = json.loads((dest / run_id / "baseline.json").read_text(encoding="utf-8"))
+    assert manifest["run_id"] == run_id and manifest["task"] == "viggo"
+    assert manifest["adapter"] is None and "promoted_at" in manifest
+    assert (dest / run_id / "samples.jsonl").read_bytes() == (
+        runs["base"]["path"] / "samples.jsonl"
+    ).read_bytes()
