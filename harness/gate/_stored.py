@@ -10,7 +10,7 @@ re-score a run with other scorers (`harness rescore`), with no model, backend or
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from harness._errors import DataError
 from harness._registry import UnknownNameError
@@ -19,8 +19,12 @@ from harness._types import Message, Output, Prompt, Sample, Score
 from harness.record import RunRecord, SampleRecord, ScoreRecord
 from harness.stats import CLUSTER_KEY, _canon
 
-if TYPE_CHECKING:
-    from harness.gate._runset import LoadedRun
+
+class StoredRun(Protocol):
+    """What is read from a run folder (`harness.gate._runset.LoadedRun` is one)."""
+
+    record: RunRecord
+    samples: list[SampleRecord]
 
 
 def scorer_class(name: str, record: RunRecord) -> type[Scorer]:
@@ -75,7 +79,7 @@ def to_score(r: ScoreRecord) -> Score:
 
 
 def corpus_statistic(
-    run: LoadedRun, metric: str, ids: Sequence[str]
+    run: StoredRun, metric: str, ids: Sequence[str]
 ) -> Callable[[Any], float] | None:
     """``metric`` of ``run`` as a function of index arrays into ``ids``, or None when no
     scorer of the run computes ``metric`` as a corpus statistic (or an item lacks its score)."""
