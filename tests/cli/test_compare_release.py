@@ -241,3 +241,47 @@ def test_baseline_promote_copies_with_a_manifest(tmp_path: Path, adapter: Path) 
     assert (dest / run_id / "samples.jsonl").read_bytes() == (
         runs["base"]["path"] / "samples.jsonl"
     ).read_bytes()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _gate_example(tmp_path: Path, candidate: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.chdir(ROOT)  # the policy names runs/baselines relative to the checkout
+    junit = tmp_path / "junit.xml"
+    args = ["gate", "--policy", "examples/gate.yaml", "--candidate", str(candidate)]
+    result = invoke([*args, "--junit", str(junit)])
+    assert result.exit_code == 0, result.output
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "2" and suite.get("failures") == "0"
+    return result.stdout
+
+
+def test_example_policy_gates_against_the_committed_baseline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    (committed,) = (ROOT / "runs" / "baselines").glob("*-gsm8k-base-*")
+    manifest = json.loads((committed / "baseline.json").read_text(encoding="utf-8"))
+    assert manifest["model"] == "smollm2-135m" and manifest["n_evaluated"] == 8
+    shutil.copytree(committed, tmp_path / "candidate")
+    out = _gate_example(tmp_path, tmp_path / "candidate", monkeypatch)
+    assert "0 right->wrong / 0 wrong->right, paired" in out
+    assert "gate PASSED: 2 checks, 0 failing" in out
+
+
+@pytest.mark.slow
+def test_example_policy_runs_as_written_on_a_fresh_clone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The two commands of examples/gate.yaml's header, with the bundled model."""
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache.sqlite"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(DATA))
+    args = ["run", "--task", "gsm8k", "-T", "num_fewshot=0", "-n", "8", "--max-new-tokens"]
+    result = invoke([*args, "160", "-o", str(tmp_path / "candidate")])
+    assert result.exit_code == 0, result.output
+    out = _gate_example(tmp_path, tmp_path / "candidate", monkeypatch)
+    assert "0 right->wrong / 0 wrong->right, paired by item id" in out
