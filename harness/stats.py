@@ -330,30 +330,47 @@ def paired_bootstrap(
     _check_paired(base, cand)
     diffs = np.asarray(cand, dtype=float) - np.asarray(base, dtype=float)
     draws = bootstrap_mean_diffs(diffs, resamples, seed)
+    return from_draws(
+        draws, float(np.mean(base)), float(np.mean(cand)), len(diffs), alpha, "paired-bootstrap"
+    )
+
+
+def from_draws(
+    draws: np.ndarray,
+    baseline: float,
+    candidate: float,
+    n: int,
+    alpha: float,
+    test: str,
+    clusters: int | None = None,
+) -> Comparison:
+    """A paired comparison from bootstrap draws of the candidate-minus-baseline difference."""
+    import numpy as np
+
+    k = len(draws)
     lo, hi = percentile_interval(draws, alpha, method="linear")
     # Percentile p-values from the tail masses beyond zero; the +1s keep them above 0, as a
     # finite number of resamples cannot show a p-value smaller than 1 / (resamples + 1).
-    below = (int(np.sum(draws <= 0)) + 1) / (resamples + 1)
-    above = (int(np.sum(draws >= 0)) + 1) / (resamples + 1)
-    p = min(1.0, 2 * min(below, above))
-    n = len(diffs)
+    below = (int(np.sum(draws <= 0)) + 1) / (k + 1)
+    above = (int(np.sum(draws >= 0)) + 1) / (k + 1)
     return Comparison(
         kind="paired-continuous",
-        test="paired-bootstrap",
+        test=test,
         n=n,
         n_baseline=n,
-        baseline=float(np.mean(base)),
-        candidate=float(np.mean(cand)),
-        delta=float(diffs.mean()),
+        baseline=baseline,
+        candidate=candidate,
+        delta=candidate - baseline,
         ci_low=float(lo),
         ci_high=float(hi),
-        p_value=p,
+        p_value=min(1.0, 2 * min(below, above)),
         p_lower=min(1.0, above),
         p_higher=min(1.0, below),
         alpha=alpha,
-        se=float(draws.std(ddof=1)) if resamples > 1 else math.nan,
+        se=float(draws.std(ddof=1)) if k > 1 else math.nan,
         draws=draws,
-        resamples=resamples,
+        resamples=k,
+        clusters=clusters,
     )
 
 
@@ -552,32 +569,11 @@ def paired_statistic(
         dtype=float,
     )
     draws = draws[np.isfinite(draws)]
-    k = len(draws)
-    if k == 0:
+    if len(draws) == 0:
         raise ValueError("the statistic is undefined on every resample")
-    lo, hi = percentile_interval(draws, alpha, method="linear")
-    below = (int(np.sum(draws <= 0)) + 1) / (k + 1)
-    above = (int(np.sum(draws >= 0)) + 1) / (k + 1)
     n_clusters = len(cluster_members(clusters)) if clusters is not None else None
-    return Comparison(
-        kind="paired-continuous",
-        test=test if clusters is None else f"{test}-clustered",
-        n=n,
-        n_baseline=n,
-        baseline=b0,
-        candidate=c0,
-        delta=c0 - b0,
-        ci_low=float(lo),
-        ci_high=float(hi),
-        p_value=min(1.0, 2 * min(below, above)),
-        p_lower=min(1.0, above),
-        p_higher=min(1.0, below),
-        alpha=alpha,
-        se=float(draws.std(ddof=1)) if k > 1 else math.nan,
-        draws=draws,
-        resamples=k,
-        clusters=n_clusters,
-    )
+    name = test if clusters is None else f"{test}-clustered"
+    return from_draws(draws, b0, c0, n, alpha, name, n_clusters)
 
 
 def paired_mean_clustered(

@@ -92,16 +92,10 @@ def gate(
     candidates: tuple[Path, ...],
     baselines: tuple[Path, ...],
     adapter: str | None,
-    eval_adapter: str | None,
-    limit: int | None,
-    seed: int,
-    max_new_tokens: int | None,
-    data_dir: Path | None,
-    output_dir: Path | None,
     junit: Path | None,
     summary: Path | None,
     report_dir: Path | None,
-    **model_kw: Any,
+    **eval_kw: Any,
 ) -> None:
     """Check candidate runs against a policy: bounds, regressions, non-inferiority.
 
@@ -113,19 +107,7 @@ def gate(
     from harness.gate import junit_error
 
     try:
-        result, runs = _decide(
-            policy_path,
-            candidates,
-            baselines,
-            adapter,
-            eval_adapter,
-            limit,
-            seed,
-            max_new_tokens,
-            data_dir,
-            output_dir,
-            model_kw,
-        )
+        result, runs = _decide(policy_path, candidates, baselines, adapter, eval_kw)
     except (HarnessError, click.UsageError) as e:
         message = e.format_message() if isinstance(e, click.UsageError) else str(e)
         _write(junit, junit_error(message))  # CI finds a JUnit file even on exit 2
@@ -145,33 +127,29 @@ def _decide(
     candidates: tuple[Path, ...],
     baselines: tuple[Path, ...],
     adapter: str | None,
-    eval_adapter: str | None,
-    limit: int | None,
-    seed: int,
-    max_new_tokens: int | None,
-    data_dir: Path | None,
-    output_dir: Path | None,
-    model_kw: dict[str, Any],
+    eval_kw: dict[str, Any],
 ) -> tuple[GateResult, list[LoadedRun]]:
-    """Loads the policy and runs (evaluating first with --eval-adapter) and decides."""
+    """Loads the policy and runs (evaluating first with --eval-adapter) and decides.
+
+    ``eval_kw`` holds the --eval-adapter options and the model options.
+    """
     from harness import load_runs
     from harness.gate import evaluate as evaluate_gate
     from harness.gate import load_policy, run_candidate_evals
 
     policy = load_policy(policy_path)
     paths = list(candidates)
+    eval_adapter = eval_kw.pop("eval_adapter")
     if eval_adapter:
         offline_defaults()
+        run_kw = {k: eval_kw.pop(k) for k in ("limit", "seed", "data_dir", "max_new_tokens")}
         paths += run_candidate_evals(
             policy,
             eval_adapter,
-            backend=model_kw["backend"],
-            backend_kw=backend_options(model_kw),
-            runs_dir=resolve_runs_dir(output_dir),
-            limit=limit,
-            seed=seed,
-            data_dir=data_dir,
-            max_new_tokens=max_new_tokens,
+            backend=eval_kw["backend"],
+            backend_kw=backend_options(eval_kw),
+            runs_dir=resolve_runs_dir(eval_kw.pop("output_dir")),
+            **run_kw,
         )
         adapter = adapter or Path(eval_adapter).resolve().name
     if not paths:

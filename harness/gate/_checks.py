@@ -97,23 +97,29 @@ def check_bound(
         "interval": method,
     }
     ci = f"{mean:.4f} [{lo:.4f}, {hi:.4f}] ({1 - 2 * alpha:.0%} {method}, n={len(values)})"
+    return _bound_result(task, metric, kind, bound, ci, beyond, within, nums)
+
+
+def _bound_result(
+    task: str,
+    metric: str,
+    kind: Literal["min", "max"],
+    bound: float,
+    ci: str,
+    beyond: bool,
+    within: bool,
+    nums: dict[str, Any],
+) -> CheckResult:
+    """Fail beyond the bound, pass within it, inconclusive otherwise."""
     side = "below" if kind == "min" else "above"
     if beyond:
-        return CheckResult(
-            task, metric, kind, "fail", f"{ci}: significantly {side} {kind} {bound:g}", nums
-        )
+        why = f"{ci}: significantly {side} {kind} {bound:g}"
+        return CheckResult(task, metric, kind, "fail", why, nums)
     if within:
-        return CheckResult(
-            task, metric, kind, "pass", f"{ci}: significantly within {kind} {bound:g}", nums
-        )
-    return CheckResult(
-        task,
-        metric,
-        kind,
-        "inconclusive",
-        f"{ci} straddles {kind} {bound:g}; evaluate more items",
-        nums,
-    )
+        why = f"{ci}: significantly within {kind} {bound:g}"
+        return CheckResult(task, metric, kind, "pass", why, nums)
+    why = f"{ci} straddles {kind} {bound:g}; evaluate more items"
+    return CheckResult(task, metric, kind, "inconclusive", why, nums)
 
 
 def check_interval(
@@ -134,17 +140,7 @@ def check_interval(
     nums["interval"] = "bootstrap"
     ci = f"{point:.4f} [{lo:.4f}, {hi:.4f}] ({1 - 2 * alpha:.0%} bootstrap, n={n})"
     beyond, within = (hi < bound, lo > bound) if kind == "min" else (lo > bound, hi < bound)
-    side = "below" if kind == "min" else "above"
-    if beyond:
-        return CheckResult(
-            task, metric, kind, "fail", f"{ci}: significantly {side} {kind} {bound:g}", nums
-        )
-    if within:
-        return CheckResult(
-            task, metric, kind, "pass", f"{ci}: significantly within {kind} {bound:g}", nums
-        )
-    why = f"{ci} straddles {kind} {bound:g}; evaluate more items"
-    return CheckResult(task, metric, kind, "inconclusive", why, nums)
+    return _bound_result(task, metric, kind, bound, ci, beyond, within, nums)
 
 
 def check_beats(bound_check: CheckResult, rule: str) -> CheckResult:
