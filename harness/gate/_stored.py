@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from harness._errors import DataError
+from harness._errors import DataError, HarnessError
 from harness._registry import UnknownNameError
 from harness._scorer import Scorer, scorers
 from harness._types import Message, Output, Prompt, Sample, Score
@@ -87,7 +87,7 @@ def corpus_statistic(
     for spec in run.record.scorers:
         try:
             cls = scorer_class(str(spec["name"]), run.record)
-        except DataError:
+        except HarnessError:  # a scorer no longer registered computes nothing here
             continue
         if metric not in cls.metrics or cls.corpus_statistics is Scorer.corpus_statistics:
             continue

@@ -450,3 +450,17 @@ def test_several_adapters_need_a_name(tmp_path: Path) -> None:
     assert code == 0, out
     code, out = _cli([*args, "--adapter", "bad-lora"])
     assert code == 1 and "20 right->wrong / 0 wrong->right, paired, detectable" in out, out
+
+
+def test_a_metric_name_with_two_numbers_is_refused(tmp_path: Path) -> None:
+    """Per-item values whose mean is not the run.json value under the same name (an old run's
+    per-item sentence BLEU beside corpus BLEU, with no corpus statistic to recompute)."""
+    cand = make_run(tmp_path / "runs", "old", [10.0, 20.0, 30.0], metric="bleu", scorer="x")
+    record = json.loads((cand / "run.json").read_text(encoding="utf-8"))
+    record["metrics"]["bleu"]["value"] = 14.0
+    (cand / "run.json").write_text(json.dumps(record), encoding="utf-8")
+    policy = _write(tmp_path, "checks:\n  - {task: gsm8k, metric: bleu, min: 5}\n")
+    code, out = _cli(["gate", "--policy", str(policy), "--candidate", str(cand)])
+    assert code == 2, out
+    assert "per-item 'bleu' values average 20 but run.json records bleu = 14" in out
+    assert "harness rescore" in out
