@@ -217,10 +217,10 @@ def name_mismatch(run: LoadedRun, metric: str) -> str | None:
     """
     rec = run.metric(metric)
     values = _clean(run.values(metric).values())
-    if rec is None or rec.value is None or not values or is_corpus(run, metric):
+    if rec is None or rec.value is None or not values:
         return None
     mean = sum(values) / len(values)
-    if math.isclose(mean, rec.value, rel_tol=1e-6, abs_tol=1e-9):
+    if math.isclose(mean, rec.value, rel_tol=1e-6, abs_tol=1e-9) or is_corpus(run, metric):
         return None
     return (
         f"{run.path}: per-item {metric!r} values average {mean:.4g} but run.json records "
