@@ -670,3 +670,19 @@ def scaled_wilson(mean: float, n: int, low: float, high: float) -> tuple[float, 
     share = min(1.0, max(0.0, (mean - low) / (high - low)))
     lo, hi = wilson_interval(share * n, n)
     return low + lo * (high - low), low + hi * (high - low)
+
+
+def answer_profile(answers: Sequence[str]) -> dict[str, Any]:
+    """How concentrated answers are: ``n``, ``distinct``, the most frequent (``top``, cut to
+    80 characters) and its share (``top_share``); a share near 1 means constant output."""
+    from collections import Counter
+
+    if not answers:
+        return {"n": 0, "distinct": 0, "top": None, "top_share": None}
+    top, count = Counter(answers).most_common(1)[0]
+    return {
+        "n": len(answers),
+        "distinct": len(set(answers)),
+        "top": top[:80],
+        "top_share": count / len(answers),
+    }

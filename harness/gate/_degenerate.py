@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.gate._runset import lower_is_better
 from harness.stats import _canon, is_binary
+from harness.stats import answer_profile as stats_profile
 
 if TYPE_CHECKING:
     from harness.gate._runset import LoadedRun
@@ -68,11 +69,10 @@ def _answer(sample: Any) -> str:
 
 def answer_profile(run: LoadedRun) -> AnswerProfile | None:
     """The answer profile of a run's scored items (None when nothing was scored)."""
-    answers = [_answer(s) for s in run.samples if s.scores]
-    if not answers:
+    p = stats_profile([_answer(s) for s in run.samples if s.scores])
+    if not p["n"]:
         return None
-    top, count = Counter(answers).most_common(1)[0]
-    return AnswerProfile(len(answers), len(set(answers)), top[:80], count / len(answers))
+    return AnswerProfile(p["n"], p["distinct"], p["top"], p["top_share"])
 
 
 def trivial_baseline(run: LoadedRun, metric: str) -> tuple[float, str] | None:

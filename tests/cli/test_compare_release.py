@@ -110,6 +110,12 @@ def test_majority_class_guessing_is_not_green(tmp_path: Path, adapter: Path) -> 
     rec = runs["tuned"]["record"]
     assert rec["metrics"]["function_accuracy"]["value"] == pytest.approx(0.6)
     assert rec["extra"]["trivial_baselines"]["function_accuracy"]["value"] == pytest.approx(0.6)
+    assert rec["extra"]["answers"]["viggo_mr"] == {
+        "n": 10,
+        "distinct": 1,
+        "top": "inform(name[x])",
+        "top_share": 1.0,
+    }
     policy = (
         "checks:\n"
         "  - {task: viggo, metric: function_accuracy, beat_trivial: true}\n"
