@@ -38,8 +38,14 @@ def _png(fig: Any) -> bytes:
 SCALES = ("0-1", "1-10", "0-100")
 
 
-def scale_of(values: list[float]) -> str:
+# sacrebleu's metrics are on 0-100 whatever a run scored (a weak model's BLEU may be 0.5).
+_HUNDRED = ("bleu", "chrf", "ter")
+
+
+def scale_of(values: list[float], metric: str = "") -> str:
     """Which axis a metric belongs on: 0-1 rates, 1-10 judge scores, 0-100 BLEU-like."""
+    if metric.split("/")[-1].startswith(_HUNDRED):
+        return "0-100"
     top = max((abs(v) for v in values), default=0.0)
     return "0-1" if top <= 1.0 else "1-10" if top <= 10.0 else "0-100"
 
@@ -52,7 +58,7 @@ def _column_scale(report: Report, col: str) -> str:
         for v in (c.value, c.ci_high)
         if v is not None
     ]
-    return scale_of(vals)
+    return scale_of(vals, col)
 
 
 def task_bars(report: Report, task: str, scale: str | None = None) -> bytes | None:
@@ -91,7 +97,8 @@ def delta_plot(report: Report, scale: str | None = None) -> bytes | None:
         d
         for d in report.deltas
         if scale is None
-        or scale_of([d.comparison.result.baseline, d.comparison.result.candidate]) == scale
+        or scale_of([d.comparison.result.baseline, d.comparison.result.candidate], d.metric)
+        == scale
     ]
     if not deltas:
         return None

@@ -100,6 +100,10 @@ def test_one_name_one_number_for_bleu_and_chrf(tmp_path: Path, adapter: Path) ->
     assert comps["bleu"]["result"]["baseline"] == pytest.approx(base_bleu)
     assert not comps["bleu_sentence"]["corpus"]
     assert comps["bleu_sentence"]["result"]["candidate"] == pytest.approx(sent)
+    md = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    # BLEU-like (0-100) and ROUGE (0-1) never share an axis.
+    assert "plots/bars_dialogsum_0-100.png" in md and "plots/bars_dialogsum_0-1.png" in md
+    assert "plots/deltas_0-100.png" in md and "plots/deltas_0-1.png" in md
     cells = {r["adapter"]: r["cells"] for r in rep["leaderboard"]}
     assert cells["tuned"]["dialogsum/bleu"]["value"] == pytest.approx(cand_bleu)
 
