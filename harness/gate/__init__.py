@@ -16,12 +16,23 @@ interval (90% for alpha 0.05), as in a TOST:
   passes only when the candidate is shown worse by less than the margin (the interval's lower
   end lies above ``-margin``); otherwise it is inconclusive.
 
+Corpus metrics (corpus BLEU/chrF, micro/macro F1, ROC-AUC) are gated like per-item ones: the
+bounds from a percentile-bootstrap interval of the recomputed corpus metric, regressions by a
+paired bootstrap that recomputes it on both runs for each resample. Items a task clusters
+(`harness.CLUSTER_KEY`) are resampled by cluster, for every metric. ``beat_trivial: true``
+passes only when the candidate is significantly above the metric's trivial baseline
+(`harness.gate._degenerate`). Every regression check reports its minimal detectable effect
+(80% power) and the n needed to detect ``max_regression``; one that passed for lack of evidence
+while unable to detect a ``max_regression`` > 0 ends ``underpowered`` (counted as inconclusive)
+unless ``require_power: false``.
+
 "Worse" means lower, except for metrics whose name says lower is better (``*_no_match``,
 ``error_rate``, ``perplexity``, see `harness.gate._runset.lower_is_better`) or a check that sets
 ``higher_is_better: false``; then it means higher, and the regression tests are mirrored.
 
-Inconclusive checks fail the gate unless the policy says ``on_inconclusive: pass``. Exit codes:
-0 every check passed, 1 some check failed, 2 usage or data error (bad policy, missing run).
+Inconclusive (and underpowered) checks fail the gate unless the policy says
+``on_inconclusive: pass``; JUnit then marks them skipped. Exit codes: 0 every check passed, 1
+some check failed, 2 usage or data error (bad policy, missing run), each problem said once.
 
 The baseline of a candidate run is, in order: the explicitly given baseline runs; else the
 base-model run evaluated with it in one engine (same ``group_id``: the strongest, paired
