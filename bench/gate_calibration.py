@@ -21,7 +21,7 @@ Two more designs, each with its own (smaller, bootstrap-bound) number of trials:
   p_i), scored as corpus precision sum(right) / sum(tokens) like micro-F1 or corpus BLEU, and
   compared by the paired bootstrap that recomputes it on each resample (`paired_statistic`);
 * a **clustered task**: items come in clusters of 3 (one ViGGO meaning representation phrased
-  three ways); each system has its own random effect per cluster (sd 1.5 on the logit), so
+  three ways); each system has its own random effect per cluster (sd 0.75 on the logit), so
   outcomes within a cluster move together. The cluster bootstrap is compared with McNemar's
   test, which treats the 3 items as independent.
 
@@ -67,7 +67,7 @@ def _precision(right: np.ndarray, tokens: np.ndarray) -> Callable[[np.ndarray], 
 def _outcomes(
     rng: np.random.Generator, logit: np.ndarray, clusters: np.ndarray, shift: float
 ) -> list[float]:
-    u = rng.normal(0, 1.5, len(logit))  # this system's own effect on each cluster
+    u = rng.normal(0, 0.75, len(logit))  # this system's own effect on each cluster
     p = 1 / (1 + np.exp(-(logit + u)[clusters]))
     return (rng.random(len(clusters)) < p * shift).astype(float).tolist()
 
