@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import numpy as np
@@ -464,3 +465,30 @@ def test_a_metric_name_with_two_numbers_is_refused(tmp_path: Path) -> None:
     assert code == 2, out
     assert "per-item 'bleu' values average 20 but run.json records bleu = 14" in out
     assert "harness rescore" in out
+
+
+def _bench() -> object:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "gate_calibration.py"
+    spec = importlib.util.spec_from_file_location("gate_calibration", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_calibration_covers_a_corpus_metric() -> None:
+    """The paired corpus bootstrap (corpus precision, n=500): identical systems rarely fail,
+    a 5-point drop is caught (bench/gate_calibration.py runs more trials)."""
+    bench: Any = _bench()
+    assert bench.corpus_rates(500, 0.0, trials=60, seed=4) <= 0.1
+    assert bench.corpus_rates(500, 0.05, trials=20, seed=5) >= 0.8
+
+
+@pytest.mark.slow
+def test_calibration_covers_a_clustered_task() -> None:
+    bench: Any = _bench()
+    gate, _ = bench.clustered_rates(500, 0.0, trials=60, seed=11)
+    assert gate <= 0.1
