@@ -390,8 +390,9 @@ def test_gate_runs_base_and_adapter_in_one_engine(tmp_path: Path) -> None:
     lora = make_lora(resolve_model(None).path, tmp_path / "cand-lora", scale=0.02)
     policy = _write(
         tmp_path,
+        # 2 items cannot detect a 0.5 drop with 80% power: this test is about the engine path.
         "checks:\n  - task: gsm8k\n    metric: flexible_match\n"
-        "    min: 0.0\n    max_regression: 0.5\n"
+        "    min: 0.0\n    max_regression: 0.5\n    require_power: false\n"
         "    params: {num_fewshot: 0}\n",
     )
     code, out = _cli(
