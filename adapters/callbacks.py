@@ -15,6 +15,14 @@ from transformers import TrainerCallback
 
 from adapters.schedule import Budget
 
+_T0 = time.time()
+
+
+def stage(what: str) -> None:
+    """Says what the trainer is doing before its first step line (each such wait can be long:
+    formatting data, loading the model, building the trainer), with the time since start."""
+    print(f"train: {what} (+{time.time() - _T0:.0f}s)", file=sys.stderr, flush=True)
+
 
 def _clock(seconds: float) -> str:
     seconds = max(0, int(seconds))
@@ -38,6 +46,17 @@ class ProgressPrinter(TrainerCallback):  # type: ignore[misc]
         self.start = time.time()
         self.start_step = state.global_step
         self.start_tokens = int(state.num_input_tokens_seen or 0)
+        stage(f"training started: {state.max_steps} steps, a line every {args.logging_steps}")
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        # The first logged line can be many steps away: say at once how long one step takes.
+        if self.start is not None and state.global_step == self.start_step + 1:
+            took = time.time() - self.start
+            print(
+                f"train: step {state.global_step}/{state.max_steps} took {took:.1f}s",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any

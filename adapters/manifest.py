@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 MANIFEST = "adapter_manifest.json"
 MANIFEST_VERSION = 1
@@ -69,6 +69,9 @@ class AdapterManifest(BaseModel):
     device: str
     dtype: str
     versions: dict[str, str]
+    drift: dict[str, Any] | None = Field(
+        None, description="validation vs training prompts: a harness.drift record (drift.json)"
+    )
 
 
 def loss_history(log_history: list[dict[str, Any]]) -> list[LossPoint]:
@@ -139,8 +142,16 @@ def build_manifest(session: Any, **fields: Any) -> AdapterManifest:
         device=session.device,
         dtype=session.dtype,
         versions=_versions(),
+        drift=getattr(session, "drift", None),
         **fields,
     )
+
+
+def validation_drift(train: list[Any], validation: list[Any]) -> dict[str, Any]:
+    """How far the validation prompts drift from the training prompts (`harness.drift`)."""
+    from harness.drift import texts_drift
+
+    return texts_drift([e.text for e in train], [e.text for e in validation]).model_dump()
 
 
 def write_manifest(folder: Path, manifest: AdapterManifest) -> Path:

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from harness import HarnessError
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
+#: Optimisers from bitsandbytes: CUDA only.
+BNB_OPTIMIZERS = frozenset({"adamw_8bit", "paged_adamw_8bit", "paged_adamw_32bit"})
 
 
 class LoraSettings(BaseModel):
@@ -104,7 +106,27 @@ class Recipe(BaseModel):
     special_tokens: list[str] = Field(
         default_factory=list, description="Tokens added to the vocabulary (embeddings trained)."
     )
-    gradient_checkpointing: bool = False
+    optim: (
+        Literal[
+            "adamw_torch",
+            "adamw_torch_fused",
+            "adafactor",
+            "sgd",
+            "adamw_8bit",
+            "paged_adamw_8bit",
+            "paged_adamw_32bit",
+        ]
+        | None
+    ) = Field(
+        None,
+        description="Optimiser (None: paged_adamw_8bit under lora.quantize_4bit, "
+        "else adamw_torch_fused).",
+    )
+    gradient_checkpointing: bool | None = Field(
+        None,
+        description="Recompute activations in the backward pass (None: on under "
+        "lora.quantize_4bit, where 24 GB GPUs run out of memory otherwise).",
+    )
     seed: int = 42
     logging_steps: int = Field(5, ge=1)
     save_total_limit: int = Field(
@@ -116,6 +138,20 @@ class Recipe(BaseModel):
         if self.lora.quantize_4bit and self.precision == "fp32":
             raise ValueError("lora.quantize_4bit needs bf16 or fp16 compute (set precision: auto)")
         return self
+
+    @property
+    def optimizer(self) -> str:
+        """The optimiser used: ``optim``, or the default for this recipe."""
+        if self.optim:
+            return self.optim
+        return "paged_adamw_8bit" if self.lora.quantize_4bit else "adamw_torch_fused"
+
+    @property
+    def checkpointing(self) -> bool:
+        """Whether gradient checkpointing is on: ``gradient_checkpointing``, or the default."""
+        if self.gradient_checkpointing is not None:
+            return self.gradient_checkpointing
+        return self.lora.quantize_4bit
 
 
 def _format_errors(source: str, err: ValidationError) -> str:

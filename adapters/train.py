@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.callbacks import ProgressPrinter, TimeLimit
+from adapters.callbacks import ProgressPrinter, TimeLimit, stage
 from adapters.data import (
     DataSource,
     Example,
@@ -28,8 +28,14 @@ from adapters.data import (
     resolve_template,
     task_examples,
 )
-from adapters.manifest import build_manifest, loss_history, plot_loss, write_manifest
-from adapters.recipe import Recipe
+from adapters.manifest import (
+    build_manifest,
+    loss_history,
+    plot_loss,
+    validation_drift,
+    write_manifest,
+)
+from adapters.recipe import BNB_OPTIMIZERS, Recipe
 from adapters.registry import register_adapter
 from adapters.schedule import Budget, wsd_scheduler
 from harness import DataError, HarnessError, ModelError, ResolvedModel, resolve_model
@@ -79,6 +85,8 @@ class Session:
     started: float = field(default_factory=time.time)
     trainer: Any = None
     resumed_from: str | None = None
+    drift: dict[str, Any] | None = None  # validation vs training prompts, for the manifest
+    devices: int = 1  # data-parallel devices per optimiser step
 
 
 def train(request: TrainRequest) -> Path:
@@ -96,12 +104,20 @@ def train(request: TrainRequest) -> Path:
 
 
 def pick_device(recipe: Recipe) -> tuple[str, str]:
-    """(device, precision): CUDA with bf16 where supported (else fp16), else CPU in fp32."""
+    """(device, precision): CUDA with bf16 where native (compute capability 8.0+, not emulated),
+    else fp16; CPU in fp32. The rule is `harness._device.resolve_dtype`'s."""
     import torch
 
+    from harness import resolve_dtype
+
     if torch.cuda.is_available():
-        auto = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        short = {"bfloat16": "bf16", "float16": "fp16"}
+        auto = short[resolve_dtype("auto", "cuda")]
         return "cuda", auto if recipe.precision == "auto" else recipe.precision
+    if recipe.optimizer in BNB_OPTIMIZERS:
+        raise HarnessError(
+            f"optim {recipe.optimizer} (bitsandbytes) needs a CUDA GPU; set optim=adamw_torch"
+        )
     if recipe.lora.quantize_4bit:
         raise HarnessError(
             "lora.quantize_4bit (QLoRA) needs a CUDA GPU; set lora.quantize_4bit=false"
@@ -183,6 +199,7 @@ def setup(request: TrainRequest) -> Session:
 
     recipe = request.recipe
     train_ex, eval_ex, source = _examples(request)  # data errors first: they need no torch
+    stage(f"formatting {len(train_ex)} training and {len(eval_ex)} validation examples")
     device, precision = pick_device(recipe)
     base = resolve_model(request.model)
     from transformers import AutoTokenizer
@@ -201,12 +218,16 @@ def setup(request: TrainRequest) -> Session:
         raise DataError(
             "no example fits max_seq_length with room for its completion; raise max_seq_length"
         )
+    drift = validation_drift(train_ex, eval_ex)
+    stage(f"loading {base.id} ({precision} on {device})")
     model = _load_model(base, device, precision, recipe)
     if recipe.special_tokens:
         model.resize_token_embeddings(len(tokenizer))
-    return Session(
+    session = Session(
         request, base, device, precision, tokenizer, model, train_rows, eval_rows, source, template
     )
+    session.drift = drift
+    return session
 
 
 # ---------------------------------------------------------------- fit
@@ -227,9 +248,10 @@ def _lora_config(recipe: Recipe) -> Any:
     )
 
 
-def planned_steps(recipe: Recipe, n_train: int) -> int:
-    """Optimiser steps the recipe asks for on ``n_train`` examples."""
-    per_epoch = math.ceil(n_train / (recipe.batch_size * recipe.grad_accum))
+def planned_steps(recipe: Recipe, n_train: int, devices: int = 1) -> int:
+    """Optimiser steps the recipe asks for on ``n_train`` examples when each step takes
+    ``batch_size × grad_accum`` examples on each of ``devices`` data-parallel devices."""
+    per_epoch = math.ceil(n_train / (recipe.batch_size * recipe.grad_accum * max(1, devices)))
     epochs_steps = math.ceil(per_epoch * recipe.epochs)
     return min(epochs_steps, recipe.max_steps) if recipe.max_steps else epochs_steps
 
@@ -245,12 +267,41 @@ def warmup_steps(recipe: Recipe, steps: int) -> int:
     return round(recipe.warmup_ratio * steps)
 
 
+def one_device(args: Any) -> int:
+    """Trains on one device unless launched distributed; returns the data-parallel devices.
+
+    Without a distributed launcher the HF Trainer spreads a batch over every visible GPU with
+    ``nn.DataParallel`` (or, for a 4-bit model, runs ``batch × n_gpu`` rows on GPU 0), which
+    the planned steps did not count; one process trains on one GPU here. Under a launcher
+    (``torchrun``/``accelerate``), each process has one GPU and there are ``world_size``.
+    """
+    if int(args.world_size) == 1 and int(args.n_gpu) > 1:
+        args._n_gpu = 1  # what transformers itself does for model-parallel models
+    return int(args.world_size) * max(1, int(args.n_gpu))
+
+
+def float32_trainable(model: Any) -> int:
+    """Casts trainable (LoRA) weights to float32; returns how many were cast.
+
+    TRL casts a 4-bit model's LoRA weights to bf16; at a 2.5e-5 learning rate Adam's updates
+    of ``lora_A`` fall below bf16's resolution and the adapter barely trains. The frozen base
+    keeps its dtype; bf16/fp16 autocast still runs the matmuls in half precision.
+    """
+    import torch
+
+    cast = 0
+    for param in model.parameters():
+        if param.requires_grad and param.dtype != torch.float32:
+            param.data = param.data.float()
+            cast += 1
+    return cast
+
+
 def _sft_config(session: Session) -> Any:
     from trl import SFTConfig
 
     r = session.request.recipe
-    steps = planned_steps(r, len(session.train_rows))
-    return SFTConfig(
+    args = SFTConfig(
         output_dir=str(session.request.out / CHECKPOINTS),
         num_train_epochs=r.epochs,
         max_steps=r.max_steps or -1,
@@ -258,7 +309,7 @@ def _sft_config(session: Session) -> Any:
         per_device_eval_batch_size=max(r.batch_size, 8),
         gradient_accumulation_steps=r.grad_accum,
         learning_rate=r.lr,
-        warmup_steps=warmup_steps(r, steps),
+        warmup_steps=0,  # set below, once the data-parallel size is known
         # warmup_stable_decay is ours (`HarnessSFTTrainer.create_scheduler`), not transformers'.
         lr_scheduler_type="constant" if r.lr_scheduler == "warmup_stable_decay" else r.lr_scheduler,
         weight_decay=r.weight_decay,
@@ -283,9 +334,14 @@ def _sft_config(session: Session) -> Any:
         padding_free=r.padding_free,
         train_sampling_strategy="group_by_length" if r.group_by_length else "random",
         include_num_input_tokens_seen="non_padding",
-        gradient_checkpointing=r.gradient_checkpointing,
+        gradient_checkpointing=r.checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if r.checkpointing else None,
+        optim=r.optimizer,
         dataset_num_proc=None,
     )
+    session.devices = one_device(args)
+    args.warmup_steps = warmup_steps(r, planned_steps(r, len(session.train_rows), session.devices))
+    return args
 
 
 def fit(session: Session) -> None:
@@ -296,20 +352,23 @@ def fit(session: Session) -> None:
     from transformers.trainer_utils import get_last_checkpoint
 
     request, recipe = session.request, session.request.recipe
-    steps = planned_steps(recipe, len(session.train_rows))
+    args = _sft_config(session)
+    steps = planned_steps(recipe, len(session.train_rows), session.devices)
     budget = Budget(steps, recipe.max_minutes * 60 if recipe.max_minutes else None)
     callbacks: list[Any] = [ProgressPrinter(budget), TimeLimit(budget)]
     if recipe.validation.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(recipe.validation.early_stopping_patience))
+    stage("building the trainer (LoRA layers, data collation)")
     session.trainer = _trainer_class()(
         model=session.model,
-        args=_sft_config(session),
+        args=args,
         train_dataset=Dataset.from_list(session.train_rows),
         eval_dataset=Dataset.from_list(session.eval_rows),
         processing_class=session.tokenizer,
         peft_config=_lora_config(recipe),
         callbacks=callbacks,
     )
+    float32_trainable(session.trainer.model)
     if recipe.lr_scheduler == "warmup_stable_decay":
         session.trainer.wsd = (budget, warmup_steps(recipe, steps), recipe.decay_ratio)
     # Our ProgressPrinter replaces the stock one, which prints raw log dicts.

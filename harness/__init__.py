@@ -22,6 +22,7 @@ from harness._data import (
     select_items,
     sha256_file,
 )
+from harness._device import resolve_device, resolve_dtype
 from harness._errors import BackendError, DataError, HarnessError, ModelError
 from harness._eval import run_eval
 from harness._loader import get_task, load_dataset
@@ -134,6 +135,8 @@ __all__ = [
     "read_run",
     "read_samples",
     "request_key",
+    "resolve_device",
+    "resolve_dtype",
     "resolve_model",
     "run_eval",
     "scorer",

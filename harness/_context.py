@@ -38,6 +38,23 @@ class CodeExecution:
 
 
 @dataclass(frozen=True)
+class TokenPrice:
+    """What the model's endpoint charges, for the cost estimate in each run record.
+
+    Attributes:
+        per_1k_in: Price of 1,000 prompt tokens.
+        per_1k_out: Price of 1,000 generated tokens.
+    """
+
+    per_1k_in: float
+    per_1k_out: float
+
+    def cost(self, tokens_in: int, tokens_out: int) -> float:
+        """The estimated cost of ``tokens_in`` prompt and ``tokens_out`` generated tokens."""
+        return (tokens_in * self.per_1k_in + tokens_out * self.per_1k_out) / 1000
+
+
+@dataclass(frozen=True)
 class RunContext:
     """Settings shared by one evaluation's runner and scorers.
 
@@ -49,6 +66,7 @@ class RunContext:
         runs_dir: Where run folders are written (None: nothing written).
         reporter: Progress events.
         command: The argv recorded in each run (None: ``sys.argv``).
+        price: The model endpoint's price per token (None: no cost estimate).
     """
 
     code: CodeExecution = CodeExecution()
@@ -57,3 +75,4 @@ class RunContext:
     runs_dir: Path | None = Path("runs")
     reporter: Reporter = field(default_factory=Reporter)
     command: Sequence[str] | None = None
+    price: TokenPrice | None = None

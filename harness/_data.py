@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import json
 import os
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,14 +31,20 @@ class DataOptions:
     Attributes:
         data_dir: Folder holding one sub-folder per dataset (``gsm8k/test.jsonl``...); None
             means ``$HARNESS_DATA_DIR``, else the task's hub dataset.
-        limit: Take only the first ``limit`` items (applied once, by `select_items`; tasks
-            return every item).
-        seed: Seed for few-shot selection and any sampling of items.
+        limit: Take only the first ``limit`` items: a count (``100``) or a fraction of the
+            split (``0.1``, strictly between 0 and 1).
+        sample: Take a random subset of this many items (or this fraction), drawn with
+            ``seed``; the same seed and split always give the same ids, in dataset order.
+            Exclusive with ``limit``.
+        seed: Seed for few-shot selection and for ``sample``.
         split: Override the task's evaluation split.
+
+    ``limit`` and ``sample`` are applied once, by `select_items`; tasks return every item.
     """
 
     data_dir: Path | None = None
-    limit: int | None = None
+    limit: int | float | None = None
+    sample: int | float | None = None
     seed: int = 1234
     split: str | None = None
 
@@ -192,16 +199,41 @@ def load_hub(
 
 
 def select_items(dataset: Dataset, options: DataOptions) -> Dataset:
-    """The items to evaluate: the first ``options.limit`` of the task's samples (all when None).
+    """The items to evaluate: the first ``limit``, a seeded random ``sample``, or all.
 
-    This is the one place ``--limit`` is applied; tasks return every item of their split.
+    This is the one place ``--limit`` and ``--sample`` are applied; tasks return every item
+    of their split. A fraction is rounded to the nearest whole count, at least one item. A
+    sample keeps the dataset's order, so paired runs list their items alike.
 
     Raises:
-        DataError: ``limit`` is negative.
+        DataError: A bad count or fraction, or both ``limit`` and ``sample``.
     """
-    limit = options.limit
-    if limit is None:
-        return dataset
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-        raise DataError(f"--limit {limit!r}: pass a whole number of items, 0 or more")
-    return Dataset(dataset.samples[:limit], dataset.info)
+    if options.limit is not None and options.sample is not None:
+        raise DataError("--limit and --sample both choose items; pass only one of them")
+    total = len(dataset.samples)
+    if options.limit is not None:
+        k = item_count(options.limit, total, "--limit")
+        return Dataset(dataset.samples[:k], dataset.info)
+    if options.sample is not None:
+        k = item_count(options.sample, total, "--sample")
+        rng = random.Random(f"harness-sample:{options.seed}")
+        picked = sorted(rng.sample(range(total), min(k, total)))
+        return Dataset([dataset.samples[i] for i in picked], dataset.info)
+    return dataset
+
+
+def item_count(value: int | float, total: int, flag: str) -> int:
+    """A count or fraction (0 < x < 1) of ``total`` items as a whole number of items.
+
+    Raises:
+        DataError: ``value`` is negative, a fraction outside (0, 1), or not a number.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DataError(f"{flag} {value!r}: pass a whole number of items or a fraction 0<x<1")
+    if isinstance(value, float) and not value.is_integer():
+        if not 0 < value < 1:
+            raise DataError(f"{flag} {value}: a fraction must lie strictly between 0 and 1")
+        return max(1, round(value * total))
+    if value < 0:
+        raise DataError(f"{flag} {value}: pass a whole number of items, 0 or more")
+    return int(value)

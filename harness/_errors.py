@@ -7,6 +7,8 @@ adapter built for another model). The CLI prints its message on one line and exi
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class HarnessError(Exception):
     """An error the user caused and can fix; the message says what to do."""
@@ -28,3 +30,10 @@ class BackendError(HarnessError):
 
 class BackendOptionError(HarnessError):
     """An option given to a backend that does not take it (``--base-url`` with ``hf``)."""
+
+
+def validation_problems(error: Any) -> str:
+    """Every problem of a pydantic ``ValidationError`` in one line: ``loc: msg; loc: msg``."""
+    return "; ".join(
+        f"{'.'.join(map(str, err['loc'])) or '(top)'}: {err['msg']}" for err in error.errors()
+    )

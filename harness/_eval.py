@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,13 @@ from harness._context import RunContext
 from harness._data import DataOptions, Dataset
 from harness._errors import HarnessError
 from harness._loader import get_task, load_dataset
-from harness._runner import EvalResult, evaluate, with_overrides
+from harness._runner import EvalResult, evaluate, new_group_id, with_overrides
+from harness._suite import SuiteTask
 from harness._task import Task
 from harness.backends import AdapterSpec, Backend, build_backend
 from harness.lora import load_adapter
 
-TaskRef = Task | str
+TaskRef = Task | str | SuiteTask
 
 
 def run_eval(
@@ -35,21 +37,31 @@ def run_eval(
     task_params: Mapping[str, Any] | None = None,
     data: DataOptions | None = None,
     generation: Mapping[str, Any] | None = None,
+    system_prompt: str | None = None,
     context: RunContext | None = None,
+    counterfactual: str | None = None,
 ) -> list[EvalResult]:
     """Evaluates each task for the base model and every adapter, on one backend.
 
+    Every record of one call shares a ``group_id``: variants of a task ran on identical items
+    in one engine, and a suite's tasks ran together.
+
     Args:
-        tasks: A task, a registered name or YAML file, or several of them.
+        tasks: A task, a registered name or YAML file, a `SuiteTask` (its own parameters and
+            item selection), or several of them.
         backend: A backend name (built here, closed at the end) or a built `Backend` (left
             open: the caller owns it).
         backend_options: Options for `build_backend` (``model``, ``batch_size``, ...).
         adapters: Adapter folders, registered names or specs.
         include_base: Evaluate the base model too (None: only when there are no adapters).
         task_params: Parameters for tasks given by name.
-        data: Where data comes from and which items (``limit``).
+        data: Where data comes from and which items (``limit``, ``sample``); a `SuiteTask`'s
+            own ``limit``/``sample`` apply where ``data`` sets neither.
         generation: Overrides of each task's generation parameters (None values ignored).
+        system_prompt: The system turn of every prompt (replacing the task's), recorded.
         context: Cache, output folder, reporter, code execution, judge.
+        counterfactual: A swap list (shipped name or YAML file): every item is evaluated
+            beside its swapped variants (`harness.counterfactual`).
 
     Returns:
         Per task, one result per variant (base first), in task order.
@@ -59,20 +71,28 @@ def run_eval(
     """
     ctx = context or RunContext()
     data = data or DataOptions()
-    built = [_task(t, task_params) for t in _as_list(tasks)]
+    refs = _as_list(tasks)
+    built = [_task(t, task_params) for t in refs]
     for task in built:
         task.preflight(ctx)  # fail before loading a model, not after generating
     specs = [a if isinstance(a, AdapterSpec) else load_adapter(a) for a in adapters]
     base = include_base if include_base is not None else not specs
     if not base and not specs:
         raise HarnessError("--no-base without --adapter leaves nothing to evaluate")
-    datasets = [load_dataset(task, data) for task in built]  # bad data fails before a model
+    options = [_data_for(ref, data) for ref in refs]
+    # bad data fails before a model
+    datasets = [load_dataset(t, o) for t, o in zip(built, options, strict=True)]
+    if counterfactual is not None:
+        from harness.counterfactual import apply_counterfactual
+
+        built, datasets = apply_counterfactual(built, datasets, counterfactual)
     if isinstance(backend, Backend):
         engine, owned = backend, False  # the caller's: left open
     else:
         engine, owned = build_backend(backend, **dict(backend_options or {})), True
     try:
-        results = _evaluate_all(built, datasets, engine, specs, base, data, generation, ctx)
+        plan = _Plan(specs, base, generation, system_prompt, new_group_id())
+        results = _evaluate_all(built, datasets, options, engine, plan, ctx)
     finally:
         server_log = getattr(engine, "server_log", None)  # gone once the server stops
         if owned:
@@ -81,39 +101,61 @@ def run_eval(
     return results
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What every task of one `run_eval` call shares."""
+
+    adapters: list[AdapterSpec]
+    base: bool
+    generation: Mapping[str, Any] | None
+    system_prompt: str | None
+    group_id: str
+
+
 def _evaluate_all(
     tasks: list[Task],
     datasets: list[Dataset],
+    options: list[DataOptions],
     engine: Backend,
-    specs: list[AdapterSpec],
-    base: bool,
-    data: DataOptions,
-    generation: Mapping[str, Any] | None,
+    plan: _Plan,
     ctx: RunContext,
 ) -> list[EvalResult]:
     results: list[EvalResult] = []
-    for task, dataset in zip(tasks, datasets, strict=True):
+    for task, dataset, data in zip(tasks, datasets, options, strict=True):
         results += evaluate(
             task,
             engine,
-            adapters=specs,
-            include_base=base,
+            adapters=plan.adapters,
+            include_base=plan.base,
             data=data,
             dataset=dataset,
-            generation=with_overrides(task.generation, **dict(generation or {})),
+            generation=with_overrides(task.generation, **dict(plan.generation or {})),
+            system_prompt=plan.system_prompt,
+            group_id=plan.group_id,
             context=ctx,
         )
     return results
 
 
+def _data_for(ref: TaskRef, data: DataOptions) -> DataOptions:
+    """The command line's item selection, else a suite task's own."""
+    if not isinstance(ref, SuiteTask) or data.limit is not None or data.sample is not None:
+        return data
+    return replace(data, limit=ref.limit, sample=ref.sample)
+
+
 def _as_list(tasks: TaskRef | Sequence[TaskRef]) -> list[TaskRef]:
-    if isinstance(tasks, (Task, str)):
+    if isinstance(tasks, (Task, str, SuiteTask)):
         return [tasks]
     return list(tasks)
 
 
 def _task(ref: TaskRef, params: Mapping[str, Any] | None) -> Task:
-    return ref if isinstance(ref, Task) else get_task(ref, **dict(params or {}))
+    if isinstance(ref, Task):
+        return ref
+    if isinstance(ref, SuiteTask):
+        return get_task(ref.task, **{**dict(params or {}), **ref.params})
+    return get_task(ref, **dict(params or {}))
 
 
 def _attach_server_log(log: Path | None, results: list[EvalResult]) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,11 +34,14 @@ class ResolvedModel:
         id: What the user asked for (bundled name, hub id or path).
         path: Local folder with config, tokenizer and weights.
         sha256: Hash over the weight files (names and bytes).
+        hash_s: Seconds spent identifying the weights (near 0 when remembered or read from
+            hub blob names).
     """
 
     id: str
     path: Path
     sha256: str
+    hash_s: float | None = None
 
 
 def bundled_gguf() -> Path:
@@ -111,19 +116,23 @@ def resolve_model(spec: str | None) -> ResolvedModel:
     """
     spec = spec or BUNDLED_NAME
     if spec in BUNDLED_ALIASES:
-        path = bundled_model_dir()
-        return ResolvedModel(BUNDLED_NAME, path, weights_sha256(path))
+        return _hashed(BUNDLED_NAME, bundled_model_dir())
     local = Path(spec).expanduser()
     if local.exists():
         if not (local / "config.json").is_file():
             raise ModelError(
                 f"{local} is not a model folder (no config.json); pass a HF model folder or hub id"
             )
-        return ResolvedModel(spec, local.resolve(), weights_sha256(local))
+        return _hashed(spec, local.resolve())
     if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
         raise ModelError(f"model path {spec} does not exist; pass an existing folder or a hub id")
-    path = _hub_snapshot(spec)
-    return ResolvedModel(spec, path, weights_sha256(path))
+    return _hashed(spec, _hub_snapshot(spec))
+
+
+def _hashed(spec: str, path: Path) -> ResolvedModel:
+    t0 = time.monotonic()
+    sha = weights_sha256(path)
+    return ResolvedModel(spec, path, sha, hash_s=round(time.monotonic() - t0, 3))
 
 
 def _hub_snapshot(hub_id: str) -> Path:
@@ -148,8 +157,10 @@ def _hub_snapshot(hub_id: str) -> Path:
 def weights_sha256(folder: Path) -> str:
     """sha256 over the names and bytes of the weight files in ``folder``.
 
-    Hashes are remembered per (path, size, mtime) in ``$HARNESS_HOME/weight-hashes.json`` so a
-    multi-GB model is hashed once.
+    A file in a Hugging Face hub snapshot is a symlink to ``blobs/<sha256>`` (LFS files, which
+    weights are): that name is the file's sha256, checked by the hub client on download, so it
+    is used without reading the bytes. Other files' hashes are remembered per (path, size,
+    mtime) in ``$HARNESS_HOME/weight-hashes.json``, so a multi-GB local model is hashed once.
     """
     from harness._data import sha256_file
 
@@ -164,6 +175,10 @@ def weights_sha256(folder: Path) -> str:
     h = hashlib.sha256()
     changed = False
     for f in files:
+        blob = hub_blob_sha256(f)
+        if blob is not None:
+            h.update(f.name.encode() + b"\0" + blob.encode() + b"\n")
+            continue
         st = f.stat()
         key = f"{f.resolve()}:{st.st_size}:{st.st_mtime_ns}"
         if key not in memo:
@@ -176,3 +191,16 @@ def weights_sha256(folder: Path) -> str:
         tmp.write_text(json.dumps(memo, indent=0))
         tmp.replace(memo_path)
     return h.hexdigest()
+
+
+_SHA256_NAME = re.compile(r"[0-9a-f]{64}")
+
+
+def hub_blob_sha256(file: Path) -> str | None:
+    """The sha256 a hub snapshot's symlink names (``…/blobs/<sha256>``), else None."""
+    if not file.is_symlink():
+        return None
+    target = Path(os.readlink(file))
+    if target.parent.name != "blobs" or not _SHA256_NAME.fullmatch(target.name):
+        return None
+    return target.name

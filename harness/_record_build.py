@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import record as rec
+from harness._context import TokenPrice
 from harness._data import DataOptions, Dataset
 from harness._host import git_state, harness_version, host_info
 from harness._requests import Batch
@@ -46,6 +47,8 @@ class VariantRun:
         wall: Seconds from start to scores.
         group_id: Shared by the variants evaluated together.
         command: The argv that started the run (redacted when recorded).
+        system_prompt: The ``--system-prompt`` every item got (None: the task's prompts).
+        price: The endpoint's price per token (None: no cost estimate).
     """
 
     task: Task
@@ -63,6 +66,8 @@ class VariantRun:
     wall: float
     group_id: str
     command: list[str]
+    system_prompt: str | None = None
+    price: TokenPrice | None = None
 
     @property
     def variant(self) -> str:
@@ -72,23 +77,30 @@ class VariantRun:
 def build_record(run: VariantRun) -> tuple[rec.RunRecord, list[rec.SampleRecord]]:
     """The run record and sample records of ``run``."""
     metrics, extra = _metrics(run)
+    problems = _problems(run)
     sha, dirty = git_state()
     record = rec.RunRecord(
         run_id=f"{run.started:%Y%m%d-%H%M%S}-{run.task.name}-{_slug(run.variant)}-"
         f"{secrets.token_hex(2)}",
         group_id=run.group_id,
         created_at=run.started.isoformat(timespec="seconds"),
-        status="complete" if run.batch.errors == 0 else "incomplete",
+        status="complete" if run.batch.errors == 0 and not problems else "incomplete",
+        scorer_problems=problems,
         harness=rec.HarnessInfo(version=harness_version(), git_sha=sha, git_dirty=dirty),
         task=_task_info(run.task),
         dataset=_dataset_record(run),
         model=_model_record(run),
-        generation=rec.GenerationRecord(**run.params.to_dict(), batch_size=run.backend.batch_size),
+        generation=rec.GenerationRecord(
+            **run.params.to_dict(),
+            batch_size=run.backend.batch_size,
+            system_prompt=run.system_prompt,
+        ),
         scorers=[s.spec() for s in run.task.scorers],
         metrics=metrics,
         extra=extra,
         counts=_counts(run),
         timing=_timing(run),
+        usage=_usage(run, extra),
         host=rec.HostInfo(**host_info()),
         command=redact(run.command),
     )
@@ -116,6 +128,17 @@ def _answer_text(score: Score) -> str:
     return a if isinstance(a, str) else repr(a)
 
 
+def _problems(run: VariantRun) -> list[str]:
+    samples = [run.dataset.samples[i] for i in run.scored]
+    if not samples:
+        return []
+    return [
+        p
+        for scorer, per_sample in zip(run.task.scorers, run.scores, strict=True)
+        for p in scorer.problems(per_sample, samples)
+    ]
+
+
 def _task_info(task: Task) -> rec.TaskInfo:
     return rec.TaskInfo(
         name=task.name,
@@ -138,8 +161,14 @@ def _dataset_record(run: VariantRun) -> rec.DatasetRecord:
         n_total=info.n_total,
         n_evaluated=len(run.dataset.samples),
         limit=run.data.limit,
+        sample=run.data.sample,
         seed=run.data.seed,
+        ids=[s.id for s in run.dataset.samples] if _subset(run) else None,
     )
+
+
+def _subset(run: VariantRun) -> bool:
+    return run.data.limit is not None or run.data.sample is not None
 
 
 def _model_record(run: VariantRun) -> rec.ModelRecord:
@@ -148,6 +177,7 @@ def _model_record(run: VariantRun) -> rec.ModelRecord:
         id=info.id,
         path=info.path,
         weight_sha256=info.weight_sha256,
+        weights_hash_s=info.extra.get("weights_hash_s"),
         backend=run.backend.name,
         dtype=info.dtype,
         device=info.device,
@@ -188,6 +218,36 @@ def _timing(run: VariantRun) -> rec.Timing:
     )
 
 
+def _judge_tokens(extra: dict[str, Any]) -> tuple[int, int] | None:
+    """Judge tokens in and out, summed over the judge scorers' ``judge:<name>`` counts."""
+    counts = [j for k, j in extra.items() if k.startswith("judge:") and isinstance(j, dict)]
+    counts = [j for j in counts if "tokens_in" in j]
+    if not counts:
+        return None
+    return sum(j["tokens_in"] for j in counts), sum(j["tokens_out"] for j in counts)
+
+
+def _usage(run: VariantRun, extra: dict[str, Any]) -> rec.Usage:
+    """Model tokens and their cost, and the judge's tokens when a judge scored the run.
+
+    A log-likelihood request generates nothing: the continuation tokens it scores are input.
+    """
+    b, price = run.batch, run.price
+    tokens_in, tokens_out = b.tokens_in, b.tokens_out
+    if run.task.mode == "loglikelihood":
+        tokens_in, tokens_out = tokens_in + tokens_out, 0
+    judge = _judge_tokens(extra)
+    return rec.Usage(
+        model_tokens_in=tokens_in,
+        model_tokens_out=tokens_out,
+        judge_tokens_in=judge[0] if judge else None,
+        judge_tokens_out=judge[1] if judge else None,
+        price_per_1k_in=price.per_1k_in if price else None,
+        price_per_1k_out=price.per_1k_out if price else None,
+        cost=round(price.cost(tokens_in, tokens_out), 6) if price else None,
+    )
+
+
 def _sample_records(run: VariantRun) -> list[rec.SampleRecord]:
     tokens = _tokens_per_sample(run)
     position = {item: k for k, item in enumerate(run.scored)}
@@ -196,6 +256,7 @@ def _sample_records(run: VariantRun) -> list[rec.SampleRecord]:
             id=s.id,
             prompt=p,
             outputs=o.texts,
+            turn_outputs=o.turn_texts or None,
             choice_logprobs=o.choice_logprobs,
             target=s.target,
             scores={

@@ -37,10 +37,14 @@ class Registry(Generic[T]):
     Args:
         kind: What is registered ("task", "backend", ...); used in messages and as the
             entry-point group suffix (``harness.<kind>s``).
+        list_command: The command that lists the names (``"harness tasks"``), named in the
+            error for an unknown name; None: the error lists the names itself. A test checks
+            every command named this way exists.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, list_command: str | None = None) -> None:
         self.kind = kind
+        self.list_command = list_command
         self._objects: dict[str, T] = {}
         self._lazy: dict[str, str] = {}
         self._entry_points_loaded = False
@@ -75,7 +79,8 @@ class Registry(Generic[T]):
             return
         self._entry_points_loaded = True
         for ep in entry_points(group=f"harness.{self.kind}s"):
-            target = ep.load() if ep.name == "builtin" else ep.value
+            table = ep.name == "builtin" or ep.attr.isupper()  # a dict of name -> reference
+            target = ep.load() if table else ep.value
             refs = target if isinstance(target, dict) else {ep.name: target}
             for name, ref in refs.items():
                 if name not in self._objects:
@@ -104,9 +109,11 @@ class Registry(Generic[T]):
             return obj
         hint = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
         did_you_mean = f" Did you mean {' or '.join(repr(h) for h in hint)}?" if hint else ""
-        raise UnknownNameError(
-            f"unknown {self.kind} {name!r}.{did_you_mean} Run `harness {self.kind}s` to list them."
-        )
+        if self.list_command:
+            listing = f"Run `{self.list_command}` to list them."
+        else:
+            listing = f"Known {self.kind}s: {', '.join(self.names())}."
+        raise UnknownNameError(f"unknown {self.kind} {name!r}.{did_you_mean} {listing}")
 
     def items(self) -> Iterator[tuple[str, T]]:
         """Yields every (name, object), importing lazy entries."""

@@ -25,6 +25,7 @@ from harness._loader import load_dataset
 from harness._record_build import VariantRun, build_record
 from harness._requests import Batch, RequestResult, run_requests
 from harness._task import Task
+from harness._turns import converse
 from harness._types import GenerationParams, Output, Sample, Score
 from harness.backends._base import AdapterSpec, Backend, LoglikelihoodRequest
 
@@ -53,6 +54,8 @@ def evaluate(
     data: DataOptions | None = None,
     generation: GenerationParams | None = None,
     dataset: Dataset | None = None,
+    system_prompt: str | None = None,
+    group_id: str | None = None,
     context: RunContext | None = None,
 ) -> list[EvalResult]:
     """Evaluates ``task`` for the base model (if ``include_base``) and each adapter.
@@ -67,6 +70,9 @@ def evaluate(
         data: Where data comes from and how many items.
         generation: Overrides the task's generation parameters.
         dataset: Items already selected with ``load_dataset(task, data)`` (loaded when None).
+        system_prompt: Replaces every prompt's system turn (so it is in the rendered prompt,
+            hence in the cache key) and is recorded.
+        group_id: Shared by the records of one evaluation call (a new one when None).
         context: Cache, output folder, reporter, code-execution policy, judge.
 
     Returns:
@@ -79,9 +85,11 @@ def evaluate(
     dataset = dataset or load_dataset(task, data)
     if not dataset.samples:
         raise DataError(f"task {task.name} produced no samples (check --limit and the data files)")
+    if system_prompt is not None:
+        dataset = _with_system(dataset, system_prompt)
     backend.prepare(list(adapters))
     prompts = [backend.render(s.prompt) for s in dataset.samples]
-    group_id = f"g-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    group_id = group_id or new_group_id()
     command = list(ctx.command if ctx.command is not None else sys.argv)
     variants: list[AdapterSpec | None] = ([None] if include_base else []) + list(adapters)
     results = []
@@ -112,6 +120,8 @@ def evaluate(
             wall=time.perf_counter() - t0,
             group_id=group_id,
             command=command,
+            system_prompt=system_prompt,
+            price=ctx.price,
         )
         record, samples = build_record(run)
         folder = None
@@ -120,6 +130,16 @@ def evaluate(
             rec.write_run(folder, record, samples)
         results.append(EvalResult(record, samples, folder))
     return results
+
+
+def new_group_id() -> str:
+    """A fresh group id, shared by the records of one evaluation call."""
+    return f"g-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def _with_system(dataset: Dataset, system: str) -> Dataset:
+    samples = [replace(s, prompt=s.prompt.with_system(system)) for s in dataset.samples]
+    return Dataset(samples, dataset.info)
 
 
 def _collect(
@@ -150,6 +170,12 @@ def _collect(
     batch = run_requests(
         backend, adapter, prompts=[prompts[si] for si in index], params=params, **common
     )
+    if any(s.followups for s in samples):  # multi-turn: the model's answers are fed back
+
+        def generate(rendered: list[Any]) -> Batch:
+            return run_requests(backend, adapter, prompts=rendered, params=params, **common)
+
+        return converse(samples, batch, params.n, backend.render, generate)
     outputs = [Output() for _ in samples]
     for si, res in zip(index, batch.results, strict=True):
         if res.error is not None:

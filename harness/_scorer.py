@@ -31,7 +31,7 @@ from harness._types import MetricValue, Output, Sample, Score
 if TYPE_CHECKING:
     from harness._context import RunContext
 
-scorers: Registry[Any] = Registry("scorer")
+scorers: Registry[Any] = Registry("scorer", list_command="harness scorers")
 
 S = TypeVar("S", bound="type[Scorer]")
 
@@ -95,6 +95,11 @@ class Scorer:
         one function per metric name here (default: none, every metric is a per-item mean).
         """
         return {}
+
+    def problems(self, scores: Sequence[Score], samples: Sequence[Sample]) -> list[str]:
+        """Why this scorer's results do not make a complete run (default: none), e.g. a
+        judge whose verdicts mostly could not be read. Any problem marks the run incomplete."""
+        return []
 
     def spec(self) -> dict[str, Any]:
         """Registry name and arguments, as stored in the run record."""

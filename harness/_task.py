@@ -87,7 +87,7 @@ class TaskFactory:
         return built
 
 
-tasks: Registry[TaskFactory] = Registry("task")
+tasks: Registry[TaskFactory] = Registry("task", list_command="harness tasks")
 
 
 def task(

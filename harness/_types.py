@@ -40,6 +40,15 @@ class Prompt:
         msgs = ((Message("system", system),) if system else ()) + (Message("user", text),)
         return cls(messages=msgs, text=(system + "\n\n" if system else "") + text)
 
+    def with_system(self, system: str) -> Prompt:
+        """This prompt with ``system`` leading its system turn: the task's own system text, if
+        any, follows after a blank line, so its instructions are kept. The completion-style
+        text gets ``system`` as a first paragraph."""
+        own = [m.content for m in self.messages if m.role == "system"]
+        turns = tuple(m for m in self.messages if m.role != "system")
+        merged = "\n\n".join([system, *own])
+        return Prompt(messages=(Message("system", merged), *turns), text=f"{system}\n\n{self.text}")
+
 
 @dataclass
 class Sample:
@@ -51,6 +60,8 @@ class Sample:
         target: The reference answer(s); any JSON-serialisable value.
         choices: For log-likelihood tasks, the continuations scored against the prompt.
         metadata: Anything a scorer needs besides the target (test code, schema, ...).
+        followups: Further user turns, each asked after the model's previous answer
+            (multi-turn tasks; the output is the last turn's answer).
     """
 
     id: str
@@ -58,6 +69,7 @@ class Sample:
     target: Any
     choices: list[str] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    followups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,12 +122,15 @@ class Output:
         choice_tokens: Tokens in each choice as the backend scored it (log-likelihood tasks;
             what token-weighted perplexity divides by).
         errors: Errors of failed requests for this sample.
+        turn_texts: Multi-turn samples: per completion, every turn's answer (the last is
+            in ``texts``); empty otherwise.
     """
 
     texts: list[str] = field(default_factory=list)
     choice_logprobs: list[float] | None = None
     choice_tokens: list[int] | None = None
     errors: list[str] = field(default_factory=list)
+    turn_texts: list[list[str]] = field(default_factory=list)
 
     @property
     def text(self) -> str:

@@ -43,8 +43,14 @@ class DatasetRecord(_Model):
     files: dict[str, str] = Field(default_factory=dict, description="file name -> sha256")
     n_total: int = Field(description="items in the split before --limit")
     n_evaluated: int = Field(description="items evaluated")
-    limit: int | None = None
+    limit: int | float | None = Field(None, description="--limit: first N items or a fraction")
+    sample: int | float | None = Field(
+        None, description="--sample: a seeded random subset of N items (or a fraction)"
+    )
     seed: int = Field(description="seed for few-shot selection and item sampling")
+    ids: list[str] | None = Field(
+        None, description="ids of the evaluated items when --limit or --sample chose a subset"
+    )
 
 
 class AdapterRecord(_Model):
@@ -59,6 +65,9 @@ class ModelRecord(_Model):
     id: str = Field(description="model id as given (hub id, path or bundled name)")
     path: str | None = Field(None, description="local folder the weights were loaded from")
     weight_sha256: str | None = Field(None, description="sha256 over the weight files")
+    weights_hash_s: float | None = Field(
+        None, description="seconds spent identifying the weights (hub blob names, memo or hashing)"
+    )
     backend: str = Field(description="backend registry name")
     dtype: str | None = None
     device: str | None = None
@@ -74,6 +83,9 @@ class GenerationRecord(_Model):
     n: int = Field(description="completions per item")
     seed: int
     batch_size: int | None = None
+    system_prompt: str | None = Field(
+        None, description="--system-prompt given to every item (chat turns: the system turn)"
+    )
 
 
 class MetricRecord(_Model):
@@ -102,6 +114,27 @@ class Timing(_Model):
     items_per_s: float | None = None
 
 
+class Usage(_Model):
+    """Tokens spent by one variant, and what they cost when a price is configured."""
+
+    model_tokens_in: int = Field(
+        0,
+        description="prompt tokens of the model requests (log-likelihood requests: the scored "
+        "continuation tokens, as far as the backend reports them)",
+    )
+    model_tokens_out: int = Field(0, description="generated tokens of the model requests")
+    # Filled by judge scorers (LLM-as-judge, RAGAS); None when the run had no judge calls.
+    judge_tokens_in: int | None = Field(None, description="prompt tokens of judge calls")
+    judge_tokens_out: int | None = Field(None, description="generated tokens of judge calls")
+    price_per_1k_in: float | None = Field(None, description="--price-per-1k-tokens, input")
+    price_per_1k_out: float | None = Field(None, description="--price-per-1k-tokens, output")
+    cost: float | None = Field(
+        None,
+        description="estimated cost of the model tokens at those prices (every request of the "
+        "run, cached answers included: what the evaluation costs from scratch)",
+    )
+
+
 class HostInfo(_Model):
     platform: str
     python: str
@@ -123,6 +156,11 @@ class RunRecord(_Model):
         description="'complete' (every request answered and scored) or 'incomplete' (failed "
         "requests, listed per sample in samples.jsonl, were not scored; older runs say 'partial')",
     )
+    scorer_problems: list[str] = Field(
+        default_factory=list,
+        description="why a scorer's results leave the run incomplete (e.g. a judge whose "
+        "parse-failure rate exceeds --max-judge-failures)",
+    )
     harness: HarnessInfo
     task: TaskInfo
     dataset: DatasetRecord
@@ -133,6 +171,7 @@ class RunRecord(_Model):
     extra: dict[str, Any] = Field(default_factory=dict, description="e.g. confusion matrices")
     counts: Counts
     timing: Timing
+    usage: Usage = Field(default_factory=Usage, description="tokens and estimated cost")
     host: HostInfo
     command: list[str] = Field(default_factory=list, description="argv that produced the run")
 
@@ -150,6 +189,9 @@ class SampleRecord(_Model):
     id: str
     prompt: Any = Field(description="the rendered prompt sent to the model (text or messages)")
     outputs: list[str] = Field(default_factory=list, description="the raw completions")
+    turn_outputs: list[list[str]] | None = Field(
+        None, description="multi-turn items: per completion, the answer to every turn"
+    )
     choice_logprobs: list[float] | None = None
     target: Any = None
     scores: dict[str, ScoreRecord] = Field(default_factory=dict, description="per scorer")

@@ -18,7 +18,20 @@ from judges.ragas_metrics import RagasScorer
 from judges.templates import BUILTIN as TEMPLATES
 from judges.templates import JudgeTemplate, load_template
 
+# Every judge scorer by registry name; the ``harness.scorers`` entry point ``judges`` points
+# here, so ``metrics: [judge]`` in a task file finds them without harness importing judges.
+SCORERS: dict[str, str] = {
+    "judge": "judges.grading:JudgeScorer",
+    "judge_rubric": "judges.grading:RubricJudge",
+    "judge_pairwise": "judges.pairwise_scorer:PairwiseJudge",
+    "ragas": "judges.ragas_metrics:RagasScorer",
+    "ragas_answer_correctness": "judges.ragas_named:AnswerCorrectness",
+    "ragas_semantic_similarity": "judges.ragas_named:SemanticSimilarity",
+    "ragas_faithfulness": "judges.ragas_named:Faithfulness",
+}
+
 __all__ = [
+    "SCORERS",
     "TEMPLATES",
     "InjectionReport",
     "JudgeConfig",

@@ -36,11 +36,14 @@ class JudgeRequest:
         messages: Chat messages (system + user).
         template_sha256: Hash of the template the messages came from (part of the cache key).
         schema: JSON schema of the verdict (used with ``json_schema`` structured output).
+        format: The template's declared verdict format ("regex": free text, no structured
+            output; "json_object" / "json_schema"); None: the judge's configured one.
     """
 
     messages: list[dict[str, str]]
     template_sha256: str
     schema: dict[str, Any] | None = None
+    format: str | None = None
 
 
 @dataclass
@@ -51,6 +54,8 @@ class JudgeReply:
     error: str | None = None
     finish_reason: str = "stop"
     cached: bool = False
+    tokens_in: int = 0
+    tokens_out: int = 0
 
 
 @dataclass
@@ -93,7 +98,11 @@ def local_server(
         max_model_len: Context length.
         startup_timeout: Seconds to wait for the server to answer.
     """
-    from harness.backends.vllm_server import ServerConfig, VLLMServer
+    from harness.backends.vllm_server import (
+        JUDGE_GPU_MEMORY_UTILIZATION,
+        ServerConfig,
+        VLLMServer,
+    )
 
     resolved = resolve_model(model)
     key = str(resolved.path)
@@ -108,6 +117,7 @@ def local_server(
                     kv_cache_gib=kv_cache_gib,
                     max_model_len=max_model_len,
                     startup_timeout=startup_timeout,
+                    gpu_memory_utilization=JUDGE_GPU_MEMORY_UTILIZATION,
                 )
             )
             server.start()
@@ -119,6 +129,9 @@ def resolve_endpoint(config: JudgeConfig) -> Endpoint:
     """Turns a configuration into a concrete endpoint (may launch a local server)."""
     config.validate()
     if config.local:
+        warm = _warm_endpoint(config)
+        if warm is not None:
+            return warm
         server, resolved = local_server(
             config.model,
             config.server_kv_cache_gib,
@@ -138,6 +151,24 @@ def resolve_endpoint(config: JudgeConfig) -> Endpoint:
     return Endpoint(
         base_url, model, {"model": model, "source": "remote", "base_url": base_url}, require_key
     )
+
+
+def _warm_endpoint(config: JudgeConfig) -> Endpoint | None:
+    """A warm server (``harness serve start``) of the local judge model, if one is up."""
+    from harness.serve import find_warm
+
+    resolved = resolve_model(config.model)
+    warm = find_warm(str(resolved.path), config.server_max_model_len)
+    if warm is None:
+        return None
+    identity = {
+        "model": warm.name,
+        "source": "local-vllm",
+        "model_id": resolved.id,
+        "weight_sha256": resolved.sha256,
+        "warm_server": warm.base_url,
+    }
+    return Endpoint(warm.base_url, warm.name, identity)
 
 
 def _first_served_model(base_url: str, config: JudgeConfig) -> str:
@@ -217,8 +248,13 @@ class JudgeClient:
             "response_format": self.config.structured,
         }
 
-    def _response_format(self, schema: dict[str, Any] | None) -> dict[str, Any] | None:
-        mode = self.config.structured
+    def _response_format(
+        self, schema: dict[str, Any] | None, declared: str | None = None
+    ) -> dict[str, Any] | None:
+        configured = self.config.structured
+        if configured == "none" or declared == "regex":  # a server without it / free text
+            return None
+        mode = declared or configured
         if mode == "json_schema" and schema is not None:
             return {"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema}}
         if mode in ("json_object", "json_schema"):
@@ -236,7 +272,7 @@ class JudgeClient:
             messages=request.messages,
             max_tokens=self.config.max_tokens,
             temperature=0.0,
-            response_format=self._response_format(request.schema),
+            response_format=self._response_format(request.schema, request.format),
         )
 
     def complete(self, requests: Sequence[JudgeRequest]) -> list[JudgeReply]:
@@ -261,14 +297,20 @@ class JudgeClient:
                 max_tokens=self.config.max_tokens,
                 temperature=0.0,
                 seed=0,
-                response_format=self._response_format(requests[i].schema),
+                response_format=self._response_format(requests[i].schema, requests[i].format),
             )
             for i in todo
         ]
         for j, res in self.openai.run(calls):
             i = todo[j]
             finish = res.finish_reasons[0] if res.finish_reasons else "stop"
-            replies[i] = JudgeReply(res.text, res.error, "error" if res.error else finish)
+            replies[i] = JudgeReply(
+                res.text,
+                res.error,
+                "error" if res.error else finish,
+                tokens_in=res.tokens_in,
+                tokens_out=res.tokens_out,
+            )
             self.stats.model_calls += 1
             self.stats.errors += res.error is not None
             self.stats.truncated += finish == "length"

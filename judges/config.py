@@ -54,6 +54,8 @@ class JudgeConfig:
         server_max_model_len: Context length of a launched local server.
         server_startup_timeout: Seconds to wait for a launched local server (a busy CPU
             machine can take minutes).
+        max_failure_rate: A judged run whose share of unreadable verdicts exceeds this is
+            recorded as incomplete (``--max-judge-failures``).
     """
 
     model: str | None = None
@@ -69,6 +71,7 @@ class JudgeConfig:
     server_kv_cache_gib: int = 1
     server_max_model_len: int = 4096
     server_startup_timeout: float = 1200.0
+    max_failure_rate: float = 0.2
 
     @classmethod
     def from_env(cls, **overrides: Any) -> JudgeConfig:

@@ -121,3 +121,20 @@ def parse_winner(text: str) -> Verdict:
             raw = m.group(1).lower()
             return Verdict({"a": "A", "b": "B"}.get(raw, "tie"), None, "regex")
     return Verdict(None, failure="no JSON 'winner' and no [[A]]/[[B]]/[[C]]")
+
+
+def parse_pattern(text: str, pattern: re.Pattern[str], low: float = 1, high: float = 10) -> Verdict:
+    """Reads a score with a template's own regex only (``format: regex``): with MT-bench's
+    ``[[rating]]`` pattern, a reply saying "Rating: 5.5" is a failure, never some other number."""
+    if not text.strip():
+        return Verdict(None, failure="empty reply")
+    m = pattern.search(text)
+    if m is None:
+        return Verdict(None, failure=f"no match for the template's pattern {pattern.pattern}")
+    try:
+        value = float(m.group(1))
+    except (IndexError, ValueError):
+        return Verdict(None, failure=f"pattern matched {m.group(0)!r}, not a number")
+    if not low <= value <= high:
+        return Verdict(None, failure=f"score {value:g} outside {low:g}-{high:g}")
+    return Verdict(value, None, "pattern")

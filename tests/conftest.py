@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,51 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 os.environ.setdefault("HARNESS_DATA_DIR", str((ROOT.parent / "shared" / "datasets").resolve()))
+
+# Two tiers on a GPU machine: plain `pytest` runs everything on CPU (no CUDA device visible, in
+# this process and in the harness subprocesses tests start); `HARNESS_TEST_GPU=1 pytest` runs
+# only the `gpu_capable` tests, on the GPU (on a CPU machine, on the CPU).
+GPU_TESTS = os.environ.get("HARNESS_TEST_GPU") == "1"
+if not GPU_TESTS:
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not GPU_TESTS:
+        return
+    keep = [i for i in items if i.get_closest_marker("gpu_capable")]
+    config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+    items[:] = keep
+
+
+@pytest.fixture(autouse=True)
+def _pin_to_cpu(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a GPU machine, tests not marked ``gpu_capable`` see no CUDA device.
+
+    Their expectations (float32 results, exact equality, CPU timings) are CPU ones; the
+    ``gpu_capable`` tests run on the GPU and assert the resolved device and dtype instead.
+    """
+    if request.node.get_closest_marker("gpu_capable") or importlib.util.find_spec("torch") is None:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+
+
+@pytest.fixture
+def device() -> str:
+    """The device ``--device auto`` resolves to here (CUDA in ``gpu_capable`` tests on a GPU)."""
+    from harness._device import resolve_device
+
+    return resolve_device("auto")
+
+
+@pytest.fixture
+def rel_tol() -> Callable[[str], float]:
+    """Relative tolerance for numbers two code paths computed in a dtype (bf16 keeps 8 bits)."""
+    return lambda dtype: {"float32": 1e-4, "float16": 5e-3, "bfloat16": 3e-2}[dtype]
 
 
 @pytest.fixture(scope="session")

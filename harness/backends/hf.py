@@ -3,8 +3,14 @@
 Batched generation with left padding, sorted by prompt length so batches waste little
 padding; greedy unless a temperature is given; stop sequences cut both during generation
 (``stop_strings``) and afterwards. Adapters are loaded once into one ``PeftModel`` and switched
-per variant; the base model is evaluated with the adapters disabled. Float32 on CPU (the fast
-dtype there), bfloat16 on CUDA when supported.
+per variant; the base model is evaluated with the adapters disabled. Device and dtype come from
+`harness._device` (float32 on CPU; on CUDA bfloat16 where native, else float16).
+
+On CUDA the batch size, unless given, is derived from free device memory and the model's KV
+size per token (`harness._device.auto_batch_size`) for each call; an out-of-memory error halves
+the batch and reruns the unfinished prompts (`._oom.halving`). Log-likelihoods compute the LM
+head and ``log_softmax`` only at the continuation's positions, and ``close()`` returns the
+model's CUDA memory to the device.
 """
 
 from __future__ import annotations
@@ -13,6 +19,14 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from harness._device import (
+    auto_batch_size,
+    kv_bytes_per_token,
+    mem_info,
+    release_cuda_memory,
+    resolve_device,
+    resolve_dtype,
+)
 from harness._errors import ModelError
 from harness._models import ResolvedModel, resolve_model
 from harness._types import Generation, GenerationParams, Prompt
@@ -24,6 +38,7 @@ from harness.backends._base import (
     ModelInfo,
     Rendered,
 )
+from harness.backends._oom import halving
 from harness.lora._checks import check_adapters
 
 
@@ -39,9 +54,9 @@ class HFBackend(Backend):
     Args:
         model: Bundled model name, local folder or hub id (None: the bundled model).
         chat_template: Use the tokenizer's chat template (None: when the tokenizer has one).
-        batch_size: Prompts per forward pass (None: 16 on CPU, 64 on CUDA).
+        batch_size: Prompts per forward pass (None: 16 on CPU; on CUDA from free memory).
         device: "auto", "cpu", "cuda" or "cuda:N".
-        dtype: "auto", "float32", "bfloat16" or "float16".
+        dtype: "auto" (see `harness._device.resolve_dtype`), "float32", "bfloat16", "float16".
         continuous: Continuous batching with a shared-prefix KV cache (``_hf_decode``) where the
             architecture allows; False: ``model.generate`` on padded batches.
     """
@@ -67,23 +82,18 @@ class HFBackend(Backend):
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # harness shows its own progress
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
         self.resolved = resolved or resolve_model(model)
-        self.device = (
-            ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
-        )
         if self.device == "cpu":
             torch.set_num_threads(os.cpu_count() or 1)
-        if dtype == "auto":
-            cuda_bf16 = self.device.startswith("cuda") and torch.cuda.is_bf16_supported()
-            dtype = "bfloat16" if cuda_bf16 else "float32"
-        self.dtype = dtype
         self.continuous = continuous
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.resolved.path)
             # Any: transformers types ``.to`` through ``functools.wraps``, which mypy reads as
             # an unbound function.
             loaded: Any = AutoModelForCausalLM.from_pretrained(
-                self.resolved.path, dtype=getattr(torch, dtype)
+                self.resolved.path, dtype=getattr(torch, self.dtype)
             )
             self.model: Any = loaded.to(self.device)
         except (OSError, ValueError) as e:
@@ -96,8 +106,9 @@ class HFBackend(Backend):
             self.tokenizer.pad_token = self.tokenizer.eos_token
         if self.chat_template is None:
             self.chat_template = bool(getattr(self.tokenizer, "chat_template", None))
-        if self.batch_size is None:
-            self.batch_size = 64 if self.device.startswith("cuda") else 16
+        self._fixed_batch = self.batch_size is not None or self.device == "cpu"
+        if self.batch_size is None and self.device == "cpu":
+            self.batch_size = 16
         self._adapters: dict[str, AdapterSpec] = {}
 
     def model_info(self) -> ModelInfo:
@@ -107,6 +118,7 @@ class HFBackend(Backend):
             weight_sha256=self.resolved.sha256,
             dtype=self.dtype,
             device=self.device,
+            extra={"weights_hash_s": self.resolved.hash_s},
         )
 
     def render(self, prompt: Prompt) -> Rendered:
@@ -186,6 +198,22 @@ class HFBackend(Backend):
         n = getattr(self.model.config, "max_position_embeddings", None)
         return int(n) if n else None
 
+    def batch_for(self, tokens_per_row: int, extra_per_token: int = 0) -> int:
+        """The batch size for rows of up to ``tokens_per_row`` tokens: as given (or the CPU
+        default), else from free CUDA memory and the KV size per token (`auto_batch_size`)."""
+        if self._fixed_batch:
+            return int(self.batch_size or 1)
+        memory = mem_info(self.device)
+        try:
+            per_token = kv_bytes_per_token(self.model.config, self.dtype) + extra_per_token
+        except (AttributeError, TypeError, ValueError):  # a config without the usual fields
+            per_token = 0
+        if memory is None or per_token <= 0:
+            return 16
+        size = auto_batch_size(memory[0], per_token, tokens_per_row)
+        self.batch_size = size  # what the run record shows
+        return size
+
     def _generate_continuous(
         self,
         ids: Sequence[list[int]],
@@ -193,7 +221,7 @@ class HFBackend(Backend):
         adapter: AdapterSpec | None,
         limit: int | None = None,
     ) -> Iterator[tuple[int, Generation]]:
-        from harness.backends._hf_decode import Sampling, decode
+        from harness.backends._hf_decode import MAX_DRAFT, Sampling, decode
 
         tok = self.tokenizer
         stop = [s for s in params.stop if s]
@@ -205,29 +233,36 @@ class HFBackend(Backend):
             text = tok.decode(out[-tail:], skip_special_tokens=True)
             return any(s in text for s in stop)
 
-        with self._context(adapter):
-            for f in decode(
-                self.model,
-                ids,
-                max_new_tokens=params.max_new_tokens,
-                batch_size=int(self.batch_size or 1),
-                eos_ids=self._eos_ids(),
-                pad_id=int(tok.pad_token_id),
-                stopped=stopped,
-                sampling=Sampling(params.temperature, params.top_p, params.seed),
-                device=self.device,
-                max_length=limit,
-            ):
-                text, _ = cut_at_stop(self._text(f.ids), stop)
-                yield (
-                    f.index,
-                    Generation(
-                        text=text,
-                        tokens_in=f.tokens_in,
-                        tokens_out=f.tokens_out,
-                        finish_reason=f.reason,
-                    ),
-                )
+        def run(todo: list[int], size: int) -> Iterator[tuple[int, Generation]]:
+            with self._context(adapter):
+                for f in decode(
+                    self.model,
+                    [ids[i] for i in todo],
+                    max_new_tokens=params.max_new_tokens,
+                    batch_size=size,
+                    eos_ids=self._eos_ids(),
+                    pad_id=int(tok.pad_token_id),
+                    stopped=stopped,
+                    sampling=Sampling(params.temperature, params.top_p, params.seed),
+                    device=self.device,
+                    max_length=limit,
+                    seed_keys=todo,
+                ):
+                    text, _ = cut_at_stop(self._text(f.ids), stop)
+                    yield (
+                        todo[f.index],
+                        Generation(
+                            text=text,
+                            tokens_in=f.tokens_in,
+                            tokens_out=f.tokens_out,
+                            finish_reason=f.reason,
+                        ),
+                    )
+
+        if not ids:
+            return
+        longest = max(len(i) for i in ids) + params.max_new_tokens + MAX_DRAFT + 1
+        yield from halving(run, range(len(ids)), self.batch_for(longest), "generation")
 
     def _generate_padded(
         self,
@@ -236,51 +271,70 @@ class HFBackend(Backend):
         adapter: AdapterSpec | None,
     ) -> Iterator[tuple[int, Generation]]:
         """``model.generate`` on left-padded batches: for models the continuous path can't run."""
+        if not prompts:
+            return
+        add = self._add_special()
+        longest = max(len(self.tokenizer(p, add_special_tokens=add)["input_ids"]) for p in prompts)
+        size = self.batch_for(longest + params.max_new_tokens)
+
+        def run(todo: list[int], bs: int) -> Iterator[tuple[int, Generation]]:
+            order = sorted(todo, key=lambda i: -len(prompts[i]))
+            for b, start in enumerate(range(0, len(order), bs)):
+                yield from self._padded_batch(
+                    prompts, order[start : start + bs], params, adapter, b
+                )
+
+        yield from halving(run, range(len(prompts)), size, "generation")
+
+    def _padded_batch(
+        self,
+        prompts: Sequence[Rendered],
+        idx: list[int],
+        params: GenerationParams,
+        adapter: AdapterSpec | None,
+        b: int,
+    ) -> Iterator[tuple[int, Generation]]:
         import torch
 
-        order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
-        bs = int(self.batch_size or 1)
         tok = self.tokenizer
-        for b, start in enumerate(range(0, len(order), bs)):
-            idx = order[start : start + bs]
-            enc = tok(
-                [prompts[i] for i in idx],
-                return_tensors="pt",
-                padding=True,
-                add_special_tokens=self._add_special(),
-            ).to(self.device)
-            kwargs: dict[str, Any] = {
-                "max_new_tokens": params.max_new_tokens,
-                "pad_token_id": tok.pad_token_id,
-            }
-            if params.stop:
-                kwargs.update(stop_strings=list(params.stop), tokenizer=tok)
-            if params.temperature > 0:
-                torch.manual_seed(params.seed + b)
-                kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
-            else:
-                kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-            with torch.inference_mode(), self._context(adapter):
-                out = self.model.generate(**enc, **kwargs)
-            new = out[:, enc["input_ids"].shape[1] :]
-            for row, i in enumerate(idx):
-                ids = new[row].tolist()
-                n_out = len(ids)
-                eos = self._first_eos(ids)
-                if eos is not None:
-                    n_out = eos + 1
-                    ids = ids[:eos]
-                text, stopped = cut_at_stop(self._text(ids), params.stop)
-                finish = "stop" if stopped or eos is not None else "length"
-                yield (
-                    i,
-                    Generation(
-                        text=text,
-                        tokens_in=int(enc["attention_mask"][row].sum()),
-                        tokens_out=n_out,
-                        finish_reason=finish,
-                    ),
-                )
+        enc = tok(
+            [prompts[i] for i in idx],
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=self._add_special(),
+        ).to(self.device)
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": params.max_new_tokens,
+            "pad_token_id": tok.pad_token_id,
+        }
+        if params.stop:
+            kwargs.update(stop_strings=list(params.stop), tokenizer=tok)
+        if params.temperature > 0:
+            torch.manual_seed(params.seed + b)
+            kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        with torch.inference_mode(), self._context(adapter):
+            out = self.model.generate(**enc, **kwargs)
+        new = out[:, enc["input_ids"].shape[1] :]
+        for row, i in enumerate(idx):
+            ids = new[row].tolist()
+            n_out = len(ids)
+            eos = self._first_eos(ids)
+            if eos is not None:
+                n_out = eos + 1
+                ids = ids[:eos]
+            text, stopped = cut_at_stop(self._text(ids), params.stop)
+            finish = "stop" if stopped or eos is not None else "length"
+            yield (
+                i,
+                Generation(
+                    text=text,
+                    tokens_in=int(enc["attention_mask"][row].sum()),
+                    tokens_out=n_out,
+                    finish_reason=finish,
+                ),
+            )
 
     def _text(self, ids: list[int]) -> str:
         text = self.tokenizer.decode(ids, skip_special_tokens=True)
@@ -301,7 +355,7 @@ class HFBackend(Backend):
         requests: Sequence[LoglikelihoodRequest],
         adapter: AdapterSpec | None = None,
     ) -> Iterator[tuple[int, Loglikelihood]]:
-        import torch
+        from harness.backends._hf_loglik import score_batch
 
         tok = self.tokenizer
         encoded = []
@@ -309,31 +363,26 @@ class HFBackend(Backend):
             ctx = tok(r.context, add_special_tokens=self._add_special())["input_ids"]
             cont = tok(r.continuation, add_special_tokens=False)["input_ids"]
             encoded.append((ctx, cont))
-        order = sorted(
-            range(len(requests)), key=lambda i: -(len(encoded[i][0]) + len(encoded[i][1]))
-        )
-        bs = int(self.batch_size or 1)
-        pad = tok.pad_token_id
-        for start in range(0, len(order), bs):
-            idx = order[start : start + bs]
-            seqs = [encoded[i][0] + encoded[i][1] for i in idx]
-            width = max(len(s) for s in seqs)
-            ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=self.device)
-            mask = torch.tensor(
-                [[1] * len(s) + [0] * (width - len(s)) for s in seqs], device=self.device
-            )
-            with torch.inference_mode(), self._context(adapter):
-                logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
-            logp = torch.log_softmax(logits, dim=-1)
-            for row, i in enumerate(idx):
-                ctx, cont = encoded[i]
-                pos = torch.arange(len(ctx) - 1, len(ctx) + len(cont) - 1, device=self.device)
-                target = torch.tensor(cont, device=self.device)
-                total = float(logp[row, pos, target].sum())
-                yield i, Loglikelihood(logprob=total, tokens=len(cont))
+        if not encoded:
+            return
+        longest = max(len(c) + len(x) for c, x in encoded)
+        vocab = int(getattr(self.model.config, "vocab_size", 0) or 0)
+        size = self.batch_for(longest, extra_per_token=vocab * 4)
+
+        def run(todo: list[int], bs: int) -> Iterator[tuple[int, Loglikelihood]]:
+            order = sorted(todo, key=lambda i: -(len(encoded[i][0]) + len(encoded[i][1])))
+            for start in range(0, len(order), bs):
+                idx = order[start : start + bs]
+                with self._context(adapter):
+                    totals = score_batch(
+                        self.model, [encoded[i] for i in idx], int(tok.pad_token_id), self.device
+                    )
+                for i, total in zip(idx, totals, strict=True):
+                    yield i, Loglikelihood(logprob=total, tokens=len(encoded[i][1]))
+
+        yield from halving(run, range(len(encoded)), size, "log-likelihood")
 
     def close(self) -> None:
         self.model = None
-        import gc
-
-        gc.collect()
+        self._adapters = {}
+        release_cuda_memory()  # gc, then hand the cached CUDA blocks back to the device

@@ -24,7 +24,12 @@ from harness._errors import BackendError, ModelError
 from harness._models import ResolvedModel, resolve_model
 from harness._types import Generation, GenerationParams, Prompt
 from harness.backends._base import AdapterSpec, Backend, ModelInfo, Rendered
-from harness.backends._vllm_common import VLLM_LORA_RANKS, PromptRenderer, default_dtype
+from harness.backends._vllm_common import (
+    VLLM_LORA_RANKS,
+    PromptRenderer,
+    default_dtype,
+    vllm_device,
+)
 from harness.backends.openai_client import (
     DEFAULT_KEY_ENV,
     ClientConfig,
@@ -209,7 +214,9 @@ class VLLMServerBackend(OpenAIBackend):
         chat_template: Use the tokenizer's chat template (None: when the tokenizer has one).
         batch_size: Alias of ``concurrency``.
         concurrency: Requests in flight at once (default 32; vLLM batches them).
-        dtype: None: float32 on CPU, auto on GPU.
+        dtype: None: the run-wide concrete dtype (`harness._device.resolve_dtype`).
+        device: "auto", "cuda" or "cuda:N": the launched server sees only that GPU.
+        gpu_memory_utilization: GPU share of a launched server (None: 0.85, cut to what is free).
         max_model_len: Context length of a launched server.
         kv_cache_gib: KV cache on CPU, GiB.
         max_lora_rank: Serve ranks up to this (None: from the adapters).
@@ -240,12 +247,16 @@ class VLLMServerBackend(OpenAIBackend):
         api_key_env: str = DEFAULT_KEY_ENV,
         timeout: float = 300.0,
         resolved: ResolvedModel | None = None,
+        device: str | None = None,
+        gpu_memory_utilization: float | None = None,
     ) -> None:
         self.resolved = resolved or resolve_model(model)
         self.renderer = PromptRenderer(self.resolved.path, chat_template)
         self.launch_base_url = base_url
         self.server_kwargs: dict[str, Any] = {
             "dtype": dtype,
+            "device": device,
+            "gpu_memory_utilization": gpu_memory_utilization,
             "max_model_len": max_model_len,
             "kv_cache_gib": kv_cache_gib,
             "max_lora_rank": max_lora_rank,
@@ -284,8 +295,8 @@ class VLLMServerBackend(OpenAIBackend):
             id=self.resolved.id,
             path=str(self.resolved.path),
             weight_sha256=self.resolved.sha256,
-            dtype=default_dtype(self.server_kwargs["dtype"]),
-            device="cpu" if _cpu() else "cuda",
+            dtype=default_dtype(self.server_kwargs["dtype"], self.server_kwargs["device"]),
+            device=vllm_device(self.server_kwargs["device"]),
             extra=extra,
         )
 
@@ -361,9 +372,3 @@ class VLLMServerBackend(OpenAIBackend):
             self.server = None
         self._prepared = False
         super().close()
-
-
-def _cpu() -> bool:
-    from harness.backends._vllm_common import on_cpu
-
-    return on_cpu()

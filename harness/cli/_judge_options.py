@@ -19,8 +19,8 @@ from harness._errors import HarnessError
 
 
 def judge_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Adds ``--judge``, ``--judge-model``, ``--judge-base-url``, ``--judge-format`` and
-    ``--judge-api-key-env``."""
+    """Adds ``--judge``, ``--judge-model``, ``--judge-base-url``, ``--judge-format``,
+    ``--judge-max-tokens``, ``--max-judge-failures`` and ``--judge-api-key-env``."""
     opts = [
         click.option(
             "--judge",
@@ -50,6 +50,19 @@ def judge_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "else json_object; vLLM and OpenAI also take json_schema).",
         ),
         click.option(
+            "--judge-max-tokens",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Token budget of one verdict (default 256; a scorer's max_tokens wins).",
+        ),
+        click.option(
+            "--max-judge-failures",
+            type=click.FloatRange(min=0.0, max=1.0),
+            default=None,
+            help="Largest share of unreadable verdicts a complete run may have (default 0.2); "
+            "above it the run is recorded as incomplete (exit 3).",
+        ),
+        click.option(
             "--judge-api-key-env",
             default=None,
             metavar="VAR",
@@ -76,13 +89,19 @@ def judge_config_from_options(kw: dict[str, Any]) -> Any:
         base_url=kw.get("judge_base_url"),
         api_key_env=kw.get("judge_api_key_env"),
         local=True if mode == "local" else None,
+        max_tokens=kw.get("judge_max_tokens"),
+        max_failure_rate=kw.get("max_judge_failures"),
     )
 
 
-def run_judge(kw: dict[str, Any]) -> Any:
+def run_judge(kw: dict[str, Any], use_cache: bool = True) -> Any:
     """The run's default judge (`RunContext.judge`): the ``--judge*`` options over the
     ``HARNESS_JUDGE_*`` variables. Validated when an option was given (a contradictory choice
-    fails at once); otherwise a judge scorer validates it when the task needs one."""
+    fails at once); otherwise a judge scorer validates it when the task needs one.
+    ``use_cache`` False (``--no-cache``): judge replies are neither read from nor written to
+    the request cache either."""
     config = judge_config_from_options(kw)
+    if not use_cache:
+        config = config.with_overrides(cache=False)
     keys = ("judge_mode", "judge_model", "judge_base_url", "judge_api_key_env", "judge_format")
     return config if all(kw.get(k) is None for k in keys) else config.validate()

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from harness.cli._common import resolve_runs_dir
 from harness.cli._judge_options import judge_config_from_options, judge_options
 
 
@@ -30,6 +31,18 @@ from harness.cli._judge_options import judge_config_from_options, judge_options
     help="Write the full result (every verdict) as JSON here.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Write a run record (RUN_A judged against RUN_B: win_rate, lc_win_rate, ...) into "
+    "the runs folder, for `harness report` and `harness gate`.",
+)
+@click.option(
+    "--runs-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="With --record: where the run folder goes (default: $HARNESS_RUNS_DIR or ./runs).",
+)
 def judge_pairwise(
     run_a: Path,
     run_b: Path,
@@ -37,6 +50,8 @@ def judge_pairwise(
     limit: int | None,
     output: Path | None,
     as_json: bool,
+    record: bool,
+    runs_dir: Path | None,
     **judge_kw: Any,
 ) -> None:
     """Judge RUN_A's answers against RUN_B's, item by item, in both orders."""
@@ -45,6 +60,18 @@ def judge_pairwise(
 
     offline_defaults()
     config = judge_config_from_options(judge_kw).validate()
+    if record:
+        from judges.pairwise_record import pairwise_run
+
+        rec, folder = pairwise_run(run_a, run_b, config, template, resolve_runs_dir(runs_dir))
+        m = rec.metrics["win_rate"]
+        click.echo(
+            f"win_rate {m.value:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}] over {m.n} items "
+            f"(ties half) · run: {folder}"
+            if m.value is not None and m.ci_low is not None and m.ci_high is not None
+            else f"no readable verdicts · run: {folder}"
+        )
+        return
     items = pairs_from_runs(run_a, run_b)[:limit]
     result = judge_pairs(items, config, template)
     data = {"run_a": str(run_a), "run_b": str(run_b), **result.to_dict()}

@@ -1,4 +1,9 @@
-"""``harness run``: evaluate the base model and/or adapters on a task, write run records."""
+"""``harness run``: evaluate the base model and/or adapters on tasks, write run records.
+
+``--task`` takes a name, a task YAML file, a suite file, or several of them separated by
+commas; every task runs on one backend (one engine start) and a run of several tasks ends
+with one combined table. The tables themselves live in `harness.cli._run_output`.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,12 @@ from harness.cli._common import (
     runs_dir_option,
 )
 from harness.cli._judge_options import judge_options, run_judge
+from harness.cli._run_output import print_combined, print_tables, summary
+from harness.cli._selection import (
+    COUNT,
+    parse_price,
+    read_system_prompt,
+)
 
 
 @click.command("run")
@@ -27,7 +38,7 @@ from harness.cli._judge_options import judge_options, run_judge
     "-t",
     "task_name",
     required=True,
-    help="Task name (see `harness tasks`) or a task YAML file.",
+    help="Task name (see `harness tasks`), task YAML file or suite file; several: a,b,c.",
 )
 @model_options
 @click.option(
@@ -46,16 +57,35 @@ from harness.cli._judge_options import judge_options, run_judge
 @click.option(
     "--limit",
     "-n",
-    type=click.IntRange(min=1),
+    type=COUNT,
     default=None,
-    help="Evaluate only the first N items.",
+    help="Evaluate only the first N items, or a fraction (0.1) of them.",
+)
+@click.option(
+    "--sample",
+    "sample",
+    type=COUNT,
+    default=None,
+    help="Evaluate a random subset of N items (or a fraction), drawn with --seed.",
 )
 @click.option(
     "--seed",
     type=int,
     default=1234,
     show_default=True,
-    help="Seed for few-shot choice and sampling.",
+    help="Seed for few-shot choice, --sample and sampling.",
+)
+@click.option(
+    "--system-prompt",
+    default=None,
+    help="System prompt for every item (TEXT, or @FILE to read it from a file).",
+)
+@click.option(
+    "--price-per-1k-tokens",
+    "price",
+    default=None,
+    metavar="IN,OUT",
+    help="Endpoint price per 1,000 prompt,generated tokens: adds a cost estimate.",
 )
 @click.option(
     "--num-fewshot",
@@ -102,13 +132,23 @@ from harness.cli._judge_options import judge_options, run_judge
 @click.option(
     "--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the table."
 )
+@click.option(
+    "--counterfactual",
+    default=None,
+    metavar="SET",
+    help="Also evaluate each item with the terms of swap list SET swapped (shipped: gender; "
+    "or a YAML file); reports the answer-change rate and the paired score gap.",
+)
 @judge_options
 def run(
     task_name: str,
     adapters: tuple[str, ...],
     include_base: bool | None,
-    limit: int | None,
+    limit: int | float | None,
+    sample: int | float | None,
     seed: int,
+    system_prompt: str | None,
+    price: str | None,
     num_fewshot: int | None,
     task_params: tuple[str, ...],
     data_dir: Path | None,
@@ -122,11 +162,13 @@ def run(
     allow_code_execution: bool,
     unsafe_no_sandbox: bool,
     as_json: bool,
+    counterfactual: str | None,
     **model_kw: Any,
 ) -> None:
-    """Evaluate a model (and LoRA adapters) on a task, writing runs/<run-id>/."""
+    """Evaluate a model (and LoRA adapters) on tasks, writing runs/<run-id>/."""
     offline_defaults()
     from harness import DataOptions, RequestCache, RunContext, default_cache_path, run_eval
+    from harness._suite import parse_task_arg
     from harness._ui import Reporter, RichReporter
 
     params = parse_task_params(task_params)
@@ -135,27 +177,31 @@ def run(
     cache = None if no_cache else RequestCache(cache_path or default_cache_path())
     ctx = RunContext(
         code=code_execution(allow_code_execution, unsafe_no_sandbox),
-        judge=run_judge(model_kw),
+        judge=run_judge(model_kw, use_cache=not no_cache),
         cache=cache,
         runs_dir=resolve_runs_dir(output_dir),
         reporter=Reporter() if as_json else RichReporter(),
+        price=parse_price(price),
     )
+    suite = parse_task_arg(task_name)
     try:
         results = run_eval(
-            task_name,
+            suite,
             backend=model_kw["backend"],
             backend_options=backend_options(model_kw),
             adapters=adapters,
             include_base=include_base,
             task_params=params,
-            data=DataOptions(data_dir=data_dir, limit=limit, seed=seed, split=split),
+            data=DataOptions(data_dir=data_dir, limit=limit, sample=sample, seed=seed, split=split),
             generation={
                 "max_new_tokens": max_new_tokens,
                 "temperature": temperature,
                 "n": n,
                 "seed": seed,
             },
+            system_prompt=read_system_prompt(system_prompt),
             context=ctx,
+            counterfactual=counterfactual,
         )
     except KeyboardInterrupt:
         done = len(cache) if cache is not None else 0
@@ -166,12 +212,14 @@ def run(
         )
         sys.exit(130)
     if as_json:
-        click.echo(json.dumps([_summary(r) for r in results], indent=2))
+        click.echo(json.dumps([summary(r) for r in results], indent=2))
     else:
         from harness.cli._paired import print_paired
 
-        _print_table(results)
+        print_tables(results)
         print_paired(results)
+        if len(suite) > 1:
+            print_combined(results)
     _exit_if_incomplete(results)
 
 
@@ -183,6 +231,10 @@ def _exit_if_incomplete(results: list[Any]) -> None:
     bad = [r for r in results if r.record.status != "complete"]
     if not bad:
         return
+    problems = [p for r in bad for p in r.record.scorer_problems]
+    if problems and not any(r.record.counts.errors for r in bad):
+        click.echo(f"error: run recorded as incomplete: {problems[0]}", err=True)
+        sys.exit(INCOMPLETE_EXIT)
     failed = sum(r.record.counts.errors for r in bad)
     total = sum(r.record.counts.requests for r in bad)
     first = next((e for r in bad for s in r.samples for e in s.errors), "unknown error")
@@ -193,54 +245,3 @@ def _exit_if_incomplete(results: list[Any]) -> None:
         err=True,
     )
     sys.exit(INCOMPLETE_EXIT)
-
-
-def _summary(result: Any) -> dict[str, Any]:
-    r = result.record
-    return {
-        "run_id": r.run_id,
-        "group_id": r.group_id,
-        "folder": str(result.folder),
-        "task": r.task.name,
-        "model": r.model.id,
-        "adapter": r.model.adapter.name if r.model.adapter else None,
-        "metrics": {k: m.model_dump() for k, m in r.metrics.items()},
-        "counts": r.counts.model_dump(),
-        "timing": r.timing.model_dump(),
-    }
-
-
-def _print_table(results: list[Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    for res in results:
-        r = res.record
-        who = f"{r.model.id}" + (f" + {r.model.adapter.name}" if r.model.adapter else "")
-        scored = sum(1 for s in res.samples if not s.errors)
-        n = f"{scored}" if scored == r.counts.samples else f"{scored} of {r.counts.samples} scored"
-        table = Table(title=f"{r.task.name} · {who} · n={n}")
-        table.add_column("metric")
-        table.add_column("value", justify="right")
-        table.add_column("95% CI", justify="right")
-        table.add_column("± stderr", justify="right")
-        for name, m in r.metrics.items():
-            ci = (
-                f"[{m.ci_low:.3f}, {m.ci_high:.3f}]"
-                if m.ci_low is not None and m.ci_high is not None
-                else ""
-            )
-            table.add_row(
-                name,
-                "nan" if m.value is None else f"{m.value:.4f}",
-                ci,
-                "" if m.stderr is None else f"{m.stderr:.4f}",
-            )
-        console.print(table)
-        t = r.timing
-        console.print(
-            f"  {r.counts.model_calls} model calls, {r.counts.cache_hits} cached, "
-            f"{r.counts.errors} failed · {t.wall_s:.1f} s wall · "
-            f"{t.tokens_per_s or 0:.1f} tok/s · run: {res.folder}"
-        )

@@ -172,6 +172,11 @@ class GatePolicy(_Strict):
         None, description="adapter name of the candidate when the runs hold several"
     )
     checks: list[CheckPolicy] = Field(min_length=1)
+    suite: str | None = Field(
+        None,
+        description="suite file (examples/suites/*.yaml) whose tasks, params and limits the "
+        "gate evaluates with --eval-adapter, instead of the checks' params",
+    )
 
 
 def load_policy(path: Path) -> GatePolicy:
@@ -416,8 +421,13 @@ def run_candidate_evals(
     for c in policy.checks:  # the first check of a task gives its parameters
         params.setdefault(c.task, c.params)
     ctx = context or RunContext(cache=RequestCache(default_cache_path()))
+    tasks: list[Any] = [get_task(name, **p) for name, p in params.items()]
+    if policy.suite is not None:
+        from harness._suite import load_suite
+
+        tasks = load_suite(Path(policy.suite))
     results = run_eval(
-        [get_task(name, **p) for name, p in params.items()],
+        tasks,
         backend=backend,
         backend_options=backend_kw,
         adapters=[adapter_path],

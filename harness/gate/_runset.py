@@ -49,10 +49,11 @@ LOWER_IS_BETTER_WORDS = frozenset(
 
 
 def lower_is_better(metric: str) -> bool:
-    """Whether a metric name says lower values are better (``*_no_match``, ``error_rate`` ...)."""
+    """Whether a metric name says lower values are better (``*_no_match``, ``error_rate``,
+    ``counterfactual_change_rate`` ...)."""
     name = metric.lower()
     words = set(re.split(r"[^a-z0-9]+", name))
-    return "no_match" in name or bool(words & LOWER_IS_BETTER_WORDS)
+    return "no_match" in name or "change_rate" in name or bool(words & LOWER_IS_BETTER_WORDS)
 
 
 @dataclass

@@ -18,6 +18,9 @@ BUILTIN_SCORERS: dict[str, str] = {
     "rouge": "harness.metrics.text:Rouge",
     "bertscore": "harness.metrics.text:BertScore",
     "perplexity": "harness.metrics.perplexity:Perplexity",
+    "pass_at_k": "harness.passk:PassAtK",
+    "sql_exec": "harness.metrics.sql:SqlScorer",
+    "choice_accuracy": "harness.metrics.choice:ChoiceAccuracy",
 }
 
 for _name, _ref in BUILTIN_SCORERS.items():

@@ -10,8 +10,10 @@ from __future__ import annotations
 import base64
 from html import escape
 
+from harness.report._forgetting import forgetting_html
 from harness.report._markdown import n_text
 from harness.report._model import Cell, Delta, Report
+from harness.report._sections import sections_html
 
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d232a;max-width:1340px}
@@ -178,6 +180,7 @@ def to_html(report: Report, plots: dict[str, bytes]) -> str:
 <meta http-equiv="Content-Security-Policy" content="{_CSP}">
 <title>{escape(report.title)}</title><style>{_CSS}</style></head><body>
 <h1>{escape(report.title)}</h1>
+{forgetting_html(report.forgetting)}
 <p class="muted">Generated {escape(report.created_at)} from {len(report.runs)} runs.
 Values are means (or corpus scores) with 95% intervals and the n they were computed on;
 comparisons are paired (McNemar exact / paired bootstrap, corpus metrics recomputed on each
@@ -188,6 +191,7 @@ unpaired and labelled so. Detectable Δ: the smallest difference detected with 8
 <h2>Adapter vs base</h2>{_comparisons(report)}
 <h2>Plots</h2>{imgs or '<p class="muted">No plots.</p>'}
 <h2>Per-item flips</h2>{"".join(flip_views) or '<p class="muted">No paired binary flips.</p>'}
+{sections_html(report.sections)}
 <h2>Runs</h2><table id="runs" class="sortable filterable"><thead><tr><th>run id</th><th>model</th>
 <th>task</th><th>group</th><th>status</th><th>n</th><th>created</th></tr></thead><tbody>{runs}</tbody></table>
 {f'<h2>Notes</h2><ul id="notes">{notes}</ul>' if notes else ""}

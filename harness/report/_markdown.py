@@ -6,7 +6,9 @@ next to it (``plots/*.png``) because Markdown viewers rarely accept inline image
 
 from __future__ import annotations
 
+from harness.report._forgetting import forgetting_markdown
 from harness.report._model import Cell, Report
+from harness.report._sections import sections_markdown
 
 MAX_FLIPS_MD = 20
 
@@ -46,6 +48,7 @@ def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str
             "the smallest difference a comparison detects with 80% power."
         ),
         "",
+        *forgetting_markdown(report.forgetting),
         "## Leaderboard",
         "",
         "| model | " + " | ".join(report.columns) + " |",
@@ -113,6 +116,7 @@ def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str
                 f"{'–' if tr is None else f'{tr:.4f}'} | "
                 f"{'–' if ev is None else f'{ev:.4f}'} |"
             )
+    out += sections_markdown(report.sections)
     if report.notes:
         out += ["", "## Notes", ""] + [f"- {_md(n, 200)}" for n in report.notes]
     return "\n".join(out) + "\n"

@@ -25,6 +25,8 @@ from harness.gate._runset import (
     lower_is_better,
     name_mismatch,
 )
+from harness.report._forgetting import forgetting_lines
+from harness.report._sections import Section, run_sections
 from harness.stats import format_p, minimal_detectable_effect
 
 MANIFEST = "adapter_manifest.json"
@@ -137,6 +139,8 @@ class Report:
     curves: list[LossCurve]
     runs: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
+    forgetting: list[str] = field(default_factory=list)  # adapters worse than base (paired)
+    sections: list[Section] = field(default_factory=list)  # drift and counterfactual results
 
 
 def _text(value: Any) -> str:
@@ -315,4 +319,6 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
         curves,
         run_info,
         notes,
+        forgetting_lines(deltas),
+        run_sections(runs),
     )

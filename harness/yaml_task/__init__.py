@@ -26,6 +26,7 @@ from harness._data import sha256_file
 from harness._errors import HarnessError
 from harness._task import Task
 from harness.yaml_task._build import build_task
+from harness.yaml_task._check import data_problems
 from harness.yaml_task._spec import TaskSpec, parse_spec
 
 __all__ = ["TaskSpec", "load_yaml_task", "parse_spec"]
@@ -55,7 +56,7 @@ def load_yaml_task(path: Path, **params: Any) -> Task:
     except OSError as e:
         raise HarnessError(f"cannot read task file {path}: {e.strerror}") from None
 
-    spec = parse_spec(raw, str(path))
+    spec = parse_spec(raw, str(path), data_problems(raw, Path(path).resolve().parent))
     if num_fewshot is not None:  # --num-fewshot overrides fewshot.k
         if spec.fewshot is None:
             raise HarnessError(f"{path}: --num-fewshot needs a fewshot: section in the file")

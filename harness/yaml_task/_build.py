@@ -14,7 +14,8 @@ from harness._errors import DataError
 from harness._scorer import Scorer, scorers
 from harness._task import Task
 from harness._types import GenerationParams, Message, Output, Prompt, Sample, Score
-from harness.yaml_task._spec import ExtractionSpec, TaskSpec, _auto_args, _placeholders
+from harness.yaml_task._fields import MissingField, fill, get_path
+from harness.yaml_task._spec import ExtractionSpec, TaskSpec, _auto_args
 
 
 class Extracted(Scorer):
@@ -56,6 +57,9 @@ class Extracted(Scorer):
 
     def extra(self, scores: Any, samples: Any) -> dict[str, Any]:
         return self.inner.extra(scores, samples)
+
+    def problems(self, scores: Any, samples: Any) -> list[str]:
+        return self.inner.problems(scores, samples)
 
 
 def _resolve(path: str, base: Path, options: DataOptions) -> Path:
@@ -129,24 +133,36 @@ class _Builder:
         )
 
     def fill(self, template: str, row: dict[str, Any], where: str) -> str:
-        fields = self.spec.dataset.fields
-        values = {}
-        for name in _placeholders(template):
-            column = fields.get(name, name)
-            if column not in row:
-                raise DataError(
-                    f"{where}: no column {column!r} for {{{name}}} (columns: {', '.join(row)})"
-                )
-            values[name] = row[column]
-        return template.format(**values)
+        try:
+            return fill(template, row, self.spec.dataset.fields)
+        except MissingField as e:
+            raise DataError(f"{where}: {e}") from None
+
+    def get(self, row: dict[str, Any], path: str, where: str, what: str) -> Any:
+        try:
+            return get_path(row, path)
+        except MissingField as e:
+            raise DataError(f"{where}: {what} {e}") from None
 
     def target(self, row: dict[str, Any], where: str) -> Any:
-        columns = self.spec.dataset.target
-        values = []
+        ds = self.spec.dataset
+        columns = ds.target
+        if columns is None:
+            return None
+        values: list[Any] = []
         for col in [columns] if isinstance(columns, str) else columns:
-            if col not in row:
-                raise DataError(f"{where}: no target column {col!r} (columns: {', '.join(row)})")
-            value = str(row[col])
+            try:
+                raw = get_path(row, col)
+            except MissingField as e:
+                if ds.optional_target:
+                    continue
+                raise DataError(f"{where}: target {e}") from None
+            if raw is None and ds.optional_target:
+                continue
+            if ds.choices and isinstance(raw, int) and self.pattern is None:
+                values.append(raw)  # a choice index stays an index
+                continue
+            value = str(raw)
             if self.pattern is not None:
                 m = self.pattern.search(value)
                 if m is None:
@@ -155,21 +171,55 @@ class _Builder:
                     )
                 value = (m.group(1) if m.groups() else m.group(0)).strip()
             values.append(value)
-        return values[0] if isinstance(columns, str) else values
+        if isinstance(columns, str):
+            return values[0] if values else None
+        return values or None
 
     def prompt(self, row: dict[str, Any], shots: list[dict[str, Any]], where: str) -> Prompt:
         sp, fs = self.spec.prompt, self.spec.fewshot
-        question = self.fill(sp.template, row, where)
+        first = sp.first()
+        question = self.fill(first, row, where)
         msgs: list[Message] = [Message("system", sp.system)] if sp.system else []
         parts = []
         for j, shot in enumerate(shots):
-            q = self.fill(sp.template, shot, f"fewshot exemplar {j}")
+            q = self.fill(first, shot, f"fewshot exemplar {j}")
             a = self.fill(fs.answer, shot, f"fewshot exemplar {j}") if fs else ""
             parts.append(q + a)
             msgs += [Message("user", q), Message("assistant", a.strip())]
         msgs.append(Message("user", question))
         text = "\n\n".join([*parts, question])
         return Prompt(messages=tuple(msgs), text=(sp.system + "\n\n" + text) if sp.system else text)
+
+    def choices(self, row: dict[str, Any], where: str) -> tuple[list[str] | None, list[str]]:
+        """(continuations to score, the choice texts) of a log-likelihood row."""
+        spec = self.spec
+        if spec.mode != "loglikelihood":
+            return None, []
+        if spec.dataset.choices:
+            texts = self.get(row, spec.dataset.choices, where, "choices")
+            if not isinstance(texts, list) or not texts:
+                raise DataError(f"{where}: dataset.choices must name a non-empty list")
+            texts = [str(t) for t in texts]
+        else:
+            texts = list(spec.extraction.choices or []) if spec.extraction else []
+        return [spec.choice_prefix + t for t in texts], texts
+
+    def sample(self, i: int, row: dict[str, Any], shots: list[dict[str, Any]], info: Any) -> Sample:
+        ds, sp = self.spec.dataset, self.spec.prompt
+        where = f"{info.location} row {i + 1}"
+        sid = str(self.get(row, ds.id, where, "id")) if ds.id else f"{info.split}-{i}"
+        choices, texts = self.choices(row, where)
+        metadata = {k: self.get(row, path, where, "metadata") for k, path in ds.metadata.items()}
+        if ds.choices:
+            metadata["choice_texts"] = texts
+        return Sample(
+            id=sid,
+            prompt=self.prompt(row, shots, where),
+            target=self.target(row, where),
+            choices=choices,
+            metadata=metadata,
+            followups=tuple(self.fill(t, row, where) for t in (sp.turns or [])[1:]),
+        )
 
     def load(self, options: DataOptions) -> Dataset:
         ds, fs = self.spec.dataset, self.spec.fewshot
@@ -183,26 +233,7 @@ class _Builder:
                 raise DataError(f"fewshot: k={fs.k} but the exemplar source has {len(pool)} rows")
             shots = random.Random(options.seed).sample(pool, fs.k)
             info.files.update(pool_info.files)
-        choices = None
-        if (
-            self.spec.mode == "loglikelihood"
-            and self.spec.extraction
-            and self.spec.extraction.choices
-        ):
-            choices = [self.spec.choice_prefix + c for c in self.spec.extraction.choices]
-        samples = []
-        for i, row in enumerate(rows):
-            where = f"{info.location} row {i + 1}"
-            sid = str(row[ds.id]) if ds.id and ds.id in row else f"{info.split}-{i}"
-            samples.append(
-                Sample(
-                    id=sid,
-                    prompt=self.prompt(row, shots, where),
-                    target=self.target(row, where),
-                    choices=choices,
-                )
-            )
-        return Dataset(samples, info)
+        return Dataset([self.sample(i, row, shots, info) for i, row in enumerate(rows)], info)
 
 
 def build_task(spec: TaskSpec, base: Path, source: str = "") -> Task:
@@ -234,7 +265,7 @@ def build_task(spec: TaskSpec, base: Path, source: str = "") -> Task:
         ),
         prompt_template=(spec.prompt.system or "")
         + "\n\n"
-        + spec.prompt.template
+        + "\n\n[next turn]\n\n".join(spec.prompt.turns or [spec.prompt.first()])
         + ("\n\nfewshot answer: " + spec.fewshot.answer if spec.fewshot else ""),
         mode=spec.mode,
     )

@@ -43,20 +43,51 @@ class _Source(_Strict):
 
 
 class DatasetSpec(_Source):
-    """Where the items come from and which columns matter."""
+    """Where the items come from and which columns matter.
+
+    Every column reference is a field path: ``answer``, ``turns[0]`` (a list item),
+    ``meta.ref`` (a mapping key).
+    """
 
     split: str = Field("test", description="hub split to load; recorded for local files")
-    fields: dict[str, str] = Field(default_factory=dict, description="placeholder -> column")
-    target: str | list[str] = Field(description="column (or columns, for several references)")
+    fields: dict[str, str] = Field(default_factory=dict, description="placeholder -> path")
+    target: str | list[str] | None = Field(
+        None, description="path (or paths, for several references); none: reference-free"
+    )
+    optional_target: bool = Field(
+        False, description="a row whose target path is missing or null gets no target"
+    )
     target_pattern: str | None = Field(None, description="regex; its first group is the target")
-    id: str | None = Field(None, description="column holding item ids (default: row number)")
+    choices: str | None = Field(
+        None, description="loglikelihood: path of each row's list of choices"
+    )
+    metadata: dict[str, str] = Field(
+        default_factory=dict,
+        description="sample metadata key -> path (e.g. category for a judge's template_by)",
+    )
+    id: str | None = Field(None, description="path of item ids (default: row number)")
 
 
 class PromptSpec(_Strict):
-    """The prompt: ``{placeholders}`` name dataset columns (or ``dataset.fields`` keys)."""
+    """The prompt: ``{placeholders}`` are field paths (or ``dataset.fields`` keys).
 
-    template: str
+    ``turns`` instead of ``template`` makes a multi-turn task: the model answers each turn
+    with its own earlier answers in the conversation (MT-bench's second turn).
+    """
+
+    template: str | None = None
+    turns: list[str] | None = Field(None, min_length=1, description="one template per turn")
     system: str | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> PromptSpec:
+        if (self.template is None) == (self.turns is None):
+            raise ValueError("give exactly one of template or turns")
+        return self
+
+    def first(self) -> str:
+        """The first turn's template."""
+        return self.template if self.template is not None else (self.turns or [""])[0]
 
 
 class FewShotSpec(_Source):
@@ -122,16 +153,35 @@ def _placeholders(template: str) -> list[str]:
     return [f for _, f, _, _ in string.Formatter().parse(template) if f]
 
 
+def templates_of(raw: dict[str, Any]) -> list[tuple[str, str]]:
+    """(where, template) for every template of a (possibly malformed) task file."""
+    pr, fs = raw.get("prompt") or {}, raw.get("fewshot") or {}
+    found: list[tuple[str, Any]] = []
+    if isinstance(pr, dict):
+        found += [("prompt.template", pr.get("template")), ("prompt.system", pr.get("system"))]
+        turns = pr.get("turns")
+        found += (
+            [(f"prompt.turns[{i}]", t) for i, t in enumerate(turns or [])]
+            if isinstance(turns, list)
+            else []
+        )
+    if isinstance(fs, dict):
+        found.append(("fewshot.answer", fs.get("answer")))
+    return [(w, t) for w, t in found if isinstance(t, str)]
+
+
 def _cross_checks(raw: dict[str, Any]) -> list[str]:
     """Checks that span keys or need the registry; tolerant of a malformed ``raw``."""
     errors: list[str] = []
-    ds, pr = raw.get("dataset") or {}, raw.get("prompt") or {}
+    ds = raw.get("dataset") or {}
     ex = raw.get("extraction") or {}
-    if isinstance(pr, dict) and isinstance(pr.get("template"), str):
+    for where, template in templates_of(raw):
+        if where == "prompt.system":
+            continue  # sent as written
         try:
-            _placeholders(pr["template"])
+            _placeholders(template)
         except ValueError as e:
-            errors.append(f"prompt.template: {e} (write {{{{ and }}}} for literal braces)")
+            errors.append(f"{where}: {e} (write {{{{ and }}}} for literal braces)")
     for where, pattern in (
         ("extraction.regex", ex.get("regex") if isinstance(ex, dict) else None),
         ("dataset.target_pattern", ds.get("target_pattern") if isinstance(ds, dict) else None),
@@ -151,7 +201,10 @@ def _cross_checks(raw: dict[str, Any]) -> list[str]:
         try:
             factory = scorers.get(name)
         except HarnessError as e:
-            errors.append(f"metrics[{i}]: {str(e).split(' Run `')[0]}")
+            errors.append(
+                f"metrics[{i}]: {str(e).split(' Run `')[0]} Valid scorers: "
+                f"{', '.join(scorers.names())}."
+            )
             continue
         if isinstance(args, dict):
             try:  # building a scorer loads no model; it checks the arguments
@@ -160,10 +213,17 @@ def _cross_checks(raw: dict[str, Any]) -> list[str]:
                 errors.append(
                     f"metrics[{i}] ({name}): {(str(e) or type(e).__name__).splitlines()[0]}"
                 )
-    if raw.get("mode") == "loglikelihood" and not (isinstance(ex, dict) and ex.get("choices")):
+    per_item = isinstance(ds, dict) and ds.get("choices")
+    if raw.get("mode") == "loglikelihood" and not (
+        per_item or (isinstance(ex, dict) and ex.get("choices"))
+    ):
         errors.append(
-            "extraction.choices: required in loglikelihood mode (the continuations to score)"
+            "extraction.choices or dataset.choices: required in loglikelihood mode (the "
+            "continuations to score)"
         )
+    pr = raw.get("prompt") or {}
+    if raw.get("mode") == "loglikelihood" and isinstance(pr, dict) and pr.get("turns"):
+        errors.append("prompt.turns: multi-turn tasks generate; use mode: generate")
     return errors
 
 
@@ -176,8 +236,9 @@ def _auto_args(factory: Any, args: dict[str, Any], raw: dict[str, Any]) -> dict[
     return args
 
 
-def parse_spec(raw: Any, source: str) -> TaskSpec:
-    """Validates a task file's content; every problem is reported in one `HarnessError`."""
+def parse_spec(raw: Any, source: str, more: list[str] | None = None) -> TaskSpec:
+    """Validates a task file's content; every problem (with ``more`` found elsewhere, e.g.
+    placeholders the data lacks) is reported in one `HarnessError`."""
     if not isinstance(raw, dict):
         raise HarnessError(
             f"{source}: expected a mapping of keys (name, dataset, prompt, metrics, ...)"
@@ -193,7 +254,7 @@ def parse_spec(raw: Any, source: str) -> TaskSpec:
             )
             msg = err["msg"].removeprefix("Value error, ")
             errors.append(f"{loc or 'file'}: {msg}")
-    errors += _cross_checks(raw)
+    errors += _cross_checks(raw) + list(more or [])
     if errors:
         raise HarnessError(
             f"{source}: {len(errors)} problem{'s' if len(errors) > 1 else ''}: " + "; ".join(errors)

@@ -86,3 +86,20 @@ def test_lora_alpha_is_an_integer() -> None:
     assert load_recipe("cpu", ["lora.alpha=16.0"]).lora.alpha == 16
     with pytest.raises(HarnessError, match=r"lora\.alpha: .*valid integer"):
         load_recipe("cpu", ["lora.alpha=16.5"])
+
+
+def test_optim_and_gradient_checkpointing_follow_quantization() -> None:
+    plain = load_recipe("cpu")
+    assert (plain.optimizer, plain.checkpointing) == ("adamw_torch_fused", False)
+    qlora = load_recipe("default", ["lora.quantize_4bit=true"])
+    assert (qlora.optimizer, qlora.checkpointing) == ("paged_adamw_8bit", True)
+    mine = load_recipe(
+        "default", ["lora.quantize_4bit=true", "optim=adamw_torch", "gradient_checkpointing=false"]
+    )
+    assert (mine.optimizer, mine.checkpointing) == ("adamw_torch", False)
+    with pytest.raises(HarnessError, match=r"optim: Input should be 'adamw_torch'"):
+        load_recipe("cpu", ["optim=adam"])
+    with pytest.raises(
+        HarnessError, match="gradient_checkpointing: Input should be a valid boolean"
+    ):
+        load_recipe("cpu", ["gradient_checkpointing=sometimes"])

@@ -42,8 +42,11 @@ def test_bad_script_is_one_line_and_exit_2(
 @pytest.mark.parametrize(
     ("flag", "value", "rule"),
     [
-        ("--limit", "-1", "-1 is not in the range x>=1"),
-        ("--limit", "0", "0 is not in the range x>=1"),
+        ("--limit", "-1", "-1: pass at least 1 item, or a fraction 0<x<1"),
+        ("--limit", "0", "0: pass at least 1 item, or a fraction 0<x<1"),
+        ("--limit", "1.5", "1.5: a fraction must lie strictly between 0 and 1"),
+        ("--limit", "ten", "'ten' is neither a count (100) nor a fraction (0.1)"),
+        ("--sample", "0", "0: pass at least 1 item, or a fraction 0<x<1"),
         ("--samples", "0", "0 is not in the range x>=1"),
         ("--temperature", "-0.5", "-0.5 is not in the range x>=0.0"),
         ("--max-new-tokens", "0", "0 is not in the range x>=1"),

@@ -32,6 +32,8 @@ REPORT_MD = """\
 
 Generated <time> from 2 runs. Values are means (or corpus scores) with 95% intervals and the n they were computed on; detectable Δ is the smallest difference a comparison detects with 80% power.
 
+Forgetting: no adapter is significantly worse than its base (paired).
+
 ## Leaderboard
 
 | model | gsm8k/flexible_match | gsm8k/flexible_no_match | gsm8k/strict_match | gsm8k/strict_no_match |

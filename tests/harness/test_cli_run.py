@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from harness._device import resolve_device, resolve_dtype
 from harness.cli import cli
 from harness.record import read_run, read_samples
 
@@ -54,7 +55,11 @@ def test_run_gsm8k_writes_complete_record_and_reruns_from_cache(
     assert record.dataset.source == "local" and record.dataset.n_evaluated == 3
     assert set(record.dataset.files) == {"test.jsonl", "train.jsonl"}
     assert record.model.id == "smollm2-135m" and len(record.model.weight_sha256 or "") == 64
-    assert record.model.backend == "hf" and record.model.dtype == "float32"
+    assert record.model.backend == "hf"
+    # What harness resolves here (float32 on CPU; bf16/fp16 on a GPU), never "auto".
+    assert record.model.device == resolve_device("auto")
+    assert record.model.dtype == resolve_dtype("auto", record.model.device)
+    assert record.model.weights_hash_s is not None  # the time spent identifying the weights
     assert record.model.chat_template is True
     assert record.generation.max_new_tokens == 256 and record.generation.temperature == 0.0
     assert {"strict_match", "strict_no_match", "flexible_match", "flexible_no_match"} <= set(

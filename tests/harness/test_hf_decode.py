@@ -1,4 +1,8 @@
-"""The continuous-batching decoder against ``model.generate`` on the bundled model."""
+"""The continuous-batching decoder against ``model.generate`` on the bundled model.
+
+GPU-capable: on a GPU (``HARNESS_TEST_GPU=1``) the model runs there, in float32 so the
+token-for-token comparisons with ``model.generate`` hold.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from harness import DataOptions, get_task, load_dataset
 from harness._types import GenerationParams
 from harness.backends._hf_decode import Sampling, common_prefix, decode
 from harness.backends._hf_draft import NgramDraft, accepted
+
+pytestmark = pytest.mark.gpu_capable
 
 
 def test_common_prefix() -> None:
@@ -41,7 +47,7 @@ def test_accepted_keeps_the_matching_run_then_the_models_token() -> None:
 def hf(bundled_model: Any) -> Any:
     from harness.backends.hf import HFBackend
 
-    return HFBackend(chat_template=False, batch_size=2)
+    return HFBackend(chat_template=False, batch_size=2, dtype="float32")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +63,10 @@ def _reference(hf: Any, ids: list[list[int]], n: int) -> list[list[int]]:
     for p in ids:
         with torch.inference_mode():
             g = hf.model.generate(
-                torch.tensor([p]), max_new_tokens=n, do_sample=False, pad_token_id=0
+                torch.tensor([p], device=hf.device),
+                max_new_tokens=n,
+                do_sample=False,
+                pad_token_id=0,
             )
         out.append(g[0, len(p) :].tolist())
     return out
@@ -72,6 +81,7 @@ def test_greedy_matches_generate_with_ragged_finishes(hf: Any, gsm_prompts: list
     for f in decode(
         hf.model,
         ids,
+        device=hf.device,
         max_new_tokens=14,
         batch_size=2,
         eos_ids=hf._eos_ids(),
@@ -89,6 +99,7 @@ def test_greedy_matches_generate_with_ragged_finishes(hf: Any, gsm_prompts: list
     for f in decode(
         hf.model,
         ids,
+        device=hf.device,
         max_new_tokens=14,
         batch_size=2,
         eos_ids=hf._eos_ids(),
@@ -108,7 +119,9 @@ def test_backend_paths_agree_with_stop_strings(hf: Any, gsm_prompts: list[str]) 
 
     params = GenerationParams(max_new_tokens=40, stop=("\n",))
     fast = dict(hf.generate(gsm_prompts, params))
-    padded = HFBackend(resolved=hf.resolved, chat_template=False, batch_size=2, continuous=False)
+    padded = HFBackend(
+        resolved=hf.resolved, chat_template=False, batch_size=2, dtype="float32", continuous=False
+    )
     slow = dict(padded.generate(gsm_prompts, params))
     assert [fast[i].text for i in range(5)] == [slow[i].text for i in range(5)]
     assert all("\n" not in g.text for g in fast.values())
@@ -127,7 +140,9 @@ def test_adapter_and_base_on_the_continuous_path(
     spec = load_adapter(lora, name="x")
     params = GenerationParams(max_new_tokens=10)
     backends = [
-        HFBackend(resolved=hf.resolved, chat_template=False, batch_size=2, continuous=c)
+        HFBackend(
+            resolved=hf.resolved, chat_template=False, batch_size=2, dtype="float32", continuous=c
+        )
         for c in (True, False)
     ]
     outs = []
@@ -151,6 +166,7 @@ def test_sampling_does_not_depend_on_batching(hf: Any, gsm_prompts: list[str]) -
             for f in decode(
                 hf.model,
                 ids,
+                device=hf.device,
                 max_new_tokens=8,
                 batch_size=batch_size,
                 eos_ids=hf._eos_ids(),
@@ -186,6 +202,7 @@ def test_speculation_gives_greedy_output_in_fewer_passes(hf: Any) -> None:
                 for f in decode(
                     hf.model,
                     ids,
+                    device=hf.device,
                     max_new_tokens=24,
                     batch_size=2,
                     eos_ids=hf._eos_ids(),
@@ -223,6 +240,7 @@ def test_rows_stop_at_the_context_end(hf: Any) -> None:
         decode(
             hf.model,
             ids,
+            device=hf.device,
             max_new_tokens=50,
             batch_size=2,
             eos_ids=hf._eos_ids(),

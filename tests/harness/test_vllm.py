@@ -22,8 +22,10 @@ from harness import load_adapter
 from harness._models import ResolvedModel, resolve_model
 from harness._types import GenerationParams, Prompt
 from harness.backends._base import AdapterSpec, LoglikelihoodRequest
+from harness.backends._vllm_common import default_dtype
 
-pytestmark = [pytest.mark.slow, pytest.mark.vllm]
+# On a GPU the engines take small shares, so the offline engine and the server fit together.
+pytestmark = [pytest.mark.slow, pytest.mark.vllm, pytest.mark.gpu_capable]
 pytest.importorskip("vllm")
 
 QUESTIONS = ["What is 12+7?", "Name a color.", "What is the capital of France?"]
@@ -47,7 +49,7 @@ def adapters(model: ResolvedModel, tmp_path_factory: pytest.TempPathFactory) -> 
 def offline(model: ResolvedModel, adapters: list[AdapterSpec]) -> Iterator[Any]:
     from harness.backends.vllm import VLLMBackend
 
-    backend = VLLMBackend(resolved=model, max_model_len=1024)
+    backend = VLLMBackend(resolved=model, max_model_len=1024, gpu_memory_utilization=0.3)
     backend.prepare(adapters)
     yield backend
     backend.close()
@@ -190,7 +192,8 @@ def test_many_adapters_one_engine_through_the_runner(
     assert len({r.record.group_id for r in results}) == 1
     assert all(r.record.model.backend == "vllm" and r.record.counts.errors == 0 for r in results)
     assert [s.id for s in results[0].samples] == [s.id for s in results[1].samples]
-    assert results[0].record.model.dtype == "float32"
+    assert results[0].record.model.dtype == default_dtype(None, results[0].record.model.device)
+    assert results[0].record.model.dtype != "auto"
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +203,9 @@ def server(
     from harness.backends.openai import VLLMServerBackend
 
     log = tmp_path_factory.mktemp("run") / "vllm-server.log"
-    backend = VLLMServerBackend(resolved=model, max_model_len=1024, log_path=log)
+    backend = VLLMServerBackend(
+        resolved=model, max_model_len=1024, log_path=log, gpu_memory_utilization=0.2
+    )
     backend.prepare(adapters[:1])
     yield backend
     backend.close()

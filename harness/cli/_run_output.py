@@ -1,0 +1,131 @@
+"""What ``harness run`` prints: a table per variant, a combined table for several tasks, JSON.
+
+The summary line under each table counts the variant's requests, its tokens (model and,
+when a judge scored the run, judge) and the estimated cost when a price was configured.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def summary(result: Any) -> dict[str, Any]:
+    """One variant's result for ``--json``."""
+    r = result.record
+    judges = {k: v for k, v in r.extra.items() if k.startswith("judge:")}
+    return {
+        "run_id": r.run_id,
+        "group_id": r.group_id,
+        "folder": str(result.folder),
+        "task": r.task.name,
+        "model": r.model.id,
+        "adapter": r.model.adapter.name if r.model.adapter else None,
+        "metrics": {k: m.model_dump() for k, m in r.metrics.items()},
+        "counts": r.counts.model_dump(),
+        "timing": r.timing.model_dump(),
+        "usage": r.usage.model_dump(),
+        **({"judge": judges} if judges else {}),
+    }
+
+
+def _who(record: Any) -> str:
+    return record.model.id + (f" + {record.model.adapter.name}" if record.model.adapter else "")
+
+
+def _ci(m: Any) -> str:
+    if m.ci_low is None or m.ci_high is None:
+        return ""
+    return f"[{m.ci_low:.3f}, {m.ci_high:.3f}]"
+
+
+def _value(m: Any) -> str:
+    return "nan" if m.value is None else f"{m.value:.4f}"
+
+
+def usage_line(record: Any) -> str:
+    """Tokens in/out of the model (and the judge), and the cost estimate when priced."""
+    u = record.usage
+    parts = [f"{u.model_tokens_in} tokens in, {u.model_tokens_out} out"]
+    if u.judge_tokens_in is not None or u.judge_tokens_out is not None:
+        parts.append(f"judge {u.judge_tokens_in or 0} in, {u.judge_tokens_out or 0} out")
+    if u.cost is not None:
+        parts.append(f"~{u.cost:.4f} est. cost")
+    return " · ".join(parts)
+
+
+def print_tables(results: list[Any]) -> None:
+    """One table per variant with its metrics, then its counts, tokens and folder."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for res in results:
+        r = res.record
+        scored = sum(1 for s in res.samples if not s.errors)
+        n = f"{scored}" if scored == r.counts.samples else f"{scored} of {r.counts.samples} scored"
+        table = Table(title=f"{r.task.name} · {_who(r)} · n={n}")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        table.add_column("95% CI", justify="right")
+        table.add_column("± stderr", justify="right")
+        for name, m in r.metrics.items():
+            stderr = "" if m.stderr is None else f"{m.stderr:.4f}"
+            table.add_row(name, _value(m), _ci(m), stderr)
+        console.print(table)
+        t = r.timing
+        console.print(
+            f"  {r.counts.model_calls} model calls, {r.counts.cache_hits} cached, "
+            f"{r.counts.errors} failed · {usage_line(r)} · {t.wall_s:.1f} s wall · "
+            f"{t.tokens_per_s or 0:.1f} tok/s · run: {res.folder}"
+        )
+        from harness.counterfactual import summary_lines
+
+        for line in [*judge_lines(r.extra), *summary_lines(r.extra)]:
+            console.print(f"  {line}")
+
+
+def judge_lines(extra: dict[str, Any]) -> list[str]:
+    """One summary line per judge scorer: calls, cache hits, tokens, parse failures."""
+    lines = []
+    for key, j in extra.items():
+        if key.startswith("judge:") and isinstance(j, dict) and "calls" in j:
+            lines.append(
+                f"{key}: {j['calls']} judge calls, {j['cache_hits']} cached, "
+                f"{j['tokens_in'] + j['tokens_out']} tokens, {j['parse_failures']} of "
+                f"{j['answered']} verdicts unreadable"
+            )
+    return lines
+
+
+def print_combined(results: list[Any]) -> None:
+    """One table over every task and variant of the run (several tasks: a suite)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    group = results[0].record.group_id if results else None
+    table = Table(title=f"all tasks · group {group}")
+    for col, justify in (
+        ("task", "left"),
+        ("model", "left"),
+        ("n", "right"),
+        ("metric", "left"),
+        ("value", "right"),
+        ("95% CI", "right"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for res in results:
+        r = res.record
+        first = True
+        for name, m in r.metrics.items():
+            head = (r.task.name, _who(r), str(r.counts.samples)) if first else ("", "", "")
+            table.add_row(*head, name, _value(m), _ci(m))
+            first = False
+        if first:  # nothing scored
+            table.add_row(r.task.name, _who(r), str(r.counts.samples), "(none)", "", "")
+    tokens_in = sum(res.record.usage.model_tokens_in for res in results)
+    tokens_out = sum(res.record.usage.model_tokens_out for res in results)
+    costs = [res.record.usage.cost for res in results if res.record.usage.cost is not None]
+    console = Console()
+    console.print(table)
+    cost = f" · ~{sum(costs):.4f} est. cost" if costs else ""
+    console.print(f"  {len(results)} runs · {tokens_in} tokens in, {tokens_out} out{cost}")

@@ -1,0 +1,164 @@
+"""``harness runs``: list stored runs with filters; ``show``, ``diff`` and ``rm`` one or two.
+
+Every subcommand reads the runs folder (``-o``, else $HARNESS_RUNS_DIR or ./runs) and takes a
+run id, a unique prefix of one, or a run folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+from typing import Any
+
+import click
+
+from harness.cli._common import resolve_runs_dir, runs_dir_option
+
+KEY_METRICS = 2
+SHOW_SAMPLES = 3
+
+
+def _age(created: dt.datetime, now: dt.datetime) -> str:
+    s = max(0, int((now - created).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            return f"{s // size}{unit}"
+    return f"{s}s"
+
+
+def _metrics(record: Any, k: int = KEY_METRICS) -> str:
+    items = list(record.metrics.items())[:k]
+    return ", ".join(f"{n}={'nan' if m.value is None else f'{m.value:.3f}'}" for n, m in items)
+
+
+@click.group("runs", invoke_without_command=True)
+@click.option("--task", default=None, help="Only runs whose task name contains this.")
+@click.option("--model", default=None, help="Only runs whose model id contains this.")
+@click.option("--adapter", default=None, help="Only runs of this adapter ('base': no adapter).")
+@click.option("--since", default=None, help="Only runs newer than an age (12h, 7d) or a date.")
+@click.option(
+    "--status", type=click.Choice(["complete", "incomplete"]), default=None, help="Run status."
+)
+@runs_dir_option
+@click.pass_context
+def runs_cmd(ctx: click.Context, output_dir: Path | None, since: str | None, **flt: Any) -> None:
+    """List runs (task, model, adapter, n, status, key metrics, age), newest first."""
+    ctx.obj = resolve_runs_dir(output_dir)
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from harness._runs import RunFilter, list_runs, parse_since
+
+    keep = RunFilter(since=parse_since(since) if since else None, **flt)
+    entries, problems = list_runs(ctx.obj)
+    shown = [e for e in entries if keep.keep(e)]
+    table = Table(title=f"{len(shown)} of {len(entries)} runs in {ctx.obj}")
+    # The run id is what `show`, `diff` and `rm` take: it never wraps or shrinks.
+    table.add_column(
+        "run", no_wrap=True, min_width=max((len(e.path.name) for e in shown), default=3)
+    )
+    for col in ("task", "model", "adapter", "n", "status", "metrics", "age"):
+        table.add_column(col, justify="right" if col in ("n", "age") else "left")
+    now = dt.datetime.now(dt.timezone.utc)
+    for e in shown:
+        r = e.record
+        table.add_row(
+            e.path.name,
+            r.task.name,
+            r.model.id,
+            e.adapter or "-",
+            str(r.dataset.n_evaluated),
+            r.status,
+            _metrics(r),
+            _age(e.created, now),
+        )
+    Console().print(table)
+    for p in problems:
+        click.echo(f"skipped {p}", err=True)
+
+
+@runs_cmd.command("show")
+@click.argument("run")
+@click.option("--samples", "n", type=click.IntRange(min=0), default=SHOW_SAMPLES)
+@click.pass_obj
+def show(root: Path, run: str, n: int) -> None:
+    """Print a run's record and its first samples."""
+    from harness._runs import find_run
+    from harness.gate._runset import load_run
+
+    loaded = load_run(find_run(run, root))
+    r = loaded.record
+    click.echo(f"run      {loaded.path}")
+    click.echo(f"task     {r.task.name} {r.task.params or ''}".rstrip())
+    click.echo(f"model    {r.model.id}" + (f" + {loaded.adapter}" if loaded.adapter else ""))
+    click.echo(f"status   {r.status} · n={r.dataset.n_evaluated} of {r.dataset.n_total}")
+    click.echo(f"created  {r.created_at} · group {r.group_id}")
+    u = r.usage
+    click.echo(f"tokens   {u.model_tokens_in} in, {u.model_tokens_out} out")
+    for name, m in r.metrics.items():
+        value = "nan" if m.value is None else f"{m.value:.4f}"
+        ci = f" [{m.ci_low:.3f}, {m.ci_high:.3f}]" if m.ci_low is not None else ""
+        click.echo(f"  {name:<28} {value}{ci}")
+    for s in loaded.samples[:n]:
+        click.echo(f"--- {s.id}")
+        click.echo(f"output:  {_one_line(s.outputs[0] if s.outputs else '')}")
+        click.echo(f"target:  {_one_line(str(s.target))}")
+        for scorer, sc in s.scores.items():
+            click.echo(f"{scorer}: {sc.values}" + (f" answer={sc.answer!r}" if sc.answer else ""))
+        for err in s.errors:
+            click.echo(f"error:   {err}")
+
+
+def _one_line(text: str, width: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@runs_cmd.command("diff")
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--metric", default=None, help="Metric to compare (default: the first shared).")
+@click.option("--show", "limit", type=click.IntRange(min=0), default=20, help="Items to list.")
+@click.pass_obj
+def diff(root: Path, run_a: str, run_b: str, metric: str | None, limit: int) -> None:
+    """Paired item-level differences between two runs of one task."""
+    from harness._runs import diff_runs, find_run
+
+    d = diff_runs(find_run(run_a, root), find_run(run_b, root), metric)
+    b_better = sum(1 for i in d.items if i.better == "b")
+
+    def fmt(v: float | None) -> str:
+        return "nan" if v is None else f"{v:.4f}"
+
+    click.echo(
+        f"{d.metric}: A {fmt(d.mean_a)} · B {fmt(d.mean_b)} · {d.paired} paired items, "
+        f"{d.same} equal, {b_better} better in B, {len(d.items) - b_better} better in A"
+    )
+    for item in d.items[:limit]:
+        click.echo(f"{item.id}  A={fmt(item.a)} B={fmt(item.b)}  ({item.better.upper()} better)")
+        click.echo(f"    A: {_one_line(item.a_output, 120)}")
+        click.echo(f"    B: {_one_line(item.b_output, 120)}")
+    if len(d.items) > limit:
+        click.echo(f"... {len(d.items) - limit} more (--show N)")
+
+
+@runs_cmd.command("rm")
+@click.argument("runs", nargs=-1, required=True)
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
+@click.pass_obj
+def rm(root: Path, runs: tuple[str, ...], yes: bool) -> None:
+    """Delete run folders (asks first unless --yes)."""
+    from harness._runs import find_run
+
+    folders = [find_run(r, root) for r in runs]  # every id resolves before anything goes
+    for f in folders:
+        click.echo(f"  {f}")
+    if not yes and not click.confirm(f"delete these {len(folders)} run folder(s)?"):
+        click.echo("nothing deleted")
+        return
+    for f in folders:
+        shutil.rmtree(f)
+    click.echo(f"deleted {len(folders)} run folder(s)")

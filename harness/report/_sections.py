@@ -1,0 +1,147 @@
+"""Report sections read from run folders: drift results and counterfactual probes.
+
+A run folder holding a ``drift.json`` (written by ``harness drift``, with ``drift_pca.png``
+beside it) gets a drift table and its PCA plot; a run with ``extra["counterfactual"]`` (from
+``harness run --counterfactual``) gets its paired change counts and score gaps per group.
+Sections are plain tables, so the HTML and Markdown writers render them alike.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+
+@dataclass
+class Section:
+    """A titled table (and optional PNG) in the report."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    note: str = ""
+    png: bytes | None = field(default=None, repr=False)
+
+
+def run_sections(runs: Sequence[Any]) -> list[Section]:
+    """The drift and counterfactual sections of the loaded runs (``path``, ``record``,
+    ``label``, ``task``), in run order."""
+    out: list[Section] = []
+    for run in runs:
+        drift = _drift_section(run)
+        if drift is not None:
+            out.append(drift)
+        out += _counterfactual_sections(run)
+    return out
+
+
+def _drift_section(run: Any) -> Section | None:
+    from harness.drift import DRIFT_FILE, PCA_FILE, read_drift
+
+    path = run.path / DRIFT_FILE
+    if not path.is_file():
+        return None
+    try:
+        rec = read_drift(path)
+    except (ValueError, OSError) as e:
+        return Section(f"Drift ({run.label})", [], [], note=f"{path}: unreadable ({e})")
+    png = run.path / PCA_FILE
+    return Section(
+        f"Drift: {rec.b.source} (n={rec.b.n}) against {rec.a.source} (n={rec.a.n})",
+        ["statistic", "value", "p", f"drift (p < {rec.alpha:g})", "test"],
+        [
+            [
+                s.name,
+                f"{s.statistic:.4g}",
+                f"{s.p_value:.3g}",
+                "yes" if s.significant else "no",
+                s.test,
+            ]
+            for s in rec.stats
+        ],
+        note=f"run {run.record.run_id}; embeddings: {rec.embedder or 'none'}",
+        png=png.read_bytes() if png.is_file() else None,
+    )
+
+
+def _counterfactual_sections(run: Any) -> list[Section]:
+    cf = run.record.extra.get("counterfactual")
+    if not cf:
+        return []
+    rows = []
+    for group, st in {**cf["groups"], "all groups": cf["all"]}.items():
+        rate = st["change_rate"]
+        gap = st.get("score_gap") or {}
+        rows.append(
+            [
+                group,
+                str(st["pairs"]),
+                str(st["changed"]),
+                _interval(rate.get("value"), rate.get("ci_low"), rate.get("ci_high")),
+                f"{gap['baseline']:.3f} → {gap['candidate']:.3f}" if gap else "–",
+                _interval(gap.get("delta"), gap.get("ci_low"), gap.get("ci_high")),
+                f"{gap['p_value']:.3g}" if gap else "–",
+                str(gap.get("test", "–")),
+            ]
+        )
+    return [
+        Section(
+            f"Counterfactual ({cf['swap_list']}): {run.label} on {run.task}",
+            [
+                "group",
+                "pairs",
+                "answers changed",
+                "change rate [95%]",
+                f"{cf['metric']} original → swapped",
+                "gap [95%]",
+                "p",
+                "test",
+            ],
+            rows,
+            note=f"run {run.record.run_id}",
+        )
+    ]
+
+
+def _interval(value: float | None, lo: float | None, hi: float | None) -> str:
+    if value is None:
+        return "–"
+    if lo is None or hi is None:
+        return f"{value:.3f}"
+    return f"{value:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def sections_html(sections: Sequence[Section]) -> str:
+    """The sections as HTML (empty when there are none)."""
+    parts = []
+    for s in sections:
+        head = "".join(f"<th>{escape(c)}</th>" for c in s.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>" for row in s.rows
+        )
+        img = (
+            f'<figure><img alt="PCA of the embeddings" '
+            f'src="data:image/png;base64,{base64.b64encode(s.png).decode()}"></figure>'
+            if s.png
+            else ""
+        )
+        parts.append(
+            f'<h2 class="section">{escape(s.title)}</h2><p class="muted">{escape(s.note)}</p>'
+            f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+            f"</table>{img}"
+        )
+    return "".join(parts)
+
+
+def sections_markdown(sections: Sequence[Section]) -> list[str]:
+    """The sections as Markdown lines (none when there are none)."""
+    out: list[str] = []
+    for s in sections:
+        out += ["", f"## {s.title}", "", s.note, ""]
+        if s.columns:
+            out += ["| " + " | ".join(s.columns) + " |", "|" + " --- |" * len(s.columns)]
+            out += ["| " + " | ".join(v.replace("|", "\\|") for v in row) + " |" for row in s.rows]
+    return out

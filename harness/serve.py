@@ -1,0 +1,191 @@
+"""Warm servers: a vLLM server that outlives one ``harness`` command, stopped when idle.
+
+``harness serve start`` launches a small keeper process in its own session; the keeper starts
+the vLLM server on 127.0.0.1 (as its child, so the server dies with it), writes a state file
+under ``$HARNESS_HOME/servers/`` once the server answers, and stops it after ``idle_timeout``
+seconds in which no command used it. A later ``--judge local`` run asks `find_warm` for a
+server of the same model folder and context length and, finding one alive, sends its requests
+there (touching the state file, which restarts the idle clock) instead of waiting a minute or
+more for a fresh server. ``harness serve stop`` ends the keeper (and so the server).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class WarmServer:
+    """One warm server, as its state file records it."""
+
+    name: str
+    pid: int
+    base_url: str
+    model: str
+    max_model_len: int
+    idle_timeout: float
+    started: float
+    log: str = ""
+
+    @property
+    def served_name(self) -> str:
+        return self.name
+
+
+def servers_dir() -> Path:
+    """Where state files live."""
+    from harness._cache import harness_home
+
+    return harness_home() / "servers"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _healthy(server: WarmServer) -> bool:
+    import urllib.request
+
+    root = server.base_url.rsplit("/v1", 1)[0]
+    try:
+        with urllib.request.urlopen(f"{root}/health", timeout=3) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+def warm_servers() -> list[WarmServer]:
+    """Every recorded server whose keeper is alive (stale state files are removed)."""
+    found = []
+    for path in sorted(servers_dir().glob("*.json")):
+        try:
+            server = WarmServer(**json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            continue
+        if _alive(server.pid):
+            found.append(server)
+        else:
+            path.unlink(missing_ok=True)
+    return found
+
+
+def last_used(server: WarmServer) -> float:
+    """When a command last used the server (the state file's modification time)."""
+    try:
+        return (servers_dir() / f"{server.name}.json").stat().st_mtime
+    except OSError:
+        return server.started
+
+
+def find_warm(model: str, max_model_len: int) -> WarmServer | None:
+    """A live warm server for ``model`` (a folder) with at least ``max_model_len``; using it
+    restarts its idle clock."""
+    for server in warm_servers():
+        if server.model == model and server.max_model_len >= max_model_len and _healthy(server):
+            (servers_dir() / f"{server.name}.json").touch()
+            return server
+    return None
+
+
+def start_warm(
+    model: str, name: str, idle_timeout: float, max_model_len: int, kv_cache_gib: int
+) -> WarmServer:
+    """Starts a keeper for ``model`` and waits until its server answers.
+
+    Raises:
+        BackendError: The keeper died before the server was ready (its log is named).
+    """
+    from harness._errors import BackendError
+
+    servers_dir().mkdir(parents=True, exist_ok=True)
+    log = servers_dir() / f"{name}.log"
+    spec = {"model": model, "name": name, "idle_timeout": idle_timeout}
+    spec |= {"max_model_len": max_model_len, "kv_cache_gib": kv_cache_gib, "log": str(log)}
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "harness.serve", json.dumps(spec)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    while True:
+        for server in warm_servers():
+            if server.pid == proc.pid:
+                return server
+        if proc.poll() is not None:
+            raise BackendError(f"the warm server for {model} did not start; see {log}")
+        time.sleep(1.0)
+
+
+def stop_warm(server: WarmServer, wait: float = 30.0) -> None:
+    """Ends the keeper (it stops its server and removes the state file)."""
+    try:
+        os.kill(server.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + wait
+    while _alive(server.pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    (servers_dir() / f"{server.name}.json").unlink(missing_ok=True)
+
+
+def _keep(spec: dict[str, Any]) -> None:
+    """The keeper: start the server, record it, stop it when idle or told to."""
+    from harness.backends.vllm_server import ServerConfig, VLLMServer
+
+    cfg = ServerConfig(
+        model=spec["model"],
+        served_name=spec["name"],
+        max_model_len=spec["max_model_len"],
+        kv_cache_gib=spec["kv_cache_gib"],
+        startup_timeout=1200.0,
+    )
+    stop = False
+
+    def on_term(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    server = VLLMServer(cfg).start()
+    state = servers_dir() / f"{spec['name']}.json"
+    record = WarmServer(
+        name=spec["name"],
+        pid=os.getpid(),
+        base_url=server.base_url,
+        model=spec["model"],
+        max_model_len=spec["max_model_len"],
+        idle_timeout=spec["idle_timeout"],
+        started=time.time(),
+        log=str(server.log_path),
+    )
+    tmp = state.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(record)), encoding="utf-8")
+    tmp.replace(state)
+    try:
+        while not stop and server.running:
+            if time.time() - last_used(record) > record.idle_timeout:
+                break
+            time.sleep(2.0)
+    finally:
+        state.unlink(missing_ok=True)
+        server.stop()
+
+
+if __name__ == "__main__":
+    _keep(json.loads(sys.argv[1]))

@@ -1,0 +1,63 @@
+"""A stub OpenAI-compatible judge on 127.0.0.1: replies chosen by a test function, every
+request recorded (messages and response_format)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Reply = Callable[[list[dict[str, str]]], str]
+
+
+@contextmanager
+def stub_judge(reply: Reply, model: str = "stub-judge") -> Iterator[tuple[str, list[Any]]]:
+    """Serves ``/v1/chat/completions`` answering ``reply(messages)``; yields (base URL, seen)."""
+    seen: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self._send({"object": "list", "data": [{"id": model, "object": "model"}]})
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with lock:
+                seen.append(body)
+            text = reply(body["messages"])
+            usage = {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}
+            msg = {"role": "assistant", "content": text}
+            self._send(
+                {
+                    "id": "x",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
+                    "usage": usage,
+                }
+            )
+
+        def _send(self, payload: dict[str, Any]) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", seen
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
