@@ -426,7 +426,7 @@ def test_gate_runs_base_and_adapter_in_one_engine(tmp_path: Path) -> None:
     records = [json.loads(p.read_text(encoding="utf-8")) for p in runs]
     assert len(records) == 2 and records[0]["group_id"] == records[1]["group_id"]
     assert sorted(bool(r["model"]["adapter"]) for r in records) == [False, True]
-    assert ", paired): " in out and "gate PASSED: 2 checks, 0 failing" in out
+    assert ", paired, detectable drop " in out and "gate PASSED: 2 checks, 0 failing" in out
     suite = ET.parse(tmp_path / "gate.xml").getroot().find("testsuite")
     assert suite is not None and suite.get("tests") == "2"
     rep = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
