@@ -46,7 +46,7 @@ from harness._ui import Reporter
 from harness.backends import AdapterSpec, Backend, ModelInfo, backends, build_backend
 from harness.lora import load_adapter
 from harness.record import RunRecord, SampleRecord, read_run, read_samples
-from harness.stats import wilson_interval
+from harness.stats import CLUSTER_KEY, wilson_interval
 
 # Loaded on first use, so `import harness` (and `harness --help`) stays fast.
 _LAZY = {
@@ -75,6 +75,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CLUSTER_KEY",
     "AdapterSpec",
     "Backend",
     "BackendError",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from harness._types import MetricValue
-from harness.stats import Z95, bootstrap, percentile_interval, wilson_interval
+from harness.stats import Z95, bootstrap, percentile_interval, scaled_wilson, wilson_interval
 
 
 def mean_metric(
@@ -21,8 +21,10 @@ def mean_metric(
 ) -> MetricValue:
     """Mean of the non-None values with stderr and a 95% interval.
 
-    ``bounds`` is the range the values can take (e.g. (0, 1) for a per-sample rate): the normal
-    interval is clipped to it, so a rate never gets a negative lower bound.
+    ``bounds`` is the range the values can take (e.g. (0, 1) for a per-sample rate, (1, 10) for
+    a judge grade): the interval is then `harness.stats.scaled_wilson`, which stays inside the
+    range and is wide at small n (a normal interval on n=2 grades can reach below 1 and above
+    10; at n=1 it has zero width).
     """
     xs = [float(v) for v in values if v is not None and not math.isnan(float(v))]
     n = len(xs)
@@ -34,9 +36,10 @@ def mean_metric(
     if all(x in (0.0, 1.0) for x in xs):
         lo, hi = wilson_interval(sum(xs), n)
         return MetricValue(mean, stderr, lo, hi, n, "wilson")
+    if bounds is not None:  # an interval inside the scale, wide and honest at small n
+        lo, hi = scaled_wilson(mean, n, *bounds)
+        return MetricValue(mean, stderr, lo, hi, n, "wilson-scaled")
     lo, hi = mean - Z95 * stderr, mean + Z95 * stderr
-    if bounds is not None:
-        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
     return MetricValue(mean, stderr, lo, hi, n, "normal")
 
 

@@ -24,6 +24,7 @@ from harness._requests import Batch
 from harness._task import Task
 from harness._types import GenerationParams, Output, Score
 from harness.backends._base import AdapterSpec, Backend
+from harness.stats import answer_profile
 
 SECRET_FLAGS = ("--api-key", "--judge-api-key", "--token")
 
@@ -119,7 +120,15 @@ def _metrics(run: VariantRun) -> tuple[dict[str, rec.MetricRecord], dict[str, An
         for name, mv in scorer.aggregate(per_sample, samples).items():
             metrics[name] = rec.MetricRecord(**_finite(mv.to_dict()))
         extra.update(scorer.extra(per_sample, samples))
+        answers = [_answer_text(s) for s in per_sample]
+        extra.setdefault("answers", {})[scorer.name] = answer_profile(answers)
     return metrics, extra
+
+
+def _answer_text(score: Score) -> str:
+    """The extracted answer (or the hypothesis) as text, for the answer profile."""
+    a = score.answer if score.answer is not None else score.metadata.get("hypothesis", "")
+    return a if isinstance(a, str) else repr(a)
 
 
 def _problems(run: VariantRun) -> list[str]:

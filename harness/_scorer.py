@@ -85,6 +85,17 @@ class Scorer:
         """Run-level facts for the record's ``extra`` (default: none)."""
         return {}
 
+    def corpus_statistics(
+        self, scores: Sequence[Score], samples: Sequence[Sample]
+    ) -> dict[str, Callable[[Any], float]]:
+        """The corpus metrics of ``aggregate`` as functions of an index array into ``scores``.
+
+        Reports and the gate compare corpus metrics (corpus BLEU, micro/macro F1) by a paired
+        bootstrap that recomputes them on resampled items; a scorer with corpus metrics returns
+        one function per metric name here (default: none, every metric is a per-item mean).
+        """
+        return {}
+
     def problems(self, scores: Sequence[Score], samples: Sequence[Sample]) -> list[str]:
         """Why this scorer's results do not make a complete run (default: none), e.g. a
         judge whose verdicts mostly could not be read. Any problem marks the run incomplete."""

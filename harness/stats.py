@@ -8,8 +8,14 @@ carry far less noise than two independent means, so this module compares them it
   got right and the other wrong), with an Agresti-Min adjusted interval for the difference;
 * continuous metrics: a paired percentile bootstrap of the mean difference;
 * runs on different items: an unpaired difference of means (normal approximation), labelled so;
+* corpus metrics (corpus BLEU, micro/macro F1, ROC-AUC): a paired bootstrap over items that
+  recomputes the corpus metric of both systems on the same resample (`paired_statistic`);
+* clustered items (several items share one source, e.g. one meaning representation phrased
+  three ways): every bootstrap resamples whole clusters, so dependent items count once;
 * non-inferiority (one side of a TOST): is the candidate shown to be no worse than
   ``-margin``?
+* power: the minimal detectable effect of a comparison at its n and alpha
+  (`minimal_detectable_effect`) and the n needed to detect a given effect (`required_n`).
 
 It is also the one home of the intervals and the bootstrap that metrics use (`wilson_interval`,
 `bootstrap`, `percentile_interval`); `harness.mean_metric` and `harness.bootstrap_metric` wrap
@@ -25,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
@@ -35,6 +41,10 @@ if TYPE_CHECKING:
 
 Kind = Literal["paired-binary", "paired-continuous", "unpaired"]
 Z95 = 1.959963984540054  # normal_ppf(0.975)
+# A task declares that its items come in clusters (the same source phrased several ways) by
+# putting the cluster label under this key of each sample's metadata; comparisons then
+# resample whole clusters.
+CLUSTER_KEY = "cluster"
 
 
 def normal_cdf(x: float) -> float:
@@ -155,6 +165,9 @@ class Comparison:
         se: Standard error of ``delta`` used for non-inferiority (bootstrap SD when paired
             continuous).
         draws: Bootstrap differences (paired continuous only; not serialised).
+        resamples: Bootstrap resamples behind ``p_value`` (None for exact and normal tests);
+            a p-value of ``1 / (resamples + 1)`` means "below the bootstrap's resolution".
+        clusters: Clusters resampled (None: items resampled one by one).
     """
 
     kind: Kind
@@ -174,6 +187,8 @@ class Comparison:
     better: int | None = None
     se: float = math.nan
     draws: np.ndarray | None = field(default=None, repr=False)
+    resamples: int | None = None
+    clusters: int | None = None
 
     @property
     def significant(self) -> bool:
@@ -315,29 +330,47 @@ def paired_bootstrap(
     _check_paired(base, cand)
     diffs = np.asarray(cand, dtype=float) - np.asarray(base, dtype=float)
     draws = bootstrap_mean_diffs(diffs, resamples, seed)
+    return from_draws(
+        draws, float(np.mean(base)), float(np.mean(cand)), len(diffs), alpha, "paired-bootstrap"
+    )
+
+
+def from_draws(
+    draws: np.ndarray,
+    baseline: float,
+    candidate: float,
+    n: int,
+    alpha: float,
+    test: str,
+    clusters: int | None = None,
+) -> Comparison:
+    """A paired comparison from bootstrap draws of the candidate-minus-baseline difference."""
+    import numpy as np
+
+    k = len(draws)
     lo, hi = percentile_interval(draws, alpha, method="linear")
     # Percentile p-values from the tail masses beyond zero; the +1s keep them above 0, as a
     # finite number of resamples cannot show a p-value smaller than 1 / (resamples + 1).
-    below = (int(np.sum(draws <= 0)) + 1) / (resamples + 1)
-    above = (int(np.sum(draws >= 0)) + 1) / (resamples + 1)
-    p = min(1.0, 2 * min(below, above))
-    n = len(diffs)
+    below = (int(np.sum(draws <= 0)) + 1) / (k + 1)
+    above = (int(np.sum(draws >= 0)) + 1) / (k + 1)
     return Comparison(
         kind="paired-continuous",
-        test="paired-bootstrap",
+        test=test,
         n=n,
         n_baseline=n,
-        baseline=float(np.mean(base)),
-        candidate=float(np.mean(cand)),
-        delta=float(diffs.mean()),
+        baseline=baseline,
+        candidate=candidate,
+        delta=candidate - baseline,
         ci_low=float(lo),
         ci_high=float(hi),
-        p_value=p,
+        p_value=min(1.0, 2 * min(below, above)),
         p_lower=min(1.0, above),
         p_higher=min(1.0, below),
         alpha=alpha,
-        se=float(draws.std(ddof=1)) if resamples > 1 else math.nan,
+        se=float(draws.std(ddof=1)) if k > 1 else math.nan,
         draws=draws,
+        resamples=k,
+        clusters=clusters,
     )
 
 
@@ -385,10 +418,13 @@ def compare(
     alpha: float = 0.05,
     resamples: int = 2000,
     seed: int = 0,
+    clusters: Sequence[Any] | None = None,
 ) -> Comparison:
-    """Chooses the right comparison: McNemar, paired bootstrap or unpaired."""
+    """Chooses the right comparison: McNemar, paired (cluster) bootstrap or unpaired."""
     if not paired:
         return unpaired(base, cand, alpha)
+    if clusters is not None and len(set(map(_canon, clusters))) < len(clusters):
+        return paired_mean_clustered(base, cand, clusters, alpha, resamples, seed)
     if is_binary(base) and is_binary(cand):
         return paired_binary(base, cand, alpha)
     return paired_bootstrap(base, cand, alpha, resamples, seed)
@@ -467,3 +503,186 @@ def _check_paired(base: Sequence[float], cand: Sequence[float]) -> None:
         raise ValueError(f"paired samples need equal lengths ({len(base)} != {len(cand)})")
     if not base:
         raise ValueError("no paired items to compare")
+
+
+def resample_indices(
+    n: int,
+    resamples: int,
+    seed: int = 0,
+    clusters: Sequence[Any] | None = None,
+) -> Iterator[np.ndarray]:
+    """Bootstrap resamples of the items ``range(n)``, as index arrays.
+
+    Without ``clusters`` each resample draws ``n`` items with replacement (the same stream as
+    `bootstrap`). With ``clusters`` (one label per item) each resample draws as many clusters
+    as there are, with replacement, and takes every item of each drawn cluster, so items that
+    share a source move together.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    if clusters is None:
+        for _ in range(resamples):
+            yield rng.integers(0, n, n)
+        return
+    members = cluster_members(clusters)
+    for _ in range(resamples):
+        chosen = rng.integers(0, len(members), len(members))
+        yield np.concatenate([members[k] for k in chosen])
+
+
+def cluster_members(clusters: Sequence[Any]) -> list[np.ndarray]:
+    """Item indices of each cluster, clusters in order of first appearance."""
+    import numpy as np
+
+    groups: dict[str, list[int]] = {}
+    for i, c in enumerate(clusters):
+        groups.setdefault(_canon(c), []).append(i)
+    return [np.asarray(v, dtype=np.int64) for v in groups.values()]
+
+
+def paired_statistic(
+    base: Callable[[np.ndarray], float],
+    cand: Callable[[np.ndarray], float],
+    n: int,
+    alpha: float = 0.05,
+    resamples: int = 2000,
+    seed: int = 0,
+    clusters: Sequence[Any] | None = None,
+    test: str = "paired-bootstrap",
+) -> Comparison:
+    """Paired bootstrap of any statistic of two systems' answers on the same ``n`` items.
+
+    ``base`` and ``cand`` map an index array (items in a shared order) to the statistic of
+    that resample — a corpus BLEU, a micro-F1, or a mean. Each resample is applied to both
+    systems, so the interval and p-values reflect only the item-level disagreement. With
+    ``clusters`` the resampling is by cluster (`resample_indices`).
+    """
+    import numpy as np
+
+    if n <= 0:
+        raise ValueError("no paired items to compare")
+    full = np.arange(n)
+    b0, c0 = float(base(full)), float(cand(full))
+    draws = np.asarray(
+        [cand(idx) - base(idx) for idx in resample_indices(n, resamples, seed, clusters)],
+        dtype=float,
+    )
+    draws = draws[np.isfinite(draws)]
+    if len(draws) == 0:
+        raise ValueError("the statistic is undefined on every resample")
+    n_clusters = len(cluster_members(clusters)) if clusters is not None else None
+    name = test if clusters is None else f"{test}-clustered"
+    return from_draws(draws, b0, c0, n, alpha, name, n_clusters)
+
+
+def paired_mean_clustered(
+    base: Sequence[float],
+    cand: Sequence[float],
+    clusters: Sequence[Any],
+    alpha: float = 0.05,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> Comparison:
+    """Paired cluster bootstrap of the mean difference (0/1 or continuous values).
+
+    McNemar's test and the plain bootstrap assume independent items; when items come in
+    clusters (the same source phrased several ways) they are not, and this is used instead.
+    """
+    import numpy as np
+
+    _check_paired(base, cand)
+    b, c = np.asarray(base, dtype=float), np.asarray(cand, dtype=float)
+    comp = paired_statistic(
+        lambda idx: float(b[idx].mean()),
+        lambda idx: float(c[idx].mean()),
+        len(b),
+        alpha,
+        resamples,
+        seed,
+        clusters,
+    )
+    if is_binary(base) and is_binary(cand):
+        comp.worse = int(np.sum((b == 1) & (c == 0)))
+        comp.better = int(np.sum((b == 0) & (c == 1)))
+    return comp
+
+
+def bootstrap_statistic(
+    statistic: Callable[[np.ndarray], float],
+    n: int,
+    alpha: float = 0.05,
+    resamples: int = 2000,
+    seed: int = 0,
+    clusters: Sequence[Any] | None = None,
+) -> tuple[float, float, float]:
+    """(point, low, high): a statistic of one run with its percentile-bootstrap interval."""
+    import numpy as np
+
+    point = float(statistic(np.arange(n)))
+    draws = np.asarray(
+        [statistic(idx) for idx in resample_indices(n, resamples, seed, clusters)], dtype=float
+    )
+    draws = draws[np.isfinite(draws)]
+    if len(draws) == 0:
+        return point, math.nan, math.nan
+    lo, hi = percentile_interval(draws, alpha, method="linear")
+    return point, float(lo), float(hi)
+
+
+def minimal_detectable_effect(se: float, alpha: float, power: float = 0.8) -> float:
+    """Smallest true worsening a one-sided level-``alpha`` test detects with ``power``.
+
+    ``(z_{1-alpha} + z_{power}) * se``, with ``se`` the standard error of the difference at
+    the comparison's n (normal approximation; nan when ``se`` is unknown).
+    """
+    if not se >= 0:
+        return math.nan
+    return (normal_ppf(1 - alpha) + normal_ppf(power)) * se
+
+
+def required_n(n: int, mde: float, effect: float) -> int | None:
+    """Items needed for the minimal detectable effect to shrink to ``effect`` (se ~ 1/sqrt(n)).
+
+    None when ``effect`` is 0 (no finite sample detects any drop at 80% power) or unknown.
+    """
+    if not effect > 0 or not math.isfinite(mde):
+        return None
+    return max(n, math.ceil(n * (mde / effect) ** 2))
+
+
+def format_p(p: float, resamples: int | None = None) -> str:
+    """A p-value for people: ``< 1/B`` when a bootstrap of ``B`` resamples cannot resolve it."""
+    if resamples and p <= 1.0 / (resamples + 1) * 1.000001:
+        return f"< 1/{resamples}"
+    return f"{p:.4g}"
+
+
+def scaled_wilson(mean: float, n: int, low: float, high: float) -> tuple[float, float]:
+    """An interval for the mean of ``n`` values bounded in ``[low, high]`` that stays inside.
+
+    The mean is rescaled to [0, 1] and given the Wilson interval of a proportion with that
+    mean; a bounded variable's variance is at most that of a 0/1 one with the same mean, so
+    the interval is conservative — wide at small n, never outside the scale.
+    """
+    if n <= 0 or not high > low:
+        return (math.nan, math.nan)
+    share = min(1.0, max(0.0, (mean - low) / (high - low)))
+    lo, hi = wilson_interval(share * n, n)
+    return low + lo * (high - low), low + hi * (high - low)
+
+
+def answer_profile(answers: Sequence[str]) -> dict[str, Any]:
+    """How concentrated answers are: ``n``, ``distinct``, the most frequent (``top``, cut to
+    80 characters) and its share (``top_share``); a share near 1 means constant output."""
+    from collections import Counter
+
+    if not answers:
+        return {"n": 0, "distinct": 0, "top": None, "top_share": None}
+    top, count = Counter(answers).most_common(1)[0]
+    return {
+        "n": len(answers),
+        "distinct": len(set(answers)),
+        "top": top[:80],
+        "top_share": count / len(answers),
+    }

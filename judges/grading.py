@@ -208,7 +208,9 @@ class JudgeScorer(UsesJudge, Scorer):
     ) -> dict[str, MetricValue]:
         n = self.name
         out = {
-            f"{n}_score": mean_metric([s.values.get(f"{n}_score") for s in scores]),
+            f"{n}_score": mean_metric(
+                [s.values.get(f"{n}_score") for s in scores], bounds=(1.0, 10.0)
+            ),
             f"{n}_parse_failure_rate": mean_metric(
                 [s.values.get(f"{n}_parse_failure") for s in scores], bounds=(0.0, 1.0)
             ),

@@ -7,7 +7,8 @@ A raw record (``$HARNESS_DATA_DIR/dialogsum/dialogsum.test.jsonl``)::
      "summary3": "...", "topic1": "communication method", ...}
 
 The dev split has one reference (``summary``). Metrics, all against every reference
-(`harness.metrics.text`): corpus BLEU and chrF (sacrebleu, signature in the run record),
+(`harness.metrics.text`): corpus BLEU and chrF (``bleu``, ``chrf``: sacrebleu, signature in
+the run record; the per-item sentence scores are ``bleu_sentence`` / ``chrf_sentence``),
 ROUGE-1/2/L (rouge-score, stemmed, best reference), and BERTScore with the local MiniLM model
 (raw scores: no rescale baseline exists for it; ``bertscore=False`` skips it). The hub copy
 lacks the three test references, so this task reads local files only.

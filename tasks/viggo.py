@@ -14,7 +14,10 @@ cost of CPU training. `format_example` gives the trainer the exact prompt used a
 Metrics: exact match of the whole MR (whitespace-normalised), function-name accuracy, slot
 precision/recall/F1 over ``attribute=value`` pairs (list values such as ``genres[action,
 shooter]`` count one pair per item; values compare case-insensitively), both per sample and as a
-corpus micro-average with a bootstrap interval, and attribute-order correctness.
+corpus micro-average with a bootstrap interval, and attribute-order correctness. Each
+meaning representation appears with several sentences, so items are clustered by their MR
+(``metadata["cluster"]``): comparisons resample whole MRs, not sentences. The run record
+carries the trivial baseline of function accuracy (always the most frequent function).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from functools import partial
 from typing import Any
 
 from harness import (
+    CLUSTER_KEY,
     DataError,
     DataOptions,
     Dataset,
@@ -218,6 +222,37 @@ class MRScorer(Scorer):
             out[metric] = bootstrap_metric(counts, partial(_prf_at, i))
         return out
 
+    def corpus_statistics(
+        self, scores: Sequence[Score], samples: Sequence[Sample]
+    ) -> dict[str, Any]:
+        """Corpus micro slot P/R/F1 of any resample, from summed per-sample counts."""
+        import numpy as np
+
+        table = np.asarray(
+            [(s.metadata["tp"], s.metadata["n_pred"], s.metadata["n_ref"]) for s in scores],
+            dtype=np.int64,
+        ).reshape(-1, 3)
+
+        def at(i: int, idx: Any) -> float:
+            tp, n_pred, n_ref = (int(x) for x in table[idx].sum(axis=0))
+            return _prf(tp, n_pred, n_ref)[i]
+
+        names = ("slot_precision", "slot_recall", "slot_f1")
+        return {name: partial(at, i) for i, name in enumerate(names)}
+
+    def extra(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, Any]:
+        """The trivial baseline of function accuracy: always answer the most frequent function."""
+        functions = Counter(parse_mr(str(s.target)).function for s in samples)
+        top, count = functions.most_common(1)[0] if functions else ("", 0)
+        return {
+            "trivial_baselines": {
+                "function_accuracy": {
+                    "value": count / len(samples) if samples else None,
+                    "rule": f"always answer the most frequent function ({top})",
+                }
+            }
+        }
+
 
 def _prf_at(i: int, items: Sequence[Any]) -> float:
     return _prf(*_sums(items))[i]
@@ -254,7 +289,12 @@ def viggo() -> Task:
         split = options.split or "test"
         rows, info = read_split(options, split)
         samples = [
-            Sample(id=f"{split}-{i}", prompt=viggo_prompt(r["ref"]), target=r["mr"])
+            Sample(
+                id=f"{split}-{i}",
+                prompt=viggo_prompt(r["ref"]),
+                target=r["mr"],
+                metadata={CLUSTER_KEY: r["mr"]},
+            )
             for i, r in enumerate(rows)
         ]
         return Dataset(samples, info)

@@ -31,6 +31,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "view": ("harness.cli.view:view", "Browse runs in a local web page (127.0.0.1)."),
     "report": ("harness.cli.report:report", "Leaderboard report (HTML + Markdown) from runs."),
     "gate": ("harness.cli.gate:gate", "Release gate: check runs against a YAML policy."),
+    "rescore": (
+        "harness.cli.rescore:rescore",
+        "Re-score stored runs (new metrics) without a model or cache.",
+    ),
+    "baseline": ("harness.cli.baseline:baseline", "Promote runs to baselines the gate uses."),
     "judge-pairwise": (
         "harness.cli.judge_pairwise:judge_pairwise",
         "Judge two runs' answers against each other, in both orders.",

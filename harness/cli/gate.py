@@ -9,16 +9,21 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from harness._errors import HarnessError
 from harness.cli._common import (
     backend_options,
     model_options,
     offline_defaults,
     resolve_runs_dir,
 )
+
+if TYPE_CHECKING:
+    from harness.gate import GateResult
+    from harness.gate._runset import LoadedRun
 
 
 @click.command("gate")
@@ -87,16 +92,10 @@ def gate(
     candidates: tuple[Path, ...],
     baselines: tuple[Path, ...],
     adapter: str | None,
-    eval_adapter: str | None,
-    limit: int | None,
-    seed: int,
-    max_new_tokens: int | None,
-    data_dir: Path | None,
-    output_dir: Path | None,
     junit: Path | None,
     summary: Path | None,
     report_dir: Path | None,
-    **model_kw: Any,
+    **eval_kw: Any,
 ) -> None:
     """Check candidate runs against a policy: bounds, regressions, non-inferiority.
 
@@ -105,25 +104,52 @@ def gate(
 
     Example: harness gate --policy examples/gate.yaml --candidate runs/ --junit gate.xml
     """
+    from harness.gate import junit_error
+
+    try:
+        result, runs = _decide(policy_path, candidates, baselines, adapter, eval_kw)
+    except (HarnessError, click.UsageError) as e:
+        message = e.format_message() if isinstance(e, click.UsageError) else str(e)
+        _write(junit, junit_error(message))  # CI finds a JUnit file even on exit 2
+        _write(summary, f"## harness gate: ERROR\n\n{message}\n", step_summary=True)
+        raise
+    _emit(result, junit, summary)
+    if report_dir:
+        from harness.report import build_report, write_report
+
+        write_report(build_report(runs), report_dir)
+        click.echo(f"report: {report_dir / 'report.html'}")
+    sys.exit(result.exit_code)
+
+
+def _decide(
+    policy_path: Path,
+    candidates: tuple[Path, ...],
+    baselines: tuple[Path, ...],
+    adapter: str | None,
+    eval_kw: dict[str, Any],
+) -> tuple[GateResult, list[LoadedRun]]:
+    """Loads the policy and runs (evaluating first with --eval-adapter) and decides.
+
+    ``eval_kw`` holds the --eval-adapter options and the model options.
+    """
     from harness import load_runs
     from harness.gate import evaluate as evaluate_gate
-    from harness.gate import load_policy, run_candidate_evals, to_junit, to_markdown
+    from harness.gate import load_policy, run_candidate_evals
 
     policy = load_policy(policy_path)
     paths = list(candidates)
+    eval_adapter = eval_kw.pop("eval_adapter")
     if eval_adapter:
         offline_defaults()
-        runs_dir = resolve_runs_dir(output_dir)
+        run_kw = {k: eval_kw.pop(k) for k in ("limit", "seed", "data_dir", "max_new_tokens")}
         paths += run_candidate_evals(
             policy,
             eval_adapter,
-            backend=model_kw["backend"],
-            backend_kw=backend_options(model_kw),
-            runs_dir=runs_dir,
-            limit=limit,
-            seed=seed,
-            data_dir=data_dir,
-            max_new_tokens=max_new_tokens,
+            backend=eval_kw["backend"],
+            backend_kw=backend_options(eval_kw),
+            runs_dir=resolve_runs_dir(eval_kw.pop("output_dir")),
+            **run_kw,
         )
         adapter = adapter or Path(eval_adapter).resolve().name
     if not paths:
@@ -135,29 +161,33 @@ def gate(
     cand_paths = {c.path.resolve() for c in cand_runs}
     fallback = [r for r in fallback if r.path.resolve() not in cand_paths]
     result = evaluate_gate(policy, cand_runs, base_runs, fallback, adapter=adapter)
+    seen: dict[Path, LoadedRun] = {}
+    for run in cand_runs + base_runs + fallback:
+        seen.setdefault(run.path.resolve(), run)
+    return result, list(seen.values())
+
+
+def _emit(result: GateResult, junit: Path | None, summary: Path | None) -> None:
+    """Prints one line per check and the verdict; writes JUnit and the Markdown summary."""
+    from harness.gate import to_junit, to_markdown
 
     for r in result.results:
         click.echo(f"{r.status.upper():<13} {r.task}: {r.name}: {r.reason}")
     verdict = "FAILED" if result.failed else "PASSED"
-    click.echo(f"gate {verdict}: {len(result.results)} checks, {len(result.failed)} failing")
+    skipped = f", {len(result.skipped)} let through as inconclusive" if result.skipped else ""
+    click.echo(
+        f"gate {verdict}: {len(result.results)} checks, {len(result.failed)} failing{skipped}"
+    )
+    _write(junit, to_junit(result))
+    _write(summary, to_markdown(result), step_summary=True)
 
-    md = to_markdown(result)
-    if junit:
-        junit.parent.mkdir(parents=True, exist_ok=True)
-        junit.write_text(to_junit(result), encoding="utf-8")
-    if summary:
-        summary.parent.mkdir(parents=True, exist_ok=True)
-        summary.write_text(md, encoding="utf-8")
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if step_summary:
-        with open(step_summary, "a", encoding="utf-8") as f:
-            f.write(md + "\n")
-    if report_dir:
-        from harness.report import build_report, write_report
 
-        seen: dict[Path, Any] = {}
-        for run in cand_runs + base_runs + fallback:
-            seen.setdefault(run.path.resolve(), run)
-        write_report(build_report(list(seen.values())), report_dir)
-        click.echo(f"report: {report_dir / 'report.html'}")
-    sys.exit(result.exit_code)
+def _write(path: Path | None, text: str, step_summary: bool = False) -> None:
+    """Writes ``text`` to ``path`` (if given); a summary also goes to $GITHUB_STEP_SUMMARY."""
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    target = os.environ.get("GITHUB_STEP_SUMMARY") if step_summary else None
+    if target:
+        with open(target, "a", encoding="utf-8") as f:
+            f.write(text + "\n")

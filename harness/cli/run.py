@@ -222,7 +222,10 @@ def run(
     if as_json:
         click.echo(json.dumps([summary(r) for r in results], indent=2))
     else:
+        from harness.cli._paired import print_paired
+
         print_tables(results)
+        print_paired(results)
         if len(suite) > 1:
             print_combined(results)
     _exit_if_incomplete(results)

@@ -16,12 +16,23 @@ interval (90% for alpha 0.05), as in a TOST:
   passes only when the candidate is shown worse by less than the margin (the interval's lower
   end lies above ``-margin``); otherwise it is inconclusive.
 
+Corpus metrics (corpus BLEU/chrF, micro/macro F1, ROC-AUC) are gated like per-item ones: the
+bounds from a percentile-bootstrap interval of the recomputed corpus metric, regressions by a
+paired bootstrap that recomputes it on both runs for each resample. Items a task clusters
+(`harness.CLUSTER_KEY`) are resampled by cluster, for every metric. ``beat_trivial: true``
+passes only when the candidate is significantly above the metric's trivial baseline
+(`harness.gate._degenerate`). Every regression check reports its minimal detectable effect
+(80% power) and the n needed to detect ``max_regression``; one that passed for lack of evidence
+while unable to detect a ``max_regression`` > 0 ends ``underpowered`` (counted as inconclusive)
+unless ``require_power: false``.
+
 "Worse" means lower, except for metrics whose name says lower is better (``*_no_match``,
 ``error_rate``, ``perplexity``, see `harness.gate._runset.lower_is_better`) or a check that sets
 ``higher_is_better: false``; then it means higher, and the regression tests are mirrored.
 
-Inconclusive checks fail the gate unless the policy says ``on_inconclusive: pass``. Exit codes:
-0 every check passed, 1 some check failed, 2 usage or data error (bad policy, missing run).
+Inconclusive (and underpowered) checks fail the gate unless the policy says
+``on_inconclusive: pass``; JUnit then marks them skipped. Exit codes: 0 every check passed, 1
+some check failed, 2 usage or data error (bad policy, missing run), each problem said once.
 
 The baseline of a candidate run is, in order: the explicitly given baseline runs; else the
 base-model run evaluated with it in one engine (same ``group_id``: the strongest, paired
@@ -36,7 +47,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from xml.etree import ElementTree as ET
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -44,11 +54,23 @@ from harness._errors import HarnessError
 from harness.gate._checks import (
     CheckResult,
     Status,
+    check_beats,
     check_bound,
+    check_interval,
     check_min,
     check_regression,
 )
-from harness.gate._runset import LoadedRun, RunComparison, compare_runs, lower_is_better
+from harness.gate._degenerate import trivial_baseline
+from harness.gate._output import junit_error, to_junit, to_markdown
+from harness.gate._runset import (
+    LoadedRun,
+    RunComparison,
+    cluster_interval,
+    compare_runs,
+    is_corpus,
+    lower_is_better,
+    name_mismatch,
+)
 
 if TYPE_CHECKING:
     from harness._context import RunContext
@@ -63,6 +85,7 @@ __all__ = [
     "check_min",
     "check_regression",
     "evaluate",
+    "junit_error",
     "load_policy",
     "run_candidate_evals",
     "to_junit",
@@ -95,18 +118,30 @@ class CheckPolicy(_Strict):
     higher_is_better: bool | None = Field(
         None, description="direction of the metric (default: from its name; see module doc)"
     )
+    beat_trivial: bool = Field(
+        False,
+        description="require the candidate to be significantly above the metric's trivial "
+        "baseline (majority class / constant answer)",
+    )
+    require_power: bool | None = Field(
+        None, description="overrides the policy's require_power for this check"
+    )
     params: dict[str, Any] = Field(
         default_factory=dict, description="task factory arguments when the gate runs the eval"
     )
 
     @model_validator(mode="after")
     def _has_a_check(self) -> CheckPolicy:
-        if all(
-            v is None
-            for v in (self.min, self.max, self.max_regression, self.non_inferiority_margin)
+        if (
+            all(
+                v is None
+                for v in (self.min, self.max, self.max_regression, self.non_inferiority_margin)
+            )
+            and not self.beat_trivial
         ):
             raise ValueError(
-                "give at least one of min, max, max_regression, non_inferiority_margin"
+                "give at least one of min, max, max_regression, non_inferiority_margin, "
+                "beat_trivial"
             )
         return self
 
@@ -124,6 +159,11 @@ class GatePolicy(_Strict):
     version: Literal[1] = 1
     alpha: float = Field(0.05, gt=0, lt=0.5, description="default significance level")
     on_inconclusive: Literal["fail", "pass"] = "fail"
+    require_power: bool = Field(
+        True,
+        description="a regression check that cannot detect its max_regression with 80% power "
+        "ends underpowered (treated as inconclusive)",
+    )
     baseline: list[str] = Field(
         default_factory=lambda: ["runs/baselines"],
         description="baseline run folders (or folders of them), relative to the working directory",
@@ -170,8 +210,16 @@ class GateResult:
     @property
     def failed(self) -> list[CheckResult]:
         """Checks that fail the gate (inconclusive ones too, unless the policy says pass)."""
-        bad = {"fail"} | ({"inconclusive"} if self.policy.on_inconclusive == "fail" else set())
+        unsure = {"inconclusive", "underpowered"}
+        bad = {"fail"} | (unsure if self.policy.on_inconclusive == "fail" else set())
         return [r for r in self.results if r.status in bad]
+
+    @property
+    def skipped(self) -> list[CheckResult]:
+        """Inconclusive (or underpowered) checks let through by ``on_inconclusive: pass``."""
+        failed = {id(r) for r in self.failed}
+        unsure = ("inconclusive", "underpowered")
+        return [r for r in self.results if r.status in unsure and id(r) not in failed]
 
     @property
     def exit_code(self) -> int:
@@ -232,67 +280,120 @@ def evaluate(
             ``baseline`` folders).
         adapter: Candidate adapter name (overrides ``policy.candidate_adapter``).
         seed: Seed of the paired bootstrap.
+
+    Raises:
+        HarnessError: One message listing each distinct problem once.
     """
     adapter = adapter or policy.candidate_adapter
     problems: list[str] = []
     results: list[CheckResult] = []
     for chk in policy.checks:
-        alpha = chk.alpha or policy.alpha
         cand = _pick_candidate(chk.task, candidates, adapter)
         if isinstance(cand, str):
             problems.append(cand)
             continue
-        if cand.record.status != "complete":
-            problems.append(
-                f"{cand.path}: run is {cand.record.status}; run it to completion "
-                "(the same command resumes from the cache)"
-            )
-            continue
-        values = [
-            float(v)
-            for v in cand.values(chk.metric).values()
-            if v is not None and not math.isnan(float(v))
-        ]
-        if not values:
-            known = sorted({k for s in cand.samples for sc in s.scores.values() for k in sc.values})
-            problems.append(
-                f"{cand.path}: no per-item values of metric {chk.metric!r} "
-                f"(per-item metrics: {', '.join(known) or 'none'})"
-            )
-            continue
-        if chk.min is not None:
-            results.append(check_bound(values, chk.min, alpha, "min", chk.task, chk.metric))
-        if chk.max is not None:
-            results.append(check_bound(values, chk.max, alpha, "max", chk.task, chk.metric))
-        if chk.max_regression is None and chk.non_inferiority_margin is None:
-            continue
-        base = _pick_baseline(cand, candidates, list(baselines), list(fallback))
-        rc: RunComparison | None = None
-        if base is not None:
-            rc = compare_runs(base, cand, chk.metric, alpha=2 * alpha, seed=seed)
-        if rc is None:
-            problems.append(
-                f"no baseline run of task {chk.task!r} with metric {chk.metric!r} "
-                f"(pass --baseline or keep one under runs/baselines)"
-            )
-            continue
-        res = check_regression(
-            rc.result,
-            alpha,
-            chk.max_regression or 0.0,
-            chk.non_inferiority_margin,
-            chk.task,
-            chk.metric,
-            rc.label,
-            chk.lower_is_better,
-        )
-        res.reason += f" [baseline run {base.record.run_id}]" if base else ""
-        res.numbers["baseline_run"] = str(base.path) if base else None
-        res.numbers["candidate_run"] = str(cand.path)
-        results.append(res)
+        try:
+            results += _bound_checks(policy, chk, cand, seed)
+            if chk.max_regression is not None or chk.non_inferiority_margin is not None:
+                base = _pick_baseline(cand, candidates, list(baselines), list(fallback))
+                results.append(_regression_check(policy, chk, cand, base, seed))
+        except HarnessError as e:
+            problems.append(str(e))
     if problems:
-        raise HarnessError("; ".join(problems))
+        raise HarnessError("; ".join(dict.fromkeys(problems)))
     return GateResult(policy, results)
+
+
+def _evidence(cand: LoadedRun, metric: str) -> tuple[list[float], bool]:
+    """The candidate's finite per-item values of ``metric`` and whether it is a corpus metric."""
+    if cand.record.status != "complete":
+        raise HarnessError(
+            f"{cand.path}: run is {cand.record.status}; run it to completion "
+            "(the same command resumes from the cache)"
+        )
+    mismatch = name_mismatch(cand, metric)
+    if mismatch:
+        raise HarnessError(mismatch)
+    values = [float(v) for v in cand.values(metric).values() if v is not None and not math.isnan(v)]
+    corpus = is_corpus(cand, metric)
+    if not values and not corpus:
+        known = sorted({k for s in cand.samples for sc in s.scores.values() for k in sc.values})
+        raise HarnessError(
+            f"{cand.path}: no per-item values of metric {metric!r} and no corpus "
+            f"statistic of that name (per-item metrics: {', '.join(known) or 'none'})"
+        )
+    return values, corpus
+
+
+def _bound_checks(
+    policy: GatePolicy, chk: CheckPolicy, cand: LoadedRun, seed: int
+) -> list[CheckResult]:
+    """The ``min`` / ``max`` / ``beat_trivial`` checks of one policy entry."""
+    alpha = chk.alpha or policy.alpha
+    values, corpus = _evidence(cand, chk.metric)
+    bounds: list[tuple[float, Literal["min", "max"]]] = []
+    if chk.min is not None:
+        bounds.append((chk.min, "min"))
+    if chk.max is not None:
+        bounds.append((chk.max, "max"))
+    trivial = trivial_baseline(cand, chk.metric) if chk.beat_trivial else None
+    if chk.beat_trivial and trivial is None:
+        raise HarnessError(
+            f"{cand.path}: metric {chk.metric!r} has no trivial baseline (beat_trivial needs a "
+            "0/1 metric over a few distinct targets, or one its scorer declares)"
+        )
+    if trivial is not None:
+        bounds.append((trivial[0], "min"))
+    out: list[CheckResult] = []
+    clustered = cluster_interval(cand, chk.metric, corpus, alpha, seed)
+    for k, (bound, kind) in enumerate(bounds):
+        if clustered is not None:
+            point, interval, n = clustered
+            res = check_interval(point, interval, bound, alpha, kind, chk.task, chk.metric, n)
+        else:
+            res = check_bound(values, bound, alpha, kind, chk.task, chk.metric)
+        if trivial is not None and k == len(bounds) - 1:
+            res = check_beats(res, trivial[1])
+        res.numbers["candidate_run"] = str(cand.path)
+        out.append(res)
+    return out
+
+
+def _regression_check(
+    policy: GatePolicy,
+    chk: CheckPolicy,
+    cand: LoadedRun,
+    base: LoadedRun | None,
+    seed: int,
+) -> CheckResult:
+    alpha = chk.alpha or policy.alpha
+    rc: RunComparison | None = None
+    if base is not None:
+        mismatch = name_mismatch(base, chk.metric)
+        if mismatch:
+            raise HarnessError(mismatch)
+        rc = compare_runs(base, cand, chk.metric, alpha=2 * alpha, seed=seed)
+    if rc is None or base is None:
+        raise HarnessError(
+            f"no baseline run of task {chk.task!r} with metric {chk.metric!r} "
+            f"(pass --baseline or keep one under runs/baselines)"
+        )
+    require_power = policy.require_power if chk.require_power is None else chk.require_power
+    res = check_regression(
+        rc.result,
+        alpha,
+        chk.max_regression or 0.0,
+        chk.non_inferiority_margin,
+        chk.task,
+        chk.metric,
+        rc.label + (", corpus metric" if rc.corpus else ""),
+        chk.lower_is_better,
+        require_power,
+    )
+    res.reason += f" [baseline run {base.record.run_id}]"
+    res.numbers["baseline_run"] = str(base.path)
+    res.numbers["candidate_run"] = str(cand.path)
+    return res
 
 
 def run_candidate_evals(
@@ -336,55 +437,3 @@ def run_candidate_evals(
         context=replace(ctx, runs_dir=runs_dir),
     )
     return [r.folder for r in results if r.folder is not None]
-
-
-def to_junit(result: GateResult) -> str:
-    """JUnit XML with one testcase per check (inconclusive-as-fail reported as a failure)."""
-    failed = {id(r) for r in result.failed}
-    suite = ET.Element(
-        "testsuite",
-        name="harness-gate",
-        tests=str(len(result.results)),
-        failures=str(len(failed)),
-        errors="0",
-        skipped="0",
-    )
-    for r in result.results:
-        case = ET.SubElement(suite, "testcase", classname=f"gate.{r.task}", name=r.name, time="0")
-        if id(r) in failed:
-            fail = ET.SubElement(case, "failure", message=f"{r.status}: {r.reason}", type=r.status)
-            fail.text = "\n".join(f"{k} = {v}" for k, v in r.numbers.items())
-        out = ET.SubElement(case, "system-out")
-        out.text = f"{r.status}: {r.reason}"
-    root = ET.Element(
-        "testsuites",
-        name="harness-gate",
-        tests=suite.get("tests", "0"),
-        failures=suite.get("failures", "0"),
-    )
-    root.append(suite)
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
-
-
-_ICON = {"pass": "✅ pass", "fail": "❌ fail", "inconclusive": "⚠️ inconclusive"}
-
-
-def to_markdown(result: GateResult) -> str:
-    """A Markdown summary: verdict, then one table row per check."""
-    verdict = "FAILED" if result.failed else "PASSED"
-    lines = [
-        f"## harness gate: {verdict}",
-        "",
-        (
-            f"{len(result.results)} checks, {len(result.failed)} failing "
-            f"(inconclusive counts as {result.policy.on_inconclusive})."
-        ),
-        "",
-        "| task | check | status | evidence |",
-        "| --- | --- | --- | --- |",
-    ]
-    for r in result.results:
-        reason = r.reason.replace("|", "\\|")
-        lines.append(f"| {r.task} | {r.name} | {_ICON[r.status]} | {reason} |")
-    return "\n".join(lines) + "\n"

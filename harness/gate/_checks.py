@@ -16,12 +16,15 @@ from harness.stats import (
     Comparison,
     binom_cdf,
     clopper_pearson,
+    format_p,
     is_binary,
+    minimal_detectable_effect,
     non_inferiority_p,
     normal_ppf,
+    required_n,
 )
 
-Status = Literal["pass", "fail", "inconclusive"]
+Status = Literal["pass", "fail", "inconclusive", "underpowered"]
 
 
 @dataclass
@@ -30,7 +33,7 @@ class CheckResult:
 
     task: str
     metric: str
-    check: Literal["min", "max", "regression"]
+    check: Literal["min", "max", "regression", "beat_trivial"]
     status: Status
     reason: str
     numbers: dict[str, Any] = field(default_factory=dict)
@@ -43,6 +46,8 @@ class CheckResult:
             return f"{self.metric} min >= {n['bound']:g}"
         if self.check == "max":
             return f"{self.metric} max <= {n['bound']:g}"
+        if self.check == "beat_trivial":
+            return f"{self.metric} beats trivial baseline {n['bound']:.4g}"
         return f"{self.metric} regression <= {n['max_regression']:g} vs baseline"
 
 
@@ -92,23 +97,61 @@ def check_bound(
         "interval": method,
     }
     ci = f"{mean:.4f} [{lo:.4f}, {hi:.4f}] ({1 - 2 * alpha:.0%} {method}, n={len(values)})"
+    return _bound_result(task, metric, kind, bound, ci, beyond, within, nums)
+
+
+def _bound_result(
+    task: str,
+    metric: str,
+    kind: Literal["min", "max"],
+    bound: float,
+    ci: str,
+    beyond: bool,
+    within: bool,
+    nums: dict[str, Any],
+) -> CheckResult:
+    """Fail beyond the bound, pass within it, inconclusive otherwise."""
     side = "below" if kind == "min" else "above"
     if beyond:
-        return CheckResult(
-            task, metric, kind, "fail", f"{ci}: significantly {side} {kind} {bound:g}", nums
-        )
+        why = f"{ci}: significantly {side} {kind} {bound:g}"
+        return CheckResult(task, metric, kind, "fail", why, nums)
     if within:
-        return CheckResult(
-            task, metric, kind, "pass", f"{ci}: significantly within {kind} {bound:g}", nums
-        )
-    return CheckResult(
-        task,
-        metric,
-        kind,
-        "inconclusive",
-        f"{ci} straddles {kind} {bound:g}; evaluate more items",
-        nums,
-    )
+        why = f"{ci}: significantly within {kind} {bound:g}"
+        return CheckResult(task, metric, kind, "pass", why, nums)
+    why = f"{ci} straddles {kind} {bound:g}; evaluate more items"
+    return CheckResult(task, metric, kind, "inconclusive", why, nums)
+
+
+def check_interval(
+    point: float,
+    interval: tuple[float, float],
+    bound: float,
+    alpha: float,
+    kind: Literal["min", "max"],
+    task: str = "",
+    metric: str = "",
+    n: str = "",
+) -> CheckResult:
+    """``min`` / ``max`` check from a two-sided ``1 - 2*alpha`` bootstrap interval (corpus
+    metrics and clustered items): beyond the bound when the whole interval is, within it when
+    the whole interval is, inconclusive otherwise."""
+    lo, hi = interval
+    nums = {"bound": bound, "value": point, "ci_low": lo, "ci_high": hi, "n": n, "alpha": alpha}
+    nums["interval"] = "bootstrap"
+    ci = f"{point:.4f} [{lo:.4f}, {hi:.4f}] ({1 - 2 * alpha:.0%} bootstrap, n={n})"
+    beyond, within = (hi < bound, lo > bound) if kind == "min" else (lo > bound, hi < bound)
+    return _bound_result(task, metric, kind, bound, ci, beyond, within, nums)
+
+
+def check_beats(bound_check: CheckResult, rule: str) -> CheckResult:
+    """``beat_trivial``: a ``min`` check against the trivial baseline that passes only when the
+    candidate is significantly above it (anything else fails: no evidence of real skill)."""
+    r = bound_check
+    status: Status = "pass" if r.status == "pass" else "fail"
+    verdict = "beats" if status == "pass" else "is not shown to beat"
+    head = r.reason.split(":")[0].split(" straddles")[0]
+    reason = f"{head}: {verdict} the trivial baseline {r.numbers['bound']:.4g} ({rule})"
+    return CheckResult(r.task, r.metric, "beat_trivial", status, reason, dict(r.numbers))
 
 
 def check_min(
@@ -127,6 +170,7 @@ def check_regression(
     metric: str = "",
     label: str = "",
     lower_is_better: bool = False,
+    require_power: bool = True,
 ) -> CheckResult:
     """Regression (and optional non-inferiority) check of a candidate-vs-baseline comparison.
 
@@ -140,29 +184,23 @@ def check_regression(
         metric: Metric name, for the result.
         label: How the runs were paired, for the reason text.
         lower_is_better: Worse means higher (error rates, perplexity).
+        require_power: A check that passed only for lack of evidence, whose minimal detectable
+            effect (80% power) exceeds a ``max_regression`` > 0, ends ``underpowered``.
     """
+    mde = minimal_detectable_effect(comp.se, alpha)
     nums: dict[str, Any] = {
         "max_regression": max_regression,
         **comp.to_dict(),
         "alpha": alpha,
         "lower_is_better": lower_is_better,
+        "minimal_detectable_effect": mde,
+        "n_required": required_n(comp.n, mde, max_regression),
     }
     if label:
         nums["pairing"] = label
     harm = comp.delta if lower_is_better else -comp.delta  # > 0: the candidate is worse
     p_harm = comp.p_higher if lower_is_better else comp.p_lower
-    flips = ""
-    if comp.worse is not None and comp.better is not None:
-        got_worse, got_better = (
-            (comp.better, comp.worse) if lower_is_better else (comp.worse, comp.better)
-        )
-        flips = f", {got_worse} right->wrong / {got_better} wrong->right"
-    desc = (
-        f"delta {comp.delta:+.4f} [{comp.ci_low:+.4f}, {comp.ci_high:+.4f}] "
-        f"({comp.baseline:.4f} -> {comp.candidate:.4f}, {comp.test} "
-        f"p(worse)={p_harm:.4g}, n={comp.n}{flips}{', ' + label if label else ''}"
-        f"{', lower is better' if lower_is_better else ''})"
-    )
+    desc = _describe(comp, p_harm, label, lower_is_better, mde)
     significant = harm > 0 and p_harm < alpha
     if significant and harm > max_regression:
         return CheckResult(
@@ -174,6 +212,18 @@ def check_regression(
             nums,
         )
     if margin is None:
+        if not significant and require_power and max_regression > 0 and mde > max_regression:
+            need = nums["n_required"]
+            return CheckResult(
+                task,
+                metric,
+                "regression",
+                "underpowered",
+                f"{desc}: not significantly worse, but at n={comp.n} only a drop of "
+                f"{mde:.4g} or more is detected with 80% power (max_regression "
+                f"{max_regression:g}); evaluate about {need} items",
+                nums,
+            )
         why = (
             f"worse by no more than {max_regression:g}"
             if significant
@@ -182,13 +232,14 @@ def check_regression(
         return CheckResult(task, metric, "regression", "pass", f"{desc}: {why}", nums)
     p_ni = non_inferiority_p(comp, margin, lower_is_better)
     nums.update(non_inferiority_margin=margin, non_inferiority_p=p_ni)
+    p_text = format_p(p_ni, comp.resamples)
     if p_ni < alpha:
         return CheckResult(
             task,
             metric,
             "regression",
             "pass",
-            f"{desc}: non-inferior within {margin:g} (p={p_ni:.4g})",
+            f"{desc}: non-inferior within {margin:g} (p {_rel(p_text)})",
             nums,
         )
     return CheckResult(
@@ -196,6 +247,29 @@ def check_regression(
         metric,
         "regression",
         "inconclusive",
-        f"{desc}: not shown non-inferior within {margin:g} (p={p_ni:.4g}); evaluate more items",
+        f"{desc}: not shown non-inferior within {margin:g} (p {_rel(p_text)}); evaluate more items",
         nums,
+    )
+
+
+def _rel(p_text: str) -> str:
+    """``= 0.03`` or ``< 1/2000``."""
+    return p_text if p_text.startswith("<") else f"= {p_text}"
+
+
+def _describe(
+    comp: Comparison, p_harm: float, label: str, lower_is_better: bool, mde: float
+) -> str:
+    flips = ""
+    if comp.worse is not None and comp.better is not None:
+        got_worse, got_better = (
+            (comp.better, comp.worse) if lower_is_better else (comp.worse, comp.better)
+        )
+        flips = f", {got_worse} right->wrong / {got_better} wrong->right"
+    return (
+        f"delta {comp.delta:+.4f} [{comp.ci_low:+.4f}, {comp.ci_high:+.4f}] "
+        f"({comp.baseline:.4f} -> {comp.candidate:.4f}, {comp.test} "
+        f"p(worse) {_rel(format_p(p_harm, comp.resamples))}, n={comp.n}{flips}"
+        f"{', ' + label if label else ''}"
+        f"{', lower is better' if lower_is_better else ''}, detectable drop {mde:.4g})"
     )

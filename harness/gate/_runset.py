@@ -18,7 +18,14 @@ from pydantic import ValidationError
 
 from harness._errors import DataError
 from harness.record import MetricRecord, RunRecord, SampleRecord, read_run, read_samples
-from harness.stats import Comparison, Pairing, compare, pair_samples
+from harness.stats import (
+    Comparison,
+    Pairing,
+    bootstrap_statistic,
+    compare,
+    pair_samples,
+    paired_statistic,
+)
 
 # Metric-name words that mean "lower is better"; any other metric is taken as higher-is-better.
 LOWER_IS_BETTER_WORDS = frozenset(
@@ -170,23 +177,57 @@ class RunComparison:
         pairing: How the items lined up.
         result: The statistical comparison.
         same_group: Whether both runs came from one engine invocation (same ``group_id``).
+        corpus: Whether the metric is a corpus statistic (recomputed on each resample).
     """
 
     metric: str
     pairing: Pairing
     result: Comparison
     same_group: bool
+    corpus: bool = False
 
     @property
     def label(self) -> str:
         """ "paired" or "unpaired (reason)", for tables."""
         if self.pairing.paired:
-            return "paired" if self.same_group else "paired by item id"
+            text = "paired" if self.same_group else "paired by item id"
+            if self.result.clusters is not None:
+                text += f", {self.result.clusters} clusters"
+            return text
         return f"unpaired ({self.pairing.reason})"
 
 
 def _clean(values: Iterable[float | None]) -> list[float]:
     return [float(v) for v in values if v is not None and not math.isnan(float(v))]
+
+
+def is_corpus(run: LoadedRun, metric: str) -> bool:
+    """Whether ``metric`` of ``run`` is a corpus statistic rather than a mean of item values."""
+    from harness.gate._stored import corpus_statistic
+
+    scored = [s.id for s in run.samples if s.scores]
+    return bool(scored) and corpus_statistic(run, metric, scored) is not None
+
+
+def name_mismatch(run: LoadedRun, metric: str) -> str | None:
+    """Why ``metric``'s per-item values are not the number ``run.json`` shows under that name.
+
+    A metric name means one number: when the per-item mean differs from the recorded value
+    (a run made before per-item BLEU was renamed ``bleu_sentence``), comparing the items would
+    compare another number under the same name.
+    """
+    rec = run.metric(metric)
+    values = _clean(run.values(metric).values())
+    if rec is None or rec.value is None or not values:
+        return None
+    mean = sum(values) / len(values)
+    if math.isclose(mean, rec.value, rel_tol=1e-6, abs_tol=1e-9) or is_corpus(run, metric):
+        return None
+    return (
+        f"{run.path}: per-item {metric!r} values average {mean:.4g} but run.json records "
+        f"{metric} = {rec.value:.4g} (another number under the same name); re-score the run "
+        "with `harness rescore` to get separate names"
+    )
 
 
 def compare_runs(
@@ -196,28 +237,80 @@ def compare_runs(
     *,
     alpha: float = 0.05,
     seed: int = 0,
+    resamples: int = 2000,
 ) -> RunComparison | None:
-    """Compares ``metric`` between two runs (None when either run has no per-item values)."""
+    """Compares ``metric`` between two runs (None when either run has no values of it).
+
+    Corpus metrics are compared by a paired bootstrap that recomputes them on each resample
+    (paired runs only); per-item metrics item by item. When the task clusters its items
+    (`harness.CLUSTER_KEY`), every bootstrap resamples whole clusters.
+    """
+    from harness.gate._stored import clusters_of, corpus_statistic
+
+    pairing = pair_samples(base.samples, cand.samples)
+    same = base.record.group_id is not None and base.record.group_id == cand.record.group_id
+    if pairing.paired:
+        scored = {s.id for s in base.samples if s.scores} & {s.id for s in cand.samples if s.scores}
+        ids = [i for i in pairing.ids if i in scored]
+        fb, fc = corpus_statistic(base, metric, ids), corpus_statistic(cand, metric, ids)
+        if fb is not None and fc is not None:
+            result = paired_statistic(
+                fb, fc, len(ids), alpha, resamples, seed, clusters_of(base.samples, ids)
+            )
+            return RunComparison(metric, pairing, result, same, corpus=True)
     bv, cv = base.values(metric), cand.values(metric)
     if not bv or not cv:
         return None
-    pairing = pair_samples(base.samples, cand.samples)
     if pairing.paired:
-        pairs = [(bv.get(i), cv.get(i)) for i in pairing.ids]
         kept = [
-            (b, c)
-            for b, c in pairs
-            if b is not None and c is not None and not math.isnan(b) and not math.isnan(c)
+            (i, bv.get(i), cv.get(i))
+            for i in pairing.ids
+            if _finite(bv.get(i)) and _finite(cv.get(i))
         ]
         if not kept:
             return None
+        ids = [i for i, _, _ in kept]
         result = compare(
-            [b for b, _ in kept], [c for _, c in kept], paired=True, alpha=alpha, seed=seed
+            [float(b) for _, b, _ in kept if b is not None],
+            [float(c) for _, _, c in kept if c is not None],
+            paired=True,
+            alpha=alpha,
+            seed=seed,
+            resamples=resamples,
+            clusters=clusters_of(base.samples, ids),
         )
     else:
         b_clean, c_clean = _clean(bv.values()), _clean(cv.values())
         if not b_clean or not c_clean:
             return None
         result = compare(b_clean, c_clean, paired=False, alpha=alpha)
-    same = base.record.group_id is not None and base.record.group_id == cand.record.group_id
     return RunComparison(metric, pairing, result, same)
+
+
+def _finite(v: float | None) -> bool:
+    return v is not None and not math.isnan(v)
+
+
+def cluster_interval(
+    run: LoadedRun, metric: str, corpus: bool, alpha: float, seed: int = 0, resamples: int = 2000
+) -> tuple[float, tuple[float, float], str] | None:
+    """(value, two-sided ``1 - 2*alpha`` bootstrap interval, n text) of ``metric`` in one run,
+    for corpus metrics and clustered items; None when per-item tests apply."""
+    import numpy as np
+
+    from harness.gate._stored import clusters_of, corpus_statistic
+
+    if corpus:
+        ids = [s.id for s in run.samples if s.scores]
+        fn = corpus_statistic(run, metric, ids)
+    else:
+        vals = {k: v for k, v in run.values(metric).items() if _finite(v)}
+        ids = list(vals)
+        arr = np.asarray([vals[i] for i in ids], dtype=float)
+        fn = None if not ids else (lambda idx: float(arr[idx].mean()))
+    clusters = clusters_of(run.samples, ids)
+    if fn is None or (not corpus and clusters is None):
+        return None
+    point, lo, hi = bootstrap_statistic(fn, len(ids), 2 * alpha, resamples, seed, clusters)
+    n = f"{len(ids)}" + (f", {len(set(clusters))} clusters" if clusters else "")
+    return point, (lo, hi), n

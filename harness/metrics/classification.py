@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from harness._aggregate import bootstrap_many, mean_metric
@@ -213,6 +214,19 @@ class Classification(Scorer):
             )
         if "roc_auc_ovr" in out and math.isnan(points[3]):
             out["roc_auc_ovr"] = MetricValue(math.nan, n=len(rows))
+        return out
+
+    def corpus_statistics(
+        self, scores: Sequence[Score], samples: Sequence[Sample]
+    ) -> dict[str, Callable[[Any], float]]:
+        """Macro P/R/F1 (and ROC-AUC with probabilities) of any resample of the items."""
+        enc = _Encoded(self._rows(scores, samples), self.labels)
+        out: dict[str, Callable[[Any], float]] = {
+            name: partial(lambda k, idx: enc.prf(idx)[k], k)
+            for k, name in enumerate(("macro_precision", "macro_recall", "macro_f1"))
+        }
+        if enc.probs is not None:
+            out["roc_auc_ovr"] = enc.auc
         return out
 
     def extra(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from harness._aggregate import bootstrap_metric
@@ -69,6 +69,22 @@ class Perplexity(Scorer):
         mean_nll = bootstrap_metric(rows, nll, resamples=self.resamples)
         ppl = bootstrap_metric(rows, lambda rs: math.exp(nll(rs)), resamples=self.resamples)
         return {"perplexity": ppl, "nll": mean_nll}
+
+    def corpus_statistics(
+        self, scores: Sequence[Score], samples: Sequence[Sample]
+    ) -> dict[str, Callable[[Any], float]]:
+        """Token-weighted NLL and perplexity of any resample (the numbers in the run record;
+        the per-item ``nll`` is each item's own per-token mean)."""
+        import numpy as np
+
+        lp = np.asarray([s.metadata.get("logprob") or 0.0 for s in scores], dtype=float)
+        tokens = np.asarray([s.metadata.get("tokens") or 0 for s in scores], dtype=float)
+
+        def nll(idx: Any) -> float:
+            total = tokens[idx].sum()
+            return float(-lp[idx].sum() / total) if total else math.nan
+
+        return {"nll": nll, "perplexity": lambda idx: math.exp(nll(idx))}
 
     def extra(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, Any]:
         """Totals behind the number and how the first tokens were handled."""

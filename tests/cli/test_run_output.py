@@ -34,6 +34,16 @@ TABLES = """\
 │ flexible_no_match │ 0.3333 │ [0.061, 0.792] │   0.3333 │
 └───────────────────┴────────┴────────────────┴──────────┘
   3 model calls, 0 cached, 0 failed · 1726 tokens in, 13 out · <s> s wall · <rate> tok/s · run: <tmp>/runs/<ts>-gsm8k-tuned-<hex>
+                               gsm8k · tuned vs base · paired
+┏━━━━━━━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━┳━━━━━━━━━━━┳━━━━━━━━━┓
+┃ metric            ┃   base ┃  tuned ┃              delta [95%] ┃ p ┃ flips -/+ ┃ detect. ┃
+┡━━━━━━━━━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━╇━━━━━━━━━━━╇━━━━━━━━━┩
+│ strict_match      │ 0.3333 │ 0.6667 │ +0.3333 [-0.326, +0.726] │ 1 │     0 / 1 │   0.752 │
+│ strict_no_match   │ 0.3333 │ 0.3333 │ +0.0000 [-0.392, +0.392] │ 1 │     0 / 0 │    0.56 │
+│ flexible_match    │ 0.3333 │ 0.6667 │ +0.3333 [-0.326, +0.726] │ 1 │     0 / 1 │   0.752 │
+│ flexible_no_match │ 0.3333 │ 0.3333 │ +0.0000 [-0.392, +0.392] │ 1 │     0 / 0 │    0.56 │
+└───────────────────┴────────┴────────┴──────────────────────────┴───┴───────────┴─────────┘
+  flips: right->wrong / wrong->right; detect.: smallest difference detected with 80% power; `harness report` lists the flipped items
 """  # noqa: E501
 
 PROGRESS = """\

@@ -40,9 +40,10 @@ def test_bootstrap_is_deterministic_and_brackets_point() -> None:
     assert a.ci_low < a.value < a.ci_high
 
 
-def test_mean_metric_clips_a_rate_to_its_bounds() -> None:
+def test_mean_metric_keeps_a_rate_inside_its_bounds() -> None:
     # WritingBench: per-sample parse-failure fractions over checklist items, two samples.
     free = mean_metric([0.4, 0.0])
     assert free.ci_low is not None and free.ci_low < 0  # the plain normal interval leaves [0, 1]
     rate = mean_metric([0.4, 0.0], bounds=(0.0, 1.0))
-    assert rate.value == pytest.approx(0.2) and rate.ci_low == 0.0 and 0.2 < rate.ci_high <= 1.0
+    assert rate.value == pytest.approx(0.2) and 0.0 <= rate.ci_low < 0.2 < rate.ci_high <= 1.0
+    assert rate.method == "wilson-scaled"

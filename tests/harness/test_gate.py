@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import numpy as np
@@ -250,8 +251,10 @@ def test_cli_unpaired_runs_are_labelled(tmp_path: Path) -> None:
     code, out = _cli(
         ["gate", "--policy", str(policy), "--candidate", str(cand), "--baseline", str(base)]
     )
-    assert code == 0, out
-    assert "z p(worse)=" in out and "unpaired (item ids differ (100 only in baseline" in out
+    # n=100 unpaired cannot detect a 5-point drop with 80% power: underpowered, not a pass.
+    assert code == 1, out
+    assert "z p(worse) = " in out and "unpaired (item ids differ (100 only in baseline" in out
+    assert out.startswith("UNDERPOWERED") and "evaluate about 1194 items" in out
 
 
 def test_cli_inconclusive_follows_policy(tmp_path: Path) -> None:
@@ -274,7 +277,8 @@ def test_cli_usage_and_data_errors_exit_2(tmp_path: Path, case: str) -> None:
     expected = {
         "bad-policy": f"error: {tmp_path / 'bad.yaml'}: 1 error(s): checks: Field required",
         "missing-run": "error: " + str(tmp_path / "nope") + ": no such run folder",
-        "missing-metric": "no per-item values of metric 'f1' (per-item metrics: accuracy)",
+        "missing-metric": "no per-item values of metric 'f1' and no corpus statistic of that name "
+        "(per-item metrics: accuracy)",
         "no-baseline": "error: no baseline run of task 'gsm8k' with metric 'accuracy'",
         "no-args": "Missing option '--policy'",
         "partial-run": "cand-run: run is partial; run it to completion",
@@ -348,12 +352,14 @@ def test_baseline_order_explicit_then_paired_then_policy_folder(tmp_path: Path) 
     # No paired base run: the latest run of the task under runs/baselines, paired by id.
     code, out = _cli(["gate", "--policy", str(policy), "--candidate", str(cand)])
     assert code == 0, out
-    assert "paired by item id): not significantly worse [baseline run release-2]" in out
+    assert "paired by item id, detectable drop 0.05365): not significantly worse" in out
+    assert "[baseline run release-2]" in out
     # With a base run from the same engine invocation, that one wins.
     make_run(tmp_path / "new", "paired-base", [1.0] * 60 + [0.0] * 40, group_id="now")
     code, out = _cli(["gate", "--policy", str(policy), "--candidate", str(tmp_path / "new")])
     assert code == 0, out
-    assert "4 wrong->right, paired): not significantly worse [baseline run paired-base]" in out
+    assert "4 wrong->right, paired, detectable drop 0.05365): not significantly worse" in out
+    assert "[baseline run paired-base]" in out
     # An explicit --baseline overrides both.
     code, out = _cli(
         [
@@ -367,7 +373,8 @@ def test_baseline_order_explicit_then_paired_then_policy_folder(tmp_path: Path) 
         ]
     )
     assert code == 0, out
-    assert "paired by item id): not significantly worse [baseline run release-1]" in out
+    assert "paired by item id, detectable drop 0.05365): not significantly worse" in out
+    assert "[baseline run release-1]" in out
 
 
 @pytest.mark.slow
@@ -383,8 +390,9 @@ def test_gate_runs_base_and_adapter_in_one_engine(tmp_path: Path) -> None:
     lora = make_lora(resolve_model(None).path, tmp_path / "cand-lora", scale=0.02)
     policy = _write(
         tmp_path,
+        # 2 items cannot detect a 0.5 drop with 80% power: this test is about the engine path.
         "checks:\n  - task: gsm8k\n    metric: flexible_match\n"
-        "    min: 0.0\n    max_regression: 0.5\n"
+        "    min: 0.0\n    max_regression: 0.5\n    require_power: false\n"
         "    params: {num_fewshot: 0}\n",
     )
     code, out = _cli(
@@ -418,7 +426,7 @@ def test_gate_runs_base_and_adapter_in_one_engine(tmp_path: Path) -> None:
     records = [json.loads(p.read_text(encoding="utf-8")) for p in runs]
     assert len(records) == 2 and records[0]["group_id"] == records[1]["group_id"]
     assert sorted(bool(r["model"]["adapter"]) for r in records) == [False, True]
-    assert ", paired): " in out and "gate PASSED: 2 checks, 0 failing" in out
+    assert ", paired, detectable drop " in out and "gate PASSED: 2 checks, 0 failing" in out
     suite = ET.parse(tmp_path / "gate.xml").getroot().find("testsuite")
     assert suite is not None and suite.get("tests") == "2"
     rep = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
@@ -443,4 +451,45 @@ def test_several_adapters_need_a_name(tmp_path: Path) -> None:
     code, out = _cli([*args, "--adapter", "viggo-lora"])
     assert code == 0, out
     code, out = _cli([*args, "--adapter", "bad-lora"])
-    assert code == 1 and "20 right->wrong / 0 wrong->right, paired)" in out, out
+    assert code == 1 and "20 right->wrong / 0 wrong->right, paired, detectable" in out, out
+
+
+def test_a_metric_name_with_two_numbers_is_refused(tmp_path: Path) -> None:
+    """Per-item values whose mean is not the run.json value under the same name (an old run's
+    per-item sentence BLEU beside corpus BLEU, with no corpus statistic to recompute)."""
+    cand = make_run(tmp_path / "runs", "old", [10.0, 20.0, 30.0], metric="bleu", scorer="x")
+    record = json.loads((cand / "run.json").read_text(encoding="utf-8"))
+    record["metrics"]["bleu"]["value"] = 14.0
+    (cand / "run.json").write_text(json.dumps(record), encoding="utf-8")
+    policy = _write(tmp_path, "checks:\n  - {task: gsm8k, metric: bleu, min: 5}\n")
+    code, out = _cli(["gate", "--policy", str(policy), "--candidate", str(cand)])
+    assert code == 2, out
+    assert "per-item 'bleu' values average 20 but run.json records bleu = 14" in out
+    assert "harness rescore" in out
+
+
+def _bench() -> object:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "gate_calibration.py"
+    spec = importlib.util.spec_from_file_location("gate_calibration", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_calibration_covers_a_corpus_metric() -> None:
+    """The paired corpus bootstrap (corpus precision, n=500): identical systems rarely fail,
+    a 5-point drop is caught (bench/gate_calibration.py runs more trials)."""
+    bench: Any = _bench()
+    assert bench.corpus_rates(500, 0.0, trials=60, seed=4) <= 0.1
+    assert bench.corpus_rates(500, 0.05, trials=20, seed=5) >= 0.8
+
+
+@pytest.mark.slow
+def test_calibration_covers_a_clustered_task() -> None:
+    bench: Any = _bench()
+    gate, _ = bench.clustered_rates(500, 0.0, trials=60, seed=11)
+    assert gate <= 0.1

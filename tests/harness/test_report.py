@@ -101,13 +101,13 @@ def test_markdown_report(report_dir: Path) -> None:
         for line in md.splitlines()
         if line.startswith("| SmolLM2-135M-Instruct + gsm8k-lora |")
     )
-    assert re.search(r"\| 0\.\d{3} \[0\.\d{3}, 0\.\d{3}\] \|", row)
+    assert re.search(r"\| 0\.\d{3} \[0\.\d{3}, 0\.\d{3}\] n=120 \|", row)
     assert "| mcnemar-exact | paired | 3 / 14 |" in md
     assert "### Flips: gsm8k/accuracy, SmolLM2-135M-Instruct + gsm8k-lora" in md
     assert "| 40 | 0.9000 | 1.3000 |" in md  # last step, train and eval loss
     for name in re.findall(r"!\[[^\]]*\]\((plots/[^)]+)\)", md):
         assert (report_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "![loss](plots/loss.png)" in md and "![deltas](plots/deltas.png)" in md
+    assert "![loss](plots/loss.png)" in md and "![deltas_0-1](plots/deltas_0-1.png)" in md
 
 
 def test_html_is_self_contained(report_dir: Path) -> None:
@@ -115,7 +115,7 @@ def test_html_is_self_contained(report_dir: Path) -> None:
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert "@import" not in html and "url(" not in html
     assert html.count('src="data:image/png;base64,') == 3  # bars, deltas, loss
-    assert 'id="leaderboard"' in html and html.count('<details class="flips">') == 1
+    assert 'id="leaderboard"' in html and html.count('<details class="flips" open>') == 1
     assert "unpaired (item ids differ (120 only in baseline, 80 only in candidate))" in html
 
 
