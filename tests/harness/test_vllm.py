@@ -138,7 +138,7 @@ def test_parity_command_flags_the_ignored_adapter(
         str(adapters[1].path),
     ]
     result = CliRunner().invoke(cli, args)
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()  # progress ("waiting for the vLLM engine") is on stderr
     assert result.exit_code == 1, result.output
     assert lines[0] == "parity gsm8k · smollm2-135m · 2 items · greedy, 8 new tokens · hf vs vllm"
     assert lines[1].split() == ["variant", "agree", "hf≠base", "vllm≠base"]
