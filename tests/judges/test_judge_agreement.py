@@ -116,7 +116,7 @@ def test_mismatched_runs_give_one_line(tmp_path: Path) -> None:
         "error: 1 of 10 shared items have different answers (first: mtbench_style-0004); "
         "judge agreement needs the same outputs judged twice (harness rescore)\n"
     )
-    pw = _judged(tmp_path, "pw", VERDICTS_A + ["a", "a"], scorer="pairwise")
+    pw = _judged(tmp_path, "pw", [*VERDICTS_A, "a", "a"], scorer="pairwise")
     code, out = _cli(str(a), str(pw))
     assert code == 2
     assert out == (
