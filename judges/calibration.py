@@ -103,7 +103,7 @@ def calibrate(template: JudgeTemplate, client: JudgeClient) -> dict[str, Any]:
     right = [g is not None and b is not None and g > b for g, b in pairs]
     rows = [
         {"id": p.id, "good": g, "bad": b, "correct": ok}
-        for p, (g, b), ok in zip(PAIRS, pairs, strict=True)
+        for p, (g, b), ok in zip(PAIRS, pairs, right, strict=True)
     ]
     return {
         "accuracy": sum(right) / len(rows),
