@@ -94,3 +94,19 @@ def test_calibration_without_a_judge_scorer_says_so(tmp_path: Path) -> None:
     args += ["-n", "2", "-o", str(tmp_path / "runs"), "--judge-calibration"]
     res = CliRunner().invoke(cli, args)
     assert "note: --judge-calibration: no judge scorer ran, nothing calibrated" in res.stderr
+
+
+def test_judge_cache_entries_name_backend_and_model(tmp_path: Path) -> None:
+    from harness import RequestCache, default_cache_path
+
+    with stub_judge(_verdict) as (url, _):
+        code, _, err = _run(tmp_path, url)
+    assert code == 0, err
+    path = default_cache_path()  # judge replies: the harness cache under $HARNESS_HOME
+    assert path.is_relative_to(tmp_path)
+    cache = RequestCache(path)
+    groups = {(g.backend, g.model): g.entries for g in cache.groups()}
+    cache.close()
+    assert groups == {("judge", "stub-judge"): 6}  # one per judged item
+    res = CliRunner().invoke(cli, ["cache", "--cache", str(path)])
+    assert any(line.split()[-2:] == ["judge", "stub-judge"] for line in res.output.splitlines())
