@@ -1,5 +1,6 @@
-"""A stub OpenAI-compatible judge on 127.0.0.1: replies chosen by a test function, every
-request recorded (messages and response_format)."""
+"""A stub OpenAI-compatible judge (or model) server on 127.0.0.1: replies chosen by a test
+function, every request recorded (messages and response_format; a /v1/completions prompt is
+passed to the function as one user message)."""
 
 from __future__ import annotations
 
@@ -30,8 +31,15 @@ def stub_judge(reply: Reply, model: str = "stub-judge") -> Iterator[tuple[str, l
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with lock:
                 seen.append(body)
-            text = reply(body["messages"])
             usage = {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}
+            if "messages" not in body:  # /v1/completions: a text prompt
+                text = reply([{"role": "user", "content": str(body["prompt"])}])
+                choice = {"index": 0, "text": text, "finish_reason": "stop"}
+                payload = {"id": "x", "object": "text_completion", "created": 0}
+                payload |= {"model": body["model"], "choices": [choice], "usage": usage}
+                self._send(payload)
+                return
+            text = reply(body["messages"])
             msg = {"role": "assistant", "content": text}
             self._send(
                 {
