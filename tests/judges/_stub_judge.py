@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 Reply = Callable[[list[dict[str, str]]], str]
@@ -69,3 +70,22 @@ def stub_judge(reply: Reply, model: str = "stub-judge") -> Iterator[tuple[str, l
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+MTBENCH = Path(__file__).resolve().parents[2] / "examples" / "tasks" / "mtbench_style.yaml"
+
+
+def run_mtbench(tmp: Path, url: str, answers: str, *extra: str) -> tuple[int, str, str]:
+    """``harness run`` of the MT-bench-style example on the fake backend (``answers``: its
+    script) judged by the stub at ``url``; runs and cache under ``tmp``."""
+    from click.testing import CliRunner
+
+    from harness.cli import cli
+
+    script = tmp / "answers.yaml"
+    script.write_text(answers)
+    args = ["run", "--task", str(MTBENCH), "--backend", "fake", "--model", str(script)]
+    args += ["--judge-base-url", url, "--judge-model", "stub-judge", "-o", str(tmp / "runs")]
+    args += ["--cache", str(tmp / "cache.sqlite"), *extra]
+    res = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"}).invoke(cli, args)
+    return res.exit_code, res.stdout, res.stderr

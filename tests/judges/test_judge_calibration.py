@@ -12,10 +12,9 @@ from click.testing import CliRunner
 from harness.cli import cli
 from harness.record import read_run
 from judges.calibration import PAIRS
-from tests.judges._stub_judge import stub_judge
+from tests.judges._stub_judge import run_mtbench, stub_judge
 
 ROOT = Path(__file__).resolve().parents[2]
-MTBENCH = ROOT / "examples" / "tasks" / "mtbench_style.yaml"
 
 
 @pytest.fixture(autouse=True)
@@ -37,13 +36,7 @@ def _verdict(messages: list[dict[str, str]]) -> str:
 
 
 def _run(tmp: Path, url: str, *extra: str) -> tuple[int, str, str]:
-    script = tmp / "answers.yaml"
-    script.write_text('default: "I am not sure."\n')
-    args = ["run", "--task", str(MTBENCH), "--backend", "fake", "--model", str(script)]
-    args += ["--judge-base-url", url, "--judge-model", "stub-judge", "-o", str(tmp / "runs")]
-    args += ["--cache", str(tmp / "cache.sqlite"), *extra]
-    res = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"}).invoke(cli, args)
-    return res.exit_code, res.stdout, res.stderr
+    return run_mtbench(tmp, url, 'default: "I am not sure."\n', *extra)
 
 
 def _latest(tmp: Path) -> Path:
