@@ -17,10 +17,7 @@ from tests.judges._stub_judge import run_mtbench, stub_judge
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HARNESS_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("HARNESS_CACHE", raising=False)
+pytestmark = pytest.mark.usefixtures("judge_home")
 
 
 def _verdict(messages: list[dict[str, str]]) -> str:

@@ -24,11 +24,7 @@ answers:
 """
 
 
-@pytest.fixture(autouse=True)
-def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The judge's request cache goes to the test's folder, not ~/.cache."""
-    monkeypatch.setenv("HARNESS_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("HARNESS_CACHE", raising=False)
+pytestmark = pytest.mark.usefixtures("judge_home")
 
 
 def _verdict(messages: list[dict[str, str]]) -> str:
