@@ -162,8 +162,8 @@ class JudgeScorer(UsesJudge, Scorer):
             tmpl = self.template_for(s)
             plan.append((tmpl, [_request(tmpl, f) for f in self.field_sets(s, o)]))
         sent = [r for _, reqs in plan for r in reqs if r is not None]
-        if self.config is not None and self.config.calibrate:
-            from judges.calibration import calibrate
+        if self.config is not None and self.config.calibrate and self._calibration is None:
+            from judges.calibration import calibrate  # once: the same judge for every variant
 
             self._calibration = calibrate(self.template, self.client)
         replies = iter(self.client.complete(sent))
