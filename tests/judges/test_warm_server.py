@@ -138,3 +138,28 @@ def test_warm_server_must_serve_every_adapter_with_the_same_weights(tmp_path: Pa
         other = AdapterSpec("style", tmp_path / "style", "ab" * 32)
         assert serve.find_serving(ServerConfig(model, "n", (lora, other))) is None
         assert serve.find_serving(ServerConfig(model, "n", dtype="float16")) is None
+
+
+def test_second_vllm_server_run_uses_the_warm_server_end_to_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.backends.vllm_server import VLLMServer
+    from harness.record import read_run
+
+    monkeypatch.setattr(VLLMServer, "start", lambda self: pytest.fail("launched a server"))
+    (tmp_path / "qa.jsonl").write_text('{"q": "6 x 7?", "a": "42"}\n{"q": "5 + 5?", "a": "10"}\n')
+    task = tmp_path / "qa.yaml"
+    task.write_text(
+        f"name: qa\ndataset: {{path: {tmp_path / 'qa.jsonl'}, target: a}}\n"
+        "prompt: {template: '{q}'}\nmetrics: [exact_match]\n"
+    )
+    model = str(resolve_model(None).path)
+    with stub_judge(lambda m: "42", model="judge-m") as (url, seen):
+        _backend_warm(url, "judge-m", {"model": model, "max_model_len": 2048})
+        args = ["run", "--task", str(task), "--backend", "vllm-server", "-o", str(tmp_path / "r")]
+        res = CliRunner().invoke(cli, [*args, "--no-cache"])
+    assert res.exit_code == 0, res.output
+    (folder,) = (tmp_path / "r").iterdir()
+    record = read_run(folder)
+    assert record.model.engine["warm_server"] == url and len(seen) == 2
+    assert record.metrics["exact_match"].value == 0.5
