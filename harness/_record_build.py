@@ -210,7 +210,7 @@ def _model_record(run: VariantRun) -> rec.ModelRecord:
             base_model=adapter.base_model,
             rank=adapter.rank,
         ),
-        engine={k: info.extra[k] for k in ("engine_args", "ray") if k in info.extra},
+        engine={k: info.extra[k] for k in ("engine_args", "ray", "warm_server") if k in info.extra},
     )
 
 

@@ -94,7 +94,8 @@ class ModelRecord(_Model):
     engine: dict[str, Any] = Field(
         default_factory=dict,
         description="scale-out settings: `engine_args` (vLLM engine arguments given with "
-        "--tensor-parallel-size, --engine-arg ...) and `ray` (address, replicas, replica_gpus)",
+        "--tensor-parallel-size, --engine-arg ...), `ray` (address, replicas, replica_gpus) and "
+        "`warm_server` (the URL of a `harness serve start` server the run reused)",
     )
 
 

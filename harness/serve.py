@@ -6,7 +6,11 @@ under ``$HARNESS_HOME/servers/`` once the server answers, and stops it after ``i
 seconds in which no command used it. A later ``--judge local`` run asks `find_warm` for a
 server of the same model folder and context length and, finding one alive, sends its requests
 there (touching the state file, which restarts the idle clock) instead of waiting a minute or
-more for a fresh server. ``harness serve stop`` ends the keeper (and so the server).
+more for a fresh server. ``--backend vllm-server`` asks `find_serving` for one launched
+with the same settings (`server_signature`: weights folder, dtype, device, context length,
+engine arguments) that serves every adapter the run needs (same name, folder and weight hash),
+and sends the run there instead of launching its own. ``harness serve stop`` ends the keeper
+(and so the server).
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.backends.vllm_server import ServerConfig
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,8 @@ class WarmServer:
     idle_timeout: float
     started: float
     log: str = ""
+    signature: dict[str, Any] | None = None
+    adapters: dict[str, list[str]] | None = None
 
     @property
     def served_name(self) -> str:
@@ -101,10 +110,51 @@ def find_warm(model: str, max_model_len: int) -> WarmServer | None:
     return None
 
 
+def server_signature(cfg: ServerConfig) -> dict[str, Any]:
+    """What must be equal for a warm server to stand in for a fresh one (adapters apart):
+    the weights folder, the concrete dtype and device, the context length and any further
+    engine arguments. Memory shares and KV-cache size change speed, not answers."""
+    from harness.backends._vllm_common import default_dtype, vllm_device
+
+    return {
+        "model": str(cfg.model),
+        "dtype": default_dtype(cfg.dtype, cfg.device),
+        "device": vllm_device(cfg.device),
+        "max_model_len": cfg.max_model_len,
+        "extra_args": list(cfg.extra_args),
+    }
+
+
+def served_adapters(cfg: ServerConfig) -> dict[str, list[str]]:
+    """Adapter name -> [folder, weight sha256], as a state file records them."""
+    return {a.name: [str(a.path), a.sha256] for a in cfg.adapters}
+
+
+def find_serving(cfg: ServerConfig) -> WarmServer | None:
+    """A live warm server launched with ``cfg``'s settings that serves all of its adapters
+    (same folder and weights); using it restarts its idle clock."""
+    want, adapters = server_signature(cfg), served_adapters(cfg)
+    for server in warm_servers():
+        have = server.adapters or {}
+        if server.signature != want or any(have.get(k) != v for k, v in adapters.items()):
+            continue
+        if _healthy(server):
+            (servers_dir() / f"{server.name}.json").touch()
+            return server
+    return None
+
+
 def start_warm(
-    model: str, name: str, idle_timeout: float, max_model_len: int, kv_cache_gib: int
+    model: str,
+    name: str,
+    idle_timeout: float,
+    max_model_len: int,
+    kv_cache_gib: int,
+    adapters: tuple[tuple[str, str], ...] = (),
+    dtype: str | None = None,
 ) -> WarmServer:
-    """Starts a keeper for ``model`` and waits until its server answers.
+    """Starts a keeper for ``model`` (and LoRA adapters, as (name, folder)) and waits until
+    its server answers.
 
     Raises:
         BackendError: The keeper died before the server was ready (its log is named).
@@ -115,6 +165,7 @@ def start_warm(
     log = servers_dir() / f"{name}.log"
     spec = {"model": model, "name": name, "idle_timeout": idle_timeout}
     spec |= {"max_model_len": max_model_len, "kv_cache_gib": kv_cache_gib, "log": str(log)}
+    spec |= {"adapters": list(adapters), "dtype": dtype}
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "harness.serve", json.dumps(spec)],
@@ -147,10 +198,13 @@ def stop_warm(server: WarmServer, wait: float = 30.0) -> None:
 def _keep(spec: dict[str, Any]) -> None:
     """The keeper: start the server, record it, stop it when idle or told to."""
     from harness.backends.vllm_server import ServerConfig, VLLMServer
+    from harness.lora import load_adapter
 
     cfg = ServerConfig(
         model=spec["model"],
         served_name=spec["name"],
+        adapters=tuple(load_adapter(p, n) for n, p in spec.get("adapters", [])),
+        dtype=spec.get("dtype"),
         max_model_len=spec["max_model_len"],
         kv_cache_gib=spec["kv_cache_gib"],
         startup_timeout=1200.0,
@@ -173,6 +227,8 @@ def _keep(spec: dict[str, Any]) -> None:
         idle_timeout=spec["idle_timeout"],
         started=time.time(),
         log=str(server.log_path),
+        signature=server_signature(cfg),
+        adapters=served_adapters(cfg),
     )
     tmp = state.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(record)), encoding="utf-8")

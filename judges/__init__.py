@@ -4,6 +4,8 @@
   ``reference``, ``math``, ``code``), `RubricJudge` for per-item checklists;
 - `judge_pairs` / `pairs_from_runs`: A-vs-B in both orders, consistency and position bias;
 - `measure_injection`: score inflation of prompt-injected answers over clean twins;
+- `judges.calibration`: known-good / known-bad pairs (``--judge-calibration``);
+  `judges.run_agreement`: two judges on the same outputs (``harness judge-agreement``);
 - `RagasScorer`: answer correctness, semantic similarity, faithfulness (ragas 0.4.3);
 - `JudgeConfig`: which judge, from task parameters or ``HARNESS_JUDGE_*``.
 

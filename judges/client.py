@@ -317,7 +317,11 @@ class JudgeClient:
             self.stats.tokens_in += res.tokens_in
             self.stats.tokens_out += res.tokens_out
             if res.error is None and self.cache is not None:
-                self.cache.put_many({keys[i]: {"text": res.text, "finish_reason": finish}})
+                self.cache.put_many(
+                    {keys[i]: {"text": res.text, "finish_reason": finish}},
+                    backend="judge",
+                    model=self.endpoint.model,
+                )
         out: list[JudgeReply] = []
         for r in replies:
             if r is None:  # the client ended without answering it: a failed judgement, counted

@@ -56,6 +56,8 @@ class JudgeConfig:
             machine can take minutes).
         max_failure_rate: A judged run whose share of unreadable verdicts exceeds this is
             recorded as incomplete (``--max-judge-failures``).
+        calibrate: Also grade the built-in known-good / known-bad pairs
+            (`judges.calibration`, ``--judge-calibration``) and record the judge's accuracy.
     """
 
     model: str | None = None
@@ -72,6 +74,7 @@ class JudgeConfig:
     server_max_model_len: int = 4096
     server_startup_timeout: float = 1200.0
     max_failure_rate: float = 0.2
+    calibrate: bool = False
 
     @classmethod
     def from_env(cls, **overrides: Any) -> JudgeConfig:

@@ -108,6 +108,7 @@ class JudgeScorer(UsesJudge, Scorer):
         self.reference_template = load_template(reference_template) if reference_template else None
         self.name = name
         self._use_judge(config, client, {**(overrides or {}), "max_tokens": max_tokens})
+        self._calibration: dict[str, Any] | None = None
         super().__init__()
 
     def all_templates(self) -> list[JudgeTemplate]:
@@ -161,6 +162,10 @@ class JudgeScorer(UsesJudge, Scorer):
             tmpl = self.template_for(s)
             plan.append((tmpl, [_request(tmpl, f) for f in self.field_sets(s, o)]))
         sent = [r for _, reqs in plan for r in reqs if r is not None]
+        if self.config is not None and self.config.calibrate and self._calibration is None:
+            from judges.calibration import calibrate  # once: the same judge for every variant
+
+            self._calibration = calibrate(self.template, self.client)
         replies = iter(self.client.complete(sent))
         return [
             self._score(tmpl, reqs, [None if r is None else next(replies) for r in reqs])
@@ -221,8 +226,12 @@ class JudgeScorer(UsesJudge, Scorer):
         return out
 
     def extra(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, Any]:
-        """Judge identity, template hashes and counts for the run record."""
-        return {f"judge:{self.name}": judge_counts(scores, self.client, self.all_templates())}
+        """Judge identity, template hashes and counts for the run record (and, with
+        ``--judge-calibration``, the judge's accuracy on the built-in pairs)."""
+        out = {f"judge:{self.name}": judge_counts(scores, self.client, self.all_templates())}
+        if self._calibration is not None:
+            out["judge_calibration"] = self._calibration
+        return out
 
     def problems(self, scores: Sequence[Score], samples: Sequence[Sample]) -> list[str]:
         """The run is not complete when too many verdicts could not be read."""

@@ -114,7 +114,9 @@ def _cache_adapter(client: JudgeClient) -> Any:
                             "cls": f"{cls.__module__}:{cls.__qualname__}",
                             "data": value.model_dump(),
                         }
-                    }
+                    },
+                    backend="ragas",
+                    model=client.endpoint.model,
                 )
 
     return HarnessCache() if cache is not None else None

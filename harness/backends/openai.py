@@ -288,6 +288,7 @@ class VLLMServerBackend(OpenAIBackend):
         self.max_model_len = max_model_len
         self.server: Any = None
         self.explicit_name = served_name is not None
+        self.warm_server: str | None = None
         self._prepared = False
 
     def cache_identity(self) -> dict[str, Any]:
@@ -309,6 +310,8 @@ class VLLMServerBackend(OpenAIBackend):
                 startup_s=round(self.server.startup_s or 0, 1),
                 log=str(self.server.log_path),
             )
+        if self.warm_server is not None:
+            extra["warm_server"] = self.warm_server
         return ModelInfo(
             id=self.resolved.id,
             path=str(self.resolved.path),
@@ -360,8 +363,10 @@ class VLLMServerBackend(OpenAIBackend):
             adapters=tuple(adapters),
             **{k: v for k, v in self.server_kwargs.items() if v is not None},
         )
-        self.server = VLLMServer(cfg).start()
-        self.base_url = self.server.base_url
+        warm = self._warm(cfg)
+        if warm is None:
+            self.server = VLLMServer(cfg).start()
+        self.base_url = warm.base_url if warm is not None else self.server.base_url
         self.client_config = ClientConfig(
             self.base_url,
             api_key_env=LAUNCHED_KEY_ENV,  # our own server has no key: send none of the user's
@@ -371,6 +376,19 @@ class VLLMServerBackend(OpenAIBackend):
             max_consecutive_failures=self.client_config.max_consecutive_failures,
         )
         self._client = None
+
+    def _warm(self, cfg: Any) -> Any:
+        """A matching warm server from ``harness serve start`` (`harness.serve.find_serving`);
+        it is not ours, so ``close`` leaves it running."""
+        from harness.serve import find_serving
+
+        warm = find_serving(cfg)
+        if warm is not None and not self.explicit_name:
+            self.served_name = warm.name
+        if warm is not None and self.served_name == warm.name:
+            self.warm_server = warm.base_url
+            return warm
+        return None
 
     def generate(
         self,

@@ -40,6 +40,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "harness.cli.judge_pairwise:judge_pairwise",
         "Judge two runs' answers against each other, in both orders.",
     ),
+    "judge-agreement": (
+        "harness.cli.judge_agreement:judge_agreement",
+        "Cohen's kappa / Spearman between two runs' judge verdicts on the same outputs.",
+    ),
     "serve": (
         "harness.cli.serve:serve",
         "Keep a judge/model vLLM server warm (start|status|stop).",

@@ -73,6 +73,17 @@ def judge_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return functools.reduce(lambda f, o: o(f), reversed(opts), fn)
 
 
+def calibration_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Adds ``--judge-calibration`` (``harness run``)."""
+    return click.option(
+        "--judge-calibration",
+        is_flag=True,
+        default=None,
+        help="Also grade a few built-in known-good / known-bad answer pairs with the run's "
+        "judge; their accuracy (good above bad) goes into run.json and the summary line.",
+    )(fn)
+
+
 def judge_config_from_options(kw: dict[str, Any]) -> Any:
     """The `JudgeConfig` the parsed options describe (environment values fill the gaps)."""
     from judges.config import JudgeConfig
@@ -91,6 +102,7 @@ def judge_config_from_options(kw: dict[str, Any]) -> Any:
         local=True if mode == "local" else None,
         max_tokens=kw.get("judge_max_tokens"),
         max_failure_rate=kw.get("max_judge_failures"),
+        calibrate=kw.get("judge_calibration") or None,
     )
 
 

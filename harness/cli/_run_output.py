@@ -12,7 +12,7 @@ from typing import Any
 def summary(result: Any) -> dict[str, Any]:
     """One variant's result for ``--json``."""
     r = result.record
-    judges = {k: v for k, v in r.extra.items() if k.startswith("judge:")}
+    judges = {k: v for k, v in r.extra.items() if k.startswith(("judge:", "judge_calibration"))}
     return {
         "run_id": r.run_id,
         "group_id": r.group_id,
@@ -94,6 +94,13 @@ def judge_lines(extra: dict[str, Any]) -> list[str]:
                 f"{j['tokens_in'] + j['tokens_out']} tokens, {j['parse_failures']} of "
                 f"{j['answered']} verdicts unreadable"
             )
+    c = extra.get("judge_calibration")
+    if isinstance(c, dict):  # --judge-calibration (judges.calibration)
+        lines.append(
+            f"judge calibration: {c['correct']} of {c['n']} known-good answers graded above "
+            f"their known-bad twins ({100 * c['accuracy']:.0f}%; {c['ties']} tied, "
+            f"{c['unreadable']} unreadable) · judge {c['judge']}"
+        )
     return lines
 
 

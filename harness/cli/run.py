@@ -23,7 +23,7 @@ from harness.cli._common import (
     resolve_runs_dir,
     runs_dir_option,
 )
-from harness.cli._judge_options import judge_options, run_judge
+from harness.cli._judge_options import calibration_option, judge_options, run_judge
 from harness.cli._run_output import print_combined, print_tables, summary
 from harness.cli._scale_options import engine_options, ray_options, scaled_backend
 from harness.cli._selection import (
@@ -141,6 +141,7 @@ from harness.cli._selection import (
     "or a YAML file); reports the answer-change rate and the paired score gap.",
 )
 @judge_options
+@calibration_option
 @engine_options
 @ray_options
 def run(
@@ -228,6 +229,10 @@ def run(
         print_paired(results)
         if len(suite) > 1:
             print_combined(results)
+    if model_kw.get("judge_calibration") and not any(
+        "judge_calibration" in r.record.extra for r in results
+    ):
+        click.echo("note: --judge-calibration: no judge scorer ran, nothing calibrated", err=True)
     _exit_if_incomplete(results)
 
 

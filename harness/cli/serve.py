@@ -17,6 +17,15 @@ def serve() -> None:
     "--model", default=None, help="Model folder, bundled name or hub id (default: bundled)."
 )
 @click.option(
+    "--adapter",
+    "-a",
+    "adapters",
+    multiple=True,
+    help="LoRA adapter folder or registered name to serve too (repeatable); "
+    "`--backend vllm-server` runs with these adapters reuse the server.",
+)
+@click.option("--dtype", default=None, help="Weights dtype (default: the run-wide rule).")
+@click.option(
     "--idle-timeout",
     type=click.FloatRange(min=1.0),
     default=1800.0,
@@ -25,20 +34,30 @@ def serve() -> None:
 )
 @click.option("--max-model-len", type=click.IntRange(min=256), default=4096, show_default=True)
 @click.option("--kv-cache-gib", type=click.IntRange(min=1), default=1, show_default=True)
-def start(model: str | None, idle_timeout: float, max_model_len: int, kv_cache_gib: int) -> None:
-    """Start a warm server; `--judge local` runs for the same model reuse it."""
+def start(
+    model: str | None,
+    adapters: tuple[str, ...],
+    dtype: str | None,
+    idle_timeout: float,
+    max_model_len: int,
+    kv_cache_gib: int,
+) -> None:
+    """Start a warm server; `--judge local` runs for the same model, and `--backend
+    vllm-server` runs with the same model, settings and adapters, reuse it."""
     from harness import resolve_model
-    from harness.serve import find_warm, start_warm
+    from harness.backends.vllm_server import ServerConfig
+    from harness.lora import load_adapter
+    from harness.serve import find_serving, start_warm
 
     resolved = resolve_model(model)
-    found = find_warm(str(resolved.path), max_model_len)
+    specs = tuple(load_adapter(a) for a in adapters)  # a bad adapter fails before the server
+    name = "judge-" + resolved.path.name + "".join(f"+{a.name}" for a in specs)
+    cfg = ServerConfig(str(resolved.path), name, specs, dtype, max_model_len, kv_cache_gib)
+    found = find_serving(cfg)
     if found is None:
+        served = tuple((a.name, str(a.path)) for a in specs)
         found = start_warm(
-            str(resolved.path),
-            "judge-" + resolved.path.name,
-            idle_timeout,
-            max_model_len,
-            kv_cache_gib,
+            str(resolved.path), name, idle_timeout, max_model_len, kv_cache_gib, served, dtype
         )
         click.echo(f"started {found.name} at {found.base_url} (pid {found.pid})")
     else:

@@ -1,5 +1,6 @@
-"""A stub OpenAI-compatible judge on 127.0.0.1: replies chosen by a test function, every
-request recorded (messages and response_format)."""
+"""A stub OpenAI-compatible judge (or model) server on 127.0.0.1: replies chosen by a test
+function, every request recorded (messages and response_format; a /v1/completions prompt is
+passed to the function as one user message)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 Reply = Callable[[list[dict[str, str]]], str]
@@ -30,8 +32,15 @@ def stub_judge(reply: Reply, model: str = "stub-judge") -> Iterator[tuple[str, l
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with lock:
                 seen.append(body)
-            text = reply(body["messages"])
             usage = {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}
+            if "messages" not in body:  # /v1/completions: a text prompt
+                text = reply([{"role": "user", "content": str(body["prompt"])}])
+                choice = {"index": 0, "text": text, "finish_reason": "stop"}
+                payload = {"id": "x", "object": "text_completion", "created": 0}
+                payload |= {"model": body["model"], "choices": [choice], "usage": usage}
+                self._send(payload)
+                return
+            text = reply(body["messages"])
             msg = {"role": "assistant", "content": text}
             self._send(
                 {
@@ -61,3 +70,22 @@ def stub_judge(reply: Reply, model: str = "stub-judge") -> Iterator[tuple[str, l
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+MTBENCH = Path(__file__).resolve().parents[2] / "examples" / "tasks" / "mtbench_style.yaml"
+
+
+def run_mtbench(tmp: Path, url: str, answers: str, *extra: str) -> tuple[int, str, str]:
+    """``harness run`` of the MT-bench-style example on the fake backend (``answers``: its
+    script) judged by the stub at ``url``; runs and cache under ``tmp``."""
+    from click.testing import CliRunner
+
+    from harness.cli import cli
+
+    script = tmp / "answers.yaml"
+    script.write_text(answers)
+    args = ["run", "--task", str(MTBENCH), "--backend", "fake", "--model", str(script)]
+    args += ["--judge-base-url", url, "--judge-model", "stub-judge", "-o", str(tmp / "runs")]
+    args += ["--cache", str(tmp / "cache.sqlite"), *extra]
+    res = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"}).invoke(cli, args)
+    return res.exit_code, res.stdout, res.stderr

@@ -1,8 +1,10 @@
-"""Judge test fixtures: a socket guard that refuses (and records) any non-loopback connection."""
+"""Judge test fixtures: a socket guard that refuses (and records) any non-loopback connection,
+and a harness home (request cache, warm-server state) inside the test's folder."""
 
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -24,3 +26,11 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
     return attempts
+
+
+@pytest.fixture
+def judge_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``$HARNESS_HOME`` in the test's folder: the judge's request cache stays out of ~/.cache."""
+    monkeypatch.setenv("HARNESS_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("HARNESS_CACHE", raising=False)
+    return tmp_path / "home"

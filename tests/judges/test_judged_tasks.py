@@ -8,16 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from harness.cli import cli
 from harness.record import read_run, read_samples
 from judges.parse import parse_pattern, parse_score
 from judges.templates import BUILTIN
-from tests.judges._stub_judge import stub_judge
+from tests.judges._stub_judge import run_mtbench, stub_judge
 
-ROOT = Path(__file__).resolve().parents[2]
-MTBENCH = ROOT / "examples" / "tasks" / "mtbench_style.yaml"
 ANSWERS = """\
 default: "I am not sure."
 answers:
@@ -28,11 +24,7 @@ answers:
 """
 
 
-@pytest.fixture(autouse=True)
-def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The judge's request cache goes to the test's folder, not ~/.cache."""
-    monkeypatch.setenv("HARNESS_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("HARNESS_CACHE", raising=False)
+pytestmark = pytest.mark.usefixtures("judge_home")
 
 
 def _verdict(messages: list[dict[str, str]]) -> str:
@@ -45,13 +37,7 @@ def _verdict(messages: list[dict[str, str]]) -> str:
 
 
 def _run(tmp: Path, url: str, *extra: str) -> tuple[int, str, str]:
-    script = tmp / "answers.yaml"
-    script.write_text(ANSWERS)
-    args = ["run", "--task", str(MTBENCH), "--backend", "fake", "--model", str(script)]
-    args += ["--judge-base-url", url, "--judge-model", "stub-judge", "-o", str(tmp / "runs")]
-    args += ["--cache", str(tmp / "cache.sqlite"), *extra]
-    res = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"}).invoke(cli, args)
-    return res.exit_code, res.stdout, res.stderr
+    return run_mtbench(tmp, url, ANSWERS, *extra)
 
 
 def _folder(tmp: Path) -> Path:

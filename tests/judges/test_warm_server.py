@@ -77,3 +77,89 @@ def test_stop_ends_the_keeper(tmp_path: Path) -> None:
             os.kill(pid, 9)
         except ProcessLookupError:
             pass
+
+
+def _backend_warm(url: str, name: str, cfg_kw: dict, adapters: dict | None = None) -> Path:
+    """A state file for a warm model server launched with ``ServerConfig(**cfg_kw)``."""
+    from harness.backends.vllm_server import ServerConfig
+
+    cfg = ServerConfig(served_name=name, **cfg_kw)
+    path = _record(name, os.getpid(), url, cfg.model, cfg.max_model_len)
+    state = json.loads(path.read_text())
+    state |= {"signature": serve.server_signature(cfg), "adapters": adapters or {}}
+    path.write_text(json.dumps(state))
+    return path
+
+
+def test_vllm_server_backend_reuses_a_matching_warm_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from harness import GenerationParams, Prompt
+    from harness.backends.openai import VLLMServerBackend
+    from harness.backends.vllm_server import VLLMServer
+
+    def no_launch(self: VLLMServer) -> VLLMServer:
+        raise AssertionError(f"launched a fresh server for {self.config.model}")
+
+    monkeypatch.setattr(VLLMServer, "start", no_launch)
+    model = str(resolve_model(None).path)
+    with stub_judge(lambda m: "forty-two", model="judge-m") as (url, seen):
+        _backend_warm(
+            "http://127.0.0.1:9/v1", "judge-short", {"model": model, "max_model_len": 1024}
+        )
+        _backend_warm(url, "judge-m", {"model": model, "max_model_len": 2048})
+        backend = VLLMServerBackend(model=None, max_model_len=2048)
+        backend.prepare([])
+        assert (backend.base_url, backend.served_name, backend.server) == (url, "judge-m", None)
+        assert backend.model_info().extra["warm_server"] == url
+        params = GenerationParams(max_new_tokens=8, temperature=0.0)
+        out = dict(backend.generate([backend.render(Prompt.plain("6 x 7?"))], params))
+        backend.close()  # not ours: the warm server stays up
+        assert out[0].text == "forty-two" and seen[-1]["model"] == "judge-m"
+        assert [s.name for s in warm_servers()] == ["judge-m", "judge-short"]
+
+        other = VLLMServerBackend(model=None, max_model_len=4096)  # another context length
+        with pytest.raises(AssertionError, match="launched a fresh server"):
+            other.prepare([])
+
+
+def test_warm_server_must_serve_every_adapter_with_the_same_weights(tmp_path: Path) -> None:
+    from harness.backends import AdapterSpec
+    from harness.backends.vllm_server import ServerConfig
+
+    model = str(resolve_model(None).path)
+    lora = AdapterSpec("tone", tmp_path / "tone", "ab" * 32)
+    with stub_judge(lambda m: "x", model="judge-a") as (url, _):
+        _backend_warm(url, "judge-a", {"model": model}, {"tone": [str(lora.path), lora.sha256]})
+        assert serve.find_serving(ServerConfig(model, "n", (lora,))) is not None
+        assert serve.find_serving(ServerConfig(model, "n")) is not None  # base only: fine
+        retrained = AdapterSpec("tone", lora.path, "cd" * 32)
+        assert serve.find_serving(ServerConfig(model, "n", (retrained,))) is None
+        other = AdapterSpec("style", tmp_path / "style", "ab" * 32)
+        assert serve.find_serving(ServerConfig(model, "n", (lora, other))) is None
+        assert serve.find_serving(ServerConfig(model, "n", dtype="float16")) is None
+
+
+def test_second_vllm_server_run_uses_the_warm_server_end_to_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.backends.vllm_server import VLLMServer
+    from harness.record import read_run
+
+    monkeypatch.setattr(VLLMServer, "start", lambda self: pytest.fail("launched a server"))
+    (tmp_path / "qa.jsonl").write_text('{"q": "6 x 7?", "a": "42"}\n{"q": "5 + 5?", "a": "10"}\n')
+    task = tmp_path / "qa.yaml"
+    task.write_text(
+        f"name: qa\ndataset: {{path: {tmp_path / 'qa.jsonl'}, target: a}}\n"
+        "prompt: {template: '{q}'}\nmetrics: [exact_match]\n"
+    )
+    model = str(resolve_model(None).path)
+    with stub_judge(lambda m: "42", model="judge-m") as (url, seen):
+        _backend_warm(url, "judge-m", {"model": model, "max_model_len": 2048})
+        args = ["run", "--task", str(task), "--backend", "vllm-server", "-o", str(tmp_path / "r")]
+        res = CliRunner().invoke(cli, [*args, "--no-cache"])
+    assert res.exit_code == 0, res.output
+    (folder,) = (tmp_path / "r").iterdir()
+    record = read_run(folder)
+    assert record.model.engine["warm_server"] == url and len(seen) == 2
+    assert record.metrics["exact_match"].value == 0.5
