@@ -200,7 +200,7 @@ def test_cluster_bootstrap_counts_clusters_not_items() -> None:
     plain = compare(base, cand, paired=True)
     clustered = compare(base, cand, paired=True, clusters=clusters)
     assert plain.test == "mcnemar-exact" and plain.p_value < 0.05
-    assert clustered.test == "paired-bootstrap-clustered" and clustered.clusters == 4
+    assert clustered.test == "cluster-sign-flip-exact" and clustered.clusters == 4
     assert clustered.p_value > 0.05 and (clustered.worse, clustered.better) == (0, 6)
 
 
@@ -222,3 +222,72 @@ def test_paired_corpus_statistic_of_identical_systems_is_null() -> None:
     f = lambda idx: float(stats[idx].sum() / len(idx))  # noqa: E731
     comp = paired_statistic(f, f, 20, resamples=200)
     assert comp.delta == 0 and comp.p_value == 1.0 and comp.ci_low == comp.ci_high == 0.0
+
+
+def _clustered_identical(
+    rng: np.random.Generator,
+    clusters: int,
+    size: int,
+) -> tuple[list[float], list[float]]:
+    """Two identical systems on ``clusters`` clusters of ``size`` items: each system has its
+    own random effect per cluster (sd 0.75 on the logit), so a cluster's items move together."""
+    logit = 0.85 + rng.normal(0, 1.0, clusters)
+    labels = np.repeat(np.arange(clusters), size)
+
+    def outcomes() -> list[float]:
+        p = 1 / (1 + np.exp(-(logit + rng.normal(0, 0.75, clusters))[labels]))
+        return [float(x) for x in rng.random(len(labels)) < p]
+
+    return outcomes(), outcomes()
+
+
+def test_cluster_sign_flip_false_fail_on_identical_systems_is_at_most_alpha() -> None:
+    from harness.stats import paired_mean_clustered
+
+    rng = np.random.default_rng(12)
+    trials, fails = 400, 0
+    for t in range(trials):
+        base, cand = _clustered_identical(rng, 40, 3)
+        labels = [i // 3 for i in range(len(base))]
+        comp = paired_mean_clustered(base, cand, labels, 0.10, resamples=200, seed=t)
+        fails += comp.delta < 0 and comp.p_lower < 0.05  # the gate's one-sided drop test
+    assert fails / trials <= 0.05
+
+
+def test_cluster_sign_flip_exact_p_matches_enumeration() -> None:
+    import itertools
+
+    from harness.stats import paired_mean_clustered
+
+    base = [1.0, 1.0, 0.0, 1.0, 0.5, 0.0, 1.0]
+    cand = [0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0]
+    labels = ["a", "a", "b", "b", "c", "d", "e"]
+    totals = {"a": -2.0, "b": 0.0, "c": -0.5, "d": 1.0, "e": -1.0}
+    observed = sum(totals.values())
+    flips = [
+        sum(s * t for s, t in zip(signs, totals.values(), strict=True))
+        for signs in itertools.product((1, -1), repeat=5)
+    ]
+    comp = paired_mean_clustered(base, cand, labels, resamples=2000)
+    assert comp.test == "cluster-sign-flip-exact" and comp.resamples is None
+    assert comp.p_lower == pytest.approx(sum(f <= observed for f in flips) / 32)
+    assert comp.p_higher == pytest.approx(sum(f >= observed for f in flips) / 32)
+    assert comp.clusters == 5 and comp.delta == pytest.approx(observed / 7)
+
+
+def test_cluster_sign_flip_interval_agrees_with_its_test() -> None:
+    from harness.stats import non_inferiority_p, paired_mean_clustered
+
+    rng = np.random.default_rng(3)
+    labels = [i // 4 for i in range(400)]
+    base = [float(x) for x in rng.random(400) < 0.7]
+    for drop in (0.0, 0.04, 0.08, 0.15):
+        cand = [float(x) for x in rng.random(400) < 0.7 - drop]
+        comp = paired_mean_clustered(base, cand, labels, 0.10, resamples=999, seed=1)
+        assert comp.ci_low <= comp.delta <= comp.ci_high
+        assert (comp.ci_high < 0) == (comp.p_lower < 0.05)
+        assert (comp.ci_low > 0) == (comp.p_higher < 0.05)
+        # non-inferiority within m is rejected-null exactly when the interval clears -m
+        for margin in (0.02, 0.05, 0.1):
+            assert (non_inferiority_p(comp, margin) < 0.05) == (comp.ci_low > -margin)
+        assert comp.se > 0 and comp.resamples == 999
