@@ -243,7 +243,8 @@ def compare_runs(
 
     Corpus metrics are compared by a paired bootstrap that recomputes them on each resample
     (paired runs only); per-item metrics item by item. When the task clusters its items
-    (`harness.CLUSTER_KEY`), every bootstrap resamples whole clusters.
+    (`harness.CLUSTER_KEY`), per-item metrics use a sign-flip randomisation test over
+    clusters and corpus metrics a bootstrap that resamples whole clusters.
     """
     from harness.gate._stored import clusters_of, corpus_statistic
 

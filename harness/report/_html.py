@@ -191,7 +191,8 @@ def to_html(report: Report, plots: dict[str, bytes]) -> str:
 <p class="muted">Generated {escape(report.created_at)} from {len(report.runs)} runs.
 Values are means (or corpus scores) with 95% intervals and the n they were computed on;
 comparisons are paired (McNemar exact / paired bootstrap, corpus metrics recomputed on each
-resample, clustered items resampled by cluster) when both runs hold the same items, otherwise
+resample; clustered per-item metrics by a sign-flip test over clusters, clustered corpus
+metrics by a cluster bootstrap) when both runs hold the same items, otherwise
 unpaired and labelled so. Detectable Δ: the smallest difference detected with 80% power.</p>
 <p><input id="filter" type="search" placeholder="Filter rows (model, task, metric)"></p>
 <h2>Leaderboard</h2>{_leaderboard(report)}
