@@ -19,7 +19,8 @@ interval (90% for alpha 0.05), as in a TOST:
 Corpus metrics (corpus BLEU/chrF, micro/macro F1, ROC-AUC) are gated like per-item ones: the
 bounds from a percentile-bootstrap interval of the recomputed corpus metric, regressions by a
 paired bootstrap that recomputes it on both runs for each resample. Items a task clusters
-(`harness.CLUSTER_KEY`) are resampled by cluster, for every metric. ``beat_trivial: true``
+(`harness.CLUSTER_KEY`) are compared by cluster: per-item metrics by a sign-flip test over
+clusters, corpus metrics and bounds by a cluster bootstrap. ``beat_trivial: true``
 passes only when the candidate is significantly above the metric's trivial baseline
 (`harness.gate._degenerate`). Every regression check reports its minimal detectable effect
 (80% power) and the n needed to detect ``max_regression``; one that passed for lack of evidence
