@@ -7,7 +7,8 @@ CUDA + bitsandbytes are present), evaluating the held-out loss every N steps, st
 it, keeping the best checkpoint and resuming from the last one after an interruption. `save`
 writes a standard PEFT adapter folder, ``adapter_manifest.json`` and ``loss_curve.png``, and
 registers the adapter by name; ``method: full`` trains every weight instead and writes a whole
-model folder (weights, config, tokenizer, the same manifest) that ``harness run --model`` loads. `cleanup` drops intermediate checkpoints and frees memory.
+model folder (weights, config, tokenizer, the same manifest) that ``harness run --model``
+loads. `cleanup` drops intermediate checkpoints and frees memory.
 """
 
 from __future__ import annotations
@@ -121,9 +122,7 @@ def pick_device(recipe: Recipe) -> tuple[str, str]:
             f"optim {recipe.optimizer} (bitsandbytes) needs a CUDA GPU; set optim=adamw_torch"
         )
     if recipe.lora.quantize_4bit:
-        raise HarnessError(
-            "method qlora (lora.quantize_4bit) needs a CUDA GPU; set method=lora"
-        )
+        raise HarnessError("method qlora (lora.quantize_4bit) needs a CUDA GPU; set method=lora")
     if recipe.precision in ("bf16", "fp16"):
         raise HarnessError(
             f"precision {recipe.precision} needs a GPU here; set precision=auto (fp32 on CPU)"

@@ -79,7 +79,10 @@ def test_two_processes_train_like_one(tmp_path: Path, data_dir: Path) -> None:
     two = _train(
         tmp_path / "two", tmp_path / "h2", data_dir, ["--num-processes", "2", "batch_size=2"]
     )["manifest"]
-    assert two["distributed"] == {"world_size": 2, "strategy": "ddp", "backend": "gloo"}
+    assert two["distributed"] == {
+        "world_size": 2, "strategy": "ddp", "backend": "gloo", "global_batch_size": 4
+    }  # fmt: skip
+    assert one["distributed"]["global_batch_size"] == 4  # the same global batch
     assert one["distributed"]["world_size"] == 1
     assert one["steps"] == two["steps"] == 3
     assert two["tokens_seen"] == one["tokens_seen"] > 0  # the epoch, once, across both ranks
@@ -93,7 +96,9 @@ def test_two_processes_train_like_one(tmp_path: Path, data_dir: Path) -> None:
 
 
 def _clear_world(monkeypatch: pytest.MonkeyPatch) -> None:
-    for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED"):
+    for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "ACCELERATE_USE_FSDP"):
+        monkeypatch.delenv(k, raising=False)
+    for k in ("ACCELERATE_USE_DEEPSPEED",):
         monkeypatch.delenv(k, raising=False)
 
 
@@ -149,7 +154,8 @@ def test_fsdp_config_is_accepted_by_transformers() -> None:
     from adapters.recipe import load_recipe
 
     args = TrainingArguments.__new__(TrainingArguments)
-    args.fsdp, args.fsdp_config = True, dict(strategy_args(load_recipe("full-fsdp"))["fsdp_config"])
+    args.fsdp = True  # type: ignore[assignment]
+    args.fsdp_config = dict(strategy_args(load_recipe("full-fsdp"))["fsdp_config"])
     args.gradient_checkpointing = False
     plugin = args._process_fsdp_args()
     assert plugin["fsdp_version"] == 2 and plugin["auto_wrap_policy"] == "TRANSFORMER_BASED_WRAP"
@@ -173,7 +179,12 @@ def test_deepspeed_missing_is_one_line_before_any_launch(
         importlib.util, "find_spec", lambda n, *a: None if n == "deepspeed" else real(n, *a)
     )
     launched: list[Any] = []
-    monkeypatch.setattr(dist, "launch", lambda *a: launched.append(a) or 0)
+
+    def launch(*args: Any) -> int:
+        launched.append(args)
+        return 0
+
+    monkeypatch.setattr(dist, "launch", launch)
     out = tmp_path / "ds"
     res = CliRunner().invoke(
         cli, ["train", "--task", "viggo", "--recipe", "deepspeed-zero2", "--out", str(out)]

@@ -44,7 +44,7 @@ def test_method_full_and_qlora_validation() -> None:
         assert (r.method, r.lora.quantize_4bit, r.optimizer) == ("qlora", True, "paged_adamw_8bit")
     with pytest.raises(HarnessError, match="method full trains every weight"):
         load_recipe("cpu", ["method=full", "lora.quantize_4bit=true"])
-    with pytest.raises(HarnessError, match="method qlora runs under distributed.strategy ddp"):
+    with pytest.raises(HarnessError, match=r"method qlora runs under distributed\.strategy ddp"):
         load_recipe("lora-fsdp", ["method=qlora"])
     with pytest.raises(HarnessError, match=r"method: Input should be 'lora', 'qlora' or 'full'"):
         load_recipe("cpu", ["method=dora"])
@@ -119,7 +119,7 @@ def test_overrides_nest_parse_and_validate() -> None:
 
 
 def test_missing_recipe_and_bad_yaml(tmp_path: Path) -> None:
-    with pytest.raises(HarnessError, match="one of: cpu, deepspeed-zero2, .*full-fsdp"):
+    with pytest.raises(HarnessError, match=r"one of: cpu, deepspeed-zero2, .*full-fsdp"):
         load_recipe("nonexistent")
     broken = tmp_path / "broken.yaml"
     broken.write_text("lora: [unclosed\n")
