@@ -173,11 +173,28 @@ def launch_command(num_processes: int, argv: list[str], port: int | None = None)
     return [*cmd, "-m", "harness.cli", *argv]
 
 
+def one_process_world(port: int | None = None) -> dict[str, str]:
+    """The variables torchrun gives a world of one process, for a sharded strategy (FSDP and
+    DeepSpeed need a process group) on one GPU: accelerate's launcher refuses ``--multi_gpu``
+    with fewer than 2 processes."""
+    return {
+        "RANK": "0",
+        "LOCAL_RANK": "0",
+        "WORLD_SIZE": "1",
+        "LOCAL_WORLD_SIZE": "1",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(port or _free_port()),
+    }
+
+
 def launch(num_processes: int, argv: list[str]) -> int:
     """Runs the training command on ``num_processes`` processes; their exit code."""
     import subprocess
 
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    if num_processes == 1:
+        cmd = [sys.executable, "-m", "harness.cli", *argv]
+        return subprocess.call(cmd, env={**env, **one_process_world()})
     return subprocess.call(launch_command(num_processes, argv), env=env)
 
 

@@ -30,7 +30,13 @@ from adapters.data import (
     resolve_template,
     task_examples,
 )
-from adapters.distributed import check_strategy, is_main_process, qlora_device_map, strategy_args
+from adapters.distributed import (
+    check_strategy,
+    is_main_process,
+    qlora_device_map,
+    settings,
+    strategy_args,
+)
 from adapters.manifest import (
     build_manifest,
     loss_history,
@@ -451,7 +457,8 @@ def save(session: Session) -> None:
     """Writes the adapter (or, for ``method: full``, the model), its manifest and loss curve,
     and registers an adapter by folder name."""
     out, trainer, recipe = session.request.out, session.trainer, session.request.recipe
-    if recipe.distributed.strategy != "ddp":
+    # The recipe's strategy, or one from the user's own `accelerate config`.
+    if settings(session.device, recipe)["strategy"] in ("fsdp", "deepspeed"):
         trainer.save_model(str(out))  # every rank: gathers the sharded weights; rank 0 writes
     elif is_main_process():  # one writer: rank 0 (DDP keeps every copy in sync)
         trainer.model.save_pretrained(str(out))

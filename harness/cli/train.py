@@ -119,7 +119,10 @@ def _launch(num_processes: int, req: Any, recipe: str, overrides: tuple[str, ...
     argv += [] if req.resume else ["--no-resume"]
     argv += list(overrides)
     out = req.out
-    click.echo(f"launching {num_processes} training processes under accelerate", err=True)
+    how = f"{req.recipe.distributed.strategy}, " + (
+        "under accelerate" if num_processes > 1 else "a one-process torchrun world"
+    )
+    click.echo(f"launching {num_processes} training process(es) ({how})", err=True)
     code = launch(num_processes, argv)
     if code != 0:
         raise HarnessError(

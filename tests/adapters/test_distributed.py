@@ -255,3 +255,26 @@ def test_full_fine_tuning_keeps_float32_master_weights(monkeypatch: pytest.Monke
     assert seen == {"dtype": torch.bfloat16}  # LoRA: the frozen base in bf16
     assert _lora_config(load_recipe("full")) is None
     assert _lora_config(load_recipe("default")).r == 64
+
+
+def test_one_process_sharded_run_gets_a_torchrun_world(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    import adapters.distributed as dist
+
+    calls: list[tuple[list[str], dict[str, str]]] = []
+
+    def call(cmd: list[str], env: dict[str, str]) -> int:
+        calls.append((cmd, env))
+        return 0
+
+    monkeypatch.setattr(subprocess, "call", call)
+    assert dist.launch(1, ["train", "--out", "x"]) == 0
+    cmd, env = calls[0]
+    assert cmd == [sys.executable, "-m", "harness.cli", "train", "--out", "x"]
+    assert {k: env[k] for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR")} == {
+        "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
+    }  # fmt: skip
+    assert dist.launch(2, ["train"]) == 0
+    assert calls[1][0][:3] == [sys.executable, "-m", "accelerate.commands.launch"]
+    assert calls[1][0][calls[1][0].index("--num_processes") + 1] == "2"
