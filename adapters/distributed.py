@@ -85,13 +85,36 @@ def settings(device: str, recipe: Recipe | None = None) -> dict[str, Any]:
 
 
 def check_strategy(recipe: Recipe) -> None:
-    """Fails in one line when the recipe's strategy needs a package that is not installed."""
+    """Fails in one line, before any launch, when the recipe's strategy cannot run here: a
+    package not installed, or no GPU (on CPU accelerate quietly runs plain DDP instead, and the
+    manifest would say otherwise)."""
     import importlib.util
 
-    if recipe.distributed.strategy == "deepspeed" and importlib.util.find_spec("deepspeed") is None:
+    strategy = recipe.distributed.strategy
+    if strategy == "deepspeed" and importlib.util.find_spec("deepspeed") is None:
         raise HarnessError(
             "distributed.strategy deepspeed needs DeepSpeed: pip install deepspeed "
             "(CUDA; or use a recipe with distributed.strategy fsdp, e.g. --recipe full-fsdp)"
+        )
+    if strategy != "ddp":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise HarnessError(
+                f"distributed.strategy {strategy} needs CUDA GPUs (on CPU accelerate runs "
+                "DDP); set distributed.strategy=ddp"
+            )
+
+
+def check_engaged(recipe: Recipe, trainer: Any) -> None:
+    """Fails when the trainer did not take up the recipe's sharded strategy (accelerate falls
+    back to DDP quietly, e.g. on CPU): the weights would not be sharded as the manifest says."""
+    want = recipe.distributed.strategy
+    engaged = {"fsdp": trainer.is_fsdp_enabled, "deepspeed": trainer.is_deepspeed_enabled}
+    if want in engaged and not engaged[want]:
+        raise HarnessError(
+            f"distributed.strategy {want} was not taken up by accelerate (it ran DDP); run on "
+            "CUDA GPUs or set distributed.strategy=ddp"
         )
 
 

@@ -31,6 +31,7 @@ from adapters.data import (
     task_examples,
 )
 from adapters.distributed import (
+    check_engaged,
     check_strategy,
     is_main_process,
     qlora_device_map,
@@ -382,7 +383,7 @@ def fit(session: Session) -> None:
     callbacks: list[Any] = [ProgressPrinter(budget), TimeLimit(budget)]
     if recipe.validation.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(recipe.validation.early_stopping_patience))
-    stage("building the trainer (LoRA layers, data collation)")
+    stage(f"building the trainer ({recipe.method}, data collation)")
     session.trainer = trainer_class()(
         model=session.model,
         args=args,
@@ -392,6 +393,7 @@ def fit(session: Session) -> None:
         peft_config=_lora_config(recipe),
         callbacks=callbacks,
     )
+    check_engaged(recipe, session.trainer)
     float32_trainable(session.trainer.model)
     if recipe.lr_scheduler == "warmup_stable_decay":
         session.trainer.wsd = (budget, warmup_steps(recipe, steps), recipe.decay_ratio)

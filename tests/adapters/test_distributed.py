@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from adapters.distributed import launch_command, settings, world
+from harness._errors import HarnessError
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMON = [
@@ -278,3 +279,22 @@ def test_one_process_sharded_run_gets_a_torchrun_world(monkeypatch: pytest.Monke
     assert dist.launch(2, ["train"]) == 0
     assert calls[1][0][:3] == [sys.executable, "-m", "accelerate.commands.launch"]
     assert calls[1][0][calls[1][0].index("--num_processes") + 1] == "2"
+
+
+def test_a_sharded_strategy_never_falls_back_to_ddp_quietly() -> None:
+    from types import SimpleNamespace
+
+    from adapters.distributed import check_engaged, check_strategy
+    from adapters.recipe import load_recipe
+
+    # On CPU accelerate would run plain DDP under an FSDP recipe: refused before any launch.
+    check_strategy(load_recipe("cpu"))
+    with pytest.raises(HarnessError, match=r"fsdp needs CUDA GPUs .*distributed\.strategy=ddp"):
+        check_strategy(load_recipe("full-fsdp"))
+    ddp_trainer = SimpleNamespace(is_fsdp_enabled=False, is_deepspeed_enabled=False)
+    with pytest.raises(HarnessError, match="fsdp was not taken up by accelerate"):
+        check_engaged(load_recipe("full-fsdp"), ddp_trainer)
+    check_engaged(load_recipe("cpu"), ddp_trainer)
+    check_engaged(
+        load_recipe("full-fsdp"), SimpleNamespace(is_fsdp_enabled=True, is_deepspeed_enabled=False)
+    )
