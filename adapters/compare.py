@@ -1,4 +1,5 @@
-"""``harness train --eval``: score the base model and the new adapter on the same test items.
+"""``harness train --eval``: score the base model and the new adapter (or fully fine-tuned
+model) on the same test items.
 
 Both variants go through the harness runner (same samples, same rendered prompts, one run
 record each, sharing a group id), and the headline metrics are printed side by side with their
@@ -8,6 +9,7 @@ record each, sharing a group id), and the headline metrics are printed side by s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from harness import DataOptions, RequestCache, RunContext, default_cache_path, run_eval
 
@@ -30,22 +32,34 @@ def compare_base_and_adapter(
     runs_dir: Path | None = Path("runs"),
     batch_size: int | None = None,
     seed: int = 1234,
+    full_model: bool = False,
 ) -> str:
-    """Evaluates base and adapter on the task's test items; returns a side-by-side table."""
+    """Evaluates base and adapter on the task's test items; returns a side-by-side table.
+
+    With ``full_model``, ``adapter`` is a whole fine-tuned model folder, run as a second model.
+    """
     options: dict[str, object] = {"model": model} if model else {}
     if batch_size:
         options["batch_size"] = batch_size
-    base_res, adapter_res = run_eval(
-        task_name,
-        backend="hf",
-        backend_options=options,
-        adapters=[str(adapter)],
-        include_base=True,
-        data=DataOptions(data_dir=data_dir, limit=limit, seed=seed),
+    common: dict[str, Any] = {
+        "backend": "hf",
+        "data": DataOptions(data_dir=data_dir, limit=limit, seed=seed),
         # The same parameters as `harness run`, so its cached answers are reused.
-        generation={"seed": seed},
-        context=RunContext(cache=RequestCache(default_cache_path()), runs_dir=runs_dir),
-    )
+        "generation": {"seed": seed},
+        "context": RunContext(cache=RequestCache(default_cache_path()), runs_dir=runs_dir),
+    }
+    if full_model:
+        (base_res,) = run_eval(task_name, backend_options=options, **common)
+        tuned = {**options, "model": str(adapter)}
+        (adapter_res,) = run_eval(task_name, backend_options=tuned, **common)
+    else:
+        base_res, adapter_res = run_eval(
+            task_name,
+            backend_options=options,
+            adapters=[str(adapter)],
+            include_base=True,
+            **common,
+        )
     b, a = base_res.record, adapter_res.record
     adapter_name = a.model.adapter.name if a.model.adapter else str(adapter)
     names = list(b.metrics)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from adapters.distributed import settings
 
 MANIFEST = "adapter_manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: method, distributed sharding settings and global batch
 
 
 class LossPoint(BaseModel):
@@ -54,6 +54,7 @@ class AdapterManifest(BaseModel):
 
     version: int = MANIFEST_VERSION
     name: str
+    method: str = "lora"  # lora, qlora or full (a whole model folder, not an adapter)
     created: str
     base_model: BaseModelRef
     data: DataRef
@@ -74,7 +75,9 @@ class AdapterManifest(BaseModel):
     drift: dict[str, Any] | None = Field(
         None, description="validation vs training prompts: a harness.drift record (drift.json)"
     )
-    distributed: dict[str, Any] = {}  # world_size, strategy (ddp/fsdp/deepspeed), backend
+    # world_size, strategy (single/ddp/fsdp/deepspeed), backend, global_batch_size, and for
+    # fsdp / deepspeed: sharding / zero_stage, cpu_offload
+    distributed: dict[str, Any] = {}
 
 
 def loss_history(log_history: list[dict[str, Any]]) -> list[LossPoint]:
@@ -125,6 +128,7 @@ def build_manifest(session: Any, **fields: Any) -> AdapterManifest:
     src = session.source
     return AdapterManifest(
         name=req.out.name,
+        method=req.recipe.method,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         base_model=BaseModelRef(
             id=session.base.id, path=str(session.base.path), weight_sha256=session.base.sha256
@@ -146,7 +150,7 @@ def build_manifest(session: Any, **fields: Any) -> AdapterManifest:
         dtype=session.dtype,
         versions=_versions(),
         drift=getattr(session, "drift", None),
-        distributed=settings(session.device),
+        distributed=settings(session.device, req.recipe),
         **fields,
     )
 

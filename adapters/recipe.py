@@ -38,6 +38,43 @@ class LoraSettings(BaseModel):
     )
 
 
+class DistributedSettings(BaseModel):
+    """How several processes share the work (``harness train --num-processes N``).
+
+    ``ddp``: every process holds the whole model and a share of each batch. ``fsdp`` (PyTorch
+    FSDP2) and ``deepspeed`` (ZeRO) also shard the weights, gradients and optimiser state across
+    processes, for models whose full fine-tuning does not fit one GPU. Both map to accelerate's
+    plugins through the trainer's arguments (`adapters.distributed.strategy_args`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: Literal["ddp", "fsdp", "deepspeed"] = Field(
+        "ddp", description="ddp, fsdp (FSDP2) or deepspeed (ZeRO; pip install deepspeed)."
+    )
+    sharding: Literal["full_shard", "shard_grad_op"] | None = Field(
+        None,
+        description="fsdp only: full_shard (default; weights re-gathered per layer) or "
+        "shard_grad_op (weights kept gathered after the forward pass).",
+    )
+    zero_stage: Literal[1, 2, 3] | None = Field(
+        None, description="deepspeed only: ZeRO stage (1 optimiser, 2 +gradients, 3 +weights)."
+    )
+    cpu_offload: bool = Field(
+        False, description="fsdp / deepspeed: keep sharded state in CPU memory."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> DistributedSettings:
+        if self.sharding is not None and self.strategy != "fsdp":
+            raise ValueError("sharding applies to strategy fsdp only")
+        if self.zero_stage is not None and self.strategy != "deepspeed":
+            raise ValueError("zero_stage applies to strategy deepspeed only")
+        if self.cpu_offload and self.strategy == "ddp":
+            raise ValueError("cpu_offload needs strategy fsdp or deepspeed")
+        return self
+
+
 class ValidationSettings(BaseModel):
     """Held-out loss, early stopping and best-checkpoint selection."""
 
@@ -63,7 +100,13 @@ class Recipe(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    method: Literal["lora", "qlora", "full"] = Field(
+        "lora",
+        description="lora: train an adapter; qlora: the same on a 4-bit base (sets "
+        "lora.quantize_4bit); full: train every weight and save a whole model folder.",
+    )
     lora: LoraSettings = LoraSettings()
+    distributed: DistributedSettings = DistributedSettings()
     validation: ValidationSettings = ValidationSettings()
     epochs: float = Field(2, gt=0, description="Passes over the training data.")
     max_steps: int | None = Field(None, ge=1, description="Stop after N optimiser steps.")
@@ -135,6 +178,19 @@ class Recipe(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Recipe:
+        # One switch, two spellings: method qlora and lora.quantize_4bit always agree.
+        if self.method == "full" and self.lora.quantize_4bit:
+            raise ValueError(
+                "method full trains every weight, and 4-bit weights cannot be trained; "
+                "use method: qlora or drop lora.quantize_4bit"
+            )
+        if self.method == "qlora" or self.lora.quantize_4bit:
+            self.method, self.lora.quantize_4bit = "qlora", True
+        if self.method == "qlora" and self.distributed.strategy != "ddp":
+            raise ValueError(
+                "method qlora runs under distributed.strategy ddp (each process holds its own "
+                "4-bit base on its own GPU)"
+            )
         if self.lora.quantize_4bit and self.precision == "fp32":
             raise ValueError("lora.quantize_4bit needs bf16 or fp16 compute (set precision: auto)")
         return self

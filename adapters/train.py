@@ -1,4 +1,4 @@
-"""The LoRA training recipe behind ``harness train``: setup, fit, save, cleanup.
+"""The training recipe behind ``harness train`` (LoRA, QLoRA or full): setup, fit, save, cleanup.
 
 Read top to bottom, it is the whole procedure. `setup` resolves the base model, picks device and
 precision, builds the examples (the task's own eval-time prompts) and tokenizes them with a
@@ -6,7 +6,9 @@ completion-only loss mask. `fit` runs TRL's ``SFTTrainer`` with peft LoRA (QLoRA
 CUDA + bitsandbytes are present), evaluating the held-out loss every N steps, stopping early on
 it, keeping the best checkpoint and resuming from the last one after an interruption. `save`
 writes a standard PEFT adapter folder, ``adapter_manifest.json`` and ``loss_curve.png``, and
-registers the adapter by name. `cleanup` drops intermediate checkpoints and frees memory.
+registers the adapter by name; ``method: full`` trains every weight instead and writes a whole
+model folder (weights, config, tokenizer, the same manifest) that ``harness run --model``
+loads. `cleanup` drops intermediate checkpoints and frees memory.
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ from adapters.data import (
     resolve_template,
     task_examples,
 )
-from adapters.distributed import is_main_process
+from adapters.distributed import (
+    check_engaged,
+    check_strategy,
+    is_main_process,
+    qlora_device_map,
+    settings,
+    strategy_args,
+)
 from adapters.manifest import (
     build_manifest,
     loss_history,
@@ -38,7 +47,8 @@ from adapters.manifest import (
 )
 from adapters.recipe import BNB_OPTIMIZERS, Recipe
 from adapters.registry import register_adapter
-from adapters.schedule import Budget, wsd_scheduler
+from adapters.schedule import Budget
+from adapters.sft_trainer import trainer_class
 from harness import DataError, HarnessError, ModelError, ResolvedModel, resolve_model
 
 CHECKPOINTS = "checkpoints"
@@ -120,9 +130,7 @@ def pick_device(recipe: Recipe) -> tuple[str, str]:
             f"optim {recipe.optimizer} (bitsandbytes) needs a CUDA GPU; set optim=adamw_torch"
         )
     if recipe.lora.quantize_4bit:
-        raise HarnessError(
-            "lora.quantize_4bit (QLoRA) needs a CUDA GPU; set lora.quantize_4bit=false"
-        )
+        raise HarnessError("method qlora (lora.quantize_4bit) needs a CUDA GPU; set method=lora")
     if recipe.precision in ("bf16", "fp16"):
         raise HarnessError(
             f"precision {recipe.precision} needs a GPU here; set precision=auto (fp32 on CPU)"
@@ -170,7 +178,10 @@ def _load_model(base: ResolvedModel, device: str, precision: str, recipe: Recipe
     from transformers import AutoModelForCausalLM
 
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
-    kwargs: dict[str, Any] = {"dtype": dtype}
+    # Full fine-tuning keeps float32 master weights (bf16/fp16 autocast runs the matmuls):
+    # Adam's small updates vanish below a half-precision weight's resolution.
+    load_dtype = torch.float32 if recipe.method == "full" else dtype
+    kwargs: dict[str, Any] = {"dtype": load_dtype}
     if recipe.lora.quantize_4bit:
         try:
             import bitsandbytes  # noqa: F401
@@ -185,7 +196,7 @@ def _load_model(base: ResolvedModel, device: str, precision: str, recipe: Recipe
             bnb_4bit_compute_dtype=dtype,
             bnb_4bit_use_double_quant=True,
         )
-        kwargs["device_map"] = {"": 0}
+        kwargs["device_map"] = qlora_device_map()  # this process's own GPU
     try:
         model = AutoModelForCausalLM.from_pretrained(base.path, **kwargs)
     except (OSError, ValueError) as e:
@@ -200,6 +211,7 @@ def setup(request: TrainRequest) -> Session:
 
     recipe = request.recipe
     train_ex, eval_ex, source = _examples(request)  # data errors first: they need no torch
+    check_strategy(recipe)
     stage(f"formatting {len(train_ex)} training and {len(eval_ex)} validation examples")
     device, precision = pick_device(recipe)
     base = resolve_model(request.model)
@@ -235,8 +247,11 @@ def setup(request: TrainRequest) -> Session:
 
 
 def _lora_config(recipe: Recipe) -> Any:
+    """The peft config; None for ``method: full`` (every weight trains)."""
     from peft import LoraConfig
 
+    if recipe.method == "full":
+        return None
     return LoraConfig(
         r=recipe.lora.r,
         lora_alpha=recipe.lora.alpha,
@@ -255,6 +270,13 @@ def planned_steps(recipe: Recipe, n_train: int, devices: int = 1) -> int:
     per_epoch = math.ceil(n_train / (recipe.batch_size * recipe.grad_accum * max(1, devices)))
     epochs_steps = math.ceil(per_epoch * recipe.epochs)
     return min(epochs_steps, recipe.max_steps) if recipe.max_steps else epochs_steps
+
+
+def make_budget(recipe: Recipe, n_train: int, devices: int) -> Budget:
+    """The progress budget (`warmup_stable_decay`, ETA) of a run on ``devices`` data-parallel
+    processes: N processes take N times the examples per step, so 1/N of the steps."""
+    steps = planned_steps(recipe, n_train, devices)
+    return Budget(steps, recipe.max_minutes * 60 if recipe.max_minutes else None)
 
 
 def warmup_steps(recipe: Recipe, steps: int) -> int:
@@ -335,10 +357,12 @@ def _sft_config(session: Session) -> Any:
         padding_free=r.padding_free,
         train_sampling_strategy="group_by_length" if r.group_by_length else "random",
         include_num_input_tokens_seen="non_padding",
-        gradient_checkpointing=r.checkpointing,
+        # Under FSDP the activations are checkpointed by FSDP itself (`strategy_args`).
+        gradient_checkpointing=r.checkpointing and r.distributed.strategy != "fsdp",
         gradient_checkpointing_kwargs={"use_reentrant": False} if r.checkpointing else None,
         optim=r.optimizer,
         dataset_num_proc=None,
+        **strategy_args(r),
     )
     session.devices = one_device(args)
     args.warmup_steps = warmup_steps(r, planned_steps(r, len(session.train_rows), session.devices))
@@ -354,13 +378,13 @@ def fit(session: Session) -> None:
 
     request, recipe = session.request, session.request.recipe
     args = _sft_config(session)
-    steps = planned_steps(recipe, len(session.train_rows), session.devices)
-    budget = Budget(steps, recipe.max_minutes * 60 if recipe.max_minutes else None)
+    budget = make_budget(recipe, len(session.train_rows), session.devices)
+    steps = budget.planned_steps
     callbacks: list[Any] = [ProgressPrinter(budget), TimeLimit(budget)]
     if recipe.validation.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(recipe.validation.early_stopping_patience))
-    stage("building the trainer (LoRA layers, data collation)")
-    session.trainer = _trainer_class()(
+    stage(f"building the trainer ({recipe.method}, data collation)")
+    session.trainer = trainer_class()(
         model=session.model,
         args=args,
         train_dataset=Dataset.from_list(session.train_rows),
@@ -369,6 +393,7 @@ def fit(session: Session) -> None:
         peft_config=_lora_config(recipe),
         callbacks=callbacks,
     )
+    check_engaged(recipe, session.trainer)
     float32_trainable(session.trainer.model)
     if recipe.lr_scheduler == "warmup_stable_decay":
         session.trainer.wsd = (budget, warmup_steps(recipe, steps), recipe.decay_ratio)
@@ -383,63 +408,22 @@ def fit(session: Session) -> None:
     session.trainer.train(resume_from_checkpoint=last)
 
 
-def _trainer_class() -> type:
-    from transformers import Trainer
-    from trl import SFTTrainer
-
-    class HarnessSFTTrainer(SFTTrainer):  # type: ignore[misc]
-        """SFTTrainer with the plain full-logits loss on CPU.
-
-        TRL computes the loss with a vocabulary-tiled LM head that is recomputed in the backward
-        pass: it saves GPU memory, and on a CPU (memory to spare, compute scarce) it costs time:
-        on the bundled model, whose 49k-token head is a fifth of its weights, 12 LoRA steps
-        took 60.8 s with it vs 55.1 s for a plain loop (bench/train.py). The loss is the same
-        completion-only token mean either way.
-        """
-
-        def compute_loss(
-            self,
-            model: Any,
-            inputs: dict[str, Any],
-            return_outputs: bool = False,
-            num_items_in_batch: Any = None,
-        ) -> Any:
-            if self.args.use_cpu:
-                return Trainer.compute_loss(
-                    self,
-                    model,
-                    inputs,
-                    return_outputs=return_outputs,
-                    num_items_in_batch=num_items_in_batch,
-                )
-            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-
-        wsd: tuple[Budget, int, float] | None = None  # (budget, warm-up steps, decay ratio)
-
-        def create_scheduler(self, num_training_steps: int, optimizer: Any = None) -> Any:
-            if self.wsd is None or self.lr_scheduler is not None:
-                return super().create_scheduler(num_training_steps, optimizer)
-            budget, warmup, decay_ratio = self.wsd
-            self.lr_scheduler = wsd_scheduler(
-                optimizer or self.optimizer, budget, warmup, decay_ratio
-            )
-            return self.lr_scheduler
-
-    return HarnessSFTTrainer
-
-
 # ---------------------------------------------------------------- save
 
 
 def save(session: Session) -> None:
-    """Writes the adapter, its manifest and loss curve, and registers it by folder name."""
-    if not is_main_process():  # one writer: rank 0 (the trainer has synced the weights)
+    """Writes the adapter (or, for ``method: full``, the model), its manifest and loss curve,
+    and registers an adapter by folder name."""
+    out, trainer, recipe = session.request.out, session.trainer, session.request.recipe
+    # The recipe's strategy, or one from the user's own `accelerate config`.
+    if settings(session.device, recipe)["strategy"] in ("fsdp", "deepspeed"):
+        trainer.save_model(str(out))  # every rank: gathers the sharded weights; rank 0 writes
+    elif is_main_process():  # one writer: rank 0 (DDP keeps every copy in sync)
+        trainer.model.save_pretrained(str(out))
+    if not is_main_process():
         return
-    out = session.request.out
-    trainer = session.trainer
-    trainer.model.save_pretrained(str(out))
-    if session.request.recipe.special_tokens:
-        session.tokenizer.save_pretrained(str(out))
+    if recipe.special_tokens or recipe.method == "full":
+        session.tokenizer.save_pretrained(str(out))  # a full model folder loads on its own
     history = loss_history(trainer.state.log_history)
     manifest = build_manifest(
         session,
@@ -454,7 +438,8 @@ def save(session: Session) -> None:
     )
     write_manifest(out, manifest)
     plot_loss(history, out / "loss_curve.png", title=f"{out.name} on {session.base.id}")
-    register_adapter(out.name, out)
+    if recipe.method != "full":  # a full model is evaluated with --model FOLDER
+        register_adapter(out.name, out)
 
 
 # ---------------------------------------------------------------- cleanup

@@ -1,4 +1,5 @@
-"""``harness train``: fine-tune a LoRA adapter with the bundled recipe, optionally evaluate it."""
+"""``harness train``: fine-tune a LoRA adapter (or the whole model) with a recipe, optionally
+evaluate it."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ import click
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Train on N processes under accelerate (DDP: one per GPU, gloo on CPU).",
+    help="Train on N processes under accelerate (one per GPU; gloo on CPU); the recipe's "
+    "distributed.strategy picks DDP, FSDP or DeepSpeed.",
 )
 @click.argument("overrides", nargs=-1)
 def train(
@@ -51,8 +53,8 @@ def train(
     num_processes: int,
     overrides: tuple[str, ...],
 ) -> None:
-    """Train a LoRA adapter; OVERRIDES are recipe key=value pairs (lora.r=16 lr=1e-3)."""
-    from adapters.distributed import is_main_process, world
+    """Train a LoRA adapter or a full model; OVERRIDES are recipe key=value pairs (lora.r=16)."""
+    from adapters.distributed import check_strategy, is_main_process, needs_launcher
     from adapters.recipe import load_recipe, recipe_path
     from adapters.train import TrainRequest
     from adapters.train import train as run_training
@@ -72,22 +74,28 @@ def train(
         data_dir=data_dir,
         resume=not no_resume,
     )
-    launched = num_processes > 1 and world().size == 1
+    launched = needs_launcher(parsed, num_processes)
     if launched:
+        check_strategy(parsed)  # here, not in each of N processes
         _launch(num_processes, request, recipe, overrides)  # its rank 0 reports the adapter
         folder = out
     else:
         folder = run_training(request)
     if not is_main_process():
         return  # rank 0 reports and evaluates
-    if not launched:
+    full = parsed.method == "full"
+    if not launched and full:
+        click.echo(f"model written to {folder} (evaluate it: harness run --model {folder})")
+    elif not launched:
         click.echo(f"adapter written to {folder} (registered as {folder.name!r})")
     if evaluate:
         from adapters.compare import compare_base_and_adapter
 
         assert task_name is not None
         click.echo(
-            compare_base_and_adapter(task_name, model, folder, limit=limit, data_dir=data_dir)
+            compare_base_and_adapter(
+                task_name, model, folder, limit=limit, data_dir=data_dir, full_model=full
+            )
         )
 
 
@@ -111,7 +119,10 @@ def _launch(num_processes: int, req: Any, recipe: str, overrides: tuple[str, ...
     argv += [] if req.resume else ["--no-resume"]
     argv += list(overrides)
     out = req.out
-    click.echo(f"launching {num_processes} training processes under accelerate", err=True)
+    how = f"{req.recipe.distributed.strategy}, " + (
+        "under accelerate" if num_processes > 1 else "a one-process torchrun world"
+    )
+    click.echo(f"launching {num_processes} training process(es) ({how})", err=True)
     code = launch(num_processes, argv)
     if code != 0:
         raise HarnessError(

@@ -13,7 +13,62 @@ SHIPPED = sorted(RECIPES_DIR.glob("*.yaml"))
 
 
 def test_recipes_are_shipped() -> None:
-    assert {p.stem for p in SHIPPED} >= {"default", "cpu"}
+    assert {p.stem for p in SHIPPED} >= {
+        "default", "cpu", "full", "full-fsdp", "lora-fsdp", "deepspeed-zero2", "deepspeed-zero3"
+    }  # fmt: skip
+
+
+def test_sharded_recipes_say_their_strategy() -> None:
+    got = {
+        name: (r.method, r.distributed.strategy, r.distributed.sharding, r.distributed.zero_stage)
+        for name in ("full", "full-fsdp", "lora-fsdp", "deepspeed-zero2", "deepspeed-zero3")
+        for r in [load_recipe(name)]
+    }
+    assert got == {
+        "full": ("full", "ddp", None, None),
+        "full-fsdp": ("full", "fsdp", "full_shard", None),
+        "lora-fsdp": ("lora", "fsdp", "full_shard", None),
+        "deepspeed-zero2": ("lora", "deepspeed", None, 2),
+        "deepspeed-zero3": ("full", "deepspeed", None, 3),
+    }
+    assert load_recipe("deepspeed-zero3").distributed.cpu_offload
+
+
+def test_method_full_and_qlora_validation() -> None:
+    assert load_recipe("cpu").method == "lora"
+    assert load_recipe("cpu", ["method=full"]).method == "full"
+    # Two spellings of QLoRA always agree, whichever one the recipe used.
+    by_method = load_recipe("default", ["method=qlora"])
+    by_flag = load_recipe("default", ["lora.quantize_4bit=true"])
+    for r in (by_method, by_flag):
+        assert (r.method, r.lora.quantize_4bit, r.optimizer) == ("qlora", True, "paged_adamw_8bit")
+    with pytest.raises(HarnessError, match="method full trains every weight"):
+        load_recipe("cpu", ["method=full", "lora.quantize_4bit=true"])
+    with pytest.raises(HarnessError, match=r"method qlora runs under distributed\.strategy ddp"):
+        load_recipe("lora-fsdp", ["method=qlora"])
+    with pytest.raises(HarnessError, match=r"method: Input should be 'lora', 'qlora' or 'full'"):
+        load_recipe("cpu", ["method=dora"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["distributed.sharding=full_shard"], "sharding applies to strategy fsdp only"),
+        (
+            ["distributed.strategy=fsdp", "distributed.zero_stage=3"],
+            "zero_stage applies to strategy deepspeed only",
+        ),
+        (["distributed.cpu_offload=true"], "cpu_offload needs strategy fsdp or deepspeed"),
+        (["distributed.strategy=horovod"], "distributed.strategy: Input should be 'ddp'"),
+        (
+            ["distributed.strategy=deepspeed", "distributed.zero_stage=4"],
+            "distributed.zero_stage: Input should be 1, 2 or 3",
+        ),
+    ],
+)
+def test_distributed_settings_are_checked(overrides: list[str], message: str) -> None:
+    with pytest.raises(HarnessError, match=message):
+        load_recipe("cpu", overrides)
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
@@ -64,7 +119,7 @@ def test_overrides_nest_parse_and_validate() -> None:
 
 
 def test_missing_recipe_and_bad_yaml(tmp_path: Path) -> None:
-    with pytest.raises(HarnessError, match="one of: cpu, default"):
+    with pytest.raises(HarnessError, match=r"one of: cpu, deepspeed-zero2, .*full-fsdp"):
         load_recipe("nonexistent")
     broken = tmp_path / "broken.yaml"
     broken.write_text("lora: [unclosed\n")

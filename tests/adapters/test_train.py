@@ -7,6 +7,7 @@ then resumed to 4 steps. On a quiet 2-core CPU the whole module takes about a mi
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,9 @@ def test_training_prompt_is_the_eval_prompt(tokenizer: Any, data_dir: Path) -> N
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory, bundled_model: Any) -> dict[str, Any]:
+def trained(
+    tmp_path_factory: pytest.TempPathFactory, bundled_model: Any
+) -> Iterator[dict[str, Any]]:
     """Trains 2 steps and stops without saving (an interruption), then resumes to 4 steps."""
     home = tmp_path_factory.mktemp("home")
     mp = pytest.MonkeyPatch()

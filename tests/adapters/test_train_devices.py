@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from adapters.recipe import load_recipe
-from adapters.train import float32_trainable, one_device, pick_device, planned_steps, warmup_steps
+from adapters.train import (
+    float32_trainable,
+    make_budget,
+    one_device,
+    pick_device,
+    planned_steps,
+    warmup_steps,
+)
 from harness._errors import HarnessError
 from tests._tiny_llama import tiny_llama
 
@@ -51,6 +58,26 @@ def test_steps_count_the_examples_of_every_device() -> None:
     assert planned_steps(r, 800) == 100
     assert planned_steps(r, 800, devices=4) == 25  # 4 × 8 examples per optimiser step
     assert warmup_steps(r, planned_steps(r, 800, devices=4)) == 3  # not 12: warm-up lands early
+
+
+def test_schedule_budget_counts_the_world_size() -> None:
+    """N processes (each `batch_size` per step) take N x the examples per optimiser step, so the
+    warmup-stable-decay budget, its warm-up and the ETA plan 1/N of the steps."""
+    from adapters.schedule import wsd_factor
+
+    r = load_recipe(
+        "cpu", ["batch_size=4", "epochs=1", "max_minutes=null", "warmup_steps=null",
+                "warmup_ratio=0.1", "lr_scheduler=warmup_stable_decay", "decay_ratio=0.5"]
+    )  # fmt: skip
+    devices = one_device(Args(world_size=2, n_gpu=1))  # what accelerate's 2 processes report
+    one, two = make_budget(r, 800, 1), make_budget(r, 800, devices)
+    assert (one.planned_steps, two.planned_steps) == (200, 100)
+    assert warmup_steps(r, two.planned_steps) == 10
+    # Halfway through the 2-process run's 100 steps the decay starts; by 1-process steps it
+    # would still be at the peak: the schedule would never reach 0 before training ends.
+    assert wsd_factor(75, two.progress(75), 10, 0.5) == pytest.approx(0.5)
+    assert wsd_factor(75, one.progress(75), 10, 0.5) == 1.0
+    assert two.progress(100) == 1.0
 
 
 def test_lora_weights_stay_float32_under_a_half_precision_base() -> None:
