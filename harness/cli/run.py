@@ -242,28 +242,28 @@ INCOMPLETE_EXIT = 3
 def _exit_if_incomplete(results: list[Any]) -> None:
     """A run that did not fully happen says so in one line and exits with `INCOMPLETE_EXIT`."""
     bad = [r for r in results if r.record.status != "complete"]
-    if not bad:
-        return
+    if bad:
+        click.echo(f"error: {_incomplete_reason(bad)}", err=True)
+        sys.exit(INCOMPLETE_EXIT)
+
+
+def _incomplete_reason(bad: list[Any]) -> str:
+    """Why the runs are incomplete: a scorer's problem, a dead endpoint, or failed requests."""
     problems = [p for r in bad for p in r.record.scorer_problems]
     if problems and not any(r.record.counts.errors for r in bad):
-        click.echo(f"error: run recorded as incomplete: {problems[0]}", err=True)
-        sys.exit(INCOMPLETE_EXIT)
+        return f"run recorded as incomplete: {problems[0]}"
     failed = sum(r.record.counts.errors for r in bad)
     total = sum(r.record.counts.requests for r in bad)
     errors = [e for r in bad for s in r.samples for e in s.errors]
     aborted = next((e for e in errors if e.startswith("aborted: ")), None)
     if aborted is not None:  # the endpoint died: say so, not the first connection error
-        click.echo(
-            f"error: {failed} of {total} requests failed and the run is recorded as "
-            f"incomplete: {aborted.removeprefix('aborted: ')}",
-            err=True,
+        return (
+            f"{failed} of {total} requests failed and the run is recorded as "
+            f"incomplete: {aborted.removeprefix('aborted: ')}"
         )
-        sys.exit(INCOMPLETE_EXIT)
     first = errors[0] if errors else "unknown error"
-    click.echo(
-        f"error: {failed} of {total} requests failed (first: {first}); their items were not "
+    return (
+        f"{failed} of {total} requests failed (first: {first}); their items were not "
         f"scored and the run is recorded as incomplete; fix the cause and rerun the same "
-        f"command (answered requests come from the cache)",
-        err=True,
+        f"command (answered requests come from the cache)"
     )
-    sys.exit(INCOMPLETE_EXIT)
