@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -87,3 +88,18 @@ def host_info() -> dict[str, Any]:
         "gpu": gpu,
         "packages": packages,
     }
+
+
+_IMPORTED = time.monotonic()
+
+
+def process_age() -> float:
+    """Seconds since this process started (Linux: from ``/proc``; elsewhere since harness was
+    imported, which misses the interpreter's own start-up)."""
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        start_ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return time.monotonic() - _IMPORTED

@@ -51,6 +51,8 @@ class VariantRun:
         command: The argv that started the run (redacted when recorded).
         system_prompt: The ``--system-prompt`` every item got (None: the task's prompts).
         price: The endpoint's price per token (None: no cost estimate).
+        ready: Seconds from the process start until the first variant could send a request
+            (None: not measured).
     """
 
     task: Task
@@ -70,6 +72,7 @@ class VariantRun:
     command: list[str]
     system_prompt: str | None = None
     price: TokenPrice | None = None
+    ready: float | None = None
 
     @property
     def variant(self) -> str:
@@ -228,6 +231,8 @@ def _counts(run: VariantRun) -> rec.Counts:
 def _timing(run: VariantRun) -> rec.Timing:
     b, wall = run.batch, run.wall
     generated = b.tokens_out if run.task.mode == "generate" else 0
+    engine = _engine_start(run.backend)
+    setup = None if run.ready is None else round(max(0.0, run.ready - (engine or 0.0)), 3)
     return rec.Timing(
         wall_s=round(wall, 3),
         model_s=round(b.model_s, 3),
@@ -235,7 +240,8 @@ def _timing(run: VariantRun) -> rec.Timing:
         tokens_out=generated,
         tokens_per_s=round(generated / b.model_s, 2) if b.model_s > 0 and b.model_calls else None,
         items_per_s=round(len(run.dataset.samples) / wall, 3) if wall > 0 else None,
-        engine_start_s=_engine_start(run.backend),
+        engine_start_s=engine,
+        setup_s=setup,
     )
 
 

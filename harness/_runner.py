@@ -21,6 +21,7 @@ from harness import record as rec
 from harness._context import RunContext
 from harness._data import DataOptions, Dataset
 from harness._errors import DataError
+from harness._host import process_age
 from harness._loader import load_dataset
 from harness._record_build import VariantRun, build_record
 from harness._requests import Batch, RequestResult, run_requests
@@ -93,6 +94,7 @@ def evaluate(
     command = list(ctx.command if ctx.command is not None else sys.argv)
     variants: list[AdapterSpec | None] = ([None] if include_base else []) + list(adapters)
     results = []
+    ready = process_age()
     for adapter in variants:
         started = dt.datetime.now(dt.timezone.utc)
         t0 = time.perf_counter()
@@ -122,6 +124,7 @@ def evaluate(
             command=command,
             system_prompt=system_prompt,
             price=ctx.price,
+            ready=ready,
         )
         record, samples = build_record(run)
         folder = None

@@ -141,6 +141,12 @@ class Timing(_Model):
         description="seconds the engine took to start (vLLM engine, Ray replicas), part of "
         "the set-up before the first request and not of wall_s",
     )
+    setup_s: float | None = Field(
+        None,
+        description="seconds from the process start to the first request, engine start "
+        "excluded: imports, model and tokenizer loading, data, adapters (the process's, on "
+        "every variant it ran)",
+    )
 
 
 class Usage(_Model):

@@ -57,6 +57,7 @@ ANSWER_NEUTRAL = frozenset(
         "data_parallel_size",
         "disable_log_stats",
         "block_size",
+        "distributed_executor_backend",
     }
 )
 
@@ -131,15 +132,30 @@ def _lora_ranks() -> tuple[int, ...]:
     return VLLM_LORA_RANKS
 
 
-def offline_defaults(cpu: bool) -> dict[str, Any]:
-    """Harness's own defaults for the offline engine: eager mode on CPU (torch.compile and
-    CUDA graphs cost start-up time there and were measured not to pay back)."""
-    return {"enforce_eager": True} if cpu else {}
+def offline_defaults(cpu: bool, args: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Harness's own defaults for the offline engine on CPU: eager mode (torch.compile cost
+    start-up time there and was measured not to pay back) and, for one worker, that worker in
+    this process (``uni``: vLLM's default spawns a worker process that imports torch and vLLM
+    again; 36 s of a 46 s engine start on 2 cores)."""
+    if not cpu:
+        return {}
+    args = args or {}
+    workers = int(args.get("tensor_parallel_size") or 1) * int(
+        args.get("pipeline_parallel_size") or 1
+    )
+    return {"enforce_eager": True} | (
+        {"distributed_executor_backend": "uni"} if workers == 1 else {}
+    )
+
+
+def in_process(kwargs: Mapping[str, Any]) -> bool:
+    """Whether the offline engine's core runs in this process (``uni`` executor)."""
+    return kwargs.get("distributed_executor_backend") == "uni"
 
 
 def offline_kwargs(kwargs: Mapping[str, Any], args: Mapping[str, Any], cpu: bool) -> dict[str, Any]:
     """The ``LLM(...)`` keyword arguments: harness's, then its CPU defaults, then the user's."""
-    return {**kwargs, **offline_defaults(cpu), **args}
+    return {**kwargs, **offline_defaults(cpu, args), **args}
 
 
 def server_argv(args: Mapping[str, Any]) -> list[str]:

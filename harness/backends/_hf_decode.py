@@ -26,11 +26,12 @@ back to ``model.generate`` for the rest.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from harness.backends._hf_attention import attention, shared_prefix
 from harness.backends._hf_draft import NgramDraft, accepted
+from harness.backends._hf_linear import packed_linears
 
 if TYPE_CHECKING:
     from transformers import DynamicCache
@@ -41,7 +42,6 @@ SUPPORTED_MODEL_TYPES = frozenset(
 )
 MAX_DRAFT = 8  # draft tokens per row and step
 MIN_SHARED_PREFIX = 16  # tokens; a shorter common prefix is not worth a separate forward pass
-ATTENTION = "harness_gqa_sdpa"
 
 
 def supported(model: Any) -> bool:
@@ -65,62 +65,6 @@ def common_prefix(seqs: Sequence[Sequence[int]]) -> int:
             k += 1
         n = k
     return max(n, 0)
-
-
-def gqa_sdpa(
-    module: Any,
-    query: Any,
-    key: Any,
-    value: Any,
-    attention_mask: Any,
-    dropout: float = 0.0,
-    scaling: float | None = None,
-    **kwargs: Any,
-) -> tuple[Any, None]:
-    """SDPA for grouped-query attention under a mask, without repeating keys and values.
-
-    Query heads ``kv * groups + g`` share key/value head ``kv``: the ``groups`` query heads are
-    laid along the query axis of one head, and the mask rows repeated to match. The same
-    arithmetic as transformers' ``sdpa_attention_forward``, with no copy of the cache.
-    """
-    import torch.nn.functional as F
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
-    groups = int(getattr(module, "num_key_value_groups", 1))
-    if groups == 1 or attention_mask is None:
-        return sdpa_attention_forward(
-            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
-        )
-    b, heads, q, dim = query.shape
-    kv_heads, kv_len = key.shape[1], key.shape[2]
-    folded = query.reshape(b, kv_heads, groups * q, dim)
-    mask = (
-        attention_mask[:, :, None].expand(b, 1, groups, q, kv_len).reshape(b, 1, groups * q, kv_len)
-    )
-    out = F.scaled_dot_product_attention(
-        folded, key, value, attn_mask=mask, dropout_p=dropout, scale=scaling
-    )
-    return out.reshape(b, heads, q, dim).transpose(1, 2).contiguous(), None
-
-
-@contextmanager
-def _attention(model: Any) -> Iterator[None]:
-    """Use :func:`gqa_sdpa` while decoding, when the model runs transformers' SDPA."""
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
-
-    config = model.config
-    before = config._attn_implementation
-    if before != "sdpa":
-        yield
-        return
-    AttentionInterface.register(ATTENTION, gqa_sdpa)
-    AttentionMaskInterface.register(ATTENTION, sdpa_mask)
-    config._attn_implementation = ATTENTION
-    try:
-        yield
-    finally:
-        config._attn_implementation = before
 
 
 @dataclass
@@ -182,8 +126,9 @@ def _kv_layer_class() -> type:
 class _Batch:
     """The active rows' KV buffers, validity mask and positions."""
 
-    def __init__(self, layer_cls: type, device: Any) -> None:
+    def __init__(self, layer_cls: type, device: Any, offset: int = 0) -> None:
         self.layer_cls, self.device = layer_cls, device
+        self.offset = offset  # position of every row's first own token (after the shared prefix)
         self.rows: list[_Row] = []
         self.keys: list[Any] = []  # per layer [B, H, capacity, D]
         self.values: list[Any] = []
@@ -201,7 +146,7 @@ class _Batch:
         return cache
 
     def positions(self) -> Any:
-        return self.mask.sum(dim=1, keepdim=True)  # each row's next position id
+        return self.offset + self.mask.sum(dim=1, keepdim=True)  # each row's next position id
 
     def retire(self, done: list[Finished]) -> None:
         """Drop the rows that finished."""
@@ -291,7 +236,7 @@ def decode(model: Any, prompts: Sequence[Sequence[int]], **kwargs: Any) -> Itera
 
     Keyword arguments are those of :func:`_decode`.
     """
-    with _attention(model):
+    with attention(model), packed_linears(model, kwargs.get("device", "cpu")):
         yield from _decode(model, prompts, **kwargs)
 
 
@@ -369,7 +314,7 @@ def _decode(
     room = max_new_tokens + MAX_DRAFT + 1
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
     waiting = iter(order)
-    batch = _Batch(layer_cls, device)
+    batch = _Batch(layer_cls, device, offset=n_prefix)
     pending = True
     while True:
         while pending and len(batch.rows) < batch_size:
@@ -409,7 +354,7 @@ def _decode(
         start = batch.length
         positions = batch.positions() + torch.arange(q, device=device)
         batch.mask = torch.cat([batch.mask, torch.tensor(valid, device=device)], 1)
-        with torch.inference_mode():
+        with torch.inference_mode(), shared_prefix(prefix_kv):
             out = model(
                 input_ids=torch.tensor(block, device=device),
                 attention_mask=batch.mask.long(),
@@ -453,23 +398,16 @@ def _prefill(
     suffix_mask = torch.tensor(
         [[True] * len(s) + [False] * (width - len(s)) for s in suffixes], device=device
     )
-    mask = torch.cat(
-        [torch.ones(len(new), n_prefix, dtype=torch.bool, device=device), suffix_mask], 1
-    )
     cache = DynamicCache()
-    if prefix_kv:
-        cache = DynamicCache(
-            [(k.expand(len(new), -1, -1, -1), v.expand(len(new), -1, -1, -1)) for k, v in prefix_kv]
-        )
     positions = (n_prefix + torch.arange(width, device=device))[None].expand(len(new), -1)
     # The LM head only where a row's next token is read (its last suffix position).
     ends = sorted({len(s) - 1 for s in suffixes})
-    with torch.inference_mode():
+    with torch.inference_mode(), shared_prefix(prefix_kv):
         out = model(
             input_ids=ids,
-            attention_mask=mask.long(),
+            attention_mask=suffix_mask.long(),
             position_ids=positions,
-            cache_position=torch.arange(n_prefix, n_prefix + width, device=device),
+            cache_position=torch.arange(width, device=device),
             past_key_values=cache,
             use_cache=True,
             logits_to_keep=torch.tensor(ends, device=device),
@@ -479,7 +417,7 @@ def _prefill(
     kv = _layer_kv(cache)
     keys, values = [k for k, _ in kv], [v for _, v in kv]
     rows = [_Row(index=i, tokens_in=len(prompts[i])) for i in new]
-    return rows, keys, values, mask, logits
+    return rows, keys, values, suffix_mask, logits
 
 
 def _layer_kv(cache: DynamicCache) -> list[tuple[Any, Any]]:

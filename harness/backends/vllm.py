@@ -33,6 +33,7 @@ from harness.backends._base import (
 from harness.backends._engine_args import (
     check_engine_args,
     engine_identity,
+    in_process,
     offline_defaults,
     offline_kwargs,
 )
@@ -127,7 +128,7 @@ class VLLMBackend(Backend):
         )
 
     def cache_identity(self) -> dict[str, Any]:
-        effective = offline_defaults(self.device == "cpu") | self.engine_args
+        effective = offline_defaults(self.device == "cpu", self.engine_args) | self.engine_args
         return super().cache_identity() | engine_identity(effective)
 
     def render(self, prompt: Prompt) -> Rendered:
@@ -169,8 +170,10 @@ class VLLMBackend(Backend):
             kwargs.update(enable_lora=True, max_lora_rank=rank, max_loras=n)
         kwargs = offline_kwargs(kwargs, self.engine_args, self.device == "cpu")
         t0 = time.monotonic()
+        # With one worker in this process, the engine core joins it (no engine-core process).
+        core = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"} if in_process(kwargs) else {}
         try:
-            with waiting(f"the vLLM engine to start ({self.resolved.id})"):
+            with waiting(f"the vLLM engine to start ({self.resolved.id})"), _environ(core):
                 self.llm = LLM(**kwargs)
         except Exception as e:  # vLLM raises many types; all mean "engine did not start"
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
@@ -312,6 +315,18 @@ class VLLMBackend(Backend):
         import gc
 
         gc.collect()
+
+
+@contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """``values`` set in ``os.environ`` (unless already set) for the duration only."""
+    added = [k for k in values if k not in os.environ]
+    os.environ.update({k: values[k] for k in added})
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
 
 
 def _request_errors() -> tuple[type[BaseException], ...]:

@@ -75,7 +75,7 @@ def print_tables(results: list[Any]) -> None:
         t = r.timing
         console.print(
             f"  {r.counts.model_calls} model calls, {r.counts.cache_hits} cached, "
-            f"{r.counts.errors} failed · {usage_line(r)} · {t.wall_s:.1f} s wall · "
+            f"{r.counts.errors} failed · {usage_line(r)} · {t.wall_s:.1f} s wall{_startup(t)} · "
             f"{t.tokens_per_s or 0:.1f} tok/s · run: {res.folder}"
         )
         from harness.counterfactual import summary_lines
@@ -136,3 +136,11 @@ def print_combined(results: list[Any]) -> None:
     console.print(table)
     cost = f" · ~{sum(costs):.4f} est. cost" if costs else ""
     console.print(f"  {len(results)} runs · {tokens_in} tokens in, {tokens_out} out{cost}")
+
+
+def _startup(t: Any) -> str:
+    """What the process spent before the first request: " (+ 8.1 s set-up, 14.2 s engine start)"."""
+    parts = [f"{t.setup_s:.1f} s set-up"] if t.setup_s is not None else []
+    if t.engine_start_s is not None:
+        parts.append(f"{t.engine_start_s:.1f} s engine start")
+    return f" (+ {', '.join(parts)})" if parts else ""

@@ -184,6 +184,33 @@ def test_offline_engine_on_cpu_runs_eager_unless_told(
     assert fake_vllm["enforce_eager"] is False
 
 
+def test_offline_engine_on_cpu_runs_its_one_worker_in_this_process(
+    fake_vllm: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    seen_env: list[str | None] = []
+    monkeypatch.delenv("VLLM_ENABLE_V1_MULTIPROCESSING", raising=False)
+    init = sys.modules["vllm"].LLM.__init__  # type: ignore[attr-defined]
+
+    def spy(self: Any, **kwargs: Any) -> None:
+        seen_env.append(os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING"))
+        init(self, **kwargs)
+
+    monkeypatch.setattr(sys.modules["vllm"].LLM, "__init__", spy)  # type: ignore[attr-defined]
+    _offline(True, monkeypatch).prepare([])
+    assert fake_vllm["distributed_executor_backend"] == "uni"
+    assert seen_env == ["0"]  # the engine core joins this process while the engine starts
+    assert "VLLM_ENABLE_V1_MULTIPROCESSING" not in os.environ  # and only then
+    fake_vllm.clear()
+    _offline(True, monkeypatch, engine_args={"tensor_parallel_size": 2}).prepare([])
+    assert "distributed_executor_backend" not in fake_vllm  # two workers: vLLM's own executor
+    assert seen_env == ["0", None]
+    fake_vllm.clear()
+    _offline(False, monkeypatch).prepare([])
+    assert "distributed_executor_backend" not in fake_vllm and "enforce_eager" not in fake_vllm
+
+
 def test_offline_lora_rank_below_an_adapter_is_refused(
     fake_vllm: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
