@@ -31,6 +31,10 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bg-\d{8}-\d{6}-[0-9a-f]{6}\b"), "g-<ts>-<hex>"),
     (re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?"), "<time>"),
     (re.compile(r"\d+\.\d s wall"), "<s> s wall"),
+    # the process's start-up before the first request, and the line wrap it may cause
+    (re.compile(r" \(\+ \d+\.\d s set-up(, \d+\.\d s engine start)?\)"), ""),
+    (re.compile(r"run: ?\n<tmp>"), "run: <tmp>"),
+    (re.compile(r'"(setup_s|engine_start_s)": (-?[\d.e+-]+|null)'), r'"\1": <s>'),
     (re.compile(r"\d+(\.\d+)? (tok|it)/s"), r"<rate> \2/s"),
     (re.compile(r"\b\d+:\d\d:\d\d\b"), "<clock>"),
     (re.compile(r'"(wall_s|model_s|tokens_per_s|items_per_s)": (-?[\d.e+-]+|null)'), r'"\1": <s>'),

@@ -150,7 +150,8 @@ JSON = """\
       "tokens_out": 25,
       "tokens_per_s": <s>,
       "items_per_s": <s>,
-      "engine_start_s": null
+      "engine_start_s": <s>,
+      "setup_s": <s>
     },
     "usage": {
       "model_tokens_in": 1726,
@@ -217,7 +218,8 @@ JSON = """\
       "tokens_out": 13,
       "tokens_per_s": <s>,
       "items_per_s": <s>,
-      "engine_start_s": null
+      "engine_start_s": <s>,
+      "setup_s": <s>
     },
     "usage": {
       "model_tokens_in": 1726,
