@@ -57,6 +57,7 @@ def shared_prefix(kv: list[tuple[Any, Any]] | None) -> Iterator[None]:
         yield
     finally:
         _PREFIX.reset(token)
+        _last_bias[:] = [None, None]  # the step's mask and bias are not kept past it
 
 
 def decoder_attention(
