@@ -8,9 +8,10 @@ server of the same model folder and context length and, finding one alive, sends
 there (touching the state file, which restarts the idle clock) instead of waiting a minute or
 more for a fresh server. ``--backend vllm-server`` asks `find_serving` for one launched
 with the same settings (`server_signature`: weights folder, dtype, device, context length,
-engine arguments) that serves every adapter the run needs (same name, folder and weight hash),
-and sends the run there instead of launching its own. ``harness serve stop`` ends the keeper
-(and so the server).
+answer-changing engine arguments) that serves every adapter the run needs (same name, folder
+and weight hash), and sends the run there instead of launching its own; a warm server of the
+same model that does not match gets one line on stderr saying why (`why_not_serving`).
+``harness serve stop`` ends the keeper (and so the server).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,8 +123,22 @@ def server_signature(cfg: ServerConfig) -> dict[str, Any]:
         "dtype": default_dtype(cfg.dtype, cfg.device),
         "device": vllm_device(cfg.device),
         "max_model_len": cfg.max_model_len,
-        "extra_args": list(cfg.extra_args),
+        "extra_args": _answer_changing(cfg.extra_args),
     }
+
+
+def _answer_changing(argv: Sequence[str]) -> list[str]:
+    """``argv`` without the flags (and their values) that size or schedule the engine only."""
+    from harness.backends._engine_args import ANSWER_NEUTRAL
+
+    out: list[str] = []
+    skipping = False
+    for arg in argv:
+        if arg.startswith("--"):
+            skipping = arg[2:].replace("-", "_") in ANSWER_NEUTRAL
+        if not skipping:
+            out.append(arg)
+    return out
 
 
 def served_adapters(cfg: ServerConfig) -> dict[str, list[str]]:
@@ -142,6 +158,24 @@ def find_serving(cfg: ServerConfig) -> WarmServer | None:
             (servers_dir() / f"{server.name}.json").touch()
             return server
     return None
+
+
+def why_not_serving(cfg: ServerConfig) -> list[str]:
+    """For each live warm server of ``cfg``'s model, what keeps it from serving ``cfg``
+    (one line each; empty when there is none or one matches)."""
+    want, adapters = server_signature(cfg), served_adapters(cfg)
+    lines = []
+    for server in warm_servers():
+        have = server.signature or {}
+        if have.get("model") != want["model"]:
+            continue
+        diffs = [f"{k} {have.get(k)} (this run: {v})" for k, v in want.items() if have.get(k) != v]
+        missing = [k for k, v in adapters.items() if (server.adapters or {}).get(k) != v]
+        diffs += [f"adapter {k} not served with these weights" for k in missing]
+        if not diffs:
+            return []
+        lines.append(f"warm server {server.name} not used: it has " + ", ".join(diffs))
+    return lines
 
 
 def start_warm(

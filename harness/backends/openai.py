@@ -15,6 +15,7 @@ shared `OpenAIClient` (bounded concurrency, timeouts, retries, counted failures)
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -265,14 +266,18 @@ class VLLMServerBackend(OpenAIBackend):
         self.resolved = resolved or resolve_model(model)
         self.renderer = PromptRenderer(self.resolved.path, chat_template)
         self.launch_base_url = base_url
+        # Settings the server's own config carries leave the extra flags (one flag each, and a
+        # warm server started with the same values matches).
+        native = {"gpu_memory_utilization", "max_model_len", "max_lora_rank"}
+        args = self.engine_args
         self.server_kwargs: dict[str, Any] = {
             "dtype": dtype,
             "device": device,
-            "gpu_memory_utilization": gpu_memory_utilization,
-            "max_model_len": self.engine_args.get("max_model_len", max_model_len),
+            "gpu_memory_utilization": args.get("gpu_memory_utilization", gpu_memory_utilization),
+            "max_model_len": args.get("max_model_len", max_model_len),
             "kv_cache_gib": kv_cache_gib,
-            "max_lora_rank": self.engine_args.get("max_lora_rank", max_lora_rank),
-            "extra_args": tuple(server_argv(self.engine_args)),
+            "max_lora_rank": args.get("max_lora_rank", max_lora_rank),
+            "extra_args": tuple(server_argv({k: v for k, v in args.items() if k not in native})),
             "startup_timeout": startup_timeout,
             "log_path": Path(log_path) if log_path else None,
         }
@@ -380,9 +385,11 @@ class VLLMServerBackend(OpenAIBackend):
     def _warm(self, cfg: Any) -> Any:
         """A matching warm server from ``harness serve start`` (`harness.serve.find_serving`);
         it is not ours, so ``close`` leaves it running."""
-        from harness.serve import find_serving
+        from harness.serve import find_serving, why_not_serving
 
         warm = find_serving(cfg)
+        for line in why_not_serving(cfg) if warm is None else []:
+            print(f"harness: {line}", file=sys.stderr)
         if warm is not None and not self.explicit_name:
             self.served_name = warm.name
         if warm is not None and self.served_name == warm.name:

@@ -12,6 +12,7 @@ they are scored one prompt per engine step (see `VLLMBackend._score`).
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -49,6 +50,9 @@ from harness.backends._vllm_common import (
     vllm_env,
 )
 from harness.lora._checks import check_adapters
+
+# The backends whose engine core runs in this process: at most one (see _claim_process).
+_IN_PROCESS: weakref.WeakSet[VLLMBackend] = weakref.WeakSet()
 
 
 class VLLMBackend(Backend):
@@ -170,12 +174,16 @@ class VLLMBackend(Backend):
             kwargs.update(enable_lora=True, max_lora_rank=rank, max_loras=n)
         kwargs = offline_kwargs(kwargs, self.engine_args, self.device == "cpu")
         t0 = time.monotonic()
-        # With one worker in this process, the engine core joins it (no engine-core process).
-        core = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"} if in_process(kwargs) else {}
+        core = self._claim_process(kwargs)
         try:
-            with waiting(f"the vLLM engine to start ({self.resolved.id})"), _environ(core):
+            with (
+                waiting(f"the vLLM engine to start ({self.resolved.id})"),
+                _environ(core),
+                _fresh_env_reads(),
+            ):
                 self.llm = LLM(**kwargs)
         except Exception as e:  # vLLM raises many types; all mean "engine did not start"
+            _IN_PROCESS.discard(self)
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
             raise BackendError(
                 f"the vLLM engine did not start for {self.resolved.id}: {first}"
@@ -184,6 +192,15 @@ class VLLMBackend(Backend):
         _cleanup.register(self)  # the engine's processes must not outlive harness
         for i, a in enumerate(adapters, start=1):
             self._lora[a.name] = LoRARequest(a.name, i, str(a.path))
+
+    def _claim_process(self, kwargs: dict[str, Any]) -> dict[str, str]:
+        """The environment for starting this engine: with one worker, its core runs in this
+        process (no engine-core process) unless another engine here already does — vLLM's
+        distributed state is per process, and closing either engine would tear down both."""
+        if not in_process(kwargs) or set(_IN_PROCESS) - {self}:
+            return {}
+        _IN_PROCESS.add(self)
+        return {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
 
     def lora_request(self, adapter: AdapterSpec | None) -> Any:
         """vLLM's ``LoRARequest`` for ``adapter`` (None for the base), starting the engine."""
@@ -311,6 +328,7 @@ class VLLMBackend(Backend):
         core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
         if core is not None and hasattr(core, "shutdown"):
             core.shutdown()
+        _IN_PROCESS.discard(self)
         del llm
         import gc
 
@@ -327,6 +345,26 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
     finally:
         for k in added:
             os.environ.pop(k, None)
+
+
+@contextmanager
+def _fresh_env_reads() -> Iterator[None]:
+    """vLLM reads its environment variables anew while this engine starts.
+
+    An engine core started in this process caches every ``VLLM_*`` read (vllm.envs) until it
+    shuts down, so a second engine would silently get the first one's settings (its KV-cache
+    size, the engine core in this process). The cache is restored once the engine has started.
+    """
+    from vllm import envs
+
+    cached = getattr(envs, "_is_envs_cache_enabled", lambda: False)()
+    if cached:
+        envs.disable_envs_cache()
+    try:
+        yield
+    finally:
+        if cached and hasattr(envs, "enable_envs_cache"):
+            envs.enable_envs_cache()
 
 
 def _request_errors() -> tuple[type[BaseException], ...]:

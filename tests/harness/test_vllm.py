@@ -109,8 +109,8 @@ def test_parity_command_flags_the_ignored_adapter(
 
     from harness.cli import cli
 
-    # `harness.backends` as an attribute is the registry; the module is in sys.modules.
-    backends_module = importlib.import_module("harness.backends")
+    # run_eval's own binding: patching `harness.backends` would leave it starting an engine.
+    eval_module = importlib.import_module("harness._eval")
 
     data = os.environ.get("HARNESS_DATA_DIR", "/work/shared/datasets")
     if not Path(data, "gsm8k").is_dir():
@@ -118,7 +118,7 @@ def test_parity_command_flags_the_ignored_adapter(
     for b in (offline, hf):
         monkeypatch.setattr(b, "close", lambda: None)  # the module fixtures close them
     monkeypatch.setattr(
-        backends_module, "build_backend", lambda name, **kw: {"hf": hf, "vllm": offline}[name]
+        eval_module, "build_backend", lambda name, **kw: {"hf": hf, "vllm": offline}[name]
     )
     args = [
         "parity",
@@ -165,6 +165,24 @@ def test_stop_sequences_and_too_long_prompts(offline: Any) -> None:
     assert out[0].error is None and "\n" not in out[0].text and out[0].text
     assert out[0].tokens_in > 10 and 0 < out[0].tokens_out <= 12
     assert out[1].error is not None and out[1].finish_reason == "error"  # longer than 1024
+
+
+def test_a_second_engine_in_the_process_leaves_the_first_working(
+    offline: Any, model: ResolvedModel
+) -> None:
+    """vLLM's distributed state is per process: only the first engine runs its core here, a
+    second one gets its own process, and closing it does not tear down the first (CI, stop 21:
+    "pipeline model parallel group is not initialized" after another engine closed)."""
+    from harness.backends import vllm as vllm_backend
+
+    before = _texts(offline, None)
+    second = vllm_backend.VLLMBackend(resolved=model, max_model_len=512, gpu_memory_utilization=0.2)
+    try:
+        assert _texts(second, None) == before  # same greedy outputs from either engine
+        assert offline.device != "cpu" or set(vllm_backend._IN_PROCESS) == {offline}
+    finally:
+        second.close()
+    assert _texts(offline, None) == before
 
 
 def test_many_adapters_one_engine_through_the_runner(

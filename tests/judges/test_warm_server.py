@@ -92,7 +92,7 @@ def _backend_warm(url: str, name: str, cfg_kw: dict, adapters: dict | None = Non
 
 
 def test_vllm_server_backend_reuses_a_matching_warm_server(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from harness import GenerationParams, Prompt
     from harness.backends.openai import VLLMServerBackend
@@ -121,6 +121,10 @@ def test_vllm_server_backend_reuses_a_matching_warm_server(
         other = VLLMServerBackend(model=None, max_model_len=4096)  # another context length
         with pytest.raises(AssertionError, match="launched a fresh server"):
             other.prepare([])
+    assert capsys.readouterr().err.splitlines()[-2:] == [
+        "harness: warm server judge-m not used: it has max_model_len 2048 (this run: 4096)",
+        "harness: warm server judge-short not used: it has max_model_len 1024 (this run: 4096)",
+    ]
 
 
 def test_warm_server_must_serve_every_adapter_with_the_same_weights(tmp_path: Path) -> None:
@@ -155,9 +159,12 @@ def test_second_vllm_server_run_uses_the_warm_server_end_to_end(
     )
     model = str(resolve_model(None).path)
     with stub_judge(lambda m: "42", model="judge-m") as (url, seen):
-        _backend_warm(url, "judge-m", {"model": model, "max_model_len": 2048})
+        # As `harness serve start` records it; the run's context length and scheduling flags
+        # are engine settings, and only answer-changing ones must match (stop 21: they never did).
+        _backend_warm(url, "judge-m", {"model": model, "max_model_len": 4096})
         args = ["run", "--task", str(task), "--backend", "vllm-server", "-o", str(tmp_path / "r")]
-        res = CliRunner().invoke(cli, [*args, "--no-cache"])
+        scale = ["--max-model-len", "4096", "--max-num-seqs", "8"]
+        res = CliRunner().invoke(cli, [*args, *scale, "--no-cache"])
     assert res.exit_code == 0, res.output
     (folder,) = (tmp_path / "r").iterdir()
     record = read_run(folder)
