@@ -266,18 +266,19 @@ class VLLMServerBackend(OpenAIBackend):
         self.resolved = resolved or resolve_model(model)
         self.renderer = PromptRenderer(self.resolved.path, chat_template)
         self.launch_base_url = base_url
-        # Settings the server's own config carries leave the extra flags (one flag each, and a
-        # warm server started with the same values matches).
-        native = {"gpu_memory_utilization", "max_model_len", "max_lora_rank"}
+        # The context length is the server config's own (so a warm server started with it
+        # matches); every other setting is appended to the command line, last, so it wins.
         args = self.engine_args
         self.server_kwargs: dict[str, Any] = {
             "dtype": dtype,
             "device": device,
-            "gpu_memory_utilization": args.get("gpu_memory_utilization", gpu_memory_utilization),
+            "gpu_memory_utilization": gpu_memory_utilization,
             "max_model_len": args.get("max_model_len", max_model_len),
             "kv_cache_gib": kv_cache_gib,
             "max_lora_rank": args.get("max_lora_rank", max_lora_rank),
-            "extra_args": tuple(server_argv({k: v for k, v in args.items() if k not in native})),
+            "extra_args": tuple(
+                server_argv({k: v for k, v in args.items() if k != "max_model_len"})
+            ),
             "startup_timeout": startup_timeout,
             "log_path": Path(log_path) if log_path else None,
         }

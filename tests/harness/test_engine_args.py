@@ -113,6 +113,22 @@ def test_unknown_and_reserved_names_are_reported_at_once() -> None:
     )
 
 
+def test_dedicated_flags_are_checked_without_importing_vllm(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run on a warm or running server must not pay vLLM's import for its own flags."""
+    calls: list[int] = []
+    monkeypatch.setattr(ea, "engine_arg_names", lambda: calls.append(1) or KNOWN)
+    assert ea.check_engine_args({"max-model-len": 4096, "max_num_seqs": 8}) == {
+        "max_model_len": 4096,
+        "max_num_seqs": 8,
+    }
+    assert calls == []
+    with pytest.raises(BackendOptionError, match="max_num_seq "):
+        ea.check_engine_args({"max_model_len": 4096, "max_num_seq": 8})
+    assert calls == [1]  # a name outside the dedicated flags: vLLM's own list decides
+
+
 # -- the offline engine ------------------------------------------------------------------------
 
 
@@ -259,7 +275,6 @@ def test_server_gets_every_setting_last_so_it_wins(monkeypatch: pytest.MonkeyPat
         "--tensor-parallel-size", "2",
         "--pipeline-parallel-size", "2",
         "--data-parallel-size", "2",
-        "--max-model-len", "4096",
         "--gpu-memory-utilization", "0.5",
         "--max-num-seqs", "64",
         "--max-loras", "3",
@@ -268,7 +283,8 @@ def test_server_gets_every_setting_last_so_it_wins(monkeypatch: pytest.MonkeyPat
         "--quantization", "fp8",
         "--kv-cache-dtype", "fp8",
     ]  # fmt: skip
-    # harness's own --max-model-len / --max-lora-rank already carry the user's values
+    # harness's own --max-model-len (once) / --max-lora-rank already carry the user's values
+    assert argv.count("--max-model-len") == 1
     assert argv[argv.index("--max-model-len") + 1] == "4096"
     assert argv[argv.index("--max-lora-rank") + 1] == "32"
 
