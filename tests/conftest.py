@@ -52,6 +52,14 @@ def _pin_to_cpu(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
         monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
 
 
+@pytest.fixture(autouse=True)
+def _own_request_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's request cache is its own file (``$HARNESS_CACHE``, inherited by the harness
+    processes it starts): no test writes into ~/.cache/harness, and none is answered from
+    replies another test (or an earlier run) left there. Tests that set it themselves win."""
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "requests.sqlite"))
+
+
 @pytest.fixture
 def device() -> str:
     """The device ``--device auto`` resolves to here (CUDA in ``gpu_capable`` tests on a GPU)."""
