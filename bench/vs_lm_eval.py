@@ -21,7 +21,8 @@ otherwise idle machine (the load average is printed before and after):
   that names the distribution `vllm` and keeps the `+cpu` version suffix).
 
 Prints a table: wall, fixed cost, generation, speed-up over lm-eval (hf), accuracy, and how
-many greedy outputs are identical to lm-eval's.
+many greedy outputs are identical to lm-eval's; then the speed-ups over lm-eval's fastest
+contender (with `--lm-eval-vllm`, its vllm backend may be the faster one).
 """
 
 from __future__ import annotations
@@ -247,6 +248,21 @@ def main() -> None:
             f"{ref['wall'] / r['wall']:>9.2f}x {r['acc'][0]:>5.3f}/{r['acc'][1]:.3f} "
             f"{same:>6}/{len(ref['texts'])}"
         )
+    print(fastest_line(rows))
+
+
+def fastest_line(rows: dict[str, dict[str, Any]]) -> str:
+    """The harness contenders against lm-eval's fastest contender (the table's ratios are
+    against its hf backend, the issue's reference; with --lm-eval-vllm either may be faster)."""
+    name, best = min(((n, r) for n, r in rows.items() if n.startswith("lm-eval")), key=_wall)
+    ratios = [
+        f"{n} {best['wall'] / r['wall']:.2f}x" for n, r in rows.items() if n.startswith("harness")
+    ]
+    return f"vs lm-eval's fastest ({name}, {best['wall']:.1f} s): " + ", ".join(ratios)
+
+
+def _wall(item: tuple[str, dict[str, Any]]) -> float:
+    return float(item[1]["wall"])
 
 
 if __name__ == "__main__":
