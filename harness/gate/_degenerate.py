@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from harness.gate._runset import lower_is_better
-from harness.stats import _canon, is_binary
 from harness.stats import answer_profile as stats_profile
+from harness.stats import canonical, is_binary
 
 if TYPE_CHECKING:
     from harness.gate._runset import LoadedRun
@@ -63,7 +63,7 @@ class AnswerProfile:
 def _answer(sample: Any) -> str:
     for score in sample.scores.values():
         if score.answer is not None:
-            return _canon(score.answer) if not isinstance(score.answer, str) else score.answer
+            return canonical(score.answer) if not isinstance(score.answer, str) else score.answer
     return sample.outputs[0].strip() if sample.outputs else ""
 
 
@@ -83,7 +83,7 @@ def trivial_baseline(run: LoadedRun, metric: str) -> tuple[float, str] | None:
     if isinstance(declared, dict) and declared.get("value") is not None:
         return float(declared["value"]), str(declared.get("rule", "trivial baseline"))
     values = [v for v in run.values(metric).values() if v is not None]
-    targets = [_canon(s.target) for s in run.samples if s.scores]
+    targets = [canonical(s.target) for s in run.samples if s.scores]
     if not values or not is_binary(values) or not targets:
         return None
     counts = Counter(targets)

@@ -17,7 +17,7 @@ from harness._registry import UnknownNameError
 from harness._scorer import Scorer, scorers
 from harness._types import Message, Output, Prompt, Sample, Score
 from harness.record import RunRecord, SampleRecord, ScoreRecord
-from harness.stats import CLUSTER_KEY, _canon
+from harness.stats import CLUSTER_KEY, canonical
 
 
 class StoredRun(Protocol):
@@ -109,5 +109,5 @@ def clusters_of(samples: Sequence[SampleRecord], ids: Sequence[str]) -> list[str
     labels = [by_id[i].metadata.get(CLUSTER_KEY) if i in by_id else None for i in ids]
     if not labels or any(v is None for v in labels):
         return None
-    keys = [_canon(v) for v in labels]
+    keys = [canonical(v) for v in labels]
     return keys if len(set(keys)) < len(keys) else None
