@@ -1,9 +1,11 @@
-"""Report sections read from run folders: drift results and counterfactual probes.
+"""Report sections read from run folders: tokens, cost and time; drift; counterfactual probes.
 
-A run folder holding a ``drift.json`` (written by ``harness drift``, with ``drift_pca.png``
-beside it) gets a drift table and its PCA plot; a run with ``extra["counterfactual"]`` (from
-``harness run --counterfactual``) gets its paired change counts and score gaps per group.
-Sections are plain tables, so the HTML and Markdown writers render them alike.
+Every report gets a table of what each run spent (model and judge tokens, the estimated cost
+when a price was given, wall time, set-up and engine start). A run folder holding a
+``drift.json`` (written by ``harness drift``, with ``drift_pca.png`` beside it) gets a drift
+table and its PCA plot; a run with ``extra["counterfactual"]`` (from ``harness run
+--counterfactual``) gets its paired change counts and score gaps per group. Sections are plain
+tables, so the HTML and Markdown writers render them alike.
 """
 
 from __future__ import annotations
@@ -27,15 +29,64 @@ class Section:
 
 
 def run_sections(runs: Sequence[Any]) -> list[Section]:
-    """The drift and counterfactual sections of the loaded runs (``path``, ``record``,
-    ``label``, ``task``), in run order."""
-    out: list[Section] = []
+    """The spending table, then the drift and counterfactual sections of the loaded runs
+    (``path``, ``record``, ``label``, ``task``), in run order."""
+    out: list[Section] = [spending_section(runs)] if runs else []
     for run in runs:
         drift = _drift_section(run)
         if drift is not None:
             out.append(drift)
         out += _counterfactual_sections(run)
     return out
+
+
+def spending_section(runs: Sequence[Any]) -> Section:
+    """One row per run: tokens (model, judge), estimated cost, wall, set-up and engine time."""
+    rows = []
+    for run in runs:
+        u, t = run.record.usage, run.record.timing
+        judge = (
+            f"{u.judge_tokens_in:,} / {u.judge_tokens_out:,}"
+            if u.judge_tokens_in is not None and u.judge_tokens_out is not None
+            else "–"
+        )
+        rows.append(
+            [
+                run.record.run_id,
+                run.label,
+                run.task,
+                f"{u.model_tokens_in:,} / {u.model_tokens_out:,}",
+                judge,
+                f"{u.cost:.4f}" if u.cost is not None else "–",
+                _seconds(t.wall_s),
+                _seconds(t.setup_s),
+                _seconds(t.engine_start_s),
+                f"{t.tokens_per_s:.1f} tok/s" if t.tokens_per_s is not None else "–",
+            ]
+        )
+    return Section(
+        "Tokens, cost and time",
+        [
+            "run",
+            "model",
+            "task",
+            "model tokens in / out",
+            "judge tokens in / out",
+            "cost",
+            "wall",
+            "set-up",
+            "engine start",
+            "generated",
+        ],
+        rows,
+        note="cost: the model tokens of every request (cached answers included) at the run's "
+        "--price-per-1k-tokens; – where no price was given. Set-up and engine start come "
+        "before the first request and are not part of the wall time.",
+    )
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value:.1f} s" if value is not None else "–"
 
 
 def _drift_section(run: Any) -> Section | None:

@@ -7,7 +7,8 @@ tables never wrap at a path. `normalise` replaces only what genuinely differs be
 * run ids ``20261201-223243-gsm8k-base-a145`` -> ``<ts>-gsm8k-base-<hex>``
 * group ids ``g-20261201-223243-1a2b3c``      -> ``g-<ts>-<hex>``
 * timestamps ``2026-12-01T22:37:54+00:00``   -> ``<time>``
-* timings: ``0.0 s wall``, ``123.4 tok/s``, ``12.34 it/s``, ``0:00:00``, and the JSON fields
+* timings: ``0.0 s wall``, ``123.4 tok/s``, ``12.34 it/s``, ``0:00:00``, a table cell
+  ``| 6.1 s |``, and the JSON fields
   ``wall_s``, ``model_s``, ``tokens_per_s`` and ``items_per_s`` -> ``<s>``, ``<rate>``,
   ``<clock>``
 * spaces at the end of a line (rich pads centred titles) are dropped.
@@ -36,6 +37,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"run: ?\n<tmp>"), "run: <tmp>"),
     (re.compile(r'"(setup_s|engine_start_s)": (-?[\d.e+-]+|null)'), r'"\1": <s>'),
     (re.compile(r"\d+(\.\d+)? (tok|it)/s"), r"<rate> \2/s"),
+    (re.compile(r"(?<=\| )\d+\.\d s(?= \|)"), "<s> s"),  # the report's time cells
     (re.compile(r"\b\d+:\d\d:\d\d\b"), "<clock>"),
     (re.compile(r'"(wall_s|model_s|tokens_per_s|items_per_s)": (-?[\d.e+-]+|null)'), r'"\1": <s>'),
 ]

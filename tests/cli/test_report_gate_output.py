@@ -66,6 +66,15 @@ Forgetting: no adapter is significantly worse than its base (paired).
 | --- | --- | --- | --- | --- |
 | test-1 | wrong->right | 3 | It takes 2 bolts. #### 2 | 2 + 1 = 3 bolts. #### 3 |
 
+## Tokens, cost and time
+
+cost: the model tokens of every request (cached answers included) at the run's --price-per-1k-tokens; – where no price was given. Set-up and engine start come before the first request and are not part of the wall time.
+
+| run | model | task | model tokens in / out | judge tokens in / out | cost | wall | set-up | engine start | generated |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| <ts>-gsm8k-base-<hex> | fake:answers | gsm8k | 1,726 / 25 | – | – | <s> s | <s> s | – | <rate> tok/s |
+| <ts>-gsm8k-tuned-<hex> | fake:answers + tuned | gsm8k | 1,726 / 13 | – | – | <s> s | <s> s | – | <rate> tok/s |
+
 ## Notes
 
 - fake:answers + tuned: no adapter_manifest.json in <tmp>/tuned; no loss curve

@@ -26,6 +26,7 @@ from harness.record import (
     ScoreRecord,
     TaskInfo,
     Timing,
+    Usage,
     write_run,
 )
 
@@ -49,6 +50,8 @@ def make_run(
     extra_metrics: dict[str, Sequence[float]] | None = None,
     status: str = "complete",
     fingerprint: Fingerprint | None = None,
+    usage: Usage | None = None,
+    timing: Timing | None = None,
 ) -> Path:
     """Writes one run folder whose per-item ``metric`` values are ``correct``."""
     n = len(correct)
@@ -129,7 +132,8 @@ def make_run(
         scorers=[{"name": scorer, "args": {}}],
         metrics=metrics,
         counts=Counts(samples=n, requests=n, cache_hits=0, model_calls=n),
-        timing=Timing(wall_s=12.5, model_s=11.0, tokens_in=24 * n, tokens_out=9 * n),
+        timing=timing or Timing(wall_s=12.5, model_s=11.0, tokens_in=24 * n, tokens_out=9 * n),
+        usage=usage or Usage(),
         host=HostInfo(platform="Linux", python="3.11.2", cpu_count=2),
         command=["harness", "run", task],
     )

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from harness import load_runs
 from harness.cli import cli
+from harness.record import Timing, Usage
 from harness.report import build_report, write_report
 
 
@@ -126,6 +127,41 @@ def test_json_summary(report_dir: Path) -> None:
     assert acc["flips"] == 17 and acc["result"]["delta"] == pytest.approx(11 / 120)
     assert acc["result"]["p_value"] == pytest.approx(2 * (1 + 17 + 136 + 680) / 2**17)
     assert acc["pairing"] == "paired"
+
+
+def test_spending_table_shows_tokens_cost_and_start_up(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    make_run(runs, "run-free", [1.0, 0.0, 1.0])
+    make_run(
+        runs,
+        "run-paid",
+        [1.0, 1.0, 0.0],
+        adapter="judged-lora",
+        created_at="2026-11-22T10:00:05+00:00",
+        usage=Usage(
+            model_tokens_in=12345,
+            model_tokens_out=678,
+            judge_tokens_in=4000,
+            judge_tokens_out=90,
+            price_per_1k_in=0.15,
+            price_per_1k_out=0.6,
+            cost=0.002258,
+        ),
+        timing=Timing(
+            wall_s=40.25, model_s=30.0, tokens_per_s=22.6, setup_s=6.14, engine_start_s=14.93
+        ),
+    )
+    out = tmp_path / "report"
+    write_report(build_report(load_runs([runs])), out)
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Tokens, cost and time" in md
+    assert (
+        "| run-paid | SmolLM2-135M-Instruct + judged-lora | gsm8k | 12,345 / 678 | 4,000 / 90 "
+        "| 0.0023 | 40.2 s | 6.1 s | 14.9 s | 22.6 tok/s |"
+    ) in md
+    assert "| run-free | SmolLM2-135M-Instruct | gsm8k | 0 / 0 | – | – | 12.5 s | – | – | – |" in md
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<td>12,345 / 678</td><td>4,000 / 90</td><td>0.0023</td>" in html
 
 
 def test_lower_is_better_metrics_flip_the_other_way(tmp_path: Path) -> None:
