@@ -3,7 +3,7 @@
 ``build_report(load_runs(paths))`` gathers the leaderboard, paired comparisons, per-item flips
 and adapter loss curves; ``write_report`` writes ``report.html`` (plots inline as base64 PNG,
 sorting and filtering in a few lines of inline script), ``report.md`` with ``plots/*.png`` and
-``report.json`` (the comparison numbers, for scripts).
+``report.json`` (the comparison numbers and each run's tokens, cost and timing, for scripts).
 """
 
 from __future__ import annotations

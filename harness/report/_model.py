@@ -382,6 +382,8 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
             "created_at": r.record.created_at,
             "n": r.record.dataset.n_evaluated,
             "path": str(r.path),
+            "usage": r.record.usage.model_dump(),
+            "timing": r.record.timing.model_dump(),
         }
         for r in runs
     ]
