@@ -20,6 +20,7 @@ from adapters.registry import find_adapter
 from adapters.train import TrainRequest, fit, pick_device, setup, train
 from harness import DataOptions, GenerationParams, get_task, load_dataset
 from harness._errors import DataError, ModelError
+from harness.drift import DriftRecord
 
 TINY = [
     "max_train_items=12",
@@ -171,6 +172,11 @@ def test_resume_and_manifest_fields(trained: dict[str, Any], bundled_model: Any)
     )
     assert (out / "loss_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((out / "adapter_config.json").read_text())["r"] == 8
+    drift = DriftRecord.model_validate(m.drift)  # validation prompts vs training prompts
+    assert (drift.a.source, drift.a.n, drift.b.source, drift.b.n) == ("train", 12, "validation", 4)
+    names = {st.name for st in drift.stats}
+    assert {"length_ks", "token_chi2"} <= names
+    assert all(0.0 <= st.p_value <= 1.0 for st in drift.stats)
 
 
 @pytest.mark.slow

@@ -35,3 +35,43 @@ def test_holding_out_from_train_is_asked_for_explicitly(tmp_path: Path, data_dir
     train, valid, source = _examples(request)
     assert (len(train), len(valid)) == (19, 1)
     assert set(source.files) == {"train.jsonl"}
+
+
+def test_the_manifests_drift_flags_a_validation_split_unlike_training() -> None:
+    """`validation_drift` (the manifest's ``drift``): prompts drawn from one pool are not
+    flagged by their lengths; validation prompts five times as long are."""
+    import random
+
+    from adapters.data import Example
+    from adapters.manifest import validation_drift
+
+    rng = random.Random(0)
+    words = [
+        "the",
+        "order",
+        "of",
+        "the",
+        "three",
+        "bolts",
+        "takes",
+        "two",
+        "more",
+        "hours",
+        "each",
+        "day",
+    ]
+
+    def prompt(low: int, high: int) -> Example:
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(low, high)))
+        return Example([{"role": "user", "content": text}], "x")
+
+    pool = [prompt(8, 16) for _ in range(80)]
+    same = validation_drift(pool[:60], pool[60:])
+    longer = validation_drift(pool[:60], [prompt(50, 70) for _ in range(20)])
+    length = {
+        name: next(s for s in d["stats"] if s["name"] == "length_ks")
+        for name, d in (("same", same), ("longer", longer))
+    }
+    assert (same["a"]["source"], same["a"]["n"], same["b"]["n"]) == ("train", 60, 20)
+    assert not length["same"]["significant"] and length["same"]["p_value"] > 0.05
+    assert length["longer"]["significant"] and length["longer"]["p_value"] < 0.001
