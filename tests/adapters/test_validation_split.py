@@ -46,20 +46,7 @@ def test_the_manifests_drift_flags_a_validation_split_unlike_training() -> None:
     from adapters.manifest import validation_drift
 
     rng = random.Random(0)
-    words = [
-        "the",
-        "order",
-        "of",
-        "the",
-        "three",
-        "bolts",
-        "takes",
-        "two",
-        "more",
-        "hours",
-        "each",
-        "day",
-    ]
+    words = ["the", "order", "of", "three", "bolts", "takes", "two", "hours", "each", "day"]
 
     def prompt(low: int, high: int) -> Example:
         text = " ".join(rng.choice(words) for _ in range(rng.randint(low, high)))
