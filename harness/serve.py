@@ -151,10 +151,7 @@ def find_serving(cfg: ServerConfig) -> WarmServer | None:
     (same folder and weights); using it restarts its idle clock."""
     want, adapters = server_signature(cfg), served_adapters(cfg)
     for server in warm_servers():
-        have = server.adapters or {}
-        if server.signature != want or any(have.get(k) != v for k, v in adapters.items()):
-            continue
-        if _healthy(server):
+        if not _mismatches(server, want, adapters) and _healthy(server):
             (servers_dir() / f"{server.name}.json").touch()
             return server
     return None
@@ -166,16 +163,31 @@ def why_not_serving(cfg: ServerConfig) -> list[str]:
     want, adapters = server_signature(cfg), served_adapters(cfg)
     lines = []
     for server in warm_servers():
-        have = server.signature or {}
-        if have.get("model") != want["model"]:
+        if (server.signature or {}).get("model") != want["model"]:
             continue
-        diffs = [f"{k} {have.get(k)} (this run: {v})" for k, v in want.items() if have.get(k) != v]
-        missing = [k for k, v in adapters.items() if (server.adapters or {}).get(k) != v]
-        diffs += [f"adapter {k} not served with these weights" for k in missing]
+        diffs = _mismatches(server, want, adapters)
         if not diffs:
             return []
         lines.append(f"warm server {server.name} not used: it has " + ", ".join(diffs))
     return lines
+
+
+def _mismatches(
+    server: WarmServer, want: dict[str, Any], adapters: dict[str, list[str]]
+) -> list[str]:
+    """What differs between ``server`` and the wanted signature and adapters (empty: it
+    stands in for a fresh server)."""
+    have = server.signature or {}
+    keys = [*want, *(k for k in have if k not in want)]
+    diffs = [
+        f"{k} {have.get(k)} (this run: {want.get(k)})" for k in keys if have.get(k) != want.get(k)
+    ]
+    served = server.adapters or {}
+    return diffs + [
+        f"adapter {k} not served with these weights"
+        for k, v in adapters.items()
+        if served.get(k) != v
+    ]
 
 
 def start_warm(

@@ -389,8 +389,9 @@ class VLLMServerBackend(OpenAIBackend):
         from harness.serve import find_serving, why_not_serving
 
         warm = find_serving(cfg)
-        for line in why_not_serving(cfg) if warm is None else []:
-            print(f"harness: {line}", file=sys.stderr)
+        if warm is None:
+            for line in why_not_serving(cfg):
+                print(f"harness: {line}", file=sys.stderr)
         if warm is not None and not self.explicit_name:
             self.served_name = warm.name
         if warm is not None and self.served_name == warm.name:
