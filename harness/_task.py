@@ -39,6 +39,9 @@ class Task:
         params: The factory arguments this task was built with.
         source_file: The YAML file a user-defined task was read from (None: a Python task).
         source_sha256: sha256 of that file when it was read.
+        categories: The `Sample.metadata` key holding each sample's category (MMLU subject,
+            IFEval instruction group); every metric is then also reported per category as
+            ``METRIC@CATEGORY``. None: no per-category breakdown.
     """
 
     name: str
@@ -52,6 +55,7 @@ class Task:
     params: dict[str, Any] = field(default_factory=dict)
     source_file: str | None = None
     source_sha256: str | None = None
+    categories: str | None = None
 
     def preflight(self, ctx: RunContext) -> None:
         """Runs every scorer's pre-generation checks (permissions, tools, endpoints)."""

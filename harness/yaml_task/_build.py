@@ -269,6 +269,7 @@ def build_task(spec: TaskSpec, base: Path, source: str = "") -> Task:
         + "\n\n[next turn]\n\n".join(spec.prompt.turns or [spec.prompt.first()])
         + ("\n\nfewshot answer: " + spec.fewshot.answer if spec.fewshot else ""),
         mode=spec.mode,
+        categories=spec.categories,
         **_source(source),
     )
 

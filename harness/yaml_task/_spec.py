@@ -140,6 +140,19 @@ class TaskSpec(_Strict):
     extraction: ExtractionSpec | None = None
     metrics: list[MetricSpec] = Field(min_length=1, description="names or {name, args}")
     generation: GenerationSpec = GenerationSpec()
+    categories: str | None = Field(
+        None, description="a dataset.metadata key: every metric is also reported per its value"
+    )
+
+    @model_validator(mode="after")
+    def _category_key(self) -> TaskSpec:
+        if self.categories is not None and self.categories not in self.dataset.metadata:
+            known = ", ".join(self.dataset.metadata) or "none"
+            raise ValueError(
+                f"categories: {self.categories!r} is not a dataset.metadata key (keys: {known}); "
+                "name the metadata field that holds each sample's category"
+            )
+        return self
 
     @field_validator("metrics", mode="before")
     @classmethod

@@ -264,6 +264,20 @@ metrics: [exact_match]
     assert a.prompt.messages[1].content == "Q: Hi?" and a.prompt.text == "Be brief.\n\nQ: Hi?"
 
 
+def test_categories_names_a_metadata_key(tmp_path: Path) -> None:
+    (tmp_path / "d.jsonl").write_text('{"q": "a", "cat": "x"}\n')
+    body = """
+name: cats
+dataset: {path: d.jsonl, target: q, metadata: {subject: cat}}
+prompt: {template: "{q}"}
+metrics: [exact_match]
+categories: %s
+"""
+    assert get_task(str(_write(tmp_path, body % "subject"))).categories == "subject"
+    with pytest.raises(HarnessError, match=r"categories: 'cat' is not a dataset.metadata key"):
+        get_task(str(_write(tmp_path, body % "cat")))
+
+
 def test_placeholder_typo_is_reported_at_load_time_with_the_other_problems(
     tmp_path: Path,
 ) -> None:
