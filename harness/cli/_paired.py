@@ -17,7 +17,7 @@ def print_paired(results: list[Any]) -> None:
     from rich.table import Table
 
     from harness.gate._runset import LoadedRun, compare_runs, name_mismatch
-    from harness.stats import format_p, minimal_detectable_effect
+    from harness.stats import DETECTABLE_ALPHA, detectable_name, format_p, minimal_detectable_effect
 
     runs = [LoadedRun(r.folder or Path("."), r.record, r.samples) for r in results]
     console = Console()
@@ -50,10 +50,10 @@ def print_paired(results: list[Any]) -> None:
                 f"{r.delta:+.4f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]",
                 format_p(r.p_value, r.resamples),
                 flips,
-                f"{minimal_detectable_effect(r.se, 0.025):.3g}",
+                f"{minimal_detectable_effect(r.se, DETECTABLE_ALPHA):.3g}",
             )
         console.print(table)
         console.print(
-            "  flips: right->wrong / wrong->right; detect.: smallest difference detected with "
-            "80% power; `harness report` lists the flipped items"
+            f"  flips: right->wrong / wrong->right; detect.: {detectable_name()}, the smallest "
+            "difference detected; `harness report` lists the flipped items"
         )

@@ -22,7 +22,7 @@ from harness.cli._common import (
 )
 
 if TYPE_CHECKING:
-    from harness.gate import GateResult
+    from harness.gate import GatePolicy, GateResult
     from harness.gate._runset import LoadedRun
 
 
@@ -156,6 +156,8 @@ def _decide(
         raise click.UsageError("give --candidate runs or --eval-adapter")
     cand_runs = load_runs(paths)
     base_runs = load_runs(baselines) if baselines else []
+    if not baselines:
+        cand_runs += _found_bases(cand_runs, policy)
     fallback_paths = [Path(p) for p in policy.baseline if Path(p).exists()]
     fallback = load_runs(fallback_paths) if fallback_paths and not baselines else []
     cand_paths = {c.path.resolve() for c in cand_runs}
@@ -165,6 +167,25 @@ def _decide(
     for run in cand_runs + base_runs + fallback:
         seen.setdefault(run.path.resolve(), run)
     return result, list(seen.values())
+
+
+def _found_bases(cand_runs: list[LoadedRun], policy: GatePolicy) -> list[LoadedRun]:
+    """The paired base runs found beside adapter candidates of tasks the policy compares
+    with a baseline, each said in one line."""
+    from harness.gate._paired_base import paired_bases
+
+    compared = {
+        c.task
+        for c in policy.checks
+        if c.max_regression is not None or c.non_inferiority_margin is not None
+    }
+    found = paired_bases([r for r in cand_runs if r.task in compared])
+    for run in found:
+        click.echo(
+            f"baseline of {run.task}: {run.path} (the base-model run of group "
+            f"{run.record.group_id}, found beside the candidate)"
+        )
+    return found
 
 
 def _emit(result: GateResult, junit: Path | None, summary: Path | None) -> None:

@@ -23,9 +23,11 @@ paired bootstrap that recomputes it on both runs for each resample. Items a task
 clusters, corpus metrics and bounds by a cluster bootstrap. ``beat_trivial: true``
 passes only when the candidate is significantly above the metric's trivial baseline
 (`harness.gate._degenerate`). Every regression check reports its minimal detectable effect
-(80% power) and the n needed to detect ``max_regression``; one that passed for lack of evidence
-while unable to detect a ``max_regression`` > 0 ends ``underpowered`` (counted as inconclusive)
-unless ``require_power: false``.
+(one-sided at ``alpha``, 80% power; `harness.stats.detectable_name`) and the n needed to detect
+``max_regression``. A check whose interval lies wholly on one side of ``-max_regression``
+passes or fails on it; one whose interval straddles it while unable to detect a
+``max_regression`` > 0 ends ``underpowered`` (counted as inconclusive) unless
+``require_power: false``.
 
 "Worse" means lower, except for metrics whose name says lower is better (``*_no_match``,
 ``error_rate``, ``perplexity``, see `harness.gate._runset.lower_is_better`) or a check that sets
@@ -37,7 +39,8 @@ some check failed, 2 usage or data error (bad policy, missing run), each problem
 
 The baseline of a candidate run is, in order: the explicitly given baseline runs; else the
 base-model run evaluated with it in one engine (same ``group_id``: the strongest, paired
-comparison); else the policy's ``baseline`` folders (``runs/baselines``). `run_candidate_evals`
+comparison; ``harness gate`` also looks for it beside a candidate run folder); else the
+policy's ``baseline`` folders (``runs/baselines``). `run_candidate_evals`
 produces such a paired base + adapter group for every task of the policy.
 """
 

@@ -16,6 +16,7 @@ from harness.stats import (
     Comparison,
     binom_cdf,
     clopper_pearson,
+    detectable_name,
     format_p,
     is_binary,
     minimal_detectable_effect,
@@ -184,8 +185,9 @@ def check_regression(
         metric: Metric name, for the result.
         label: How the runs were paired, for the reason text.
         lower_is_better: Worse means higher (error rates, perplexity).
-        require_power: A check that passed only for lack of evidence, whose minimal detectable
-            effect (80% power) exceeds a ``max_regression`` > 0, ends ``underpowered``.
+        require_power: A check with no significant drop whose minimal detectable effect (80%
+            power) exceeds a ``max_regression`` > 0 ends ``underpowered`` when its interval
+            straddles ``-max_regression``; an interval wholly on one side decides it.
     """
     mde = minimal_detectable_effect(comp.se, alpha)
     nums: dict[str, Any] = {
@@ -194,13 +196,14 @@ def check_regression(
         "alpha": alpha,
         "lower_is_better": lower_is_better,
         "minimal_detectable_effect": mde,
+        "minimal_detectable_effect_is": detectable_name(alpha),
         "n_required": required_n(comp.n, mde, max_regression),
     }
     if label:
         nums["pairing"] = label
     harm = comp.delta if lower_is_better else -comp.delta  # > 0: the candidate is worse
     p_harm = comp.p_higher if lower_is_better else comp.p_lower
-    desc = _describe(comp, p_harm, label, lower_is_better, mde)
+    desc = _describe(comp, p_harm, label, lower_is_better, mde, alpha)
     significant = harm > 0 and p_harm < alpha
     if significant and harm > max_regression:
         return CheckResult(
@@ -213,16 +216,8 @@ def check_regression(
         )
     if margin is None:
         if not significant and require_power and max_regression > 0 and mde > max_regression:
-            need = nums["n_required"]
-            return CheckResult(
-                task,
-                metric,
-                "regression",
-                "underpowered",
-                f"{desc}: not significantly worse, but at n={comp.n} only a drop of "
-                f"{mde:.4g} or more is detected with 80% power (max_regression "
-                f"{max_regression:g}); evaluate about {need} items",
-                nums,
+            return _power_check(
+                comp, (task, metric, desc), alpha, max_regression, lower_is_better, nums
             )
         why = (
             f"worse by no more than {max_regression:g}"
@@ -252,13 +247,49 @@ def check_regression(
     )
 
 
+def _power_check(
+    comp: Comparison,
+    names: tuple[str, str, str],
+    alpha: float,
+    max_regression: float,
+    lower_is_better: bool,
+    nums: dict[str, Any],
+) -> CheckResult:
+    """A check without a significant drop, at an n too small to detect ``max_regression``.
+
+    Low power only matters when the evidence is inconclusive: when the ``1 - 2*alpha``
+    interval already lies wholly on one side of the failing threshold (``-max_regression``,
+    mirrored for lower-is-better metrics), the check passes or fails on that interval.
+    """
+    worst, best = (comp.ci_high, comp.ci_low) if lower_is_better else (-comp.ci_low, -comp.ci_high)
+    task, metric, desc = names
+    level = f"{1 - 2 * alpha:.0%} interval"
+    if worst < max_regression:  # the whole interval is better than the failing threshold
+        why = f"{desc}: the {level} excludes a worsening of more than {max_regression:g}"
+        return CheckResult(task, metric, "regression", "pass", why, nums)
+    if best > max_regression:
+        why = f"{desc}: the {level} lies wholly beyond a worsening of {max_regression:g}"
+        return CheckResult(task, metric, "regression", "fail", why, nums)
+    mde, need = nums["minimal_detectable_effect"], nums["n_required"]
+    return CheckResult(
+        task,
+        metric,
+        "regression",
+        "underpowered",
+        f"{desc}: not significantly worse and the {level} straddles a worsening of "
+        f"{max_regression:g}, but at n={comp.n} only a drop of {mde:.4g} or more is "
+        f"detected with 80% power; evaluate about {need} items",
+        nums,
+    )
+
+
 def _rel(p_text: str) -> str:
     """``= 0.03`` or ``< 1/2000``."""
     return p_text if p_text.startswith("<") else f"= {p_text}"
 
 
 def _describe(
-    comp: Comparison, p_harm: float, label: str, lower_is_better: bool, mde: float
+    comp: Comparison, p_harm: float, label: str, lower_is_better: bool, mde: float, alpha: float
 ) -> str:
     flips = ""
     if comp.worse is not None and comp.better is not None:
@@ -271,5 +302,5 @@ def _describe(
         f"({comp.baseline:.4f} -> {comp.candidate:.4f}, {comp.test} "
         f"p(worse) {_rel(format_p(p_harm, comp.resamples))}, n={comp.n}{flips}"
         f"{', ' + label if label else ''}"
-        f"{', lower is better' if lower_is_better else ''}, detectable drop {mde:.4g})"
+        f"{', lower is better' if lower_is_better else ''}, {detectable_name(alpha)} {mde:.4g})"
     )

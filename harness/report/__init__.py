@@ -16,6 +16,7 @@ from pathlib import Path
 from harness.report._html import to_html
 from harness.report._markdown import to_markdown
 from harness.report._model import Report, build_report
+from harness.stats import detectable_name
 
 __all__ = ["Report", "build_report", "to_html", "to_markdown", "write_report"]
 
@@ -68,6 +69,7 @@ def write_report(report: Report, out: Path) -> dict[str, Path]:
                 "corpus": d.comparison.corpus,
                 "p": d.p_text,
                 "minimal_detectable_effect": d.minimal_detectable_effect,
+                "minimal_detectable_effect_is": detectable_name(),
                 "result": d.comparison.result.to_dict(),
             }
             for d in report.deltas

@@ -14,6 +14,7 @@ from harness.report._forgetting import forgetting_html
 from harness.report._markdown import n_text
 from harness.report._model import Cell, Delta, Report
 from harness.report._sections import sections_html
+from harness.stats import detectable_name
 
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d232a;max-width:1340px}
@@ -113,7 +114,7 @@ def _comparisons(report: Report) -> str:
             f'<td class="num {cls}" data-value="{r.delta:.6g}">{r.delta:+.3f} <span class="ci">'
             f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]</span></td>"
             f'<td class="num" data-value="{r.p_value:.6g}">{escape(d.p_text)}</td>'
-            f'<td class="num">{d.minimal_detectable_effect:.3g}</td>'
+            f'<td class="num">{d.minimal_detectable_effect:.4g}</td>'
             f"<td>{escape(r.test)}</td><td>{escape(d.comparison.label)}</td>"
             f'<td class="num" data-value="{r.n}">{r.n}</td><td class="num">{flips}</td></tr>'
         )
@@ -128,7 +129,7 @@ def _comparisons(report: Report) -> str:
             "candidate value",
             "delta [95%]",
             "p",
-            "detectable Δ (80%)",
+            detectable_name(),
             "test",
             "pairing",
             "n",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from harness.report._forgetting import forgetting_markdown
 from harness.report._model import Cell, Report
 from harness.report._sections import sections_markdown
+from harness.stats import detectable_name
 
 MAX_FLIPS_MD = 20
 
@@ -50,8 +51,9 @@ def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str
         "",
         (
             f"Generated {report.created_at} from {len(report.runs)} runs. Values are means (or "
-            "corpus scores) with 95% intervals and the n they were computed on; detectable Δ is "
-            "the smallest difference a comparison detects with 80% power."
+            "corpus scores) with 95% intervals and the n they were computed on; "
+            f"{detectable_name()} is the smallest difference a comparison detects, as the "
+            "gate defines it at its default alpha."
         ),
         "",
         *forgetting_markdown(report.forgetting),
@@ -67,7 +69,8 @@ def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str
     if report.deltas:
         out += [
             (
-                "| task/metric | candidate | baseline | delta [95%] | p | detectable Δ | n | "
+                "| task/metric | candidate | baseline | delta [95%] | p | "
+                f"{detectable_name()} | n | "
                 "test | pairing | right→wrong / wrong→right |"
             ),
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -79,7 +82,7 @@ def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str
                 f"| {d.task}/{d.metric} | {_md(d.cand_label)} {r.candidate:.3f} | "
                 f"{_md(d.base_label)} {r.baseline:.3f} | {r.delta:+.3f} "
                 f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}] | {d.p_text} | "
-                f"{d.minimal_detectable_effect:.3g} | {r.n} | {r.test} | "
+                f"{d.minimal_detectable_effect:.4g} | {r.n} | {r.test} | "
                 f"{_md(d.comparison.label)} | {flips} |"
             )
     else:

@@ -28,7 +28,7 @@ from harness.gate._runset import (
 from harness.record import Fingerprint
 from harness.report._forgetting import forgetting_lines
 from harness.report._sections import Section, run_sections
-from harness.stats import format_p, minimal_detectable_effect
+from harness.stats import DETECTABLE_ALPHA, format_p, minimal_detectable_effect
 
 MANIFEST = "adapter_manifest.json"
 MAX_FLIPS = 200
@@ -103,8 +103,9 @@ class Delta:
 
     @property
     def minimal_detectable_effect(self) -> float:
-        """Smallest true difference this comparison detects with 80% power (two-sided 5%)."""
-        return minimal_detectable_effect(self.comparison.result.se, 0.025)
+        """Smallest true difference this comparison detects with 80% power, one-sided at
+        `harness.stats.DETECTABLE_ALPHA` (the gate's definition at its default alpha)."""
+        return minimal_detectable_effect(self.comparison.result.se, DETECTABLE_ALPHA)
 
     @property
     def p_text(self) -> str:

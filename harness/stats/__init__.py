@@ -69,7 +69,9 @@ from harness.stats._pairing import (
     pair_samples,
 )
 from harness.stats._reporting import (
+    DETECTABLE_ALPHA,
     answer_profile,
+    detectable_name,
     format_p,
     minimal_detectable_effect,
     required_n,
@@ -85,6 +87,7 @@ from harness.stats._resample import (
 
 __all__ = [
     "CLUSTER_KEY",
+    "DETECTABLE_ALPHA",
     "Z95",
     "Comparison",
     "Kind",
@@ -100,6 +103,7 @@ __all__ = [
     "clopper_pearson",
     "cluster_members",
     "compare",
+    "detectable_name",
     "flip_shifts",
     "format_p",
     "from_draws",

@@ -23,6 +23,16 @@ def minimal_detectable_effect(se: float, alpha: float, power: float = 0.8) -> fl
     return (normal_ppf(1 - alpha) + normal_ppf(power)) * se
 
 
+DETECTABLE_ALPHA = 0.05  # the report's level: the gate's default alpha
+
+
+def detectable_name(alpha: float = DETECTABLE_ALPHA) -> str:
+    """The one name every table, message and record gives `minimal_detectable_effect`'s
+    number, stating its sidedness, level and power (the report, the gate's lines, its JUnit
+    and Markdown summary, and the paired table of ``harness run --base`` all use it)."""
+    return f"detectable Δ (one-sided α={alpha:g}, 80% power)"
+
+
 def required_n(n: int, mde: float, effect: float) -> int | None:
     """Items needed for the minimal detectable effect to shrink to ``effect`` (se ~ 1/sqrt(n)).
 

@@ -165,7 +165,7 @@ def test_exit_2_still_writes_junit_and_says_each_problem_once(
     assert err is not None and "no candidate run of task 'gsm8k'" in err.get("message", "")
 
 
-def test_inconclusive_under_pass_is_skipped_and_underpowered_is_named(
+def test_inconclusive_under_pass_is_skipped_and_evidence_beats_power(
     tmp_path: Path, adapter: Path
 ) -> None:
     _runs(tmp_path, adapter, "viggo", 10)
@@ -177,17 +177,19 @@ def test_inconclusive_under_pass_is_skipped_and_underpowered_is_named(
     code, out, xml = _gate(tmp_path, policy)
     assert code == 0, out
     lines = out.splitlines()
-    assert lines[0].startswith("UNDERPOWERED  viggo: function_accuracy regression <= 0.05")
-    assert "only a drop of" in out and "detected with 80% power" in out
+    # n=10 cannot detect a 0.05 drop, but +0.6 with a 90% interval above 0 is no drop at all.
+    assert lines[0].startswith("PASS          viggo: function_accuracy regression <= 0.05")
+    assert "the 90% interval excludes a worsening of more than 0.05" in lines[0]
     assert lines[1].startswith("INCONCLUSIVE  viggo: function_accuracy min >= 0.5: 0.6000 [")
-    assert lines[2] == "gate PASSED: 2 checks, 0 failing, 2 let through as inconclusive"
+    assert lines[2] == "gate PASSED: 2 checks, 0 failing, 1 let through as inconclusive"
     skipped = [c.find("skipped") for c in xml.iter("testcase")]
     messages = [s.get("message", "") for s in skipped if s is not None]
-    assert len(messages) == 2
-    assert messages[0].startswith("underpowered (on_inconclusive: pass): delta +0.6000")
-    assert messages[1].startswith("inconclusive (on_inconclusive: pass): 0.6000")
+    assert messages == [m for m in messages if m.startswith("inconclusive (on_inconclusive: pass)")]
+    assert len(messages) == 1 and messages[0].startswith(
+        "inconclusive (on_inconclusive: pass): 0.6"
+    )
     suite = xml.find("testsuite")
-    assert suite is not None and suite.get("skipped") == "2" and suite.get("failures") == "0"
+    assert suite is not None and suite.get("skipped") == "1" and suite.get("failures") == "0"
 
 
 def test_run_with_adapter_and_base_prints_the_paired_table(

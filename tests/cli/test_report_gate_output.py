@@ -30,7 +30,7 @@ json: <tmp>/report/report.json
 REPORT_MD = """\
 # harness leaderboard
 
-Generated <time> from 2 runs. Values are means (or corpus scores) with 95% intervals and the n they were computed on; detectable Δ is the smallest difference a comparison detects with 80% power.
+Generated <time> from 2 runs. Values are means (or corpus scores) with 95% intervals and the n they were computed on; detectable Δ (one-sided α=0.05, 80% power) is the smallest difference a comparison detects, as the gate defines it at its default alpha.
 
 Forgetting: no adapter is significantly worse than its base (paired).
 
@@ -43,12 +43,12 @@ Forgetting: no adapter is significantly worse than its base (paired).
 
 ## Adapter vs base
 
-| task/metric | candidate | baseline | delta [95%] | p | detectable Δ | n | test | pairing | right→wrong / wrong→right |
+| task/metric | candidate | baseline | delta [95%] | p | detectable Δ (one-sided α=0.05, 80% power) | n | test | pairing | right→wrong / wrong→right |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-| gsm8k/strict_match | fake:answers + tuned 0.667 | fake:answers 0.333 | +0.333 [-0.326, +0.726] | 1 | 0.752 | 3 | mcnemar-exact | paired | 0 / 1 |
-| gsm8k/strict_no_match | fake:answers + tuned 0.333 | fake:answers 0.333 | +0.000 [-0.392, +0.392] | 1 | 0.56 | 3 | mcnemar-exact | paired | 0 / 0 |
-| gsm8k/flexible_match | fake:answers + tuned 0.667 | fake:answers 0.333 | +0.333 [-0.326, +0.726] | 1 | 0.752 | 3 | mcnemar-exact | paired | 0 / 1 |
-| gsm8k/flexible_no_match | fake:answers + tuned 0.333 | fake:answers 0.333 | +0.000 [-0.392, +0.392] | 1 | 0.56 | 3 | mcnemar-exact | paired | 0 / 0 |
+| gsm8k/strict_match | fake:answers + tuned 0.667 | fake:answers 0.333 | +0.333 [-0.326, +0.726] | 1 | 0.6672 | 3 | mcnemar-exact | paired | 0 / 1 |
+| gsm8k/strict_no_match | fake:answers + tuned 0.333 | fake:answers 0.333 | +0.000 [-0.392, +0.392] | 1 | 0.4973 | 3 | mcnemar-exact | paired | 0 / 0 |
+| gsm8k/flexible_match | fake:answers + tuned 0.667 | fake:answers 0.333 | +0.333 [-0.326, +0.726] | 1 | 0.6672 | 3 | mcnemar-exact | paired | 0 / 1 |
+| gsm8k/flexible_no_match | fake:answers + tuned 0.333 | fake:answers 0.333 | +0.000 [-0.392, +0.392] | 1 | 0.4973 | 3 | mcnemar-exact | paired | 0 / 0 |
 
 ![bars_gsm8k_0-1](plots/bars_gsm8k_0-1.png)
 
@@ -107,7 +107,7 @@ checks:
 
 GATE_FAILED = """\
 PASS          gsm8k: flexible_match min >= 0.1: 0.6667 [0.1354, 0.9830] (90% clopper-pearson, n=3): significantly within min 0.1
-PASS          gsm8k: flexible_match regression <= 0 vs baseline: delta +0.3333 [-0.2414, +0.6414] (0.3333 -> 0.6667, mcnemar-exact p(worse) = 1, n=3, 0 right->wrong / 1 wrong->right, paired, detectable drop 0.6672): not significantly worse [baseline run <ts>-gsm8k-base-<hex>]
+PASS          gsm8k: flexible_match regression <= 0 vs baseline: delta +0.3333 [-0.2414, +0.6414] (0.3333 -> 0.6667, mcnemar-exact p(worse) = 1, n=3, 0 right->wrong / 1 wrong->right, paired, detectable Δ (one-sided α=0.05, 80% power) 0.6672): not significantly worse [baseline run <ts>-gsm8k-base-<hex>]
 FAIL          gsm8k: flexible_no_match max <= 0.01: 0.3333 [0.0170, 0.8646] (90% clopper-pearson, n=3): significantly above max 0.01
 gate FAILED: 3 checks, 1 failing
 """  # noqa: E501
@@ -120,7 +120,7 @@ GATE_SUMMARY = """\
 | task | check | status | evidence |
 | --- | --- | --- | --- |
 | gsm8k | flexible_match min >= 0.1 | ✅ pass | 0.6667 [0.1354, 0.9830] (90% clopper-pearson, n=3): significantly within min 0.1 |
-| gsm8k | flexible_match regression <= 0 vs baseline | ✅ pass | delta +0.3333 [-0.2414, +0.6414] (0.3333 -> 0.6667, mcnemar-exact p(worse) = 1, n=3, 0 right->wrong / 1 wrong->right, paired, detectable drop 0.6672): not significantly worse [baseline run <ts>-gsm8k-base-<hex>] |
+| gsm8k | flexible_match regression <= 0 vs baseline | ✅ pass | delta +0.3333 [-0.2414, +0.6414] (0.3333 -> 0.6667, mcnemar-exact p(worse) = 1, n=3, 0 right->wrong / 1 wrong->right, paired, detectable Δ (one-sided α=0.05, 80% power) 0.6672): not significantly worse [baseline run <ts>-gsm8k-base-<hex>] |
 | gsm8k | flexible_no_match max <= 0.01 | ❌ fail | 0.3333 [0.0170, 0.8646] (90% clopper-pearson, n=3): significantly above max 0.01 |
 """  # noqa: E501
 
@@ -138,7 +138,7 @@ def test_gate_fails_on_a_broken_ceiling(tmp_path: Path, runs: Path) -> None:
 
 GATE_PASSED = """\
 PASS          gsm8k: flexible_match min >= 0.1: 0.6667 [0.1354, 0.9830] (90% clopper-pearson, n=3): significantly within min 0.1
-PASS          gsm8k: flexible_match regression <= 0 vs baseline: delta +0.3333 [-0.2414, +0.6414] (0.3333 -> 0.6667, mcnemar-exact p(worse) = 1, n=3, 0 right->wrong / 1 wrong->right, paired, detectable drop 0.6672): not significantly worse [baseline run <ts>-gsm8k-base-<hex>]
+PASS          gsm8k: flexible_match regression <= 0 vs baseline: delta +0.3333 [-0.2414, +0.6414] (0.3333 -> 0.6667, mcnemar-exact p(worse) = 1, n=3, 0 right->wrong / 1 wrong->right, paired, detectable Δ (one-sided α=0.05, 80% power) 0.6672): not significantly worse [baseline run <ts>-gsm8k-base-<hex>]
 gate PASSED: 2 checks, 0 failing
 """  # noqa: E501
 

@@ -352,13 +352,19 @@ def test_baseline_order_explicit_then_paired_then_policy_folder(tmp_path: Path) 
     # No paired base run: the latest run of the task under runs/baselines, paired by id.
     code, out = _cli(["gate", "--policy", str(policy), "--candidate", str(cand)])
     assert code == 0, out
-    assert "paired by item id, detectable drop 0.05365): not significantly worse" in out
+    assert (
+        "paired by item id, detectable Δ (one-sided α=0.05, 80% power) 0.05365): "
+        "not significantly worse" in out
+    )
     assert "[baseline run release-2]" in out
     # With a base run from the same engine invocation, that one wins.
     make_run(tmp_path / "new", "paired-base", [1.0] * 60 + [0.0] * 40, group_id="now")
     code, out = _cli(["gate", "--policy", str(policy), "--candidate", str(tmp_path / "new")])
     assert code == 0, out
-    assert "4 wrong->right, paired, detectable drop 0.05365): not significantly worse" in out
+    assert (
+        "4 wrong->right, paired, detectable Δ (one-sided α=0.05, 80% power) 0.05365): "
+        "not significantly worse" in out
+    )
     assert "[baseline run paired-base]" in out
     # An explicit --baseline overrides both.
     code, out = _cli(
@@ -373,7 +379,10 @@ def test_baseline_order_explicit_then_paired_then_policy_folder(tmp_path: Path) 
         ]
     )
     assert code == 0, out
-    assert "paired by item id, detectable drop 0.05365): not significantly worse" in out
+    assert (
+        "paired by item id, detectable Δ (one-sided α=0.05, 80% power) 0.05365): "
+        "not significantly worse" in out
+    )
     assert "[baseline run release-1]" in out
 
 
@@ -426,7 +435,7 @@ def test_gate_runs_base_and_adapter_in_one_engine(tmp_path: Path) -> None:
     records = [json.loads(p.read_text(encoding="utf-8")) for p in runs]
     assert len(records) == 2 and records[0]["group_id"] == records[1]["group_id"]
     assert sorted(bool(r["model"]["adapter"]) for r in records) == [False, True]
-    assert ", paired, detectable drop " in out and "gate PASSED: 2 checks, 0 failing" in out
+    assert ", paired, detectable Δ " in out and "gate PASSED: 2 checks, 0 failing" in out
     suite = ET.parse(tmp_path / "gate.xml").getroot().find("testsuite")
     assert suite is not None and suite.get("tests") == "2"
     rep = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
