@@ -203,7 +203,7 @@ def _model_record(run: VariantRun) -> rec.ModelRecord:
         backend=run.backend.name,
         dtype=info.dtype,
         device=info.device,
-        chat_template=bool(run.backend.chat_template),
+        chat_template=bool(run.backend.chat_template) and run.task.chat_template is not False,
         adapter=None
         if adapter is None
         else rec.AdapterRecord(

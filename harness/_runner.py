@@ -89,7 +89,7 @@ def evaluate(
     if system_prompt is not None:
         dataset = _with_system(dataset, system_prompt)
     backend.prepare(list(adapters))
-    prompts = [backend.render(s.prompt) for s in dataset.samples]
+    prompts = [_render(task, backend, s) for s in dataset.samples]
     group_id = group_id or new_group_id()
     command = list(ctx.command if ctx.command is not None else sys.argv)
     variants: list[AdapterSpec | None] = ([None] if include_base else []) + list(adapters)
@@ -159,11 +159,7 @@ def _collect(
     common: dict[str, Any] = {"cache": ctx.cache, "reporter": ctx.reporter, "label": label}
     if task.mode == "loglikelihood":
         index = [si for si, s in enumerate(samples) for _ in (s.choices or [])]
-        requests = [
-            LoglikelihoodRequest(str(prompts[si]), c)
-            for si, s in enumerate(samples)
-            for c in (s.choices or [])
-        ]
+        requests = [r for si, s in enumerate(samples) for r in choice_requests(s, str(prompts[si]))]
         batch = run_requests(backend, adapter, ll_requests=requests, **common)
         outputs = [Output(choice_logprobs=[], choice_tokens=[]) for _ in samples]
         for si, res in zip(index, batch.results, strict=True):
@@ -185,6 +181,24 @@ def _collect(
             outputs[si].errors.append(res.error)
         outputs[si].texts.append(res.text)
     return outputs, batch
+
+
+def _render(task: Task, backend: Backend, sample: Sample) -> Any:
+    """The prompt as sent: plain text where the task asks for it, else the backend's way."""
+    return sample.prompt.text if task.chat_template is False else backend.render(sample.prompt)
+
+
+def choice_requests(sample: Sample, context: str) -> list[LoglikelihoodRequest]:
+    """One log-likelihood request per choice of ``sample``, after its rendered ``context``.
+
+    Each choice is the scored continuation, except under partial scoring
+    (``sample.continuation`` set, Winogrande): then each choice completes the context and the
+    shared continuation is what is scored.
+    """
+    choices = sample.choices or []
+    if sample.continuation is not None:
+        return [LoglikelihoodRequest(context + c, sample.continuation) for c in choices]
+    return [LoglikelihoodRequest(context, c) for c in choices]
 
 
 def _add_choice(out: Output, res: RequestResult) -> None:

@@ -36,6 +36,8 @@ class Task:
         generation: Default generation parameters.
         prompt_template: The template text; its hash is recorded so prompt changes show.
         mode: "generate" (the model writes an answer) or "loglikelihood" (choices are scored).
+        chat_template: False: prompts are sent as plain text whatever the backend's setting
+            (lm-eval's multiple-choice conventions); None: as the backend renders them.
         params: The factory arguments this task was built with.
         source_file: The YAML file a user-defined task was read from (None: a Python task).
         source_sha256: sha256 of that file when it was read.
@@ -52,6 +54,7 @@ class Task:
     generation: GenerationParams = GenerationParams()
     prompt_template: str = ""
     mode: Literal["generate", "loglikelihood"] = "generate"
+    chat_template: bool | None = None
     params: dict[str, Any] = field(default_factory=dict)
     source_file: str | None = None
     source_sha256: str | None = None

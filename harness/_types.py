@@ -59,6 +59,9 @@ class Sample:
         prompt: What the model is asked.
         target: The reference answer(s); any JSON-serialisable value.
         choices: For log-likelihood tasks, the continuations scored against the prompt.
+        continuation: Partial scoring (Winogrande): the text scored after each choice. Each
+            choice then completes the context (prompt + choice) instead of being scored
+            itself, and the choices compete on how likely they make this continuation.
         metadata: Anything a scorer needs besides the target (test code, schema, ...).
         followups: Further user turns, each asked after the model's previous answer
             (multi-turn tasks; the output is the last turn's answer).
@@ -68,6 +71,7 @@ class Sample:
     prompt: Prompt
     target: Any
     choices: list[str] | None = None
+    continuation: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     followups: tuple[str, ...] = ()
 

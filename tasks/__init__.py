@@ -6,14 +6,21 @@ without importing this package by name.
 """
 
 TASKS: dict[str, str] = {
+    "arc_challenge": "tasks.arc:arc_challenge",
+    "arc_easy": "tasks.arc:arc_easy",
     "gsm8k": "tasks.gsm8k:gsm8k",
+    "hellaswag": "tasks.hellaswag:hellaswag",
     "dialogsum": "tasks.dialogsum:dialogsum",
     "humaneval": "tasks.humaneval:humaneval",
     "instruct": "tasks.instruct:instruct",
+    "mmlu": "tasks.mmlu:mmlu",
     "perplexity": "tasks.perplexity:perplexity",
     "spider": "tasks.spider:spider",
+    "truthfulqa_mc1": "tasks.truthfulqa_mc:truthfulqa_mc1",
+    "truthfulqa_mc2": "tasks.truthfulqa_mc:truthfulqa_mc2",
     "tweeteval_sentiment": "tasks.tweeteval:tweeteval_sentiment",
     "viggo": "tasks.viggo:viggo",
+    "winogrande": "tasks.winogrande:winogrande",
     "writingbench": "tasks.writingbench:writingbench",
 }
 

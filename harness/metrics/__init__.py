@@ -21,6 +21,7 @@ BUILTIN_SCORERS: dict[str, str] = {
     "pass_at_k": "harness.passk:PassAtK",
     "sql_exec": "harness.metrics.sql:SqlScorer",
     "choice_accuracy": "harness.metrics.choice:ChoiceAccuracy",
+    "mc2": "harness.metrics.choice_mass:TrueMass",
 }
 
 for _name, _ref in BUILTIN_SCORERS.items():

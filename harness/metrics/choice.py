@@ -9,7 +9,8 @@ target naming the right one, by index or by text. Per sample:
   put before it; the text comes from ``metadata["choice_texts"]`` when the task records it,
   else from ``sample.choices``).
 
-Ties go to the first choice, as ``numpy.argmax`` does in lm-eval.
+Ties go to the first choice, as ``numpy.argmax`` does in lm-eval. ``acc_norm=False`` reports
+``acc`` alone, for tasks where lm-eval reports no ``acc_norm`` (MMLU, Winogrande, TruthfulQA).
 """
 
 from __future__ import annotations
@@ -47,7 +48,15 @@ def _argmax(values: list[float]) -> int:
 
 @scorer("choice_accuracy", metrics=("acc", "acc_norm"))
 class ChoiceAccuracy(Scorer):
-    """``acc`` and byte-length-normalised ``acc_norm`` of a log-likelihood multiple choice."""
+    """``acc`` and byte-length-normalised ``acc_norm`` of a log-likelihood multiple choice.
+
+    Args:
+        acc_norm: Report ``acc_norm`` too (False: ``acc`` alone).
+    """
+
+    def __init__(self, acc_norm: bool = True) -> None:
+        super().__init__()
+        self.acc_norm = acc_norm
 
     def __call__(self, sample: Sample, output: Output) -> Score:
         logprobs = list(output.choice_logprobs or [])
@@ -62,8 +71,14 @@ class ChoiceAccuracy(Scorer):
             lp / max(1, len(t.encode("utf-8"))) for lp, t in zip(logprobs, texts, strict=True)
         ]
         pick, pick_norm = _argmax(logprobs), _argmax(normed)
+        values: dict[str, float | None] = {
+            "acc": float(pick == gold),
+            "acc_norm": float(pick_norm == gold),
+        }
+        if not self.acc_norm:
+            del values["acc_norm"]
         return Score(
-            values={"acc": float(pick == gold), "acc_norm": float(pick_norm == gold)},
+            values=values,
             answer=texts[pick],
             metadata={"gold": gold, "pick": pick, "pick_norm": pick_norm},
         )
