@@ -102,7 +102,9 @@ def _ours(name: str, data_dir: Path, **params: Any) -> list[Any]:
 
 
 def _our_requests(samples: list[Any]) -> list[list[tuple[str, str]]]:
-    return [[(r.context, r.continuation) for r in choice_requests(s, s.prompt.text)] for s in samples]
+    return [
+        [(r.context, r.continuation) for r in choice_requests(s, s.prompt.text)] for s in samples
+    ]
 
 
 CASES = ["arc_challenge", "mmlu", "hellaswag", "truthfulqa_mc1", "truthfulqa_mc2", "winogrande"]
@@ -112,9 +114,11 @@ def _pair(name: str, data_dir: Path, tmp: Path) -> tuple[Any, list[Any], int]:
     """lm-eval's task, our samples (same documents, same order), and the shot count."""
     if name == "arc_challenge":
         docs = _arc_docs(data_dir)
-        return _lm_eval_task("arc/arc_challenge.yaml", {"test": docs}, tmp), _ours(
-            name, data_dir
-        )[: len(docs)], 0
+        return (
+            _lm_eval_task("arc/arc_challenge.yaml", {"test": docs}, tmp),
+            _ours(name, data_dir)[: len(docs)],
+            0,
+        )
     if name == "mmlu":
         # one subject per lm-eval task; ours runs both subjects in name order
         raise AssertionError("mmlu is paired per subject")
@@ -125,9 +129,11 @@ def _pair(name: str, data_dir: Path, tmp: Path) -> tuple[Any, list[Any], int]:
         task = _lm_eval_task(f"truthfulqa/{name}.yaml", {"validation": _truthfulqa_docs()}, tmp)
         return task, _ours(name, FIXTURES), 0
     docs = _jsonl(FIXTURES / "winogrande" / "dev.jsonl")
-    return _lm_eval_task("winogrande/default.yaml", {"validation": docs}, tmp), _ours(
-        name, FIXTURES
-    ), 0
+    return (
+        _lm_eval_task("winogrande/default.yaml", {"validation": docs}, tmp),
+        _ours(name, FIXTURES),
+        0,
+    )
 
 
 @pytest.mark.parametrize("name", [c for c in CASES if c != "mmlu"])
@@ -152,7 +158,8 @@ def test_mmlu_five_shot_prompt_equals_lm_eval(subject: str, tmp_path: Path) -> N
 def _their_scores(task: Any, lls: list[list[float]]) -> list[dict[str, float]]:
     docs = task.test_docs() if task.has_test_docs() else task.validation_docs()
     return [
-        task.process_results(doc, [(x, False) for x in ll]) for doc, ll in zip(docs, lls, strict=True)
+        task.process_results(doc, [(x, False) for x in ll])
+        for doc, ll in zip(docs, lls, strict=True)
     ]
 
 
