@@ -31,6 +31,7 @@ from harness._registry import Registry
 from harness._requests import RequestResult
 from harness._runner import EvalResult, evaluate, with_overrides
 from harness._scorer import Scorer, scorer, scorers
+from harness._settings import Settings, current_settings, settings_from_env, use_settings
 from harness._task import Task, task, tasks
 from harness._types import (
     Generation,
@@ -112,11 +113,13 @@ __all__ = [
     "SandboxError",
     "Score",
     "Scorer",
+    "Settings",
     "Task",
     "backends",
     "bootstrap_metric",
     "build_backend",
     "build_report",
+    "current_settings",
     "dataset_dir",
     "default_cache_path",
     "evaluate",
@@ -142,9 +145,11 @@ __all__ = [
     "scorer",
     "scorers",
     "select_items",
+    "settings_from_env",
     "sha256_file",
     "task",
     "tasks",
+    "use_settings",
     "weights_sha256",
     "wilson_interval",
     "with_overrides",

@@ -13,31 +13,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CACHE_ENV = "HARNESS_CACHE"
+from harness._settings import current_settings
 
 
 def default_cache_path() -> Path:
-    """``$HARNESS_CACHE``, else ``~/.cache/harness/requests.sqlite``."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env)
-    return harness_home() / "requests.sqlite"
+    """The installed settings' request cache (``$HARNESS_CACHE`` for the command line, else
+    ``~/.cache/harness/requests.sqlite``)."""
+    return current_settings().cache
 
 
 def harness_home() -> Path:
-    """``$HARNESS_HOME``, else ``$XDG_CACHE_HOME/harness`` (default ``~/.cache/harness``)."""
-    env = os.environ.get("HARNESS_HOME")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "harness"
+    """The installed settings' home folder (``$HARNESS_HOME`` for the command line, else
+    ``$XDG_CACHE_HOME/harness``, default ``~/.cache/harness``)."""
+    return current_settings().home
 
 
 def request_key(**parts: Any) -> str:

@@ -25,10 +25,13 @@ class CodeExecution:
         allow: Code tasks may execute completions (``--allow-code-execution``).
         sandbox: Run them inside the bubblewrap sandbox; False only with
             ``--unsafe-no-sandbox``.
+        python: Interpreter the programs run with (``$HARNESS_SANDBOX_PYTHON`` for the
+            command line; None: the system python3).
     """
 
     allow: bool = False
     sandbox: bool = True
+    python: str | None = None
 
     def __post_init__(self) -> None:
         if not self.sandbox and not self.allow:

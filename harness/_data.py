@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from harness._errors import DataError
+from harness._settings import DATA_DIR_ENV, current_settings
 from harness._types import Sample
-
-DATA_DIR_ENV = "HARNESS_DATA_DIR"
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,8 @@ class DataOptions:
 
     Attributes:
         data_dir: Folder holding one sub-folder per dataset (``gsm8k/test.jsonl``...); None
-            means ``$HARNESS_DATA_DIR``, else the task's hub dataset.
+            means the installed settings' data folder (``$HARNESS_DATA_DIR`` for the command
+            line), else the task's hub dataset.
         limit: Take only the first ``limit`` items: a count (``100``) or a fraction of the
             split (``0.1``, strictly between 0 and 1).
         sample: Take a random subset of this many items (or this fraction), drawn with
@@ -53,8 +53,7 @@ class DataOptions:
         # the working directory wherever it is later joined (e.g. inside a YAML task's folder).
         if self.data_dir is not None:
             return Path(self.data_dir).expanduser().absolute()
-        env = os.environ.get(DATA_DIR_ENV)
-        return Path(env).expanduser().absolute() if env else None
+        return current_settings().data_dir
 
 
 @dataclass

@@ -135,14 +135,21 @@ class PassAtK(Scorer):
     def sandbox(self, policy: CodeExecution) -> Sandbox:
         """The sandbox, built on first use after the permission check."""
         isolate = execution_allowed(self.label, policy)
-        if self._sandbox is None or self._sandbox.isolate != isolate:
+        python = policy.python
+        if (
+            self._sandbox is None
+            or self._sandbox.isolate != isolate
+            or (python is not None and self._sandbox.python != python)
+        ):
             if not isolate:
                 print(
                     f"WARNING: {self.label}: running model-generated code WITHOUT a sandbox "
                     f"(--unsafe-no-sandbox)",
                     file=sys.stderr,
                 )
-            self._sandbox = Sandbox(self.limits, isolate=isolate, workers=self.workers)
+            self._sandbox = Sandbox(
+                self.limits, isolate=isolate, python=python, workers=self.workers
+            )
         return self._sandbox
 
     def preflight(self, ctx: RunContext) -> None:

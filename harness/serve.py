@@ -211,7 +211,7 @@ def start_warm(
     log = servers_dir() / f"{name}.log"
     spec = {"model": model, "name": name, "idle_timeout": idle_timeout}
     spec |= {"max_model_len": max_model_len, "kv_cache_gib": kv_cache_gib, "log": str(log)}
-    spec |= {"adapters": list(adapters), "dtype": dtype}
+    spec |= {"adapters": list(adapters), "dtype": dtype, "home": str(servers_dir().parent)}
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "harness.serve", json.dumps(spec)],
@@ -290,4 +290,8 @@ def _keep(spec: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    _keep(json.loads(sys.argv[1]))
+    from harness._settings import Settings, use_settings
+
+    _spec = json.loads(sys.argv[1])
+    use_settings(Settings(home=Path(_spec["home"])))  # the starter's home: its records go there
+    _keep(_spec)

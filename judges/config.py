@@ -19,7 +19,7 @@ The key itself is read from the environment when a request is made and never rec
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -77,12 +77,14 @@ class JudgeConfig:
     calibrate: bool = False
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> JudgeConfig:
-        """The configuration from ``HARNESS_JUDGE_*``, with non-None ``overrides`` on top.
+    def from_vars(cls, env: Mapping[str, str], **overrides: Any) -> JudgeConfig:
+        """The configuration from ``HARNESS_JUDGE_*`` values, with non-None ``overrides`` on top.
 
-        Only the command line calls this, at its edge; library code passes a `JudgeConfig`.
+        Args:
+            env: The variables (the command line passes ``Settings.judge_vars``, which
+                `harness.settings_from_env` read); library code passes a `JudgeConfig`.
+            **overrides: Fields to set on top, None meaning not given.
         """
-        env = os.environ
         base = cls(
             model=env.get(ENV_MODEL) or None,
             base_url=env.get(ENV_BASE_URL) or None,

@@ -60,6 +60,16 @@ def _own_request_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "requests.sqlite"))
 
 
+@pytest.fixture(autouse=True)
+def _settings_follow_environment() -> None:
+    """Library code sees harness's environment variables as each test sets them: the test
+    suite is an edge like the command line, and installs `settings_from_env` itself (read at
+    every look-up). A command a test invoked installs a fixed copy; this undoes it."""
+    from harness._settings import settings_from_env, use_settings
+
+    use_settings(settings_from_env)
+
+
 @pytest.fixture
 def device() -> str:
     """The device ``--device auto`` resolves to here (CUDA in ``gpu_capable`` tests on a GPU)."""

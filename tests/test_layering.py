@@ -11,6 +11,10 @@ counts: at module level or inside a function, absolute or relative, and
   ``harness._private`` or ``harness.pkg._private``, in either import form.
 - The run record (``harness/record.py``) depends on nothing else of ours.
 - No two of our modules import each other, directly or through others (no cycles).
+- Settings at the edge: harness's environment variables (``HARNESS_*``, ``OPENAI_BASE_URL``,
+  ``XDG_CACHE_HOME``) are read only by ``harness/cli/`` and `harness._settings.settings_from_env`
+  (``os.environ.get(NAME)``, ``os.environ[NAME]``, ``os.getenv(NAME)``, ``NAME in os.environ``,
+  on ``os.environ`` or any mapping, the name written out or held in a constant).
 
 How the module graph for the cycle check is built, following what Python executes:
 
@@ -214,3 +218,126 @@ def test_the_graph_sees_every_import_form() -> None:
     assert "harness.lora" in g["harness.backends.hf"]  # the package around lora._checks
     assert "harness" not in g["harness._runner"]  # its own package: already running
     assert "harness.record" in _imported_modules("harness._runner")  # `from harness import record`
+
+
+SETTINGS_READER = ("harness._settings", "settings_from_env")
+
+
+def _is_setting(name: object) -> bool:
+    return isinstance(name, str) and (
+        name.startswith("HARNESS_") or name in ("OPENAI_BASE_URL", "XDG_CACHE_HOME")
+    )
+
+
+def _environ_names(tree: ast.AST) -> set[str]:
+    """``environ`` and the names assigned an expression that holds ``os.environ``
+    (``env = os.environ if given is None else given``): copies read like the real thing."""
+    names = {"environ"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(_is_os_environ(n) for n in ast.walk(node.value)):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
+
+
+def _is_os_environ(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "environ"
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "os"
+    )
+
+
+def _env_key(node: ast.AST, environ: set[str]) -> ast.expr | None:
+    """The key of an environment read: ``E.get(K)`` (also ``pop``, ``setdefault``),
+    ``getenv(K)``, ``E[K]`` or ``K in E``, where ``E`` is ``os.environ`` or a name in
+    ``environ``; None when ``node`` is no such read."""
+
+    def is_env(e: ast.AST) -> bool:
+        return _is_os_environ(e) or (isinstance(e, ast.Name) and e.id in environ)
+
+    if isinstance(node, ast.Call) and node.args:
+        f = node.func
+        if isinstance(f, ast.Attribute) and f.attr in ("get", "pop", "setdefault"):
+            return node.args[0] if is_env(f.value) else None
+        if (isinstance(f, ast.Attribute) and f.attr == "getenv") or (
+            isinstance(f, ast.Name) and f.id == "getenv"
+        ):
+            return node.args[0]
+    if isinstance(node, ast.Subscript) and is_env(node.value):
+        return node.slice
+    if isinstance(node, ast.Compare) and any(is_env(c) for c in node.comparators):
+        return node.left
+    return None
+
+
+def _setting_reads(source: str, constants: dict[str, object]) -> list[tuple[int, str, str]]:
+    """(line, enclosing function, variable) of every read of a harness setting in ``source``;
+    a key held in a module constant (or one of ``constants``, say imported) is resolved."""
+    tree = ast.parse(source)
+    known = dict(constants)
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant):
+            known.update({t.id: stmt.value.value for t in stmt.targets if isinstance(t, ast.Name)})
+    found: list[tuple[int, str, str]] = []
+    environ = _environ_names(tree)
+
+    def walk(node: ast.AST, function: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = child.name if isinstance(child, ast.FunctionDef) else function
+            key = _env_key(child, environ)
+            if key is not None:
+                value = key.value if isinstance(key, ast.Constant) else None
+                if isinstance(key, ast.Name):
+                    value = known.get(key.id)
+                if _is_setting(value):
+                    found.append((child.lineno, function, str(value)))
+            walk(child, inner)
+
+    walk(tree, "")
+    return found
+
+
+def _settings_constants() -> dict[str, object]:
+    source = MODULES["harness._settings"].read_text()
+    out: dict[str, object] = {}
+    for stmt in ast.parse(source).body:
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant):
+            out.update({t.id: stmt.value.value for t in stmt.targets if isinstance(t, ast.Name)})
+    return out
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if not m.startswith("harness.cli")])
+def test_settings_are_read_at_the_edge_only(module: str) -> None:
+    reads = _setting_reads(MODULES[module].read_text(), _settings_constants())
+    bad = [r for r in reads if (module, r[1]) != SETTINGS_READER]
+    assert not bad, (
+        f"{module} reads harness settings from the environment at "
+        + ", ".join(f"line {line} ({name})" for line, _, name in bad)
+        + ": take them from current_settings(), the RunContext or an argument"
+    )
+
+
+def test_the_environment_rule_sees_every_read_form() -> None:
+    """The checker itself: each form is caught, the one reader is where the reads are."""
+    snippet = """
+import os
+from os import environ, getenv
+KEY = "HARNESS_HOME"
+a = os.environ.get("HARNESS_CACHE")
+def f():
+    b = os.environ["OPENAI_BASE_URL"]
+    c = os.getenv(KEY)
+    d = "XDG_CACHE_HOME" in os.environ
+    e = environ.get(CACHE_ENV)
+    g = getenv("HARNESS_DATA_DIR")
+    h = os.environ.get("PATH")
+    env = dict(os.environ)
+    i = env.get(KEY)
+    j = {KEY: 1}.get(KEY)
+"""
+    reads = _setting_reads(snippet, {"CACHE_ENV": "HARNESS_CACHE"})
+    assert [(line, fn) for line, fn, _ in reads] == [(5, ""), (7, "f"), (8, "f"), (9, "f"),
+                                                     (10, "f"), (11, "f"), (14, "f")]  # fmt: skip
+    real = _setting_reads(MODULES["harness._settings"].read_text(), _settings_constants())
+    assert {fn for _, fn, _ in real} == {SETTINGS_READER[1]}

@@ -14,7 +14,6 @@ shared `OpenAIClient` (bounded concurrency, timeouts, retries, counted failures)
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -50,7 +49,8 @@ class OpenAIBackend(Backend):
 
     Args:
         model: Model name the endpoint serves (the ``model`` field of requests).
-        base_url: Endpoint root with ``/v1`` (None: ``$OPENAI_BASE_URL`` or OpenAI's API).
+        base_url: Endpoint root with ``/v1`` (None: OpenAI's API; the command line
+            passes ``$OPENAI_BASE_URL`` when ``--base-url`` is not given).
         api_key_env: Name of the environment variable holding the key.
         chat_template: True/None: chat messages to ``/v1/chat/completions``; False: the
             prompt's plain text to ``/v1/completions``.
@@ -83,7 +83,7 @@ class OpenAIBackend(Backend):
         if not model:
             raise BackendError("--backend openai needs --model NAME (the name the endpoint serves)")
         self.served_name = model
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL
+        self.base_url = base_url or OPENAI_URL
         hosted = self.base_url.startswith("https://api.openai.com")
         self.client_config = ClientConfig(
             self.base_url,

@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module and only parses arguments and delegates to the
 library. ``COMMANDS`` maps names to ``"module:attr"`` so ``harness --help`` imports nothing
-heavy. A `HarnessError` becomes a one-line message and exit code 2.
+heavy. A `HarnessError` becomes a one-line message and exit code 2. The group reads harness's
+environment variables once (`harness._settings.settings_from_env`) before any subcommand runs.
 """
 
 from __future__ import annotations
@@ -93,6 +94,9 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="harness-eval", prog_name="harness")
 def cli() -> None:
     """harness: evaluate base models and LoRA adapters with evidence."""
+    from harness._settings import settings_from_env, use_settings
+
+    use_settings(settings_from_env())  # the environment is read here, once, and nowhere below
 
 
 def main() -> None:

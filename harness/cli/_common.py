@@ -93,9 +93,11 @@ def backend_options(kw: dict[str, Any]) -> dict[str, Any]:
     Options left at their default are not passed, so every backend keeps its own defaults and
     an option the chosen backend does not take (``--base-url`` with ``--backend hf``) is an
     error instead of being ignored. Outside a click command, every option that is not None
-    counts as set.
+    counts as set. ``$OPENAI_BASE_URL`` stands in for ``--base-url`` of ``--backend openai``.
     """
     from click.core import ParameterSource
+
+    from harness._settings import current_settings
 
     keys = (
         "model",
@@ -114,14 +116,21 @@ def backend_options(kw: dict[str, Any]) -> dict[str, Any]:
             return kw.get(key) is not None
         return ctx.get_parameter_source(key) not in (None, ParameterSource.DEFAULT)
 
-    return {k: kw[k] for k in (*keys, "chat_template") if k in kw and given(k)}
+    options = {k: kw[k] for k in (*keys, "chat_template") if k in kw and given(k)}
+    default_url = current_settings().openai_base_url
+    if kw.get("backend") == "openai" and "base_url" not in options and default_url:
+        options["base_url"] = default_url
+    return options
 
 
 def code_execution(allow: bool, unsafe_no_sandbox: bool) -> Any:
     """The run context's code-execution policy from the two opt-in flags."""
     from harness._context import CodeExecution
+    from harness._settings import current_settings
 
-    return CodeExecution(allow=allow, sandbox=not unsafe_no_sandbox)
+    return CodeExecution(
+        allow=allow, sandbox=not unsafe_no_sandbox, python=current_settings().sandbox_python
+    )
 
 
 def offline_defaults() -> None:

@@ -86,6 +86,7 @@ def calibration_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def judge_config_from_options(kw: dict[str, Any]) -> Any:
     """The `JudgeConfig` the parsed options describe (environment values fill the gaps)."""
+    from harness._settings import current_settings
     from judges.config import JudgeConfig
 
     mode = kw.get("judge_mode")
@@ -94,7 +95,8 @@ def judge_config_from_options(kw: dict[str, Any]) -> Any:
             f"--judge {mode!r}: the only value is 'local' (use --judge-model / "
             f"--judge-base-url for an endpoint)"
         )
-    return JudgeConfig.from_env(
+    return JudgeConfig.from_vars(
+        current_settings().judge_vars,
         response_format=kw.get("judge_format"),
         model=kw.get("judge_model"),
         base_url=kw.get("judge_base_url"),

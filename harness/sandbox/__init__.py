@@ -195,10 +195,7 @@ def find_bwrap() -> str:
 
 
 def default_python() -> str:
-    """The interpreter programs run with: $HARNESS_SANDBOX_PYTHON, else the system python3."""
-    explicit = os.environ.get("HARNESS_SANDBOX_PYTHON")
-    if explicit:
-        return explicit
+    """The interpreter programs run with when none is given: the system python3."""
     return "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 
@@ -210,7 +207,8 @@ class Sandbox:
         isolate: Use bubblewrap (False: only limits, uid, cleared environment, timeout).
         reuse: Keep one sandbox per worker slot and fork each program inside it (True), or
             start a new sandbox and interpreter per program (False). Ignored unsandboxed.
-        python: Interpreter inside the sandbox (default: `default_python`).
+        python: Interpreter inside the sandbox (None: `default_python`; the command line
+            passes ``$HARNESS_SANDBOX_PYTHON`` through ``CodeExecution.python``).
         workers: Programs run at once by `run_many` (default: the usable CPU cores).
         tail_bytes: How much of the end of stdout and stderr to keep.
 
