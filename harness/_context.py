@@ -15,6 +15,7 @@ from typing import Any
 
 from harness._cache import RequestCache
 from harness._ui import Reporter
+from harness.reasoning import ReasoningOptions
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ class RunContext:
         reporter: Progress events.
         command: The argv recorded in each run (None: ``sys.argv``).
         price: The model endpoint's price per token (None: no cost estimate).
+        reasoning: How outputs are split into thinking and answer (``--reasoning-markers``,
+            ``--no-reasoning-split``).
     """
 
     code: CodeExecution = CodeExecution()
@@ -79,3 +82,4 @@ class RunContext:
     reporter: Reporter = field(default_factory=Reporter)
     command: Sequence[str] | None = None
     price: TokenPrice | None = None
+    reasoning: ReasoningOptions = ReasoningOptions()

@@ -20,6 +20,7 @@ from harness import record as rec
 from harness._context import TokenPrice
 from harness._data import DataOptions, Dataset
 from harness._host import git_state, harness_version, host_info
+from harness._output_split import SplitStats, keeps_raw, split_metrics, split_record
 from harness._requests import Batch
 from harness._task import Task
 from harness._types import GenerationParams, Output, Score
@@ -53,6 +54,7 @@ class VariantRun:
         price: The endpoint's price per token (None: no cost estimate).
         ready: Seconds from the process start until the first variant could send a request
             (None: not measured).
+        split: What the reasoning split found (None: a log-likelihood task).
     """
 
     task: Task
@@ -73,6 +75,7 @@ class VariantRun:
     system_prompt: str | None = None
     price: TokenPrice | None = None
     ready: float | None = None
+    split: SplitStats | None = None
 
     @property
     def variant(self) -> str:
@@ -107,6 +110,7 @@ def build_record(run: VariantRun) -> tuple[rec.RunRecord, list[rec.SampleRecord]
         counts=_counts(run),
         timing=_timing(run),
         usage=_usage(run, extra),
+        reasoning=split_record(run.split, run.outputs, run.batch.results),
         host=rec.HostInfo(**host_info()),
         command=redact(run.command),
     )
@@ -125,6 +129,8 @@ def _metrics(run: VariantRun) -> tuple[dict[str, rec.MetricRecord], dict[str, An
         extra.update(scorer.extra(per_sample, samples))
         answers = [_answer_text(s) for s in per_sample]
         extra.setdefault("answers", {})[scorer.name] = answer_profile(answers)
+    for name, mv in split_metrics(run.split).items():
+        metrics[name] = rec.MetricRecord(**_finite(mv.to_dict()))
     return metrics, extra
 
 
@@ -272,9 +278,15 @@ def _usage(run: VariantRun, extra: dict[str, Any]) -> rec.Usage:
     if run.task.mode == "loglikelihood":
         tokens_in, tokens_out = tokens_in + tokens_out, 0
     judge = _judge_tokens(extra)
+    thinking = run.split.reasoning_tokens if run.split is not None else None
     return rec.Usage(
         model_tokens_in=tokens_in,
         model_tokens_out=tokens_out,
+        model_reasoning_tokens=thinking,
+        reasoning_tokens_method=run.split.tokens_method if run.split is not None else None,
+        reasoning_cost=round(price.cost(0, thinking), 6)
+        if price and thinking is not None
+        else None,
         judge_tokens_in=judge[0] if judge else None,
         judge_tokens_out=judge[1] if judge else None,
         price_per_1k_in=price.per_1k_in if price else None,
@@ -286,11 +298,16 @@ def _usage(run: VariantRun, extra: dict[str, Any]) -> rec.Usage:
 def _sample_records(run: VariantRun) -> list[rec.SampleRecord]:
     tokens = _tokens_per_sample(run)
     position = {item: k for k, item in enumerate(run.scored)}
+    raw = keeps_raw(run.split, run.outputs)
+    per_item = run.split.per_item if run.split is not None else {}
     return [
         rec.SampleRecord(
             id=s.id,
             prompt=p,
             outputs=o.texts,
+            raw_outputs=o.raw_texts if raw else None,
+            reasoning=o.reasoning if raw else None,
+            output_metrics=per_item.get(i, {}),
             turn_outputs=o.turn_texts or None,
             choice_logprobs=o.choice_logprobs,
             target=s.target,

@@ -42,6 +42,8 @@ class RequestResult:
         finish_reason: "stop", "length" or "error".
         error: Why the request failed (None when it did not).
         cached: Answered by the request cache.
+        reasoning: Thinking the server returned apart from ``text`` (None: none).
+        reasoning_tokens: Tokens of that thinking, when the server counted them.
     """
 
     kind: Kind
@@ -52,6 +54,8 @@ class RequestResult:
     finish_reason: str = "stop"
     error: str | None = None
     cached: bool = False
+    reasoning: str | None = None
+    reasoning_tokens: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -79,6 +83,8 @@ class RequestResult:
             tokens_out=int(result.tokens_out or 0),
             finish_reason="error" if result.error else result.finish_reason,
             error=result.error or None,
+            reasoning=result.reasoning,
+            reasoning_tokens=result.reasoning_tokens,
         )
 
     @classmethod
@@ -98,19 +104,25 @@ class RequestResult:
             tokens_out=int(stored.get("tokens_out", 0) or 0),
             finish_reason=str(stored.get("finish_reason", "stop")),
             cached=True,
+            reasoning=stored.get("reasoning"),
+            reasoning_tokens=stored.get("reasoning_tokens"),
         )
 
     def to_cache(self) -> dict[str, Any]:
         """The cache entry (same layout as before typed results, so old caches stay valid)."""
         if self.kind == "loglikelihood":
             return {"logprob": self.logprob, "tokens": self.tokens_out, "error": None}
-        return {
+        entry: dict[str, Any] = {
             "text": self.text,
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
             "finish_reason": self.finish_reason,
             "error": None,
         }
+        if self.reasoning is not None:  # only then: other entries keep their old layout
+            entry["reasoning"] = self.reasoning
+            entry["reasoning_tokens"] = self.reasoning_tokens
+        return entry
 
 
 @dataclass

@@ -23,12 +23,14 @@ from harness._data import DataOptions, Dataset
 from harness._errors import DataError
 from harness._host import process_age
 from harness._loader import load_dataset
+from harness._output_split import SplitStats, split_outputs
 from harness._record_build import VariantRun, build_record
 from harness._requests import Batch, RequestResult, run_requests
 from harness._task import Task
 from harness._turns import converse
 from harness._types import GenerationParams, Output, Sample, Score
 from harness.backends._base import AdapterSpec, Backend, LoglikelihoodRequest
+from harness.reasoning import Splitter, resolve_splitter
 
 
 @dataclass
@@ -90,6 +92,7 @@ def evaluate(
         dataset = _with_system(dataset, system_prompt)
     backend.prepare(list(adapters))
     prompts = [_render(task, backend, s) for s in dataset.samples]
+    splitter = _splitter(task, backend, ctx)
     group_id = group_id or new_group_id()
     command = list(ctx.command if ctx.command is not None else sys.argv)
     variants: list[AdapterSpec | None] = ([None] if include_base else []) + list(adapters)
@@ -100,8 +103,9 @@ def evaluate(
         t0 = time.perf_counter()
         label = f"{task.name} · {adapter.name if adapter else 'base'}"
         outputs, batch = _collect(
-            task, backend, adapter, dataset.samples, prompts, params, ctx, label
+            task, backend, adapter, dataset.samples, prompts, params, ctx, label, splitter
         )
+        split = _split(task, outputs, batch, params, prompts, splitter, backend)
         scored = [i for i, o in enumerate(outputs) if not o.errors]  # failures are never scored
         scores = _score(
             task, [dataset.samples[i] for i in scored], [outputs[i] for i in scored], ctx
@@ -125,6 +129,7 @@ def evaluate(
             system_prompt=system_prompt,
             price=ctx.price,
             ready=ready,
+            split=split,
         )
         record, samples = build_record(run)
         folder = None
@@ -145,6 +150,33 @@ def _with_system(dataset: Dataset, system: str) -> Dataset:
     return Dataset(samples, dataset.info)
 
 
+def _splitter(task: Task, backend: Backend, ctx: RunContext) -> Splitter:
+    """The reasoning markers of this task on this backend (flag, task, model, template)."""
+    if task.mode != "generate":
+        return Splitter(None, "none")
+    return resolve_splitter(
+        ctx.reasoning,
+        task.reasoning_markers,
+        backend.reasoning_markers(),
+        backend.chat_template_source(),
+    )
+
+
+def _split(
+    task: Task,
+    outputs: list[Output],
+    batch: Batch,
+    params: GenerationParams,
+    prompts: list[Any],
+    splitter: Splitter,
+    backend: Backend,
+) -> SplitStats | None:
+    """Answers apart from thinking, before any scorer sees an output (generation tasks)."""
+    if task.mode != "generate":
+        return None
+    return split_outputs(outputs, batch.results, params.n, prompts, splitter, backend.count_tokens)
+
+
 def _collect(
     task: Task,
     backend: Backend,
@@ -154,6 +186,7 @@ def _collect(
     params: GenerationParams,
     ctx: RunContext,
     label: str,
+    splitter: Splitter,
 ) -> tuple[list[Output], Batch]:
     """Runs the variant's requests and groups the answers per sample."""
     common: dict[str, Any] = {"cache": ctx.cache, "reporter": ctx.reporter, "label": label}
@@ -174,7 +207,9 @@ def _collect(
         def generate(rendered: list[Any]) -> Batch:
             return run_requests(backend, adapter, prompts=rendered, params=params, **common)
 
-        return converse(samples, batch, params.n, backend.render, generate)
+        return converse(
+            samples, batch, params.n, backend.render, generate, lambda t: splitter.split(t).answer
+        )
     outputs = [Output() for _ in samples]
     for si, res in zip(index, batch.results, strict=True):
         if res.error is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness._errors import HarnessError
+from harness._output_split import quality_names
 from harness.gate._runset import LoadedRun, load_run, lower_is_better
 from harness.record import RunRecord, read_run
 from harness.stats import pair_samples
@@ -149,7 +150,7 @@ def shared_metric(a: LoadedRun, b: LoadedRun) -> str:
     Raises:
         HarnessError: They share none.
     """
-    for name in a.record.metrics:
+    for name in quality_names(a.record):
         if name in b.record.metrics and a.values(name) and b.values(name):
             return name
     raise HarnessError(

@@ -44,6 +44,8 @@ class Task:
         categories: The `Sample.metadata` key holding each sample's category (MMLU subject,
             IFEval instruction group); every metric is then also reported per category as
             ``METRIC@CATEGORY``. None: no per-category breakdown.
+        reasoning_markers: Start and end marker of the thinking block this task's outputs
+            are split at (None: the model's, or its chat template's; `harness.reasoning`).
     """
 
     name: str
@@ -59,6 +61,7 @@ class Task:
     source_file: str | None = None
     source_sha256: str | None = None
     categories: str | None = None
+    reasoning_markers: tuple[str, str] | None = None
 
     def preflight(self, ctx: RunContext) -> None:
         """Runs every scorer's pre-generation checks (permissions, tools, endpoints)."""

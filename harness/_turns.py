@@ -24,6 +24,7 @@ def converse(
     n: int,
     render: Callable[[Prompt], Any],
     generate: Callable[[list[Any]], Batch],
+    answer: Callable[[str], str] = lambda text: text,
 ) -> tuple[list[Output], Batch]:
     """Asks every sample's follow-up turns; returns the outputs and the merged batch.
 
@@ -33,6 +34,8 @@ def converse(
         n: Completions per sample.
         render: The backend's prompt rendering.
         generate: Runs a list of rendered prompts through the cache and the backend.
+        answer: A completion's answer, which is what later turns see (a reasoning model's
+            thinking is not fed back, as reasoning-model chat templates also drop it).
     """
     results = list(first.results)
     model_s = first.model_s
@@ -51,7 +54,7 @@ def converse(
             break
         for j in todo:
             convs[j] += [
-                Message("assistant", texts[j][-1]),
+                Message("assistant", answer(texts[j][-1])),
                 Message("user", samples[j // n].followups[k]),
             ]
         batch = generate([render(_prompt(convs[j])) for j in todo])

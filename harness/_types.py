@@ -103,6 +103,9 @@ class Generation:
         tokens_out: Generated tokens.
         finish_reason: "stop", "length" or "error".
         error: Why the request failed, if it did (counted, never dropped).
+        reasoning: The thinking a server returned apart (``reasoning_content`` or
+            ``reasoning``); None when it returned none (``text`` may still hold a block).
+        reasoning_tokens: Tokens of that thinking, when the server counted them.
     """
 
     text: str
@@ -110,6 +113,8 @@ class Generation:
     tokens_out: int = 0
     finish_reason: str = "stop"
     error: str | None = None
+    reasoning: str | None = None
+    reasoning_tokens: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,6 +133,10 @@ class Output:
         errors: Errors of failed requests for this sample.
         turn_texts: Multi-turn samples: per completion, every turn's answer (the last is
             in ``texts``); empty otherwise.
+        raw_texts: Per completion, the text before the reasoning split (empty when no split
+            ran); ``texts`` then holds the answers, which is all scorers see.
+        reasoning: Per completion, the thinking (None: none), when a split ran.
+        reasoning_truncated: Per completion, whether the thinking never closed.
     """
 
     texts: list[str] = field(default_factory=list)
@@ -135,6 +144,9 @@ class Output:
     choice_tokens: list[int] | None = None
     errors: list[str] = field(default_factory=list)
     turn_texts: list[list[str]] = field(default_factory=list)
+    raw_texts: list[str] = field(default_factory=list)
+    reasoning: list[str | None] = field(default_factory=list)
+    reasoning_truncated: list[bool] = field(default_factory=list)
 
     @property
     def text(self) -> str:

@@ -157,7 +157,19 @@ class Usage(_Model):
         description="prompt tokens of the model requests (log-likelihood requests: the scored "
         "continuation tokens, as far as the backend reports them)",
     )
-    model_tokens_out: int = Field(0, description="generated tokens of the model requests")
+    model_tokens_out: int = Field(
+        0, description="generated tokens of the model requests (thinking and answer)"
+    )
+    model_reasoning_tokens: int | None = Field(
+        None,
+        description="of model_tokens_out, the tokens inside thinking blocks (None: no "
+        "generation requests); model_tokens_out minus this is the answer tokens",
+    )
+    reasoning_tokens_method: str | None = Field(
+        None,
+        description="how thinking tokens were counted: server (the endpoint's count), "
+        "tokenizer, estimate (share of characters), mixed or none",
+    )
     # Filled by judge scorers (LLM-as-judge, RAGAS); None when the run had no judge calls.
     judge_tokens_in: int | None = Field(None, description="prompt tokens of judge calls")
     judge_tokens_out: int | None = Field(None, description="generated tokens of judge calls")
@@ -168,6 +180,30 @@ class Usage(_Model):
         description="estimated cost of the model tokens at those prices (every request of the "
         "run, cached answers included: what the evaluation costs from scratch)",
     )
+    reasoning_cost: float | None = Field(
+        None, description="the part of cost spent on thinking tokens (priced as output)"
+    )
+
+
+class ReasoningRecord(_Model):
+    """How outputs were split into thinking and answer (`harness.reasoning`)."""
+
+    markers: list[str] | None = Field(
+        None, description="start and end marker the outputs were split at (None: not split)"
+    )
+    source: str = Field(
+        description="where the markers came from: flag (--reasoning-markers), task, model, "
+        "chat template, off (--no-reasoning-split) or none"
+    )
+    completions: int = Field(0, description="answered completions")
+    with_reasoning: int = Field(0, description="completions that had thinking")
+    truncated: int = Field(
+        0, description="completions whose thinking never closed (empty answer, never matched)"
+    )
+    server_split: int = Field(
+        0, description="completions whose thinking the server returned apart (reasoning_content)"
+    )
+    length_cut: int = Field(0, description="completions that stopped at max_new_tokens")
 
 
 class HostInfo(_Model):
@@ -210,6 +246,9 @@ class RunRecord(_Model):
     counts: Counts
     timing: Timing
     usage: Usage = Field(default_factory=Usage, description="tokens and estimated cost")
+    reasoning: ReasoningRecord | None = Field(
+        None, description="the reasoning split of a generation task (None: log-likelihood)"
+    )
     host: HostInfo
     command: list[str] = Field(default_factory=list, description="argv that produced the run")
 
@@ -226,7 +265,20 @@ class SampleRecord(_Model):
 
     id: str
     prompt: Any = Field(description="the rendered prompt sent to the model (text or messages)")
-    outputs: list[str] = Field(default_factory=list, description="the raw completions")
+    outputs: list[str] = Field(
+        default_factory=list,
+        description="the completions as scored: the answers, after the reasoning split",
+    )
+    raw_outputs: list[str] | None = Field(
+        None, description="the completions as generated, thinking included (None: not split)"
+    )
+    reasoning: list[str | None] | None = Field(
+        None, description="per completion, its thinking (None: it had none)"
+    )
+    output_metrics: dict[str, float] = Field(
+        default_factory=dict,
+        description="per-item reasoning_truncated_rate and length_cut_rate over its completions",
+    )
     turn_outputs: list[list[str]] | None = Field(
         None, description="multi-turn items: per completion, the answer to every turn"
     )

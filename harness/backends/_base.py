@@ -129,6 +129,19 @@ class Backend(abc.ABC):
             **model_files_identity(info.path),
         }
 
+    def chat_template_source(self) -> str | None:
+        """The chat template's text (None: none known), where default reasoning markers are
+        looked for."""
+        return None
+
+    def reasoning_markers(self) -> tuple[str, str] | None:
+        """The model's own reasoning markers (a ``reasoning_markers`` key), if it names any."""
+        return None
+
+    def count_tokens(self, text: str) -> int | None:
+        """Tokens of ``text`` by the model's tokenizer (None: no tokenizer here)."""
+        return None
+
     def prepare(self, adapters: Sequence[AdapterSpec]) -> None:
         """Checks and loads adapters before any generation (raise ModelError on mismatch)."""
         if adapters and not self.supports_adapters:

@@ -136,10 +136,14 @@ class Script(Section):
     """A whole script: the base model's section plus per-adapter sections.
 
     Keys an adapter's section gives replace the top-level ones; keys it leaves out are
-    inherited. An adapter without a section answers like the base model.
+    inherited. An adapter without a section answers like the base model. ``chat_template``
+    stands in for a tokenizer's template text (only searched for reasoning markers) and
+    ``reasoning_markers`` for a model's own key.
     """
 
     adapters: dict[str, Section] = Field(default_factory=dict)
+    chat_template: str | None = None
+    reasoning_markers: tuple[str, str] | None = None
 
     def section(self, adapter: str | None) -> Section:
         """The answers for ``adapter`` (None: the base model)."""

@@ -12,7 +12,7 @@ another model (an HF backend, a judge server) already holds part of the device.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,13 @@ from harness._device import (
 from harness._errors import BackendError, ModelError
 from harness._types import Prompt
 from harness.backends._base import AdapterSpec
+from harness.backends._chat import (
+    ChatState,
+    config_markers,
+    count_tokens,
+    render_chat,
+    template_source,
+)
 
 # vLLM accepts only these values for --max-lora-rank.
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
@@ -207,13 +214,33 @@ class PromptRenderer:
     Args:
         model_dir: Folder holding the tokenizer.
         chat_template: None: use the template when the tokenizer has one.
+        chat_template_kwargs: Passed to every ``apply_chat_template`` call.
     """
 
-    def __init__(self, model_dir: Path | str, chat_template: bool | None = None) -> None:
+    def __init__(
+        self,
+        model_dir: Path | str,
+        chat_template: bool | None = None,
+        chat_template_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.model_dir = model_dir
         self.tokenizer = load_tokenizer(model_dir)
         if chat_template is None:
             chat_template = bool(getattr(self.tokenizer, "chat_template", None))
         self.chat_template = chat_template
+        self.chat = ChatState(kwargs=dict(chat_template_kwargs or {}))
+
+    def template_source(self) -> str | None:
+        """The chat template's text (where default reasoning markers are looked for)."""
+        return template_source(self.tokenizer)
+
+    def reasoning_markers(self) -> tuple[str, str] | None:
+        """The model's ``reasoning_markers`` key, if its tokenizer config has one."""
+        return config_markers(self.model_dir)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` alone."""
+        return count_tokens(self.tokenizer, text)
 
     @property
     def add_special_tokens(self) -> bool:
@@ -224,7 +251,20 @@ class PromptRenderer:
         """The exact prompt string."""
         if not self.chat_template:
             return prompt.text
-        msgs = [{"role": m.role, "content": m.content} for m in prompt.messages]
-        return str(
-            self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-        )
+        return render_chat(self.tokenizer, prompt, self.chat)
+
+
+class RendererMethods:
+    """The `Backend` hooks of a backend that renders with a `PromptRenderer` (listed first
+    among its bases, so these replace `Backend`'s defaults)."""
+
+    renderer: PromptRenderer
+
+    def chat_template_source(self) -> str | None:
+        return self.renderer.template_source()
+
+    def reasoning_markers(self) -> tuple[str, str] | None:
+        return self.renderer.reasoning_markers()
+
+    def count_tokens(self, text: str) -> int | None:
+        return self.renderer.count_tokens(text)

@@ -27,6 +27,8 @@ answer made under another script. Example::
         - continuation: " positive"
           contains: "I love it"
           logprob: -0.1
+    chat_template: "... <think> ... </think> ..."  # a template's text: <think> splits outputs
+    reasoning_markers: ["<reason>", "</reason>"]  # or the model's own markers
     adapters:
       my-adapter:                        # keys given replace the top-level ones
         answers:
@@ -122,6 +124,15 @@ class FakeBackend(Backend):
         if not self.chat_template:
             return prompt.text
         return [{"role": m.role, "content": m.content} for m in prompt.messages]
+
+    def chat_template_source(self) -> str | None:
+        return self.script.chat_template
+
+    def reasoning_markers(self) -> tuple[str, str] | None:
+        return self.script.reasoning_markers
+
+    def count_tokens(self, text: str) -> int | None:
+        return _count(text)
 
     def prepare(self, adapters: Sequence[AdapterSpec]) -> None:
         """Nothing to load: adapters only select a section of the script."""

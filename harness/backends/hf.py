@@ -16,7 +16,7 @@ model's CUDA memory to the device.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from harness._device import (
@@ -37,6 +37,13 @@ from harness.backends._base import (
     LoglikelihoodRequest,
     ModelInfo,
     Rendered,
+)
+from harness.backends._chat import (
+    ChatState,
+    config_markers,
+    count_tokens,
+    render_chat,
+    template_source,
 )
 from harness.backends._oom import halving
 from harness.lora._checks import check_adapters
@@ -59,6 +66,8 @@ class HFBackend(Backend):
         dtype: "auto" (see `harness._device.resolve_dtype`), "float32", "bfloat16", "float16".
         continuous: Continuous batching with a shared-prefix KV cache (``_hf_decode``) where the
             architecture allows; False: ``model.generate`` on padded batches.
+        chat_template_kwargs: Passed to every ``apply_chat_template`` call (e.g.
+            ``{"enable_thinking": False}``).
     """
 
     name = "hf"
@@ -75,6 +84,7 @@ class HFBackend(Backend):
         dtype: str = "auto",
         resolved: ResolvedModel | None = None,
         continuous: bool = True,
+        chat_template_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(chat_template=chat_template, batch_size=batch_size)
         import torch
@@ -110,6 +120,7 @@ class HFBackend(Backend):
         if self.batch_size is None and self.device == "cpu":
             self.batch_size = 16
         self._adapters: dict[str, AdapterSpec] = {}
+        self.chat = ChatState(kwargs=dict(chat_template_kwargs or {}))
 
     def model_info(self) -> ModelInfo:
         return ModelInfo(
@@ -124,8 +135,16 @@ class HFBackend(Backend):
     def render(self, prompt: Prompt) -> Rendered:
         if not self.chat_template:
             return prompt.text
-        msgs = [{"role": m.role, "content": m.content} for m in prompt.messages]
-        return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        return render_chat(self.tokenizer, prompt, self.chat)
+
+    def chat_template_source(self) -> str | None:
+        return template_source(self.tokenizer)
+
+    def reasoning_markers(self) -> tuple[str, str] | None:
+        return config_markers(self.resolved.path)
+
+    def count_tokens(self, text: str) -> int | None:
+        return count_tokens(self.tokenizer, text)
 
     def prepare(self, adapters: Sequence[AdapterSpec]) -> None:
         if not adapters:

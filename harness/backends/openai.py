@@ -27,6 +27,7 @@ from harness.backends._engine_args import engine_identity, launch_engine_args, s
 from harness.backends._vllm_common import (
     VLLM_LORA_RANKS,
     PromptRenderer,
+    RendererMethods,
     default_dtype,
     vllm_device,
 )
@@ -209,7 +210,7 @@ def _to_generation(res: CompletionResult) -> Generation:
     )
 
 
-class VLLMServerBackend(OpenAIBackend):
+class VLLMServerBackend(RendererMethods, OpenAIBackend):
     """A vLLM server started by harness (or an already running one via ``base_url``).
 
     Args:

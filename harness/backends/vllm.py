@@ -41,6 +41,7 @@ from harness.backends._engine_args import (
 from harness.backends._vllm_common import (
     VLLM_LORA_RANKS,
     PromptRenderer,
+    RendererMethods,
     default_dtype,
     gpu_memory_share,
     lora_limits,
@@ -55,7 +56,7 @@ from harness.lora._checks import check_adapters
 _IN_PROCESS: weakref.WeakSet[VLLMBackend] = weakref.WeakSet()
 
 
-class VLLMBackend(Backend):
+class VLLMBackend(RendererMethods, Backend):
     """vLLM's offline engine in this process.
 
     Args:

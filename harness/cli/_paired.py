@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harness._output_split import quality_names
+
 
 def print_paired(results: list[Any]) -> None:
     """Prints one table per adapter run that has a base run of the same task and group."""
@@ -37,7 +39,7 @@ def print_paired(results: list[Any]) -> None:
         table = Table(title=f"{cand.task} · {cand.adapter} vs base · paired")
         for col in ("metric", "base", cand.adapter, "delta [95%]", "p", "flips -/+", "detect."):
             table.add_column(col, justify="left" if col == "metric" else "right")
-        for metric in cand.record.metrics:
+        for metric in quality_names(cand.record):
             rc = None if name_mismatch(cand, metric) else compare_runs(base, cand, metric)
             if rc is None:
                 continue

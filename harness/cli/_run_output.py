@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness._output_split import OUTPUT_RATES, quality_names
+
 
 def summary(result: Any) -> dict[str, Any]:
     """One variant's result for ``--json``."""
@@ -45,12 +47,24 @@ def _value(m: Any) -> str:
 def usage_line(record: Any) -> str:
     """Tokens in/out of the model (and the judge), and the cost estimate when priced."""
     u = record.usage
-    parts = [f"{u.model_tokens_in} tokens in, {u.model_tokens_out} out"]
+    thinking = f" ({u.model_reasoning_tokens} thinking)" if u.model_reasoning_tokens else ""
+    parts = [f"{u.model_tokens_in} tokens in, {u.model_tokens_out} out{thinking}"]
     if u.judge_tokens_in is not None or u.judge_tokens_out is not None:
         parts.append(f"judge {u.judge_tokens_in or 0} in, {u.judge_tokens_out or 0} out")
     if u.cost is not None:
         parts.append(f"~{u.cost:.4f} est. cost")
     return " · ".join(parts)
+
+
+def cut_rates(record: Any) -> str:
+    """`` · reasoning_truncated_rate 0.100 · length_cut_rate 0.250`` (generation tasks)."""
+    rates = [(n, record.metrics[n]) for n in OUTPUT_RATES if n in record.metrics]
+    return "".join(f" · {n} {_value(m)}" for n, m in rates)
+
+
+def quality_metrics(record: Any) -> list[tuple[str, Any]]:
+    """The record's metrics but `OUTPUT_RATES` (the tables' rows)."""
+    return [(k, record.metrics[k]) for k in quality_names(record)]
 
 
 def print_tables(results: list[Any]) -> None:
@@ -68,7 +82,7 @@ def print_tables(results: list[Any]) -> None:
         table.add_column("value", justify="right")
         table.add_column("95% CI", justify="right")
         table.add_column("± stderr", justify="right")
-        for name, m in r.metrics.items():
+        for name, m in quality_metrics(r):
             stderr = "" if m.stderr is None else f"{m.stderr:.4f}"
             table.add_row(name, _value(m), _ci(m), stderr)
         console.print(table)
@@ -76,7 +90,7 @@ def print_tables(results: list[Any]) -> None:
         console.print(
             f"  {r.counts.model_calls} model calls, {r.counts.cache_hits} cached, "
             f"{r.counts.errors} failed · {usage_line(r)} · {t.wall_s:.1f} s wall{_startup(t)} · "
-            f"{t.tokens_per_s or 0:.1f} tok/s · run: {res.folder}"
+            f"{t.tokens_per_s or 0:.1f} tok/s{cut_rates(r)} · run: {res.folder}"
         )
         from harness.counterfactual import summary_lines
 
@@ -123,7 +137,7 @@ def print_combined(results: list[Any]) -> None:
     for res in results:
         r = res.record
         first = True
-        for name, m in r.metrics.items():
+        for name, m in quality_metrics(r):
             head = (r.task.name, _who(r), str(r.counts.samples)) if first else ("", "", "")
             table.add_row(*head, name, _value(m), _ci(m))
             first = False

@@ -112,6 +112,8 @@ def _lookup(sample: SampleRecord, metric: str) -> tuple[bool, float | None]:
         scorer, _, rest = metric.partition(sep)
         if rest and scorer in sample.scores and rest in sample.scores[scorer].values:
             return True, sample.scores[scorer].values[rest]
+    if metric in sample.output_metrics:  # reasoning_truncated_rate, length_cut_rate
+        return True, sample.output_metrics[metric]
     return False, None
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from harness._output_split import quality_names
 from harness.gate._degenerate import answer_profile, trivial_baseline
 from harness.gate._runset import (
     LoadedRun,
@@ -299,7 +300,7 @@ def _file_sha(f: Fingerprint | None, name: str) -> str | None:
 def _deltas(run: LoadedRun, base: LoadedRun, column: str, notes: list[str]) -> list[Delta]:
     """Every metric of an adapter run compared with its base run (corpus metrics included)."""
     out: list[Delta] = []
-    for metric in run.record.metrics:
+    for metric in quality_names(run.record):
         mismatch = name_mismatch(run, metric) or name_mismatch(base, metric)
         if mismatch:
             notes.append(mismatch)
@@ -336,7 +337,7 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
     column_of = task_columns(runs)
     for run in runs:
         row = rows.setdefault(run.label, Row(run.label, run.record.model.id, run.adapter))
-        for metric in run.record.metrics:
+        for metric in quality_names(run.record):
             key = f"{column_of[run.record.run_id]}/{metric}"
             if key not in columns:
                 columns.append(key)

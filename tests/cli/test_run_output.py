@@ -23,7 +23,7 @@ TABLES = """\
 │ flexible_match    │ 0.3333 │ [0.061, 0.792] │   0.3333 │
 │ flexible_no_match │ 0.3333 │ [0.061, 0.792] │   0.3333 │
 └───────────────────┴────────┴────────────────┴──────────┘
-  3 model calls, 0 cached, 0 failed · 1726 tokens in, 25 out · <s> s wall · <rate> tok/s · run: <tmp>/runs/<ts>-gsm8k-base-<hex>
+  3 model calls, 0 cached, 0 failed · 1726 tokens in, 25 out · <s> s wall · <rate> tok/s · reasoning_truncated_rate 0.0000 · length_cut_rate 0.0000 · run: <tmp>/runs/<ts>-gsm8k-base-<hex>
             gsm8k · fake:answers + tuned · n=3
 ┏━━━━━━━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━━━━━┳━━━━━━━━━━┓
 ┃ metric            ┃  value ┃         95% CI ┃ ± stderr ┃
@@ -33,7 +33,7 @@ TABLES = """\
 │ flexible_match    │ 0.6667 │ [0.208, 0.939] │   0.3333 │
 │ flexible_no_match │ 0.3333 │ [0.061, 0.792] │   0.3333 │
 └───────────────────┴────────┴────────────────┴──────────┘
-  3 model calls, 0 cached, 0 failed · 1726 tokens in, 13 out · <s> s wall · <rate> tok/s · run: <tmp>/runs/<ts>-gsm8k-tuned-<hex>
+  3 model calls, 0 cached, 0 failed · 1726 tokens in, 13 out · <s> s wall · <rate> tok/s · reasoning_truncated_rate 0.0000 · length_cut_rate 0.0000 · run: <tmp>/runs/<ts>-gsm8k-tuned-<hex>
                                gsm8k · tuned vs base · paired
 ┏━━━━━━━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━┳━━━━━━━━━━━┳━━━━━━━━━┓
 ┃ metric            ┃   base ┃  tuned ┃              delta [95%] ┃ p ┃ flips -/+ ┃ detect. ┃
@@ -71,7 +71,7 @@ RERUN = """\
 │ flexible_match    │ 0.3333 │ [0.061, 0.792] │   0.3333 │
 │ flexible_no_match │ 0.3333 │ [0.061, 0.792] │   0.3333 │
 └───────────────────┴────────┴────────────────┴──────────┘
-  0 model calls, 3 cached, 0 failed · 1726 tokens in, 25 out · <s> s wall · <rate> tok/s · run: <tmp>/runs/<ts>-gsm8k-base-<hex>
+  0 model calls, 3 cached, 0 failed · 1726 tokens in, 25 out · <s> s wall · <rate> tok/s · reasoning_truncated_rate 0.0000 · length_cut_rate 0.0000 · run: <tmp>/runs/<ts>-gsm8k-base-<hex>
 """  # noqa: E501
 
 RERUN_PROGRESS = """\
@@ -134,6 +134,22 @@ JSON = """\
         "ci_high": 0.7923403991979522,
         "n": 3,
         "method": "wilson"
+      },
+      "reasoning_truncated_rate": {
+        "value": 0.0,
+        "stderr": 0.0,
+        "ci_low": 0.0,
+        "ci_high": 0.5614970317550454,
+        "n": 3,
+        "method": "wilson"
+      },
+      "length_cut_rate": {
+        "value": 0.0,
+        "stderr": 0.0,
+        "ci_low": 0.0,
+        "ci_high": 0.5614970317550454,
+        "n": 3,
+        "method": "wilson"
       }
     },
     "counts": {
@@ -156,11 +172,14 @@ JSON = """\
     "usage": {
       "model_tokens_in": 1726,
       "model_tokens_out": 25,
+      "model_reasoning_tokens": 0,
+      "reasoning_tokens_method": "none",
       "judge_tokens_in": null,
       "judge_tokens_out": null,
       "price_per_1k_in": null,
       "price_per_1k_out": null,
-      "cost": null
+      "cost": null,
+      "reasoning_cost": null
     }
   },
   {
@@ -202,6 +221,22 @@ JSON = """\
         "ci_high": 0.7923403991979522,
         "n": 3,
         "method": "wilson"
+      },
+      "reasoning_truncated_rate": {
+        "value": 0.0,
+        "stderr": 0.0,
+        "ci_low": 0.0,
+        "ci_high": 0.5614970317550454,
+        "n": 3,
+        "method": "wilson"
+      },
+      "length_cut_rate": {
+        "value": 0.0,
+        "stderr": 0.0,
+        "ci_low": 0.0,
+        "ci_high": 0.5614970317550454,
+        "n": 3,
+        "method": "wilson"
       }
     },
     "counts": {
@@ -224,11 +259,14 @@ JSON = """\
     "usage": {
       "model_tokens_in": 1726,
       "model_tokens_out": 13,
+      "model_reasoning_tokens": 0,
+      "reasoning_tokens_method": "none",
       "judge_tokens_in": null,
       "judge_tokens_out": null,
       "price_per_1k_in": null,
       "price_per_1k_out": null,
-      "cost": null
+      "cost": null,
+      "reasoning_cost": null
     }
   }
 ]
@@ -264,7 +302,7 @@ ERRORS_TABLE = """\
 │ flexible_match    │ 0.5000 │ [0.095, 0.905] │   0.5000 │
 │ flexible_no_match │ 0.5000 │ [0.095, 0.905] │   0.5000 │
 └───────────────────┴────────┴────────────────┴──────────┘
-  3 model calls, 0 cached, 1 failed · 1726 tokens in, 5 out · <s> s wall · <rate> tok/s · run: <tmp>/runs/<ts>-gsm8k-base-<hex>
+  3 model calls, 0 cached, 1 failed · 1726 tokens in, 5 out · <s> s wall · <rate> tok/s · reasoning_truncated_rate 0.0000 · length_cut_rate 0.0000 · run: <tmp>/runs/<ts>-gsm8k-base-<hex>
 """  # noqa: E501
 
 
