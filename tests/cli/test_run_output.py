@@ -38,12 +38,12 @@ TABLES = """\
 ┏━━━━━━━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━┳━━━━━━━━━━━┳━━━━━━━━━┓
 ┃ metric            ┃   base ┃  tuned ┃              delta [95%] ┃ p ┃ flips -/+ ┃ detect. ┃
 ┡━━━━━━━━━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━╇━━━━━━━━━━━╇━━━━━━━━━┩
-│ strict_match      │ 0.3333 │ 0.6667 │ +0.3333 [-0.326, +0.726] │ 1 │     0 / 1 │   0.752 │
-│ strict_no_match   │ 0.3333 │ 0.3333 │ +0.0000 [-0.392, +0.392] │ 1 │     0 / 0 │    0.56 │
-│ flexible_match    │ 0.3333 │ 0.6667 │ +0.3333 [-0.326, +0.726] │ 1 │     0 / 1 │   0.752 │
-│ flexible_no_match │ 0.3333 │ 0.3333 │ +0.0000 [-0.392, +0.392] │ 1 │     0 / 0 │    0.56 │
+│ strict_match      │ 0.3333 │ 0.6667 │ +0.3333 [-0.326, +0.726] │ 1 │     0 / 1 │   0.667 │
+│ strict_no_match   │ 0.3333 │ 0.3333 │ +0.0000 [-0.392, +0.392] │ 1 │     0 / 0 │   0.497 │
+│ flexible_match    │ 0.3333 │ 0.6667 │ +0.3333 [-0.326, +0.726] │ 1 │     0 / 1 │   0.667 │
+│ flexible_no_match │ 0.3333 │ 0.3333 │ +0.0000 [-0.392, +0.392] │ 1 │     0 / 0 │   0.497 │
 └───────────────────┴────────┴────────┴──────────────────────────┴───┴───────────┴─────────┘
-  flips: right->wrong / wrong->right; detect.: smallest difference detected with 80% power; `harness report` lists the flipped items
+  flips: right->wrong / wrong->right; detect.: detectable Δ (one-sided α=0.05, 80% power), the smallest difference detected; `harness report` lists the flipped items
 """  # noqa: E501
 
 PROGRESS = """\
