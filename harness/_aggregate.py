@@ -33,7 +33,9 @@ def mean_metric(
     mean = sum(xs) / n
     var = sum((x - mean) ** 2 for x in xs) / (n - 1) if n > 1 else 0.0
     stderr = math.sqrt(var / n)
-    if all(x in (0.0, 1.0) for x in xs):
+    # The scale is read first: grades of 1 on a 1-10 scale are not a 0/1 rate.
+    rate = bounds is None or tuple(bounds) == (0.0, 1.0)
+    if rate and all(x in (0.0, 1.0) for x in xs):
         lo, hi = wilson_interval(sum(xs), n)
         return MetricValue(mean, stderr, lo, hi, n, "wilson")
     if bounds is not None:  # an interval inside the scale, wide and honest at small n

@@ -47,6 +47,13 @@ from judges.grading import _public, question_of, reference_of
 
 METRICS = ("answer_correctness", "semantic_similarity", "faithfulness")
 NEEDS_LLM = {"answer_correctness", "faithfulness"}
+# The range each metric's per-item value can take, so its interval stays inside it (a cosine
+# similarity can be negative).
+SCALES = {
+    "answer_correctness": (0.0, 1.0),
+    "semantic_similarity": (-1.0, 1.0),
+    "faithfulness": (0.0, 1.0),
+}
 
 
 def import_ragas() -> Any:
@@ -275,9 +282,9 @@ class RagasScorer(UsesJudge, Scorer):
         for name in self.metrics:
             if name == "faithfulness" and not has_contexts:
                 continue  # no item to be faithful to: not a failure, not a metric
-            out[name] = mean_metric([s.values.get(name) for s in scores])
+            out[name] = mean_metric([s.values.get(name) for s in scores], SCALES[name])
             out[f"{name}_failure_rate"] = mean_metric(
-                [s.values.get(f"{name}_failed") for s in scores]
+                [s.values.get(f"{name}_failed") for s in scores], (0.0, 1.0)
             )
         return out
 
