@@ -9,7 +9,7 @@ record each, sharing a group id), and the headline metrics are printed side by s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness import DataOptions, RequestCache, RunContext, default_cache_path, run_eval
 
@@ -20,6 +20,13 @@ def _cell(m: object) -> str:
         return "-"
     ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
     return f"{value:.3f}{ci}"
+
+
+class BaseVsAdapter(NamedTuple):
+    """The side-by-side table and the two run folders it was read from."""
+
+    text: str
+    folders: list[Path]
 
 
 def compare_base_and_adapter(
@@ -33,7 +40,7 @@ def compare_base_and_adapter(
     batch_size: int | None = None,
     seed: int = 1234,
     full_model: bool = False,
-) -> str:
+) -> BaseVsAdapter:
     """Evaluates base and adapter on the task's test items; returns a side-by-side table.
 
     With ``full_model``, ``adapter`` is a whole fine-tuned model folder, run as a second model.
@@ -78,4 +85,5 @@ def compare_base_and_adapter(
             + (f"{delta:+.3f}" if delta is not None else "-")
         )
     lines.append(f"runs: {base_res.folder}  {adapter_res.folder}")
-    return "\n".join(lines)
+    folders = [f for f in (base_res.folder, adapter_res.folder) if f is not None]
+    return BaseVsAdapter("\n".join(lines), folders)

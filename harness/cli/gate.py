@@ -20,6 +20,7 @@ from harness.cli._common import (
     offline_defaults,
     resolve_runs_dir,
 )
+from harness.cli._tracking import log_to_option, tracker_specs
 
 if TYPE_CHECKING:
     from harness.gate import GatePolicy, GateResult
@@ -87,6 +88,15 @@ if TYPE_CHECKING:
     type=click.Path(path_type=Path),
     help="Also write the HTML/Markdown report of the compared runs here.",
 )
+@click.option(
+    "--summary-format",
+    type=click.Choice(["markdown", "github"]),
+    default="markdown",
+    show_default=True,
+    help="github: one table per task (base, candidate, Δ with interval, detectable Δ, "
+    "verdict), failing checks first, sized for a step summary or pull-request comment.",
+)
+@log_to_option
 def gate(
     policy_path: Path,
     candidates: tuple[Path, ...],
@@ -95,6 +105,8 @@ def gate(
     junit: Path | None,
     summary: Path | None,
     report_dir: Path | None,
+    summary_format: str,
+    log_to: tuple[str, ...],
     **eval_kw: Any,
 ) -> None:
     """Check candidate runs against a policy: bounds, regressions, non-inferiority.
@@ -106,6 +118,7 @@ def gate(
     """
     from harness.gate import junit_error
 
+    trackers = tracker_specs(log_to)
     try:
         result, runs = _decide(policy_path, candidates, baselines, adapter, eval_kw)
     except (HarnessError, click.UsageError) as e:
@@ -113,12 +126,19 @@ def gate(
         _write(junit, junit_error(message))  # CI finds a JUnit file even on exit 2
         _write(summary, f"## harness gate: ERROR\n\n{message}\n", step_summary=True)
         raise
-    _emit(result, junit, summary)
+    _emit(result, junit, summary, summary_format)
     if report_dir:
         from harness.report import build_report, write_report
 
         write_report(build_report(runs), report_dir)
         click.echo(f"report: {report_dir / 'report.html'}")
+    if trackers:
+        from harness.tracking import log_gate
+
+        files = [p for p in (junit, summary) if p] + (
+            [report_dir / "report.html", report_dir / "report.md"] if report_dir else []
+        )
+        log_gate(trackers, result, policy_path, files)
     sys.exit(result.exit_code)
 
 
@@ -188,9 +208,11 @@ def _found_bases(cand_runs: list[LoadedRun], policy: GatePolicy) -> list[LoadedR
     return found
 
 
-def _emit(result: GateResult, junit: Path | None, summary: Path | None) -> None:
+def _emit(
+    result: GateResult, junit: Path | None, summary: Path | None, summary_format: str
+) -> None:
     """Prints one line per check and the verdict; writes JUnit and the Markdown summary."""
-    from harness.gate import to_junit, to_markdown
+    from harness.gate import to_github_markdown, to_junit, to_markdown
 
     for r in result.results:
         click.echo(f"{r.status.upper():<13} {r.task}: {r.name}: {r.reason}")
@@ -200,7 +222,8 @@ def _emit(result: GateResult, junit: Path | None, summary: Path | None) -> None:
         f"gate {verdict}: {len(result.results)} checks, {len(result.failed)} failing{skipped}"
     )
     _write(junit, to_junit(result))
-    _write(summary, to_markdown(result), step_summary=True)
+    markdown = to_github_markdown if summary_format == "github" else to_markdown
+    _write(summary, markdown(result), step_summary=True)
 
 
 def _write(path: Path | None, text: str, step_summary: bool = False) -> None:

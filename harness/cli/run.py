@@ -31,6 +31,7 @@ from harness.cli._selection import (
     parse_price,
     read_system_prompt,
 )
+from harness.cli._tracking import log_to_option, tracker_specs
 
 
 @click.command("run")
@@ -140,6 +141,7 @@ from harness.cli._selection import (
     help="Also evaluate each item with the terms of swap list SET swapped (shipped: gender; "
     "or a YAML file); reports the answer-change rate and the paired score gap.",
 )
+@log_to_option
 @judge_options
 @calibration_option
 @engine_options
@@ -167,10 +169,12 @@ def run(
     unsafe_no_sandbox: bool,
     as_json: bool,
     counterfactual: str | None,
+    log_to: tuple[str, ...],
     **model_kw: Any,
 ) -> None:
     """Evaluate a model (and LoRA adapters) on tasks, writing runs/<run-id>/."""
     offline_defaults()
+    trackers = tracker_specs(log_to)
     from harness import DataOptions, RequestCache, RunContext, default_cache_path, run_eval
     from harness._suite import parse_task_arg
     from harness._ui import Reporter, RichReporter
@@ -233,6 +237,10 @@ def run(
         "judge_calibration" in r.record.extra for r in results
     ):
         click.echo("note: --judge-calibration: no judge scorer ran, nothing calibrated", err=True)
+    if trackers:
+        from harness.tracking import log_runs
+
+        log_runs(trackers, [r.folder for r in results if r.folder is not None])
     _exit_if_incomplete(results)
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from harness.cli._tracking import log_to_option, tracker_specs
+
 
 @click.command("train")
 @click.option(
@@ -39,6 +41,7 @@ import click
     help="Train on N processes under accelerate (one per GPU; gloo on CPU); the recipe's "
     "distributed.strategy picks DDP, FSDP or DeepSpeed.",
 )
+@log_to_option
 @click.argument("overrides", nargs=-1)
 def train(
     task_name: str | None,
@@ -51,6 +54,7 @@ def train(
     evaluate: bool,
     limit: int,
     num_processes: int,
+    log_to: tuple[str, ...],
     overrides: tuple[str, ...],
 ) -> None:
     """Train a LoRA adapter or a full model; OVERRIDES are recipe key=value pairs (lora.r=16)."""
@@ -63,6 +67,7 @@ def train(
     if evaluate and not task_name:
         raise HarnessError("--eval needs --task (the task whose test split is scored)")
     parsed = load_recipe(recipe, list(overrides))  # a bad recipe fails before any launch
+    trackers = tracker_specs(log_to)
     source = str(recipe_path(recipe)) + (f" {' '.join(overrides)}" if overrides else "")
     request = TrainRequest(
         out=out,
@@ -88,15 +93,20 @@ def train(
         click.echo(f"model written to {folder} (evaluate it: harness run --model {folder})")
     elif not launched:
         click.echo(f"adapter written to {folder} (registered as {folder.name!r})")
+    eval_folders: list[Path] = []
     if evaluate:
         from adapters.compare import compare_base_and_adapter
 
         assert task_name is not None
-        click.echo(
-            compare_base_and_adapter(
-                task_name, model, folder, limit=limit, data_dir=data_dir, full_model=full
-            )
+        compared = compare_base_and_adapter(
+            task_name, model, folder, limit=limit, data_dir=data_dir, full_model=full
         )
+        click.echo(compared.text)
+        eval_folders = compared.folders
+    if trackers:
+        from harness.tracking import log_training
+
+        log_training(trackers, folder, eval_folders)
 
 
 def _launch(num_processes: int, req: Any, recipe: str, overrides: tuple[str, ...]) -> None:

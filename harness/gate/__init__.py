@@ -65,6 +65,7 @@ from harness.gate._checks import (
     check_regression,
 )
 from harness.gate._degenerate import trivial_baseline
+from harness.gate._github import to_github_markdown
 from harness.gate._output import junit_error, to_junit, to_markdown
 from harness.gate._runset import (
     LoadedRun,
@@ -92,6 +93,7 @@ __all__ = [
     "junit_error",
     "load_policy",
     "run_candidate_evals",
+    "to_github_markdown",
     "to_junit",
     "to_markdown",
 ]
