@@ -34,7 +34,7 @@ def to_github_markdown(result: GateResult) -> str:
     ]
     if failed:
         first = next(r for r in result.results if id(r) in failed)
-        head[-1:] = [
+        head += [
             f"First failing check: **{first.task}: {first.name}** — {_cell(first.reason)}",
             "",
         ]

@@ -36,9 +36,12 @@ class WandbSink:
     def log_group(self, group: GroupPayload) -> list[str]:
         """Logs the group's own run (if it has content) and each child; returns W&B run ids."""
         ids: list[str] = []
-        if group.has_own_content:
-            ids.append(self._own(group))
-        ids += [self._child(child, group.name) for child in group.children]
+        try:
+            if group.has_own_content:
+                ids.append(self._own(group))
+            ids += [self._child(child, group.name) for child in group.children]
+        finally:
+            self.wandb.teardown()  # waits until W&B's service has written every run out
         return ids
 
     def _init(self, name: str, group: str, job: str, config: dict[str, str]) -> Any:

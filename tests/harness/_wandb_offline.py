@@ -79,7 +79,10 @@ def read_offline_run(path: Path) -> OfflineRun:
             for item in record.summary.update:
                 out.summary[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
         elif kind == "history":
-            row = {(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in record.history.item}
+            row = {
+                (i.key or "/".join(i.nested_key)): json.loads(i.value_json)
+                for i in record.history.item
+            }
             out.history.append(row)
         elif kind == "artifact":
             out.artifact_files += [m.path for m in record.artifact.manifest.contents]
