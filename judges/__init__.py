@@ -13,10 +13,11 @@ Importing this package is cheap; ragas and vLLM load only when used.
 """
 
 from judges.config import JudgeConfig
-from judges.grading import JudgeScorer, RubricJudge
+from judges.grading import JudgeScorer
 from judges.injection import InjectionReport, measure_injection
 from judges.pairwise import PairItem, PairwiseResult, judge_pairs, pairs_from_runs
 from judges.ragas_metrics import RagasScorer
+from judges.rubric import RubricJudge
 from judges.templates import BUILTIN as TEMPLATES
 from judges.templates import JudgeTemplate, load_template
 
@@ -24,7 +25,7 @@ from judges.templates import JudgeTemplate, load_template
 # here, so ``metrics: [judge]`` in a task file finds them without harness importing judges.
 SCORERS: dict[str, str] = {
     "judge": "judges.grading:JudgeScorer",
-    "judge_rubric": "judges.grading:RubricJudge",
+    "judge_rubric": "judges.rubric:RubricJudge",
     "judge_pairwise": "judges.pairwise_scorer:PairwiseJudge",
     "ragas": "judges.ragas_metrics:RagasScorer",
     "ragas_answer_correctness": "judges.ragas_named:AnswerCorrectness",

@@ -4,7 +4,8 @@
 127.0.0.1 for ``--judge local``, shared by every judge in the process and stopped at exit by
 `harness.backends.vllm_server`), then sends batches of chat requests through
 `harness.backends.openai_client.OpenAIClient` (bounded concurrency, timeouts, retries) at
-temperature 0 with structured output. Every successful reply is cached in the harness
+temperature 0 (or a template's own temperature, one seed per draw) with structured output.
+Every successful reply is cached in the harness
 `RequestCache` under a key holding the judge identity, the template hash and the exact
 messages, so re-scoring the same outputs makes no judge calls.
 """
@@ -38,12 +39,30 @@ class JudgeRequest:
         schema: JSON schema of the verdict (used with ``json_schema`` structured output).
         format: The template's declared verdict format ("regex": free text, no structured
             output; "json_object" / "json_schema"); None: the judge's configured one.
+        temperature: Sampling temperature (the template's; 0: greedy).
+        seed: Which draw this is (``samples: k`` sends seeds 0 .. k-1; part of the cache key).
+        max_tokens: The verdict's budget (None: the judge's).
+        top_logprobs: Ask for this many alternatives per token (``score: expected``).
     """
 
     messages: list[dict[str, str]]
     template_sha256: str
     schema: dict[str, Any] | None = None
     format: str | None = None
+    temperature: float = 0.0
+    seed: int = 0
+    max_tokens: int | None = None
+    top_logprobs: int | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The settings beyond one plain verdict, for the cache key (absent when default, so
+        earlier keys stay valid)."""
+        out: dict[str, Any] = {}
+        if self.seed:
+            out["seed"] = self.seed
+        if self.top_logprobs:
+            out["top_logprobs"] = self.top_logprobs
+        return out
 
 
 @dataclass
@@ -56,6 +75,7 @@ class JudgeReply:
     cached: bool = False
     tokens_in: int = 0
     tokens_out: int = 0
+    logprobs: list[tuple[str, dict[str, float]]] | None = None
 
 
 @dataclass
@@ -270,9 +290,10 @@ class JudgeClient:
             model=self.endpoint.model,
             template=request.template_sha256,
             messages=request.messages,
-            max_tokens=self.config.max_tokens,
-            temperature=0.0,
+            max_tokens=request.max_tokens or self.config.max_tokens,
+            temperature=request.temperature,
             response_format=self._response_format(request.schema, request.format),
+            **request.settings(),
         )
 
     def complete(self, requests: Sequence[JudgeRequest]) -> list[JudgeReply]:
@@ -283,9 +304,11 @@ class JudgeClient:
         todo: list[int] = []
         for i, k in enumerate(keys):
             if k in found:
+                hit = found[k]
                 replies[i] = JudgeReply(
-                    found[k]["text"], None, found[k].get("finish_reason", "stop"), cached=True
+                    hit["text"], None, hit.get("finish_reason", "stop"), cached=True
                 )
+                replies[i].logprobs = [(t, top) for t, top in hit.get("logprobs") or []] or None
             else:
                 todo.append(i)
         self.stats.requests += len(requests)
@@ -294,10 +317,11 @@ class JudgeClient:
             CompletionRequest(
                 model=self.endpoint.model,
                 prompt=requests[i].messages,
-                max_tokens=self.config.max_tokens,
-                temperature=0.0,
-                seed=0,
+                max_tokens=requests[i].max_tokens or self.config.max_tokens,
+                temperature=requests[i].temperature,
+                seed=requests[i].seed,
                 response_format=self._response_format(requests[i].schema, requests[i].format),
+                top_logprobs=requests[i].top_logprobs,
             )
             for i in todo
         ]
@@ -310,6 +334,7 @@ class JudgeClient:
                 "error" if res.error else finish,
                 tokens_in=res.tokens_in,
                 tokens_out=res.tokens_out,
+                logprobs=res.logprobs,
             )
             self.stats.model_calls += 1
             self.stats.errors += res.error is not None
@@ -317,8 +342,11 @@ class JudgeClient:
             self.stats.tokens_in += res.tokens_in
             self.stats.tokens_out += res.tokens_out
             if res.error is None and self.cache is not None:
+                entry: dict[str, Any] = {"text": res.text, "finish_reason": finish}
+                if res.logprobs is not None:
+                    entry["logprobs"] = res.logprobs
                 self.cache.put_many(
-                    {keys[i]: {"text": res.text, "finish_reason": finish}},
+                    {keys[i]: entry},
                     backend="judge",
                     model=self.endpoint.model,
                 )

@@ -91,6 +91,8 @@ class CompletionRequest:
         seed: Sampling seed (sent when the server supports it).
         response_format: e.g. ``{"type": "json_object"}`` or a ``json_schema`` format.
         extra_body: Server-specific fields (vLLM's ``top_k``, ...).
+        top_logprobs: Chat only: ask for each generated token's log-probability and this
+            many alternatives (OpenAI's and vLLM's ``logprobs`` / ``top_logprobs``).
     """
 
     model: str
@@ -103,6 +105,7 @@ class CompletionRequest:
     seed: int | None = None
     response_format: dict[str, Any] | None = None
     extra_body: dict[str, Any] | None = None
+    top_logprobs: int | None = None
 
     @property
     def endpoint(self) -> Literal["completions", "chat"]:
@@ -123,6 +126,8 @@ class CompletionResult:
         attempts: Attempts made (1 = no retry).
         seconds: Wall time from first attempt to result.
         unreachable: The last attempt could not connect (refused, reset, timed out).
+        logprobs: With ``top_logprobs``: the first completion's tokens, each as (token,
+            {alternative: logprob}) (the token itself included); None when the server sent none.
     """
 
     texts: list[str] = field(default_factory=list)
@@ -133,6 +138,7 @@ class CompletionResult:
     attempts: int = 0
     seconds: float = 0.0
     unreachable: bool = False
+    logprobs: list[tuple[str, dict[str, float]]] | None = None
 
     @property
     def text(self) -> str:
@@ -315,6 +321,8 @@ class OpenAIClient:
             return await api.completions.create(prompt=r.prompt, **kwargs)
         if r.response_format is not None:
             kwargs["response_format"] = r.response_format
+        if r.top_logprobs is not None:
+            kwargs.update(logprobs=True, top_logprobs=r.top_logprobs)
         return await api.chat.completions.create(messages=r.prompt, **kwargs)
 
     async def abatch(self, requests: Sequence[CompletionRequest]) -> list[CompletionResult]:
@@ -385,11 +393,26 @@ def _fill(result: CompletionResult, response: Any, endpoint: str) -> None:
     else:
         result.texts = [(c.message.content or "") for c in choices]
     result.finish_reasons = [c.finish_reason or "stop" for c in choices]
+    if endpoint == "chat" and choices:
+        result.logprobs = _token_logprobs(choices[0])
     usage = getattr(response, "usage", None)
     if usage is not None:
         result.tokens_in = int(usage.prompt_tokens or 0)
         result.tokens_out = int(usage.completion_tokens or 0)
     result.error = None
+
+
+def _token_logprobs(choice: Any) -> list[tuple[str, dict[str, float]]] | None:
+    """A chat choice's per-token log-probabilities, when the server returned them."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    out = []
+    for t in content:
+        top = {a.token: float(a.logprob) for a in (getattr(t, "top_logprobs", None) or [])}
+        top.setdefault(t.token, float(t.logprob))
+        out.append((t.token, top))
+    return out
 
 
 def probe_models(base_url: str, api_key: str, timeout: float = 5.0) -> list[dict[str, Any]] | None:

@@ -138,7 +138,7 @@ def test_writingbench_loads_rubrics_from_the_wheel(monkeypatch: pytest.MonkeyPat
     assert len(ds.samples) == 2 and ds.info.n_total == 1000 and ds.info.source == "package"
     s = ds.samples[0]
     assert s.metadata["question"].isascii() and len(s.metadata["checklist"]) >= 1
-    from judges.grading import criterion_text
+    from judges.rubric import criterion_text
 
     text = criterion_text(s.metadata["checklist"][0])
     assert "9-10:" in text and "1-2:" in text

@@ -11,7 +11,15 @@ from harness import HarnessError
 from judges.agreement import cohen_kappa, score_agreement, spearman, verdict_agreement
 from judges.pairwise import combine
 from judges.parse import parse_score, parse_winner
-from judges.templates import BUILTIN, REFERENCE, SINGLE, delimit, load_template, render
+from judges.templates import (
+    BUILTIN,
+    FENCE_NOTE,
+    REFERENCE,
+    SINGLE,
+    delimit,
+    load_template,
+    render,
+)
 
 
 @pytest.mark.parametrize(
@@ -93,7 +101,7 @@ def test_template_override_from_files(tmp_path: Path) -> None:
     yml = tmp_path / "p.yaml"
     yml.write_text("system: be fair\nuser: 'Q {question} A {answer_a} B {answer_b}'\n")
     p = load_template(yml, kind="pairwise")
-    assert (p.system, p.kind) == ("be fair", "pairwise")
+    assert (p.system, p.kind) == ("be fair " + FENCE_NOTE, "pairwise")  # told about the tags
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"user": "no placeholder"}))
     with pytest.raises(HarnessError, match=r"must contain \{answer\}"):
