@@ -23,7 +23,7 @@ from harness._host import git_state, harness_version, host_info
 from harness._output_split import SplitStats, keeps_raw, split_metrics, split_record
 from harness._requests import Batch
 from harness._task import Task
-from harness._types import GenerationParams, Output, Score
+from harness._types import GenerationParams, Output, Sample, Score
 from harness.backends._base import AdapterSpec, Backend
 from harness.stats import answer_profile
 
@@ -295,6 +295,12 @@ def _usage(run: VariantRun, extra: dict[str, Any]) -> rec.Usage:
     )
 
 
+def _user_turns(sample: Sample) -> list[str] | None:
+    """The sample's user turns as the task wrote them (None for a prompt without messages)."""
+    users = [m.content for m in sample.prompt.messages if m.role == "user"]
+    return [users[-1], *sample.followups] if users else None
+
+
 def _sample_records(run: VariantRun) -> list[rec.SampleRecord]:
     tokens = _tokens_per_sample(run)
     position = {item: k for k, item in enumerate(run.scored)}
@@ -309,6 +315,7 @@ def _sample_records(run: VariantRun) -> list[rec.SampleRecord]:
             reasoning=o.reasoning if raw else None,
             output_metrics=per_item.get(i, {}),
             turn_outputs=o.turn_texts or None,
+            user_turns=_user_turns(s),
             choice_logprobs=o.choice_logprobs,
             target=s.target,
             scores={

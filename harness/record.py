@@ -282,6 +282,11 @@ class SampleRecord(_Model):
     turn_outputs: list[list[str]] | None = Field(
         None, description="multi-turn items: per completion, the answer to every turn"
     )
+    user_turns: list[str] | None = Field(
+        None,
+        description="the task's user turns (the question, then each follow-up), unrendered: "
+        "what a pairwise judge is shown",
+    )
     choice_logprobs: list[float] | None = None
     target: Any = None
     scores: dict[str, ScoreRecord] = Field(default_factory=dict, description="per scorer")

@@ -35,7 +35,7 @@ from judges.client import JudgeClient, JudgeRequest, UsesJudge
 from judges.config import JudgeConfig
 from judges.draws import AGGREGATES, SCORES, TOP_LOGPROBS
 from judges.parse import SCORE_SCHEMA
-from judges.templates import JudgeTemplate, delimit, load_template
+from judges.templates import PLACEHOLDERS, JudgeTemplate, delimit, load_template
 from judges.turns import (
     answers_of,
     question_of,
@@ -94,8 +94,9 @@ class JudgeScorer(UsesJudge, Scorer):
         multi_turn_template: Grade every turn: the first with the templates above, each later
             one with this (FastChat's ``{question_1}`` ... ``{answer_2}``).
         multi_turn_reference_template: For later turns of a row with a reference per turn.
-        turn_references: Sample metadata key holding one reference per turn (MT-bench's
-            ``reference`` list); default: the target, for the first turn.
+        turn_references: Where each turn's reference is: "target" (the target's items, one
+            per turn) or a sample metadata key holding a list (MT-bench's ``reference``);
+            default: the target, for the first turn only.
         samples: Verdicts per judged turn (k draws at the template's temperature).
         aggregate: How the k draws combine: "median" or "mean".
         score: "verdict" (the grade read from the reply) or "expected" (Σ p × grade from the
@@ -110,6 +111,7 @@ class JudgeScorer(UsesJudge, Scorer):
     back to ``template`` (or ``multi_turn_template`` for later turns).
     """
 
+    placeholders = PLACEHOLDERS["judge"]
     spec_exclude = ("client",)
     path_args = ("template", "templates", "reference_template", "multi_turn_template")
     path_args += ("multi_turn_reference_template",)

@@ -16,23 +16,35 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import DataError, HarnessError, read_run, read_samples
+from harness import DataError, HarnessError, SampleRecord, read_run, read_samples
 from judges.agreement import verdict_agreement
-from judges.client import JudgeClient, JudgeRequest
+from judges.client import JudgeClient, JudgeReply, JudgeRequest
 from judges.config import JudgeConfig
-from judges.parse import PAIR_SCHEMA, parse_winner
-from judges.templates import JudgeTemplate, delimit, load_template
+from judges.parse import PAIR_SCHEMA, Verdict, parse_brackets, parse_winner
+from judges.templates import JudgeTemplate, load_template
+from judges.turns import pair_fields
 
 
 @dataclass
 class PairItem:
-    """One item to compare: the question and the two answers."""
+    """One item to compare: the question and the two answers (and, for a multi-turn item,
+    every user turn and each side's answer to each, and a reference per turn)."""
 
     id: str
     question: str
     answer_a: str
     answer_b: str
     human: str | None = None
+    questions: list[str] = field(default_factory=list)
+    turns_a: list[str] = field(default_factory=list)
+    turns_b: list[str] = field(default_factory=list)
+    refs: list[str | None] = field(default_factory=list)
+
+    def turns(self) -> tuple[list[str], list[str], list[str]]:
+        """(questions, A's answers, B's answers), one per turn; the last turn is judged."""
+        if self.questions and len(self.turns_a) == len(self.turns_b) == len(self.questions):
+            return self.questions, self.turns_a, self.turns_b
+        return [self.question], [self.answer_a], [self.answer_b]
 
 
 @dataclass
@@ -55,6 +67,7 @@ class PairVerdict:
     consistent: bool | None
     position: str | None
     reasons: list[str | None] = field(default_factory=list)
+    turn: int | None = None
 
 
 @dataclass
@@ -116,36 +129,67 @@ def combine(first: str | None, second: str | None) -> tuple[str | None, bool | N
     return "tie", False, position
 
 
+def pair_requests(
+    item: PairItem, tmpl: JudgeTemplate, turn: int | None = None
+) -> list[JudgeRequest]:
+    """The two judge calls of one item's turn (default: the last), A shown first then B.
+
+    The judge sees the task's user turn(s) as the question, never the rendered chat prompt;
+    the request asks for the template's declared verdict format (free text for "regex").
+    """
+    questions, ta, tb = item.turns()
+    turn = turn or len(questions)
+    schema = None if tmpl.format == "regex" else PAIR_SCHEMA
+    out = []
+    for first, second in ((ta, tb), (tb, ta)):
+        fields = pair_fields(questions, first, second, item.refs, turn, tmpl.wrap)
+        out.append(
+            JudgeRequest(
+                tmpl.messages(**fields),
+                tmpl.sha256,
+                schema,
+                tmpl.format,
+                tmpl.temperature,
+                max_tokens=tmpl.max_tokens,
+            )
+        )
+    return out
+
+
+def _read(tmpl: JudgeTemplate, reply: JudgeReply) -> Verdict | None:
+    if reply.error:
+        return None
+    return parse_brackets(reply.text) if tmpl.format == "regex" else parse_winner(reply.text)
+
+
 def judge_pairs(
     items: Sequence[PairItem],
     config: JudgeConfig | None = None,
     template: str | Path | JudgeTemplate = "pairwise",
     client: JudgeClient | None = None,
+    multi_turn_template: str | Path | JudgeTemplate | None = None,
 ) -> PairwiseResult:
-    """Judges every item in both orders (all requests concurrently) and tallies the verdicts."""
+    """Judges every item in both orders (all requests concurrently) and tallies the verdicts.
+
+    With ``multi_turn_template`` every turn of a multi-turn item is judged (the first with
+    ``template``, later ones with it: FastChat's ``pair-v2-multi-turn``); each turn is then
+    one judged unit. Otherwise the last turn is judged with ``template``.
+    """
     tmpl = load_template(template, kind="pairwise")
+    later = load_template(multi_turn_template, "pairwise") if multi_turn_template else None
     client = client or JudgeClient(JudgeConfig.resolve(config, {}))
-    requests = []
+    units: list[tuple[PairItem, JudgeTemplate, int | None]] = []
     for it in items:
-        a, b = delimit(it.answer_a), delimit(it.answer_b)
-        requests.append(
-            JudgeRequest(
-                tmpl.messages(question=it.question, answer_a=a, answer_b=b),
-                tmpl.sha256,
-                PAIR_SCHEMA,
-            )
-        )
-        requests.append(
-            JudgeRequest(
-                tmpl.messages(question=it.question, answer_a=b, answer_b=a),
-                tmpl.sha256,
-                PAIR_SCHEMA,
-            )
-        )
+        n = len(it.turns()[0])
+        if later is None or n == 1:
+            units.append((it, tmpl if later is None or n == 1 else later, None))
+        else:
+            units += [(it, tmpl if k == 1 else later, k) for k in range(1, n + 1)]
+    requests = [r for it, t, k in units for r in pair_requests(it, t, k)]
     replies = client.complete(requests)
     verdicts = []
-    for i, it in enumerate(items):
-        v1, v2 = (parse_winner(r.text) if not r.error else None for r in replies[2 * i : 2 * i + 2])
+    for i, (it, t, turn) in enumerate(units):
+        v1, v2 = (_read(t, r) for r in replies[2 * i : 2 * i + 2])
         raw1 = v1.value if v1 is not None else None
         raw2 = v2.value if v2 is not None else None
         final, consistent, position = combine(
@@ -153,21 +197,15 @@ def judge_pairs(
         )
         first = {"A": "a", "B": "b", "tie": "tie"}.get(str(raw1))
         second = {"A": "b", "B": "a", "tie": "tie"}.get(str(raw2))
+        reasons = [v.reason or v.failure if v else "request failed" for v in (v1, v2)]
         verdicts.append(
-            PairVerdict(
-                it.id,
-                first,
-                second,
-                final,
-                consistent,
-                position,
-                [v.reason or v.failure if v else "request failed" for v in (v1, v2)],
-            )
+            PairVerdict(it.id, first, second, final, consistent, position, reasons, turn)
         )
     finals = [v.final for v in verdicts]
-    kappa = verdict_agreement(finals, [it.human for it in items])
+    humans = [it.human for it, _, _ in units]
+    kappa = verdict_agreement(finals, humans)
     return PairwiseResult(
-        n=len(items),
+        n=len(units),
         wins_a=finals.count("a"),
         wins_b=finals.count("b"),
         ties=finals.count("tie"),
@@ -202,14 +240,17 @@ def pairs_from_runs(run_a: Path, run_b: Path) -> list[PairItem]:
         other = by_id.get(s.id)
         if other is None:
             continue
-        question = str(s.metadata.get("question") or _last_user(s.prompt))
+        questions, ta, tb = record_questions(s, run_a), record_answers(s), record_answers(other)
         items.append(
             PairItem(
                 s.id,
-                question,
-                s.outputs[0] if s.outputs else "",
-                other.outputs[0] if other.outputs else "",
+                questions[-1],
+                ta[-1],
+                tb[-1],
                 _human(s.metadata.get("human_winner")),
+                questions=questions,
+                turns_a=ta,
+                turns_b=tb,
             )
         )
     if not items:
@@ -219,13 +260,39 @@ def pairs_from_runs(run_a: Path, run_b: Path) -> list[PairItem]:
     return items
 
 
-def _last_user(prompt: Any) -> str:
-    if isinstance(prompt, list):
+def record_questions(s: SampleRecord, run: Path | str = "") -> list[str]:
+    """A recorded item's user turns as the task wrote them, never its rendered prompt:
+    ``user_turns``, else ``metadata["question"]``, else the last user message of a chat prompt.
+
+    Raises:
+        DataError: The record holds only a rendered text prompt.
+    """
+    if s.user_turns:
+        turns = list(s.user_turns)
+        if s.metadata.get("question"):
+            turns[0] = str(s.metadata["question"])
+        return turns
+    if s.metadata.get("question"):
+        return [str(s.metadata["question"])]
+    if isinstance(s.prompt, list):
         users = [
-            m.get("content", "") for m in prompt if isinstance(m, dict) and m.get("role") == "user"
+            m.get("content", "")
+            for m in s.prompt
+            if isinstance(m, dict) and m.get("role") == "user"
         ]
-        return users[-1] if users else ""
-    return str(prompt)
+        if users:
+            return [str(users[-1])]
+    raise DataError(
+        f"{run}: item {s.id} records only its rendered prompt, not the question; re-run it "
+        "with this harness (it records user_turns) or give the task metadata.question"
+    )
+
+
+def record_answers(s: SampleRecord) -> list[str]:
+    """A recorded item's answer to each turn (first completion)."""
+    if s.turn_outputs and s.turn_outputs[0]:
+        return list(s.turn_outputs[0])
+    return [s.outputs[0] if s.outputs else ""]
 
 
 def _human(value: Any) -> str | None:

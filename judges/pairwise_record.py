@@ -21,23 +21,14 @@ from harness import (
     RunContext,
     RunRecord,
     Sample,
-    SampleRecord,
     Score,
     read_run,
     read_samples,
 )
 from harness.record import MetricRecord, ScoreRecord, write_run
 from judges.config import JudgeConfig
+from judges.pairwise import record_questions
 from judges.pairwise_scorer import PairwiseJudge
-
-
-def _question(s: SampleRecord) -> str:
-    if s.metadata.get("question"):
-        return str(s.metadata["question"])
-    if isinstance(s.prompt, list):
-        users = [m.get("content", "") for m in s.prompt if isinstance(m, dict)]
-        return str(users[-1]) if users else ""
-    return str(s.prompt)
 
 
 def pairwise_run(
@@ -47,11 +38,19 @@ def pairwise_run(
     record = read_run(run_a)
     by_id = {s.id: s for s in read_samples(run_b)}
     kept = [s for s in read_samples(run_a) if s.id in by_id and s.outputs and not s.errors]
-    samples = [
-        Sample(s.id, Prompt.plain(_question(s)), s.target, metadata={"question": _question(s)})
-        for s in kept
-    ]
-    outputs = [Output(texts=list(s.outputs)) for s in kept]
+    samples = []
+    for s in kept:
+        questions = record_questions(s, run_a)
+        samples.append(
+            Sample(
+                s.id,
+                Prompt.plain(questions[0]),
+                s.target,
+                metadata={"question": questions[0]},
+                followups=tuple(questions[1:]),
+            )
+        )
+    outputs = [Output(texts=list(s.outputs), turn_texts=s.turn_outputs or []) for s in kept]
     scorer = PairwiseJudge(baseline=run_b, template=template)
     scores = scorer.score_all(samples, outputs, RunContext(judge=config))
     metrics = {

@@ -31,9 +31,10 @@ from harness import (
     scorer,
 )
 from judges.client import JudgeClient, UsesJudge
-from judges.grading import _public, question_of
-from judges.pairwise import PairItem, judge_pairs
-from judges.templates import JudgeTemplate, load_template
+from judges.grading import _public
+from judges.pairwise import PairItem, judge_pairs, record_answers
+from judges.templates import PLACEHOLDERS, JudgeTemplate, load_template
+from judges.turns import answers_of, question_of, reference_of, user_turns
 
 WIN = {"a": 1.0, "tie": 0.5, "b": 0.0}
 RATES = ("win_rate", "tie_rate", "loss_rate", "position_consistency", "pairwise_parse_failure_rate")
@@ -63,7 +64,9 @@ class PairwiseJudge(UsesJudge, Scorer):
     """
 
     name = "pairwise"
+    placeholders = PLACEHOLDERS["judge_pairwise"]
     spec_exclude = ("client",)
+    path_args = ("template",)
 
     def __init__(
         self,
@@ -77,13 +80,14 @@ class PairwiseJudge(UsesJudge, Scorer):
         self._use_judge(None, client, overrides)
         super().__init__()
 
-    def _baseline_answers(self) -> dict[str, str]:
+    def _baseline_answers(self) -> dict[str, list[str]]:
+        """The baseline's answer to every turn of each item, by id."""
         if not (self.baseline / "samples.jsonl").is_file():
             raise DataError(
                 f"judge_pairwise: baseline {self.baseline} is not a run folder "
                 f"(no samples.jsonl); pass baseline: runs/<run-id>"
             )
-        return {s.id: s.outputs[0] for s in read_samples(self.baseline) if s.outputs}
+        return {s.id: record_answers(s) for s in read_samples(self.baseline) if s.outputs}
 
     def preflight(self, ctx: RunContext) -> None:
         """Fails before any model call without a judge or a readable baseline run."""
@@ -101,7 +105,16 @@ class PairwiseJudge(UsesJudge, Scorer):
         self.preflight(ctx or RunContext(judge=self.config))
         other = self._baseline_answers()
         items = [
-            PairItem(s.id, question_of(s), o.text, other[s.id])
+            PairItem(
+                s.id,
+                question_of(s),
+                o.text,
+                other[s.id][-1],
+                questions=user_turns(s),
+                turns_a=[*answers_of(o)[:-1], o.text],
+                turns_b=other[s.id],
+                refs=[reference_of(s)],
+            )
             for s, o in zip(samples, outputs, strict=True)
             if s.id in other
         ]
@@ -121,7 +134,7 @@ class PairwiseJudge(UsesJudge, Scorer):
                 "position_consistency": None if v.consistent is None else float(v.consistent),
                 "pairwise_parse_failure_rate": float(final is None),
                 "answer_chars": float(len(o.text)),
-                "baseline_answer_chars": float(len(other[s.id])),
+                "baseline_answer_chars": float(len(other[s.id][-1])),
             }
             scores.append(
                 Score(

@@ -123,6 +123,17 @@ def parse_winner(text: str) -> Verdict:
     return Verdict(None, failure="no JSON 'winner' and no [[A]]/[[B]]/[[C]]")
 
 
+def parse_brackets(text: str) -> Verdict:
+    """A free-text pairwise verdict read as FastChat reads ``output_format: "[[A]]"``:
+    "[[A]]" anywhere wins, else "[[B]]", else "[[C]]" (a tie); nothing else counts."""
+    if not text.strip():
+        return Verdict(None, failure="empty reply")
+    for tag, value in (("[[A]]", "A"), ("[[B]]", "B"), ("[[C]]", "tie")):
+        if tag in text:
+            return Verdict(value, None, "pattern")
+    return Verdict(None, failure="no [[A]], [[B]] or [[C]] in the reply")
+
+
 def parse_pattern(text: str, pattern: re.Pattern[str], low: float = 1, high: float = 10) -> Verdict:
     """Reads a score with a template's own regex only (``format: regex``): with MT-bench's
     ``[[rating]]`` pattern, a reply saying "Rating: 5.5" is a failure, never some other number."""

@@ -13,7 +13,7 @@ from harness import Output, Sample, scorer
 from judges.client import JudgeClient
 from judges.config import JudgeConfig
 from judges.grading import JudgeScorer, Slot
-from judges.templates import JudgeTemplate
+from judges.templates import PLACEHOLDERS, JudgeTemplate
 from judges.turns import question_of
 
 
@@ -24,6 +24,9 @@ class RubricJudge(JudgeScorer):
     Each sample's ``metadata["checklist"]`` is a list of criteria, each a string or a dict
     (WritingBench style: ``name``, ``criteria_description`` and score-band descriptions).
     """
+
+    placeholders = PLACEHOLDERS["judge_rubric"]
+    path_args = ("template",)
 
     def __init__(
         self,

@@ -37,9 +37,10 @@ def reference_of(sample: Sample) -> str | None:
 
 
 def turn_references(sample: Sample, key: str | None) -> list[str | None]:
-    """One reference per turn: ``metadata[key]`` (a list, MT-bench's ``reference``), else
-    the target for the first turn only."""
-    refs = sample.metadata.get(key) if key else None
+    """One reference per turn: ``metadata[key]`` (a list, MT-bench's ``reference``), or with
+    ``key`` "target" the target's items (``target: [reference[0], reference[1]]``); else the
+    target for the first turn only."""
+    refs = sample.target if key == "target" else sample.metadata.get(key) if key else None
     if isinstance(refs, (list, tuple)):
         return [None if r is None else str(r) for r in refs]
     return [reference_of(sample)]

@@ -22,6 +22,12 @@ from harness.cli._judge_options import judge_config_from_options, judge_options
     show_default=True,
     help="Built-in template name or a template file (JSON/YAML with system+user, or text).",
 )
+@click.option(
+    "--multi-turn-template",
+    default=None,
+    help="Judge every turn of multi-turn items: the first with --template, later ones with "
+    "this (e.g. FastChat's pair-v2-multi-turn as a template file).",
+)
 @click.option("--limit", "-n", type=int, default=None, help="Judge only the first N shared items.")
 @click.option(
     "--output",
@@ -47,6 +53,7 @@ def judge_pairwise(
     run_a: Path,
     run_b: Path,
     template: str,
+    multi_turn_template: str | None,
     limit: int | None,
     output: Path | None,
     as_json: bool,
@@ -54,11 +61,20 @@ def judge_pairwise(
     runs_dir: Path | None,
     **judge_kw: Any,
 ) -> None:
-    """Judge RUN_A's answers against RUN_B's, item by item, in both orders."""
+    """Judge RUN_A's answers against RUN_B's, item by item, in both orders.
+
+    The judge is shown each item's question as the task wrote it (its user turn), never the
+    rendered chat prompt, and asked for the template's own verdict format.
+    """
     from harness.cli._common import offline_defaults
     from judges.pairwise import judge_pairs, pairs_from_runs
 
     offline_defaults()
+    if record and multi_turn_template:
+        raise click.UsageError(
+            "--multi-turn-template does not combine with --record (a record judges each "
+            "item's last turn); drop one of them"
+        )
     config = judge_config_from_options(judge_kw).validate()
     if record:
         from judges.pairwise_record import pairwise_run
@@ -73,7 +89,7 @@ def judge_pairwise(
         )
         return
     items = pairs_from_runs(run_a, run_b)[:limit]
-    result = judge_pairs(items, config, template)
+    result = judge_pairs(items, config, template, multi_turn_template=multi_turn_template)
     data = {"run_a": str(run_a), "run_b": str(run_b), **result.to_dict()}
     if output:
         output.write_text(json.dumps(data, indent=2), encoding="utf-8")

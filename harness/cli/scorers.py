@@ -2,6 +2,7 @@
 
 What a task file may name under ``metrics:`` (``{name: NAME, args: {...}}`` for the
 parameters). Metric names with ``<name>`` / ``<k>`` / ``<label>`` take that argument's value.
+A judge scorer also lists every ``{placeholder}`` it fills in a template (``N``: a turn number).
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ def describe(name: str, cls: Any) -> dict[str, Any]:
             continue
         params[p.name] = "required" if p.default is p.empty else repr(p.default)
     doc = (inspect.getdoc(cls) or "").split("\n")[0]
-    return {"name": name, "description": doc, "params": params, "metrics": list(cls.metrics)}
+    row = {"name": name, "description": doc, "params": params, "metrics": list(cls.metrics)}
+    if getattr(cls, "placeholders", None):  # judge scorers: what their templates may use
+        row["placeholders"] = dict(cls.placeholders)
+    return row
 
 
 @click.command("scorers")
@@ -43,3 +47,5 @@ def scorers_cmd(as_json: bool) -> None:
         params = ", ".join(f"{k}={v}" for k, v in r["params"].items()) or "none"
         click.echo(f"    params:  {params}")
         click.echo(f"    metrics: {', '.join(r['metrics']) or '(named by arguments)'}")
+        for field, what in r.get("placeholders", {}).items():
+            click.echo(f"    {{{field}}}: {what}")

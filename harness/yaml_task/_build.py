@@ -16,7 +16,7 @@ from harness._scorer import Scorer, scorers
 from harness._task import Task
 from harness._types import GenerationParams, Message, Output, Prompt, Sample, Score
 from harness.yaml_task._fields import MissingField, fill, get_path
-from harness.yaml_task._spec import ExtractionSpec, TaskSpec, _auto_args
+from harness.yaml_task._spec import ExtractionSpec, TaskSpec, _auto_args, task_relative
 
 
 class Extracted(Scorer):
@@ -245,7 +245,8 @@ def build_task(spec: TaskSpec, base: Path, source: str = "") -> Task:
     built: list[Scorer] = []
     for m in spec.metrics:
         factory = scorers.get(m.name)
-        scorer = factory(**_auto_args(factory, dict(m.args), raw))
+        args = task_relative(factory, dict(m.args), base)
+        scorer = factory(**_auto_args(factory, args, raw))
         built.append(
             Extracted(scorer, spec.extraction)
             if spec.extraction and spec.mode == "generate"

@@ -7,8 +7,10 @@ problem in one `HarnessError`; `harness.yaml_task.load_yaml_task` then builds th
 from __future__ import annotations
 
 import inspect
+import os
 import re
 import string
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -183,7 +185,7 @@ def templates_of(raw: dict[str, Any]) -> list[tuple[str, str]]:
     return [(w, t) for w, t in found if isinstance(t, str)]
 
 
-def _cross_checks(raw: dict[str, Any]) -> list[str]:
+def _cross_checks(raw: dict[str, Any], base: Path) -> list[str]:
     """Checks that span keys or need the registry; tolerant of a malformed ``raw``."""
     errors: list[str] = []
     ds = raw.get("dataset") or {}
@@ -221,7 +223,7 @@ def _cross_checks(raw: dict[str, Any]) -> list[str]:
             continue
         if isinstance(args, dict):
             try:  # building a scorer loads no model; it checks the arguments
-                factory(**_auto_args(factory, args, raw))
+                factory(**_auto_args(factory, task_relative(factory, dict(args), base), raw))
             except (TypeError, ValueError, HarnessError) as e:
                 errors.append(
                     f"metrics[{i}] ({name}): {(str(e) or type(e).__name__).splitlines()[0]}"
@@ -238,6 +240,25 @@ def _cross_checks(raw: dict[str, Any]) -> list[str]:
     if raw.get("mode") == "loglikelihood" and isinstance(pr, dict) and pr.get("turns"):
         errors.append("prompt.turns: multi-turn tasks generate; use mode: generate")
     return errors
+
+
+def task_relative(factory: Any, args: dict[str, Any], base: Path) -> dict[str, Any]:
+    """A scorer's file arguments (its ``path_args``: judge templates) resolved from the task
+    file's folder first; a name not found there is left for the scorer (a built-in, then the
+    current directory)."""
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: resolve(v) for k, v in value.items()}
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            here = base / os.path.expanduser(value)
+            return str(here) if here.is_file() else value
+        return value
+
+    for key in getattr(factory, "path_args", ()):
+        if key in args:
+            args[key] = resolve(args[key])
+    return args
 
 
 def _auto_args(factory: Any, args: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
@@ -267,7 +288,8 @@ def parse_spec(raw: Any, source: str, more: list[str] | None = None) -> TaskSpec
             )
             msg = err["msg"].removeprefix("Value error, ")
             errors.append(f"{loc or 'file'}: {msg}")
-    errors += _cross_checks(raw) + list(more or [])
+    base = Path(source).resolve().parent if source and Path(source).is_file() else Path.cwd()
+    errors += _cross_checks(raw, base) + list(more or [])
     if errors:
         raise HarnessError(
             f"{source}: {len(errors)} problem{'s' if len(errors) > 1 else ''}: " + "; ".join(errors)
