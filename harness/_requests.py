@@ -130,22 +130,27 @@ class Batch:
     """The outcome of one variant's requests.
 
     Attributes:
-        results: One result per request, in request order.
+        results: One result per request, in request order (multi-turn: per completion, its
+            turns merged).
         model_s: Seconds spent waiting on the backend.
+        sent: Multi-turn: every turn's request as answered, so a turn served by the cache is
+            counted as one (None: ``results`` are the requests).
     """
 
     results: list[RequestResult] = field(default_factory=list)
     model_s: float = 0.0
+    sent: list[RequestResult] | None = None
 
     @property
     def cache_hits(self) -> int:
-        """Requests answered by the cache."""
-        return sum(r.cached for r in self.results)
+        """Requests (turns) answered by the cache."""
+        return sum(r.cached for r in (self.results if self.sent is None else self.sent))
 
     @property
     def model_calls(self) -> int:
-        """Requests sent to the backend that came back (answered or failed)."""
-        return sum(not r.cached and r.error != NO_RESULT for r in self.results)
+        """Requests (turns) sent to the backend that came back (answered or failed)."""
+        every = self.results if self.sent is None else self.sent
+        return sum(not r.cached and r.error != NO_RESULT for r in every)
 
     @property
     def errors(self) -> int:

@@ -4,8 +4,9 @@ A sample whose ``followups`` hold further user turns (MT-bench's second question
 turn by turn: after the first answer, the conversation so far (prompt, answer, next user turn)
 is rendered by the backend and generated again, for each of the n completions separately.
 The sample's output is the last turn's answer; ``Output.turn_texts`` keeps every turn's. The
-per-completion result that the run record counts merges the turns: tokens summed, cached only
-when every turn was, the first error of any turn (a failed turn ends that conversation).
+per-completion result merges the turns: tokens summed, cached only when every turn was, the
+first error of any turn (a failed turn ends that conversation); the batch keeps every turn's
+request too, so cache hits and model calls count turns (a first turn from the cache is one hit).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def converse(
             thinking is not fed back, as reasoning-model chat templates also drop it).
     """
     results = list(first.results)
+    sent = list(first.results)  # every turn's request, for the cache and call counts
     model_s = first.model_s
     convs = {
         j: list(samples[j // n].prompt.messages) for j in range(len(results))
@@ -59,6 +61,7 @@ def converse(
             ]
         batch = generate([render(_prompt(convs[j])) for j in todo])
         model_s += batch.model_s
+        sent += batch.results
         for j, res in zip(todo, batch.results, strict=True):
             texts[j].append(res.text)
             results[j] = _merge(results[j], res)
@@ -69,7 +72,7 @@ def converse(
             out.errors.append(res.error)
         out.texts.append(texts[j][-1] if res.error is None else "")
         out.turn_texts.append(texts[j])
-    return outputs, Batch(results=results, model_s=model_s)
+    return outputs, Batch(results=results, model_s=model_s, sent=sent)
 
 
 def _prompt(messages: list[Message]) -> Prompt:

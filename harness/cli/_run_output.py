@@ -44,6 +44,11 @@ def _value(m: Any) -> str:
     return "nan" if m.value is None else f"{m.value:.4f}"
 
 
+def _n(m: Any) -> str:
+    """A metric's scored n (items with a value), not the run's item count."""
+    return "" if m.n is None else str(m.n)
+
+
 def usage_line(record: Any) -> str:
     """Tokens in/out of the model (and the judge), and the cost estimate when priced."""
     u = record.usage
@@ -82,9 +87,10 @@ def print_tables(results: list[Any]) -> None:
         table.add_column("value", justify="right")
         table.add_column("95% CI", justify="right")
         table.add_column("± stderr", justify="right")
+        table.add_column("n", justify="right")
         for name, m in quality_metrics(r):
             stderr = "" if m.stderr is None else f"{m.stderr:.4f}"
-            table.add_row(name, _value(m), _ci(m), stderr)
+            table.add_row(name, _value(m), _ci(m), stderr, _n(m))
         console.print(table)
         t = r.timing
         console.print(
@@ -138,8 +144,8 @@ def print_combined(results: list[Any]) -> None:
         r = res.record
         first = True
         for name, m in quality_metrics(r):
-            head = (r.task.name, _who(r), str(r.counts.samples)) if first else ("", "", "")
-            table.add_row(*head, name, _value(m), _ci(m))
+            head = (r.task.name, _who(r)) if first else ("", "")
+            table.add_row(*head, _n(m), name, _value(m), _ci(m))
             first = False
         if first:  # nothing scored
             table.add_row(r.task.name, _who(r), str(r.counts.samples), "(none)", "", "")
