@@ -306,9 +306,12 @@ class JudgeClient:
             if k in found:
                 hit = found[k]
                 replies[i] = JudgeReply(
-                    hit["text"], None, hit.get("finish_reason", "stop"), cached=True
+                    hit["text"],
+                    None,
+                    hit.get("finish_reason", "stop"),
+                    cached=True,
+                    logprobs=[(t, top) for t, top in hit.get("logprobs") or []] or None,
                 )
-                replies[i].logprobs = [(t, top) for t, top in hit.get("logprobs") or []] or None
             else:
                 todo.append(i)
         self.stats.requests += len(requests)

@@ -113,8 +113,13 @@ class JudgeScorer(UsesJudge, Scorer):
 
     placeholders = PLACEHOLDERS["judge"]
     spec_exclude = ("client",)
-    path_args = ("template", "templates", "reference_template", "multi_turn_template")
-    path_args += ("multi_turn_reference_template",)
+    path_args: tuple[str, ...] = (
+        "template",
+        "templates",
+        "reference_template",
+        "multi_turn_template",
+        "multi_turn_reference_template",
+    )
 
     def __init__(
         self,

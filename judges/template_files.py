@@ -16,15 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import HarnessError
-from judges.templates import (
-    FENCE_NOTE,
-    FORMATS,
-    PAIRWISE,
-    RATING_PATTERN,
-    SINGLE,
-    JudgeTemplate,
-    VerdictFormat,
-)
+from judges._template import FENCE_NOTE, FORMATS, RATING_PATTERN, JudgeTemplate, VerdictFormat
 
 KEYS = {
     "name", "system", "user", "system_prompt", "prompt_template", "format", "pattern",
@@ -34,15 +26,16 @@ OUTPUT_FORMATS = {"[[rating]]": RATING_PATTERN, "[[A]]": None}  # FastChat's, re
 FREE_TEXT_MAX_TOKENS = 1024  # room for an explanation before "[[rating]]" (FastChat: 2048)
 
 
-def read_template(path: Path, kind: str = "score") -> JudgeTemplate:
-    """The template in ``path`` (see the module docstring).
+def read_template(path: Path, kind: str, default_system: str) -> JudgeTemplate:
+    """The template in ``path`` (see the module docstring); ``default_system`` for a file
+    that gives no system prompt (the built-in one, with the injection guard).
 
     Raises:
         HarnessError: Naming the file and what to change.
     """
     text = path.read_text(encoding="utf-8")
     if path.suffix not in (".json", ".yaml", ".yml"):
-        return _checked(path, JudgeTemplate(f"file:{path.name}", _default_system(kind), text, kind))
+        return _checked(path, JudgeTemplate(f"file:{path.name}", default_system, text, kind))
     import yaml
 
     try:
@@ -62,7 +55,7 @@ def read_template(path: Path, kind: str = "score") -> JudgeTemplate:
     fence = data.get("fence", True)
     if not isinstance(fence, bool):
         raise HarnessError(f"{path}: fence must be true or false (got {fence!r})")
-    system = str(data.get("system", data.get("system_prompt", _default_system(kind))))
+    system = str(data.get("system", data.get("system_prompt", default_system)))
     if fence and ("system" in data or "system_prompt" in data):
         system += ("" if system.endswith((" ", "\n")) or not system else " ") + FENCE_NOTE
     tmpl = JudgeTemplate(
@@ -77,11 +70,6 @@ def read_template(path: Path, kind: str = "score") -> JudgeTemplate:
         max_tokens=_tokens(path, data, fmt),
     )
     return _checked(path, tmpl)
-
-
-def _default_system(kind: str) -> str:
-    """The built-in system prompt (with the injection guard) for a file that gives none."""
-    return PAIRWISE.system if kind == "pairwise" else SINGLE.system
 
 
 def _checked(path: Path, tmpl: JudgeTemplate) -> JudgeTemplate:
