@@ -13,6 +13,9 @@ programs run in the bubblewrap `Sandbox` unless the context turns the sandbox of
 its tests are ``metadata["program_suffix"]``, run by the sandbox's runner in a process of its own
 against the program's function ``metadata["entry_point"]`` (see `harness.sandbox`). A completion
 passes only when the runner reports that every test ran and held; its exit status never counts.
+A program the sandbox could not judge (status "error", after a second try in a new slot) is
+neither: its item is not scored, the errors are counted in ``extra.code_execution`` and the run
+is recorded as incomplete, like an item whose request failed.
 """
 
 from __future__ import annotations
@@ -183,14 +186,31 @@ class PassAtK(Scorer):
 
     def _score(self, results: list[ExecResult]) -> Score:
         n, c = len(results), sum(r.passed for r in results)
+        errors = sum(r.status == "error" for r in results)
         values: dict[str, float | None] = {
-            f"pass@{k}": pass_at_k(n, c, k) if k <= n else None for k in self.ks
+            f"pass@{k}": pass_at_k(n, c, k) if k <= n and not errors else None for k in self.ks
         }
+        answer = f"not scored: {errors} of {n} programs got no verdict" if errors else None
         return Score(
             values=values,
-            answer=f"{c}/{n} passed",
-            metadata={"n": n, "correct": c, "results": [_brief(r) for r in results]},
+            answer=answer or f"{c}/{n} passed",
+            metadata={"n": n, "correct": c, "results": [_brief(r) for r in results]}
+            | ({"sandbox_errors": errors} if errors else {}),
         )
+
+    def problems(self, scores: Sequence[Score], samples: Sequence[Sample]) -> list[str]:
+        """Items whose programs the sandbox could not judge leave the run incomplete."""
+        bad = [s for s in scores if s.metadata.get("sandbox_errors")]
+        if not bad:
+            return []
+        first = next(
+            r["detail"] for s in bad for r in s.metadata["results"] if r["status"] == "error"
+        )
+        message = (
+            f"{self.label}: {len(bad)} of {len(scores)} items not scored: the sandbox could not "
+            f"judge a program twice in a row (first: {first}); rerun the same command"
+        )
+        return [message]
 
     def extra(self, scores: Sequence[Score], samples: Sequence[Sample]) -> dict[str, Any]:
         """Run-level facts for the record: how programs ran and how they ended."""
@@ -206,6 +226,8 @@ class PassAtK(Scorer):
                 "python": sb.python if sb else None,
                 "limits": asdict(self.limits) | {"cpu_seconds": self.limits.rlimits()[0][1]},
                 "statuses": dict(statuses),
+                "sandbox_errors": statuses.get("error", 0),
+                "slots_replaced": sb.replaced if sb else 0,
             }
         }
 

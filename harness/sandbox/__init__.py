@@ -72,13 +72,14 @@ from typing import Literal
 from harness._errors import HarnessError
 from harness.sandbox._exec import Raw, Spawn, Worker, own_process_count, run_fresh
 
-Status = Literal["passed", "failed", "exited", "timeout", "killed"]
+Status = Literal["passed", "failed", "exited", "timeout", "killed", "error"]
 
 # Host uids used when running as root: UID_BASE + (pid % 4096) * SLOTS_PER_PROCESS + slot, so
 # concurrent harness processes (parallel CI jobs) do not share a process budget.
 UID_BASE = 2_000_000_000
 SLOTS_PER_PROCESS = 256
 START_RETRIES = 3
+RUN_ATTEMPTS = 2  # a run the sandbox could not judge is tried once more in a new slot
 INSTALL_HINT = "install bubblewrap (apt-get install bubblewrap)"
 
 
@@ -151,7 +152,10 @@ class ExecResult:
         status: With a `Check`: "passed" (the runner reported, with this run's token, that every
             test ran and held), "failed", "timeout" (killed at the wall-clock limit) or "killed"
             (the program ended by a signal: CPU or file-size limit, SIGKILL). Without one:
-            "exited" (any exit status, see ``exit_code``), "timeout" or "killed".
+            "exited" (any exit status, see ``exit_code``), "timeout" or "killed". In both cases
+            "error": the sandbox could not judge the program (its runner crashed or gave no
+            verdict, the limits or guard could not be set, the sandbox died), twice, in two
+            different slots; such a run is neither passed nor failed.
         exit_code: The program's exit status, None if it ended by a signal or timed out.
         signal: The signal that ended it, if any.
         stdout: The last ``tail_bytes`` of its standard output.
@@ -238,6 +242,7 @@ class Sandbox:
         for slot in range(self.workers):
             self._slots.put(slot)
         self._servers: dict[int, Worker] = {}
+        self.replaced = 0  # reused sandboxes closed because a program left them unfit
         # bwrap --die-with-parent ties a sandbox to the *thread* that started it, so long-lived
         # sandboxes are started from this sandbox's own thread, not from run_many's threads.
         self._starter: ThreadPoolExecutor | None = None
@@ -281,19 +286,28 @@ class Sandbox:
             "timeout": self.limits.timeout,
             "tail": self.tail_bytes,
             "limits": self.limits.rlimits(self._nproc),
+            "memory_total": self.limits.memory_mb << 20,
             "check": check is not None,
             "entry_point": check.entry_point if check else "",
         }
         token = secrets.token_hex(16)
         spec = {"tests": check.tests, "setup": check.setup, "token": token} if check else None
-        slot = self._slots.get()
-        try:
-            t0 = time.perf_counter()
-            runner = self._run_reused if self.reuse else self._run_fresh
-            raw = runner(slot, request, spec) or _lost(time.perf_counter() - t0, self.limits)
-        finally:
-            self._slots.put(slot)
-        return _classify(raw, token if check else None)
+        result = None
+        for _ in range(RUN_ATTEMPTS):
+            slot = self._slots.get()
+            try:
+                t0 = time.perf_counter()
+                runner = self._run_reused if self.reuse else self._run_fresh
+                raw = runner(slot, request, spec) or _lost(time.perf_counter() - t0)
+                result = _classify(raw, token if check else None)
+                if result.status == "error":
+                    self._replace(slot)
+            finally:
+                self._slots.put(slot)
+            if result.status != "error":
+                break
+        assert result is not None
+        return result
 
     def run_many(
         self,
@@ -354,8 +368,18 @@ class Sandbox:
         server = self._servers.get(slot) or self._start_server(slot)
         raw = server.run(request, spec)
         if raw is None:
-            self._servers.pop(slot, None)  # the program killed or froze its sandbox
+            self._servers.pop(slot, None)  # the sandbox died or froze (it is closed)
+            self.replaced += 1
+        elif raw.get("dirty"):  # left in a state its pid 1 cannot undo: start a new one
+            self._replace(slot)
         return raw
+
+    def _replace(self, slot: int) -> None:
+        """Closes the slot's sandbox (reused mode), so its next program gets a new one."""
+        server = self._servers.pop(slot, None)
+        if server is not None:
+            server.close()
+            self.replaced += 1
 
     def _start_server(self, slot: int) -> Worker:
         error = ""
@@ -373,35 +397,43 @@ class Sandbox:
         raise SandboxError(f"bubblewrap failed to start {START_RETRIES} times: {error[-300:]}")
 
 
-def _lost(duration: float, limits: Limits) -> Raw:
-    """The reply of a run whose sandbox died or stopped answering."""
+def _lost(duration: float) -> Raw:
+    """The reply of a run whose sandbox died or stopped answering: no verdict, its fault."""
     return {
         "exit_code": None,
-        "signal": signal.SIGKILL,
-        "timed_out": duration >= limits.timeout,
+        "signal": None,
+        "timed_out": False,
         "stdout": "",
-        "stderr": "the program killed or stopped its sandbox",
+        "stderr": "",
         "duration": duration,
         "verdict": None,
+        "infra": "the sandbox stopped answering",
     }
 
 
 def _classify(raw: Raw, token: str | None) -> ExecResult:
     out = raw["stdout"].encode("latin-1").decode("utf-8", errors="replace")
     err = raw["stderr"].encode("latin-1", errors="replace").decode("utf-8", errors="replace")
-    code, sig = raw["exit_code"], raw["signal"]
+    code, sig, took = raw["exit_code"], raw["signal"], raw["duration"]
     verdict = _verdict(raw.get("verdict"), token) if token is not None else None
+    infra = raw.get("infra") or (verdict or {}).get("infra")
+    if token is not None and verdict is None and not raw["timed_out"] and not infra:
+        infra = "the test runner ended without a verdict"
+    if infra:  # nothing is known about the program: never a pass or a fail
+        return ExecResult("error", code, sig, out, err, took, f"sandbox error: {infra}")
     if verdict is not None and verdict.get("passed") is True:
-        return ExecResult("passed", code, sig, out, err, raw["duration"])
+        return ExecResult("passed", code, sig, out, err, took)
     detail = "" if verdict is None else str(verdict.get("error", ""))
+    if raw.get("memory_exceeded"):
+        detail = "the program and its children held more memory than the limit together"
     if token is not None and not detail:
         detail = "no verdict from the test runner"
     if raw["timed_out"]:
-        return ExecResult("timeout", None, signal.SIGKILL, out, err, raw["duration"], detail)
-    if sig:
-        return ExecResult("killed", None, int(sig), out, err, raw["duration"], detail)
+        return ExecResult("timeout", None, signal.SIGKILL, out, err, took, detail)
+    if sig or raw.get("memory_exceeded"):
+        return ExecResult("killed", None, int(sig or signal.SIGKILL), out, err, took, detail)
     status: Status = "exited" if token is None else "failed"
-    return ExecResult(status, code, None, out, err, raw["duration"], detail)
+    return ExecResult(status, code, None, out, err, took, detail)
 
 
 def _verdict(text: object, token: str) -> dict | None:

@@ -27,7 +27,9 @@ from harness.sandbox._seccomp import filter_program
 SANDBOX_UID = 65534  # the uid programs see inside the sandbox ("nobody")
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 SERVER = Path(__file__).with_name("_server.py")
+SLOT = Path(__file__).with_name("_slot.py")
 SCRIPT_TARGET = "/sandbox/server.py"
+SLOT_TARGET = "/sandbox/slot.py"
 START_TIMEOUT = 30.0  # seconds for bwrap to set a sandbox up on a very busy machine
 REPLY_GRACE = 10.0  # seconds beyond the program's timeout for the server's own cleanup
 
@@ -113,6 +115,9 @@ def bwrap_command(spawn: Spawn, fds: dict[str, int], args: list[str]) -> list[st
         "--ro-bind-data",
         str(fds["script"]),
         SCRIPT_TARGET,
+        "--ro-bind-data",
+        str(fds["slot"]),
+        SLOT_TARGET,
         "--remount-ro",
         "/dev",
         "--remount-ro",
@@ -163,7 +168,10 @@ def apply_limits(limits: tuple[tuple[int, int, int], ...]) -> None:
 
 def sandbox_fds(spawn: Spawn) -> dict[str, int]:
     """Fresh descriptors of the inside script and, where one exists, the seccomp filter."""
-    fds = {"script": memfile("server", SERVER.read_bytes())}
+    fds = {
+        "script": memfile("server", SERVER.read_bytes()),
+        "slot": memfile("slot", SLOT.read_bytes()),
+    }
     program = filter_program() if spawn.bwrap else None
     if program is not None:
         fds["seccomp"] = memfile("seccomp", program)
@@ -182,7 +190,8 @@ def run_fresh(
     workdir = None if spawn.bwrap else tempfile.mkdtemp(prefix="harness-sandbox-")
     if workdir and spawn.uid is not None:
         os.chown(workdir, spawn.uid, spawn.uid)
-    args = ["once", *(str(fds[k]) for k in ("header", "spec", "result")), workdir or "/tmp"]
+    slot = SLOT_TARGET if spawn.bwrap else f"/dev/fd/{fds['slot']}"
+    args = ["once", slot, *(str(fds[k]) for k in ("header", "spec", "result")), workdir or "/tmp"]
     cmd = (
         bwrap_command(spawn, fds, args)
         if spawn.bwrap
@@ -226,7 +235,7 @@ class Worker:
         self._err_fd = memfile("stderr")
         status_r, fds["status"] = os.pipe()
         try:
-            cmd = bwrap_command(spawn, fds, ["serve"])
+            cmd = bwrap_command(spawn, fds, ["serve", SLOT_TARGET])
             self.proc = popen(
                 cmd, spawn, subprocess.PIPE, subprocess.PIPE, self._err_fd, tuple(fds.values())
             )

@@ -33,7 +33,6 @@ import resource
 import select
 import signal
 import socket
-import stat
 import struct
 import sys
 import time
@@ -42,6 +41,8 @@ PR_SET_DUMPABLE = 4
 MAX_MESSAGE = 64 << 20
 MAX_DEPTH = 200
 END_GRACE = 1.0  # seconds the program gets to exit after its tests are done
+POLL = 0.02  # seconds between checks of the memory a program and its children hold
+SLOT = None  # `_slot.py`, loaded at start
 
 
 class CandidateGone(BaseException):
@@ -204,13 +205,20 @@ def _text(e):
         return ""
 
 
-def program_child(req, work, private, sock):
-    """Runs the program in this forked process, then answers its calls; never returns."""
+def program_child(req, work, private, sock, ready):
+    """Runs the program in this forked process, then answers its calls; never returns.
+
+    One byte on ``ready`` says its limits and seccomp guard are in place; without it pid 1
+    reports an infrastructure error rather than a verdict.
+    """
     code = 1
     try:
         os.setsid()
         for fd in private:
             os.close(fd)
+        guard_self(req)
+        os.write(ready, b"1")
+        os.close(ready)
         os.chdir(work)
         for target, name, flags in (
             (0, "stdin", os.O_RDONLY),
@@ -220,8 +228,6 @@ def program_child(req, work, private, sock):
             os.dup2(os.open(os.path.join(work, ".io", name), flags, 0o600), target)
         os.dup2(sock, 3)
         os.closerange(4, 1 << 16)
-        for res, soft, hard in req["limits"]:
-            resource.setrlimit(res, (soft, hard))
         sys.stdin = open(0, encoding="utf-8", errors="surrogateescape", closefd=False)  # noqa: SIM115
         sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
@@ -249,6 +255,21 @@ def program_child(req, work, private, sock):
     os._exit(code)
 
 
+def guard_self(req):
+    """The program's own limits and seccomp guard, set before any of its code runs."""
+    for res, soft, hard in req["limits"]:
+        resource.setrlimit(res, (soft, hard))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a plain interpreter
+    try:  # the kernel's OOM killer takes a program before pid 1 or the runner
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+    program = SLOT.program_filter(os.getpid())
+    if program is not None:
+        SLOT.install_filter(program)
+
+
 def _exit_code(e):
     if e.code is None:
         return 0
@@ -268,12 +289,17 @@ def runner_child(spec_fd, sock, verdict_fd, req, private):
         for fd in private:
             if fd != spec_fd:
                 os.close(fd)
-        for res, soft, hard in req["limits"]:
-            resource.setrlimit(res, (soft, hard))
         os.lseek(spec_fd, 0, os.SEEK_SET)
         spec = json.loads(read_all(spec_fd))
         os.close(spec_fd)
         verdict["token"] = spec["token"]
+        for res, soft, hard in req["limits"]:
+            resource.setrlimit(res, (soft, hard))
+    except BaseException as e:  # no verdict on the program: the sandbox failed, not it
+        verdict["infra"] = f"the test runner could not start: {describe(e)}"
+        os.write(verdict_fd, json.dumps(verdict).encode())
+        os._exit(0)
+    try:
         ns = {"__name__": "__tests__", "__builtins__": builtins}
         exec(compile(spec["setup"], "<setup>", "exec"), ns)
         ns[req["entry_point"]] = Candidate(sock, req["entry_point"])
@@ -309,16 +335,36 @@ def read_all(fd):
     return b"".join(chunks)
 
 
-def wait(pid, timeout):
-    """(wait status, timed out) of a child, SIGKILLing it and its session at the timeout."""
+def wait(pid, deadline, watch=None):
+    """(wait status, timed out) of a child, SIGKILLing it and its session at ``deadline``;
+    ``watch`` (the memory cap) is checked every `POLL` seconds meanwhile."""
     pidfd = os.pidfd_open(pid)
     try:
-        ready, _, _ = select.select([pidfd], [], [], max(0.0, timeout))
+        while True:
+            left = deadline - time.monotonic()
+            ready = select.select([pidfd], [], [], max(0.0, min(left, POLL)))[0]
+            if ready or left <= POLL:
+                break
+            if watch is not None:
+                watch.check()
     finally:
         os.close(pidfd)
     if not ready:
         kill(pid)
     return os.waitpid(pid, 0)[1], not ready
+
+
+class Watch:
+    """The total memory cap of a program and its children (only as a sandbox's pid 1)."""
+
+    def __init__(self, budget, keep):
+        self.budget = budget if os.getpid() == 1 else 0
+        self.keep, self.exceeded = keep, False
+
+    def check(self):
+        if self.budget and SLOT.tree_memory(self.keep) > self.budget:
+            SLOT.kill_others(self.keep)
+            self.exceeded = True
 
 
 def kill(pid):
@@ -339,7 +385,11 @@ def tail(path, limit):
 
 
 def run(req, work, private, receive_spec):
-    """Runs one program (and, when ``receive_spec`` is given, its tests); the reply dict."""
+    """Runs one program (and, when ``receive_spec`` is given, its tests); the reply dict.
+
+    The runner is forked first, so every pid the program and its children get is above the
+    runner's, which the program's seccomp guard then keeps them from signalling.
+    """
     os.makedirs(os.path.join(work, ".io"), 0o700)
     with open(os.path.join(work, ".io", "stdin"), "wb") as f:
         f.write(req["stdin"].encode("latin-1"))
@@ -348,16 +398,32 @@ def run(req, work, private, receive_spec):
     ours, theirs = (s.detach() for s in socket.socketpair())
     t0 = time.monotonic()
     deadline = t0 + req["timeout"]
+    runner = None
+    if receive_spec is not None:
+        spec_fd = receive_spec()
+        runner, verdict_r = start_runner(req, spec_fd, ours, (*private, theirs))
+        private = tuple(fd for fd in private if fd != spec_fd)  # closed: the runner has it
+    ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        program_child(req, work, (*private, ours), theirs)
+        held = (*private, ours, ready_r, *((verdict_r,) if runner else ()))
+        program_child(req, work, held, theirs, ready_w)
+    os.close(ready_w)
     os.close(theirs)
+    infra = "" if _ready(ready_r, deadline) else "the program's limits or guard could not be set"
+    if runner is not None and pid < runner:
+        infra = "the pid counter wrapped"
+    for p in (pid, runner) if infra else ():
+        if p:
+            kill(p)
+    watch = Watch(req.get("memory_total", 0), {runner} if runner else set())
     verdict, timed_out, waited = None, False, deadline
-    if receive_spec is not None:
-        verdict, timed_out = run_tests(req, receive_spec(), ours, private, deadline)
+    if runner is not None:
+        _, timed_out = wait(runner, deadline, watch)
+        verdict = _read_verdict(verdict_r)
         waited = min(deadline, time.monotonic() + END_GRACE)
     os.close(ours)
-    status, late = wait(pid, waited - time.monotonic())
+    status, late = wait(pid, waited, watch)
     stopped = late and not timed_out and receive_spec is not None  # lingered after its tests
     timed_out = timed_out or (late and not stopped)
     return {
@@ -368,12 +434,14 @@ def run(req, work, private, receive_spec):
         "stderr": tail(os.path.join(work, ".io", "stderr"), req["tail"]),
         "duration": time.monotonic() - t0,
         "verdict": verdict,
+        "infra": infra,
+        "memory_exceeded": watch.exceeded,
         "child": pid,
     }
 
 
-def run_tests(req, spec_fd, sock, private, deadline):
-    """Forks the runner; (its verdict text or None, timed out)."""
+def start_runner(req, spec_fd, sock, private):
+    """Forks the runner; (its pid, the read end of its verdict pipe)."""
     verdict_r, verdict_w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -381,12 +449,24 @@ def run_tests(req, spec_fd, sock, private, deadline):
         runner_child(spec_fd, sock, verdict_w, req, (*private, spec_fd))
     os.close(verdict_w)
     os.close(spec_fd)
-    _, timed_out = wait(pid, deadline - time.monotonic())
+    return pid, verdict_r
+
+
+def _ready(fd, deadline):
     try:
-        text = read_all(verdict_r).decode("utf-8", errors="replace")
+        if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            return False
+        return os.read(fd, 1) == b"1"
     finally:
-        os.close(verdict_r)
-    return (text or None), timed_out
+        os.close(fd)
+
+
+def _read_verdict(fd):
+    try:
+        text = read_all(fd).decode("utf-8", errors="replace")
+    finally:
+        os.close(fd)
+    return text or None
 
 
 def splice_message(fd):
@@ -405,66 +485,13 @@ def splice_message(fd):
     return out
 
 
-def reap_everything():
-    """Kills and reaps every other process in the sandbox (all are our descendants)."""
-    while True:
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
-        try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            return
-
-
-def clear_tmp():
-    """Deletes everything in /tmp, whatever a program did to the permissions."""
-    import shutil
-
-    def fix(func, p, _exc):
-        try:
-            os.chmod(os.path.dirname(p), stat.S_IRWXU)
-            os.chmod(p, stat.S_IRWXU)
-            func(p)
-        except OSError:
-            pass
-
-    for name in os.listdir("/tmp"):
-        path = os.path.join("/tmp", name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, onerror=fix)
-        else:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-
-
-def clear_ipc(libc):
-    """Removes System V IPC objects a program left (where no seccomp filter forbids them)."""
-    for kind, remove in (("shm", libc.shmctl), ("msg", libc.msgctl)):
-        try:
-            with open(f"/proc/sysvipc/{kind}") as f:
-                ids = [int(line.split()[1]) for line in f.readlines()[1:]]
-        except (OSError, ValueError, IndexError):
-            continue
-        for ident in ids:
-            remove(ident, 0, None)  # IPC_RMID
-    try:
-        with open("/proc/sysvipc/sem") as f:
-            for line in f.readlines()[1:]:
-                libc.semctl(int(line.split()[1]), 0, 0)
-    except (OSError, ValueError, IndexError):
-        pass
-
-
 def serve():
     libc = ctypes.CDLL(None, use_errno=True)
     requests, replies = os.dup(0), os.dup(1)
     null = os.open("/dev/null", os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
+    baseline = SLOT.snapshot()
     n = 0
     while True:
         req = recv(requests)
@@ -473,9 +500,10 @@ def serve():
         n += 1
         spec = (lambda: splice_message(requests)) if req.get("check") else None
         reply = run(req, f"/tmp/run{n}", (requests, replies, null), spec)
-        reap_everything()
-        clear_tmp()
-        clear_ipc(libc)
+        SLOT.reap_everything()
+        SLOT.clear_tmp()
+        SLOT.clear_ipc(libc)
+        reply["dirty"] = SLOT.problems(baseline)  # harness replaces a slot it cannot restore
         send(replies, reply)
 
 
@@ -490,10 +518,24 @@ def once(header_fd, spec_fd, result_fd, root):
     os.write(result_fd, json.dumps(reply).encode())
 
 
+def load_slot(path):
+    """``_slot.py`` (bound into the sandbox beside this file) as a module."""
+    import types
+
+    module = types.ModuleType("slot")
+    with open(path, encoding="utf-8") as f:
+        exec(compile(f.read(), path, "exec"), module.__dict__)
+    return module
+
+
 if __name__ == "__main__":
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    # As pid 1 the kernel drops every signal a program sends unless a handler is installed:
+    # Python's SIGINT handler would let a program's SIGINT end the slot.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    SLOT = load_slot(sys.argv[2])
     if sys.argv[1] == "serve":
         serve()
     else:
-        header, spec, result = (int(a) for a in sys.argv[2:5])
-        once(header, spec, result, sys.argv[5])
+        header, spec, result = (int(a) for a in sys.argv[3:6])
+        once(header, spec, result, sys.argv[6])

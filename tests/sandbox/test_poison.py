@@ -1,0 +1,146 @@
+"""Poison, then a correct program: nothing one program does reaches the next one in its slot.
+
+Each poison tries to leave state behind in the sandbox it ran in (pid 1's limits and priority,
+deep or locked ``/tmp`` trees, signals, processes, sockets in TIME_WAIT, the pid counter). After
+it, in the same slot of a one-slot reused sandbox, the right solution must pass and a probe of
+what a program sees (its limits, priority, CPUs, ``/tmp``, processes, a port) must print exactly
+what it prints in a sandbox no program has touched.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from harness.sandbox import Check, Limits, Sandbox
+
+pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
+
+PROMPT = "import os\n\n\ndef add(a, b):\n"
+RIGHT = "    return a + b\n"
+TESTS = "assert add(2, 3) == 5\nassert add(-1, 1) == 0\n"
+CHECK = Check(TESTS, "add")
+PORT = 5555
+# What a program can observe of its slot; equal to a fresh sandbox's after every poison.
+PROBE = (
+    "import os, resource, socket\n"
+    "limits = [resource.getrlimit(r) for r in range(16)]\n"
+    "tmp = sorted(set(os.listdir('/tmp')) - {os.path.basename(os.getcwd())})\n"
+    "procs = len([p for p in os.listdir('/proc') if p.isdigit()])\n"
+    "files = [open('/dev/null') for _ in range(200)]\n"
+    f"s = socket.socket()\ns.bind(('127.0.0.1', {PORT}))\n"
+    "print(limits, os.getpriority(os.PRIO_PROCESS, 0), len(os.sched_getaffinity(0)), tmp, procs)\n"
+)
+
+EVERY_PID = "[int(p) for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()]"
+POISONS = {
+    # The issue's case: 17 of 39 later correct solutions failed after this one.
+    "pid1_open_files": (
+        "import resource\nfor pid in (1, os.getppid()):\n    try:\n"
+        "        resource.prlimit(pid, resource.RLIMIT_NOFILE, (200, 200))\n"
+        "    except OSError:\n        pass\n"
+    ),
+    "every_limit_of_every_process": (
+        "import resource\n"
+        f"for pid in {EVERY_PID} + [1]:\n"
+        "    for res in range(16):\n        try:\n"
+        "            resource.prlimit(pid, res, (1, 1))\n"
+        "        except (OSError, ValueError):\n            pass\n"
+    ),
+    "priority_of_pid_1_and_the_uid": (
+        f"for which, who in [(os.PRIO_PROCESS, 1), (os.PRIO_USER, 0)] + "
+        f"[(os.PRIO_PROCESS, p) for p in {EVERY_PID}]:\n"
+        "    try:\n        os.setpriority(which, who, 19)\n    except OSError:\n        pass\n"
+    ),
+    "cpu_affinity_and_scheduler_of_pid_1": (
+        f"for pid in [1] + {EVERY_PID}:\n    try:\n        os.sched_setaffinity(pid, {{0}})\n"
+        "    except OSError:\n        pass\n    try:\n"
+        "        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))\n"
+        "    except OSError:\n        pass\n"
+    ),
+    "sigint_to_pid_1_and_its_group": (
+        "import signal\nfor target in (1, os.getppid()):\n    try:\n"
+        "        os.kill(target, signal.SIGINT)\n    except OSError:\n        pass\n"
+        "for pgid in (1, os.getpgid(os.getppid())):\n    try:\n"
+        "        os.killpg(pgid, signal.SIGINT)\n    except OSError:\n        pass\n"
+    ),
+    "every_signal_to_everyone": (
+        "import signal\nfor sig in (signal.SIGSTOP, signal.SIGTERM, signal.SIGHUP, "
+        "signal.SIGUSR1, signal.SIGQUIT, signal.SIGKILL):\n"
+        f"    for pid in [1, -1] + {EVERY_PID}:\n"
+        "        if pid != os.getpid():\n            try:\n"
+        "                os.kill(pid, sig)\n            except OSError:\n                pass\n"
+    ),
+    "tmp_tree_400_deep_and_locked": (
+        "os.chdir('/tmp')\nfor i in range(400):\n    os.mkdir('d')\n    os.chdir('d')\n"
+        "open('bottom', 'w').write('x')\nfor i in range(400):\n    os.chdir('..')\n"
+        "    os.chmod('d', 0)\n"
+        "open('/tmp/.hidden', 'w').write('x')\nos.chmod('/tmp/.hidden', 0)\n"
+    ),
+    "tmp_filled_to_the_last_byte": (
+        "os.makedirs('/tmp/full/sub')\ni = 0\ntry:\n    while True:\n"
+        "        open(f'/tmp/full/sub/{i}', 'wb').write(bytes(1 << 20))\n        i += 1\n"
+        "except OSError:\n    pass\nos.chmod('/tmp/full/sub', 0o500)\n"
+    ),
+    "descriptors_exhausted_in_a_leftover_child": (
+        "if os.fork() == 0:\n    os.setsid()\n    files = []\n    try:\n        while True:\n"
+        "            files.append(open('/dev/null'))\n    except OSError:\n        pass\n"
+        "    import time\n    time.sleep(60)\n"
+    ),
+    "leftover_children_ignoring_signals": (
+        "import signal, time\nfor _ in range(3):\n    if os.fork() == 0:\n        os.setsid()\n"
+        "        for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):\n"
+        "            signal.signal(s, signal.SIG_IGN)\n        if os.fork() == 0:\n"
+        "            while True:\n                time.sleep(0.01)\n        os._exit(0)\n"
+    ),
+    "port_left_in_time_wait": (
+        "import socket\nsrv = socket.socket()\n"
+        f"srv.bind(('127.0.0.1', {PORT}))\nsrv.listen(1)\n"
+        f"c = socket.create_connection(('127.0.0.1', {PORT}))\nconn, _ = srv.accept()\n"
+        "conn.close()\nc.close()\nsrv.close()\n"
+    ),
+    "pid_counter_burned": (
+        "import threading\nlast = lambda: int(open('/proc/sys/kernel/ns_last_pid').read())\n"
+        "top = int(open('/proc/sys/kernel/pid_max').read()) * 9 // 10\n"
+        "while last() < top:\n    t = threading.Thread(target=int)\n    t.start()\n"
+        "    t.join()\n"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def fresh_view() -> str:
+    """What the probe prints in a sandbox nothing has run in before."""
+    with Sandbox(Limits(timeout=5.0), reuse=False, workers=1) as sb:
+        r = sb.run(PROBE)
+    assert r.ok, r
+    return r.stdout
+
+
+@pytest.fixture(scope="module")
+def slot() -> Iterator[Sandbox]:
+    with Sandbox(Limits(timeout=5.0), reuse=True, workers=1) as sb:
+        yield sb
+
+
+def test_there_are_at_least_10_poisons() -> None:
+    assert len(POISONS) >= 10
+
+
+@pytest.mark.parametrize("name", sorted(POISONS))
+def test_a_correct_program_after_a_poison_passes(slot: Sandbox, fresh_view: str, name: str) -> None:
+    slot.run(PROMPT + RIGHT + POISONS[name], check=CHECK)
+    after = [slot.run(PROMPT + RIGHT, check=CHECK) for _ in range(3)]
+    assert all(r.passed for r in after), f"after {name}: {after}"
+    probe = slot.run(PROBE)
+    assert probe.ok, f"after {name}: {probe}"
+    assert probe.stdout == fresh_view, f"after {name}"
+
+
+@pytest.mark.parametrize("name", sorted(POISONS))
+def test_a_poison_is_itself_judged_on_its_function(slot: Sandbox, name: str) -> None:
+    """The poison's own function is right: it passes unless the poison hurt its own run."""
+    r = slot.run(PROMPT + RIGHT + POISONS[name], check=CHECK)
+    assert r.status in ("passed", "failed", "killed", "timeout"), r
