@@ -15,17 +15,32 @@ behind is killed before its result is returned. Programs run in parallel, one pe
 
 Verdicts (`Sandbox.run` with a `Check`): the program's process executes the program and then
 only answers calls to its entry point; the tests run in a separate *runner* process, forked
-after the program's, that reads them and a per-run random token from a descriptor the program
+before the program's, that reads them and a per-run random token from a descriptor the program
 never held, calls the program over a socket, compares the results itself (decoded into exact
 builtin values, so an always-equal ``__eq__`` never reaches a comparison) and reports
 "every test ran and held" with the token on a pipe only it holds. harness counts a pass only
-for that report with this run's token: an exit status never means "passed".
+for that report with this run's token: an exit status never means "passed". When the sandbox
+cannot judge a program (the runner crashed or gave no verdict, the program's limits or guard
+could not be set, the sandbox died or stopped answering) the result is status "error", neither
+passed nor failed; the run is tried once more in a replaced slot first.
 
 By default (``reuse=True``) each slot keeps one sandbox alive and runs its programs as forked
 children of a small server inside it (`harness.sandbox._server`); after each program every
-process it left is killed and reaped, ``/tmp`` is emptied and System V IPC objects removed.
-``reuse=False`` starts a new sandbox per program. Both run the same code inside, so verdicts are
-identical (``tests/sandbox/test_cheats.py`` checks 23 cheats in both modes).
+process it left is killed and reaped, ``/tmp`` is emptied (at any depth and permissions) and
+System V IPC objects removed. ``reuse=False`` starts a new sandbox per program. Both run the
+same code inside, so verdicts are identical (``tests/sandbox/test_modes.py``: 200 mixed
+programs; ``test_cheats.py``: 23 cheats in both modes).
+
+Isolated between programs of one reused slot (nothing one leaves changes what the next sees,
+``tests/sandbox/test_poison.py``): pid 1's limits, priority, scheduler and CPUs (each program
+installs a seccomp guard, `harness.sandbox._slot`, so its signals, ``prlimit``,
+``setpriority`` and ``sched_set*`` reach only its own processes, never pid 1, the runner, ``-1``
+or the whole uid); processes (all killed); ``/tmp``; System V IPC. What pid 1 cannot undo it
+checks after every program, and harness replaces the slot when any is off: its own limits or
+priority changed, ``/tmp`` not empty, a process left, TCP sockets left (a port in TIME_WAIT
+would refuse the next program's ``bind``), the pid counter past 3/4 of ``pid_max`` (so the
+runner's pid stays below the program's). Not reset, and visible to the next program: the pid
+numbers it gets and its loopback's other counters.
 
 Guaranteed now: a completion cannot forge a pass by exiting (``os._exit(0)``, ``sys.exit(0)``,
 ``SystemExit`` in the function, exiting from a ``settrace``/SIGALRM/``atexit``/``excepthook``/
@@ -33,7 +48,11 @@ Guaranteed now: a completion cannot forge a pass by exiting (``os._exit(0)``, ``
 patching modules (its process holds no part of the verdict), or by reading the tests (they are in
 no file it can open, not in its memory or frames, and the runner and pid 1 are non-dumpable: no
 ptrace, no ``/proc/<pid>/fd`` or ``mem``). The sandbox's pid 1 (bwrap ``--as-pid-1``) is harness's
-own script and ignores the programs' signals. ``/tmp`` is a tmpfs capped at ``Limits.tmp_mb``.
+own script and ignores the programs' signals (it keeps no handler, so the kernel drops them,
+SIGINT included). ``/tmp`` is a tmpfs capped at ``Limits.tmp_mb``. The memory of a program and
+all its children together is capped at ``Limits.memory_mb``: pid 1 sums their anonymous resident
+memory every 20 ms and kills them all past it ("killed"; pages shared copy-on-write after a fork
+count in each process); each process also has that address-space limit.
 On x86_64 a seccomp filter denies ptrace, ``process_vm_*``, System V and POSIX message-queue
 IPC, keyrings, bpf, perf events, userfaultfd, io_uring, namespaces and mounts.
 Also protected: reading or writing host files (only ``/usr`` is visible, read-only), network
@@ -41,16 +60,18 @@ access (a private loopback only), seeing or signalling host processes, reading h
 environment, fork bombs, memory and disk exhaustion per process, endless loops, processes left
 behind.
 
-Not guaranteed: kernel exploits (the sandbox shares the host kernel; the seccomp filter is a
-deny list, and absent off x86_64), reading world-readable files under ``/usr``, side channels,
-the total memory of a program that forks, CPU taken from programs beside a fork bomb (they may
-time out). A program can still make its own tests fail (kill the runner, answer garbage): denial,
-never a false pass. Tests see only builtin values: a function whose result is not a plain value
-(a generator, a custom class), or tests that pass it callables or check in-place mutation of
-their arguments, fail rather than pass. Run inside a VM or container as well when the code may
-be adversarial rather than merely buggy. ``Sandbox(isolate=False)`` (``--unsafe-no-sandbox``)
-drops bubblewrap (and with it the pid namespace and seccomp) and keeps only the runner, the
-limits, the unprivileged uid, the cleared environment and the timeout.
+Not guaranteed: kernel exploits (the sandbox shares the host kernel; the seccomp filter is a deny
+list, and absent off x86_64, where the program guard is absent too: there a program can signal or
+re-limit the runner and pid 1; pid 1's check still replaces a changed slot, and a killed runner
+gives "error", never a verdict), reading world-readable files under ``/usr``, side channels, memory
+a program's children allocate faster than the 20 ms check, CPU taken from programs beside a fork
+bomb (they may time out). A program can still make its own tests fail (exit, answer garbage):
+denial, never a false pass. Tests see only builtin values: a function whose result is not a plain
+value (a generator, a custom class), or tests that pass it callables or check in-place mutation of
+their arguments, fail rather than pass. Run inside a VM or container as well when the code may be
+adversarial rather than merely buggy. ``Sandbox(isolate=False)`` (``--unsafe-no-sandbox``) drops
+bubblewrap (and with it the pid namespace and seccomp) and keeps only the runner, the limits, the
+unprivileged uid, the cleared environment and the timeout.
 """
 
 from __future__ import annotations
@@ -111,7 +132,9 @@ class Limits:
     Attributes:
         timeout: Wall-clock seconds before the whole process tree is killed.
         cpu_seconds: CPU seconds per process (SIGXCPU); None means ``int(timeout) + 2``.
-        memory_mb: Address space per process, MiB (allocations beyond raise MemoryError).
+        memory_mb: Address space per process, MiB (allocations beyond raise MemoryError); in
+            bubblewrap also the memory of a program and all its children together (past it
+            they are all killed: status "killed").
         file_size_mb: Largest file a process may write, MiB; also caps stdout and stderr.
         processes: Processes and threads of the run's host uid (bwrap itself needs 3).
         open_files: Open file descriptors per process.
@@ -265,6 +288,8 @@ class Sandbox:
                 f"(sysctl kernel.unprivileged_userns_clone=1, "
                 f"user.max_user_namespaces>0)"
             ) from None
+        if probe.status == "error":
+            raise SandboxError(f"the sandbox cannot run programs here: {probe.detail}")
         if not probe.ok:
             raise SandboxError(
                 f"{self.python} does not run inside the sandbox "

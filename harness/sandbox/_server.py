@@ -6,23 +6,28 @@ open its descriptors, and signals they send it are ignored (the kernel's rule fo
 init). ``serve`` keeps the sandbox for program after program (the reused mode); ``once`` runs one
 (the fresh mode, and unsandboxed runs). Both call the same `run`, so verdicts are the same.
 
-`run` forks the program's process first: a new session, its own rlimits, stdin/stdout/stderr on
-files in a fresh directory under the private ``/tmp``, every other descriptor closed but one end
-of a socket pair. It executes the program, then answers calls to its entry point on that socket
-(arguments and results as plain builtin values, `encode`/`decode`). Only after that fork does the
-*runner* exist: a second forked process that reads the tests and the run's random token (from a
-descriptor the program never held), executes the trusted tests with the entry point bound to a
+`run` forks the *runner* first, a process that reads the tests and the run's random token from
+a descriptor pid 1 closes before the program's fork, so the program never holds it. Then the
+program's process: a new session, its own rlimits and seccomp guard (`_slot.program_filter`:
+its signals and ``prlimit``/``setpriority`` reach only pids from its own up, never pid 1 or the
+runner), stdin/stdout/stderr on files in a fresh directory under the private ``/tmp``, every
+other descriptor closed but one end of a socket pair. It executes the program, then answers
+calls to its entry point on that socket (arguments and results as plain builtin values,
+`encode`/`decode`). The runner executes the trusted tests with the entry point bound to a
 proxy that calls the program over the socket, and writes ``{"token", "passed", "error"}`` to a
 pipe only this process holds. The comparisons happen in the runner, on values it decoded itself,
 so an object whose ``__eq__`` is always true never reaches them; a program that exits (with any
-status), hangs, or answers garbage makes the tests fail, not pass. After each program every
-process it left is killed and reaped, ``/tmp`` is emptied and System V IPC objects removed.
+status), hangs, or answers garbage makes the tests fail, not pass. A run the sandbox could not
+judge (the program's limits or guard not set, the runner without a verdict) carries ``infra``.
+After each program every process it left is killed and reaped, ``/tmp`` is emptied and System V
+IPC objects removed (`_slot`), and ``dirty`` lists what pid 1 found it could not restore.
 
 Protocol of ``serve`` on fds 0 (requests) and 1 (replies): a 4-byte big-endian length, then a JSON
-object. Request: ``{"program", "stdin" (latin-1), "timeout", "limits", "tail", "entry_point",
-"check"}``; when ``check`` is true a second message follows with ``{"tests", "setup", "token"}``,
-which this process never reads itself: it is spliced into a memory file for the runner. Reply:
-``{"exit_code", "signal", "timed_out", "stdout", "stderr", "duration", "verdict"}``.
+object. Request: ``{"program", "stdin" (latin-1), "timeout", "limits", "memory_total", "tail",
+"entry_point", "check"}``; when ``check`` is true a second message follows with ``{"tests",
+"setup", "token"}``, which this process never reads itself: it is spliced into a memory file for
+the runner. Reply: ``{"exit_code", "signal", "timed_out", "stdout", "stderr", "duration",
+"verdict", "infra", "memory_exceeded", "dirty"}``.
 """
 
 import builtins
@@ -41,7 +46,6 @@ PR_SET_DUMPABLE = 4
 MAX_MESSAGE = 64 << 20
 MAX_DEPTH = 200
 END_GRACE = 1.0  # seconds the program gets to exit after its tests are done
-POLL = 0.02  # seconds between checks of the memory a program and its children hold
 SLOT = None  # `_slot.py`, loaded at start
 
 
@@ -335,46 +339,6 @@ def read_all(fd):
     return b"".join(chunks)
 
 
-def wait(pid, deadline, watch=None):
-    """(wait status, timed out) of a child, SIGKILLing it and its session at ``deadline``;
-    ``watch`` (the memory cap) is checked every `POLL` seconds meanwhile."""
-    pidfd = os.pidfd_open(pid)
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            ready = select.select([pidfd], [], [], max(0.0, min(left, POLL)))[0]
-            if ready or left <= POLL:
-                break
-            if watch is not None:
-                watch.check()
-    finally:
-        os.close(pidfd)
-    if not ready:
-        kill(pid)
-    return os.waitpid(pid, 0)[1], not ready
-
-
-class Watch:
-    """The total memory cap of a program and its children (only as a sandbox's pid 1)."""
-
-    def __init__(self, budget, keep):
-        self.budget = budget if os.getpid() == 1 else 0
-        self.keep, self.exceeded = keep, False
-
-    def check(self):
-        if self.budget and SLOT.tree_memory(self.keep) > self.budget:
-            SLOT.kill_others(self.keep)
-            self.exceeded = True
-
-
-def kill(pid):
-    for fn, target in ((os.killpg, pid), (os.kill, pid)):
-        try:
-            fn(target, signal.SIGKILL)
-        except OSError:
-            pass
-
-
 def tail(path, limit):
     try:
         with open(path, "rb") as f:
@@ -415,15 +379,15 @@ def run(req, work, private, receive_spec):
         infra = "the pid counter wrapped"
     for p in (pid, runner) if infra else ():
         if p:
-            kill(p)
-    watch = Watch(req.get("memory_total", 0), {runner} if runner else set())
+            SLOT.kill(p)
+    watch = SLOT.Watch(req.get("memory_total", 0), {runner} if runner else set())
     verdict, timed_out, waited = None, False, deadline
     if runner is not None:
-        _, timed_out = wait(runner, deadline, watch)
+        _, timed_out = SLOT.wait(runner, deadline, watch)
         verdict = _read_verdict(verdict_r)
         waited = min(deadline, time.monotonic() + END_GRACE)
     os.close(ours)
-    status, late = wait(pid, waited, watch)
+    status, late = SLOT.wait(pid, waited, watch)
     stopped = late and not timed_out and receive_spec is not None  # lingered after its tests
     timed_out = timed_out or (late and not stopped)
     return {
@@ -514,7 +478,9 @@ def once(header_fd, spec_fd, result_fd, root):
     reply = run(
         req, os.path.join(root, "run"), private, (lambda: spec_fd) if spec_fd >= 0 else None
     )
-    kill(reply["child"])  # pid 1 of a sandbox takes the rest with it; unsandboxed, harness does
+    SLOT.kill(
+        reply["child"]
+    )  # pid 1 of a sandbox takes the rest with it; unsandboxed, harness does
     os.write(result_fd, json.dumps(reply).encode())
 
 

@@ -15,12 +15,16 @@ Standard library only, like ``_server.py``, which loads this file inside the san
   changed and pid 1 cannot restore (its own limits or priority, a ``/tmp`` left non-empty,
   surviving processes, sockets in TIME_WAIT, a pid counter near its wrap) is reported, and
   harness replaces the slot before its next program.
+
+Also here: `wait` (a child with a deadline) and `Watch`, the cap on the memory of a program and
+all its children together, checked every `POLL` seconds while pid 1 waits.
 """
 
 import ctypes
 import os
 import platform
 import resource
+import select
 import signal
 import stat
 import struct
@@ -56,6 +60,7 @@ DENIED_X86_64 = {
 }
 CLEAR_BUDGET = 2.0  # seconds for emptying /tmp; a tree that takes longer gets the slot replaced
 PID_HEADROOM = 4  # the slot is replaced once its pid counter passes (pid_max * 3 / 4)
+POLL = 0.02  # seconds between checks of the memory a program and its children hold
 
 
 def program_filter(first_pid):
@@ -287,3 +292,43 @@ def _others(keep):
     return [
         int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != me and int(p) not in keep
     ]
+
+
+def wait(pid, deadline, watch=None):
+    """(wait status, timed out) of a child, SIGKILLing it and its session at ``deadline``;
+    ``watch`` (the memory cap) is checked every `POLL` seconds meanwhile."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            ready = select.select([pidfd], [], [], max(0.0, min(left, POLL)))[0]
+            if ready or left <= POLL:
+                break
+            if watch is not None:
+                watch.check()
+    finally:
+        os.close(pidfd)
+    if not ready:
+        kill(pid)
+    return os.waitpid(pid, 0)[1], not ready
+
+
+class Watch:
+    """The total memory cap of a program and its children (only as a sandbox's pid 1)."""
+
+    def __init__(self, budget, keep):
+        self.budget = budget if os.getpid() == 1 else 0
+        self.keep, self.exceeded = keep, False
+
+    def check(self):
+        if self.budget and tree_memory(self.keep) > self.budget:
+            kill_others(self.keep)
+            self.exceeded = True
+
+
+def kill(pid):
+    for fn, target in ((os.killpg, pid), (os.kill, pid)):
+        try:
+            fn(target, signal.SIGKILL)
+        except OSError:
+            pass

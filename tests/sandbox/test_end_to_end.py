@@ -56,3 +56,25 @@ def test_cheating_completions_score_pass_at_1_zero_end_to_end(tmp_path: Path) ->
     problems = list(read_problems().values())[: len(CHEATS)]
     canonical = _run(tmp_path, [p["canonical_solution"] for p in problems], "canonical")
     assert canonical["metrics"]["pass@1"]["value"] == 1.0
+
+
+POISON = (
+    "import os, resource\n"
+    "for pid in (1, os.getppid()):\n"
+    "    try:\n        resource.prlimit(pid, resource.RLIMIT_NOFILE, (200, 200))\n"
+    "    except OSError:\n        pass\n"
+)
+
+
+def test_a_completion_poisoning_its_slot_does_not_fail_the_correct_ones_after_it(
+    tmp_path: Path,
+) -> None:
+    """Issue 23, case 1: one completion lowered pid 1's descriptor limit and 17 of the next 39
+    correct solutions failed in a run that exited 0. Every solution here is right."""
+    problems = list(read_problems().values())[:12]
+    texts = [p["canonical_solution"] for p in problems]
+    texts = [texts[i] + POISON if i % 4 == 0 else texts[i] for i in range(len(texts))]
+    run = _run(tmp_path, texts, "poisoned")
+    assert run["status"] == "complete"
+    assert run["metrics"]["pass@1"]["value"] == 1.0
+    assert run["metrics"]["pass@1"]["n"] == len(texts)

@@ -144,3 +144,25 @@ def test_a_poison_is_itself_judged_on_its_function(slot: Sandbox, name: str) -> 
     """The poison's own function is right: it passes unless the poison hurt its own run."""
     r = slot.run(PROMPT + RIGHT + POISONS[name], check=CHECK)
     assert r.status in ("passed", "failed", "killed", "timeout"), r
+
+
+OWN_PROCESSES = (
+    "import os, resource, signal, subprocess, time\n"
+    "child = subprocess.Popen(['sleep', '30'])\nchild.terminate()\n"
+    "assert child.wait() == -signal.SIGTERM\n"
+    "pid = os.fork()\nif pid == 0:\n    time.sleep(30)\n    os._exit(0)\n"
+    "os.setpriority(os.PRIO_PROCESS, pid, 5)\n"
+    "resource.prlimit(pid, resource.RLIMIT_NOFILE, (64, 64))\n"
+    "os.kill(pid, signal.SIGKILL)\nassert os.waitpid(pid, 0)[1] == signal.SIGKILL\n"
+    "resource.prlimit(os.getpid(), resource.RLIMIT_NOFILE, (128, 128))\n"
+    "os.setpriority(os.PRIO_PROCESS, 0, 2)\nos.killpg(0, 0)\n"
+    "print('governed')\n"
+)
+
+
+@pytest.mark.parametrize("reuse", [True, False], ids=["reused", "fresh"])
+def test_a_program_still_governs_its_own_processes(reuse: bool) -> None:
+    """The guard refuses signals and limits aimed at others, never at a program's own tree."""
+    with Sandbox(Limits(timeout=5.0), reuse=reuse, workers=1) as sb:
+        r = sb.run(OWN_PROCESSES)
+    assert r.ok and r.stdout == "governed\n", r
