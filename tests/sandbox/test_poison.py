@@ -73,10 +73,11 @@ POISONS = {
         "        if pid != os.getpid():\n            try:\n"
         "                os.kill(pid, sig)\n            except OSError:\n                pass\n"
     ),
-    "tmp_tree_400_deep_and_locked": (
-        "os.chdir('/tmp')\nfor i in range(400):\n    os.mkdir('d')\n    os.chdir('d')\n"
-        "open('bottom', 'w').write('x')\nfor i in range(400):\n    os.chdir('..')\n"
-        "    os.chmod('d', 0)\n"
+    # 1,500 levels of 12-character names: deeper than PATH_MAX and than pid 1's descriptors.
+    "tmp_tree_1500_deep_and_locked": (
+        "os.chdir('/tmp')\nfor i in range(1500):\n    os.mkdir('d' * 12)\n    os.chdir('d' * 12)\n"
+        "open('bottom', 'w').write('x')\nfor i in range(1500):\n    os.chdir('..')\n"
+        "    os.chmod('d' * 12, 0)\n"
         "open('/tmp/.hidden', 'w').write('x')\nos.chmod('/tmp/.hidden', 0)\n"
     ),
     "tmp_filled_to_the_last_byte": (
@@ -141,9 +142,12 @@ def test_a_correct_program_after_a_poison_passes(slot: Sandbox, fresh_view: str,
 
 @pytest.mark.parametrize("name", sorted(POISONS))
 def test_a_poison_is_itself_judged_on_its_function(slot: Sandbox, name: str) -> None:
-    """The poison's own function is right: it passes unless the poison hurt its own run."""
+    """The poison's own function is right, and nothing it tries reaches its runner or pid 1."""
     r = slot.run(PROMPT + RIGHT + POISONS[name], check=CHECK)
-    assert r.status in ("passed", "failed", "killed", "timeout"), r
+    if name == "pid_counter_burned":  # whether it finishes within the timeout depends on speed
+        assert r.status in ("passed", "timeout"), r
+    else:
+        assert r.passed, r
 
 
 OWN_PROCESSES = (
