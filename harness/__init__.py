@@ -19,6 +19,7 @@ from harness._data import (
     load_hub,
     read_csv,
     read_jsonl,
+    read_text,
     select_items,
     sha256_file,
 )
@@ -137,6 +138,7 @@ __all__ = [
     "read_jsonl",
     "read_run",
     "read_samples",
+    "read_text",
     "request_key",
     "resolve_device",
     "resolve_dtype",

@@ -37,7 +37,9 @@ def harness_home() -> Path:
 def request_key(**parts: Any) -> str:
     """A stable sha256 over the JSON of ``parts`` (sorted keys)."""
     blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    # surrogatepass: a prompt may quote a reply holding a lone surrogate; valid text hashes as
+    # plain UTF-8, so no existing key changes.
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ class RequestCache:
             self._db.executemany(
                 "INSERT OR REPLACE INTO requests (key, value, created, backend, model) "
                 "VALUES (?, ?, julianday('now'), ?, ?)",
-                [(k, json.dumps(v, ensure_ascii=False), backend, model) for k, v in items.items()],
+                [(k, _dumps(v), backend, model) for k, v in items.items()],
             )
             self._db.commit()
 
@@ -147,6 +149,17 @@ class RequestCache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _dumps(value: Any) -> str:
+    """JSON text SQLite can store: a reply's lone surrogates become ``\\uXXXX`` escapes
+    (read back unchanged by ``json.loads``) instead of failing the UTF-8 encoding."""
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, ensure_ascii=True)
+    return text
 
 
 def _migrate(db: sqlite3.Connection) -> None:

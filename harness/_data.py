@@ -129,9 +129,38 @@ def dataset_dir(options: DataOptions, name: str, required: list[str]) -> Path | 
     return folder
 
 
+def not_utf8(path: Path) -> DataError:
+    """The one-line error for a data file that is not UTF-8: its first bad byte and offset."""
+    gz = str(path).endswith(".gz")
+    with (gzip.open if gz else open)(path, "rb") as f:
+        data = f.read()
+    where = ""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        inside = " of the decompressed data" if gz else ""
+        where = f" (byte 0x{data[e.start]:02x} at byte offset {e.start}{inside})"
+    return DataError(f"{path}: not UTF-8 text{where}; re-save the file as UTF-8")
+
+
+def read_text(path: Path) -> str:
+    """A data file's text; a file that is not UTF-8 is a `DataError` naming the byte."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None
+
+
 def read_jsonl(path: Path, required: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
     """Yields the rows of a JSONL file (gzipped if it ends in ``.gz``), naming file and line on
-    any malformed row."""
+    any malformed row (and the byte offset of any byte that is not UTF-8)."""
+    try:
+        yield from _jsonl_rows(path, required)
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None
+
+
+def _jsonl_rows(path: Path, required: tuple[str, ...]) -> Iterator[dict[str, Any]]:
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
@@ -154,7 +183,15 @@ def read_jsonl(path: Path, required: tuple[str, ...] = ()) -> Iterator[dict[str,
 
 
 def read_csv(path: Path, required: tuple[str, ...] = ()) -> Iterator[dict[str, str]]:
-    """Yields the rows of a CSV file with a header, naming file and line on a bad row."""
+    """Yields the rows of a CSV file with a header, naming file and line on a bad row (and
+    the byte offset of any byte that is not UTF-8)."""
+    try:
+        yield from _csv_rows(path, required)
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None
+
+
+def _csv_rows(path: Path, required: tuple[str, ...]) -> Iterator[dict[str, str]]:
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
         missing = [k for k in required if k not in (reader.fieldnames or [])]

@@ -8,12 +8,14 @@ readers refuse versions they do not know.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SCHEMA_VERSION = 1
+M = TypeVar("M", bound=BaseModel)
 
 
 class _Model(BaseModel):
@@ -296,15 +298,52 @@ class SampleRecord(_Model):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+def dump_json(model: BaseModel, indent: int | None = None) -> str:
+    """``model.model_dump_json``, keeping text that UTF-8 cannot hold.
+
+    A model's reply can hold a lone surrogate (``"\\ud800"``, from a tokenizer splitting a
+    character); pydantic refuses to encode it. Such a record is written with JSON's
+    ``\\uXXXX`` escapes instead (ASCII, valid UTF-8), which `load_json` reads back unchanged.
+    """
+    from pydantic_core import PydanticSerializationError
+
+    try:
+        return model.model_dump_json(indent=indent)
+    except PydanticSerializationError:
+        data = _finite_or_none(model.model_dump(mode="json"))
+        return json.dumps(data, ensure_ascii=True, indent=indent, allow_nan=False)
+
+
+def load_json(cls: type[M], text: str) -> M:
+    """Validates ``text`` as ``cls``; also reads the surrogate escapes `dump_json` writes."""
+    try:
+        return cls.model_validate_json(text)
+    except ValidationError as e:
+        if not any(err["type"] == "json_invalid" for err in e.errors()):
+            raise
+        return cls.model_validate(json.loads(text))
+
+
+def _finite_or_none(value: Any) -> Any:
+    """NaN and infinities as None, as pydantic's JSON writes them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
 def write_run(folder: Path, record: RunRecord, samples: list[SampleRecord]) -> None:
     """Writes ``run.json`` and ``samples.jsonl`` atomically into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / "samples.jsonl.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(s.model_dump_json() + "\n" for s in samples)
+        f.writelines(dump_json(s) + "\n" for s in samples)
     tmp.replace(folder / "samples.jsonl")
     tmp = folder / "run.json.tmp"
-    tmp.write_text(record.model_dump_json(indent=2), encoding="utf-8")
+    tmp.write_text(dump_json(record, indent=2), encoding="utf-8")
     tmp.replace(folder / "run.json")
 
 
@@ -324,4 +363,4 @@ def read_samples(folder: Path) -> list[SampleRecord]:
     """Reads ``samples.jsonl`` from a run folder."""
     path = folder / "samples.jsonl"
     with open(path, encoding="utf-8") as f:
-        return [SampleRecord.model_validate_json(line) for line in f if line.strip()]
+        return [load_json(SampleRecord, line) for line in f if line.strip()]

@@ -29,6 +29,7 @@ from harness import (
     Task,
     dataset_dir,
     load_hub,
+    read_text,
     sha256_file,
     task,
 )
@@ -115,8 +116,10 @@ SUBJECTS: dict[str, str] = dict(sorted((s, g) for g, names in GROUPS.items() for
 
 
 def _csv_rows(path: Path) -> list[Row]:
+    import io
+
     rows = []
-    with open(path, encoding="utf-8", newline="") as f:
+    with io.StringIO(read_text(path), newline="") as f:
         for lineno, rec in enumerate(csv.reader(f), 1):
             if len(rec) != 6 or rec[5].strip() not in LETTERS:
                 raise DataError(

@@ -28,6 +28,7 @@ from harness import (
     Sample,
     Task,
     read_jsonl,
+    read_text,
     sha256_file,
     task,
 )
@@ -39,7 +40,7 @@ def read_documents(path: Path, field: str) -> list[str]:
     if path.suffix == ".jsonl":
         docs = [str(row[field]) for row in read_jsonl(path, required=(field,))]
     else:
-        docs = re.split(r"\n\s*\n", path.read_text(encoding="utf-8"))
+        docs = re.split(r"\n\s*\n", read_text(path))
     return [d.strip() for d in docs if d.strip()]
 
 

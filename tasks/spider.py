@@ -27,6 +27,7 @@ from harness import (
     Sample,
     Task,
     dataset_dir,
+    read_text,
     sha256_file,
     task,
 )
@@ -40,7 +41,7 @@ TEMPLATE = "{schema}\n\n-- Question: {question}\n-- SQLite query answering the q
 def read_json_list(path: Path) -> list[dict[str, Any]]:
     """A JSON file holding a list of objects."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
     if not isinstance(data, list):

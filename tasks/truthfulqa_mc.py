@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import harness
 from harness import DataError, DataOptions, Dataset, DatasetInfo, Task, dataset_dir, load_hub, task
 from harness.metrics.choice_mass import TrueMass
 from tasks._choice import choice_sample, choice_task
@@ -62,7 +63,7 @@ def _rows(options: DataOptions) -> tuple[list[dict[str, Any]], DatasetInfo]:
         return rows, DatasetInfo("truthfulqa_mc", "hub", HUB_ID, "validation", revision, n_total=n)
     path: Path = folder / FILENAME
     try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
+        rows = json.loads(harness.read_text(path))
     except json.JSONDecodeError as e:
         raise DataError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):

@@ -36,6 +36,7 @@ from harness import (
     Task,
     dataset_dir,
     load_hub,
+    read_text,
     sha256_file,
     task,
 )
@@ -54,7 +55,7 @@ SPLITS = {"test": "test", "val": "val", "validation": "val"}
 def read_mapping(path: Path) -> list[str]:
     """Label names in id order from ``mapping.txt`` (``<id>\\t<name>`` per line)."""
     pairs = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         idx, _, label = line.partition("\t")
@@ -67,8 +68,8 @@ def read_mapping(path: Path) -> list[str]:
 def _local(folder: Path, split: str) -> tuple[list[tuple[str, str]], DatasetInfo]:
     text_path, label_path = folder / f"{split}_text.txt", folder / f"{split}_labels.txt"
     mapping = read_mapping(folder / "mapping.txt")
-    texts = text_path.read_text(encoding="utf-8").splitlines()
-    ids = label_path.read_text(encoding="utf-8").splitlines()
+    texts = read_text(text_path).splitlines()
+    ids = read_text(label_path).splitlines()
     if len(texts) != len(ids):
         raise DataError(
             f"{text_path} has {len(texts)} lines but {label_path} has {len(ids)}; "

@@ -150,5 +150,35 @@ def runs_dir_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
-def resolve_runs_dir(value: Path | None) -> Path:
-    return value or Path(os.environ.get("HARNESS_RUNS_DIR", "runs"))
+def resolve_runs_dir(value: Path | None, write: bool = False) -> Path:
+    """The runs folder (``--output-dir``, else $HARNESS_RUNS_DIR, else ./runs); with
+    ``write``, checked (`check_output_dir`) before any model loads, so a bad one costs
+    seconds, not a whole run's work."""
+    folder = value or Path(os.environ.get("HARNESS_RUNS_DIR", "runs"))
+    if write:
+        check_output_dir(folder, "--output-dir" if value else "runs folder")
+    return folder
+
+
+def check_output_dir(folder: Path, flag: str) -> None:
+    """Raises a one-line `HarnessError` unless ``folder`` is, or can become, a writable folder.
+
+    Nothing is created: a missing folder is judged by its nearest existing parent, and writing
+    is proved by a temporary probe file there (which also catches a read-only mount).
+    """
+    import tempfile
+
+    if folder.exists() and not folder.is_dir():
+        raise HarnessError(f"{flag} {folder} is a file, not a folder; pass a folder for the runs")
+    existing = next(p for p in [folder, *folder.absolute().parents] if p.exists())
+    why = None
+    if not existing.is_dir():
+        why = f"{existing} is a file"
+    else:
+        try:
+            with tempfile.TemporaryFile(dir=existing):
+                pass
+        except OSError as e:
+            why = f"{existing} is not writable: {e.strerror or type(e).__name__}"
+    if why:
+        raise HarnessError(f"{flag} {folder} cannot hold runs ({why}); pass a writable folder")

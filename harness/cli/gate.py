@@ -168,7 +168,7 @@ def _decide(
             eval_adapter,
             backend=eval_kw["backend"],
             backend_kw=backend_options(eval_kw),
-            runs_dir=resolve_runs_dir(eval_kw.pop("output_dir")),
+            runs_dir=resolve_runs_dir(eval_kw.pop("output_dir"), write=True),
             **run_kw,
         )
         adapter = adapter or Path(eval_adapter).resolve().name

@@ -79,7 +79,9 @@ def judge_pairwise(
     if record:
         from judges.pairwise_record import pairwise_run
 
-        rec, folder = pairwise_run(run_a, run_b, config, template, resolve_runs_dir(runs_dir))
+        rec, folder = pairwise_run(
+            run_a, run_b, config, template, resolve_runs_dir(runs_dir, write=True)
+        )
         m = rec.metrics["win_rate"]
         click.echo(
             f"win_rate {m.value:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}] over {m.n} items "

@@ -182,12 +182,13 @@ def run(
     params = parse_task_params(task_params)
     if num_fewshot is not None:
         params["num_fewshot"] = num_fewshot
+    runs_dir = resolve_runs_dir(output_dir, write=True)  # before anything is loaded or made
     cache = None if no_cache else RequestCache(cache_path or default_cache_path())
     ctx = RunContext(
         code=code_execution(allow_code_execution, unsafe_no_sandbox),
         judge=run_judge(model_kw, use_cache=not no_cache),
         cache=cache,
-        runs_dir=resolve_runs_dir(output_dir),
+        runs_dir=runs_dir,
         reporter=Reporter() if as_json else RichReporter(),
         price=parse_price(price),
     )

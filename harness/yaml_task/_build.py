@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from harness._data import DATA_DIR_ENV, DataOptions, Dataset, DatasetInfo
+from harness._data import DATA_DIR_ENV, DataOptions, Dataset, DatasetInfo, read_text
 from harness._errors import DataError
 from harness._scorer import Scorer, scorers
 from harness._task import Task
@@ -89,7 +89,7 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
     import json
 
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
