@@ -25,6 +25,7 @@ from harness._requests import Batch
 from harness._task import Task
 from harness._types import GenerationParams, Output, Sample, Score
 from harness.backends._base import AdapterSpec, Backend
+from harness.contamination._run import AdapterCheck, clean_metrics, mark_samples
 from harness.stats import answer_profile
 
 SECRET_FLAGS = ("--api-key", "--judge-api-key", "--token")
@@ -55,6 +56,7 @@ class VariantRun:
         ready: Seconds from the process start until the first variant could send a request
             (None: not measured).
         split: What the reasoning split found (None: a log-likelihood task).
+        contamination: The adapter's training data checked against the items (None: base).
     """
 
     task: Task
@@ -76,6 +78,7 @@ class VariantRun:
     price: TokenPrice | None = None
     ready: float | None = None
     split: SplitStats | None = None
+    contamination: AdapterCheck | None = None
 
     @property
     def variant(self) -> str:
@@ -113,8 +116,9 @@ def build_record(run: VariantRun) -> tuple[rec.RunRecord, list[rec.SampleRecord]
         reasoning=split_record(run.split, run.outputs, run.batch.results),
         host=rec.HostInfo(**host_info()),
         command=redact(run.command),
+        contamination=run.contamination.record if run.contamination else None,
     )
-    return record, _sample_records(run)
+    return record, mark_samples(_sample_records(run), run.contamination)
 
 
 def _metrics(run: VariantRun) -> tuple[dict[str, rec.MetricRecord], dict[str, Any]]:
@@ -131,6 +135,8 @@ def _metrics(run: VariantRun) -> tuple[dict[str, rec.MetricRecord], dict[str, An
         extra.setdefault("answers", {})[scorer.name] = answer_profile(answers)
     for name, mv in split_metrics(run.split).items():
         metrics[name] = rec.MetricRecord(**_finite(mv.to_dict()))
+    clean = clean_metrics(run.task.scorers, run.scores, samples, run.contamination)
+    metrics.update({k: rec.MetricRecord(**_finite(mv.to_dict())) for k, mv in clean.items()})
     return metrics, extra
 
 

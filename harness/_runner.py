@@ -30,6 +30,7 @@ from harness._task import Task
 from harness._turns import converse
 from harness._types import GenerationParams, Output, Sample, Score
 from harness.backends._base import AdapterSpec, Backend, LoglikelihoodRequest
+from harness.contamination._run import check_adapter
 from harness.reasoning import Splitter, resolve_splitter
 
 
@@ -96,6 +97,7 @@ def evaluate(
     group_id = group_id or new_group_id()
     command = list(ctx.command if ctx.command is not None else sys.argv)
     variants: list[AdapterSpec | None] = ([None] if include_base else []) + list(adapters)
+    checks = {a.name: check_adapter(a, task.name, dataset.samples) for a in adapters}
     results = []
     ready = process_age()
     for adapter in variants:
@@ -130,6 +132,7 @@ def evaluate(
             price=ctx.price,
             ready=ready,
             split=split,
+            contamination=checks[adapter.name] if adapter else None,
         )
         record, samples = build_record(run)
         folder = None

@@ -217,6 +217,25 @@ class HostInfo(_Model):
     packages: dict[str, str] = Field(default_factory=dict, description="versions of key libraries")
 
 
+class ContaminationRecord(_Model):
+    """An adapter's training data checked against the run's items (`harness.contamination`)."""
+
+    status: str = Field(
+        description="'checked', or 'unchecked' (the training data could not be read as it was "
+        "trained on: never taken as clean)"
+    )
+    reason: str | None = Field(None, description="why it is unchecked")
+    training: str = Field("", description="the training data, in a few words")
+    training_fingerprint: str | None = None
+    n: int = Field(0, description="items checked")
+    flagged: list[str] = Field(default_factory=list, description="ids of contaminated items")
+    ngram_flagged: int = Field(0, description="items with an n-gram in the training data")
+    near_duplicate_flagged: int = Field(0, description="items near-duplicated in training data")
+    untestable: int = Field(0, description="items too short for either test")
+    settings: dict[str, Any] = Field(default_factory=dict, description="n, shingle, threshold")
+    seconds: float = 0.0
+
+
 class RunRecord(_Model):
     """Everything needed to understand, reproduce and re-score one run."""
 
@@ -253,6 +272,9 @@ class RunRecord(_Model):
     )
     host: HostInfo
     command: list[str] = Field(default_factory=list, description="argv that produced the run")
+    contamination: ContaminationRecord | None = Field(
+        None, description="adapter runs: the training data checked against the items"
+    )
 
 
 class ScoreRecord(_Model):
@@ -296,6 +318,12 @@ class SampleRecord(_Model):
     tokens_in: int = 0
     tokens_out: int = 0
     metadata: dict[str, Any] = Field(default_factory=dict)
+    contaminated: bool | None = Field(
+        None, description="in the adapter's training data (None: no adapter, or unchecked)"
+    )
+    contamination: dict[str, Any] | None = Field(
+        None, description="both tests' details: ngram, near_duplicate, ngram_hits, jaccard, match"
+    )
 
 
 def dump_json(model: BaseModel, indent: int | None = None) -> str:

