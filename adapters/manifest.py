@@ -18,9 +18,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.distributed import settings
+from harness.contamination import TrainingData
 
 MANIFEST = "adapter_manifest.json"
-MANIFEST_VERSION = 2  # 2: method, distributed sharding settings and global batch
+# 2: method, distributed sharding settings and global batch; 3: contamination (training data)
+MANIFEST_VERSION = 3
 
 
 class LossPoint(BaseModel):
@@ -78,6 +80,12 @@ class AdapterManifest(BaseModel):
     # world_size, strategy (single/ddp/fsdp/deepspeed), backend, global_batch_size, and for
     # fsdp / deepspeed: sharding / zero_stage, cpu_offload
     distributed: dict[str, Any] = {}
+    contamination: TrainingData | None = Field(
+        None,
+        description="the training data's files (paths, sha256, fields, rows read) or task "
+        "split, and their fingerprint: what `harness run --adapter` re-reads to check the "
+        "evaluated items against (harness.contamination)",
+    )
 
 
 def loss_history(log_history: list[dict[str, Any]]) -> list[LossPoint]:
@@ -151,8 +159,30 @@ def build_manifest(session: Any, **fields: Any) -> AdapterManifest:
         versions=_versions(),
         drift=getattr(session, "drift", None),
         distributed=settings(session.device, req.recipe),
+        contamination=training_reference(req, src.files),
         **fields,
     )
+
+
+def training_reference(request: Any, files: dict[str, str]) -> TrainingData:
+    """What the trainer read, for the contamination check: the data file (its first
+    ``max_train_items`` rows, validation holdout included) or the task's train split (its
+    data ``files``, name -> sha256, as loaded)."""
+    from harness import DataOptions
+    from harness.contamination import TrainingTask, file_reference
+
+    limit = request.recipe.max_train_items
+    if request.data is not None:
+        return TrainingData(files=[file_reference(request.data, rows=limit)]).with_fingerprint()
+    root = DataOptions(data_dir=request.data_dir).resolved_data_dir()
+    task = TrainingTask(
+        task=request.task,
+        split="train",
+        data_dir=str(root.resolve()) if root else None,
+        limit=limit,
+        files=dict(files),
+    )
+    return TrainingData(tasks=[task]).with_fingerprint()
 
 
 def validation_drift(train: list[Any], validation: list[Any]) -> dict[str, Any]:

@@ -57,6 +57,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "harness.cli.cache:cache_cmd",
         "Show the request cache by model and backend; prune or clear it.",
     ),
+    "contamination": (
+        "harness.cli.contamination:contamination",
+        "Which test items are in training data (13-gram overlap, MinHash near-duplicates).",
+    ),
     "parity": (
         "harness.cli.parity:parity",
         "HF vs vLLM greedy outputs; flags adapters with no effect.",

@@ -34,7 +34,9 @@ passes or fails on it; one whose interval straddles it while unable to detect a
 ``higher_is_better: false``; then it means higher, and the regression tests are mirrored.
 
 Inconclusive (and underpowered) checks fail the gate unless the policy says
-``on_inconclusive: pass``; JUnit then marks them skipped. Exit codes: 0 every check passed, 1
+``on_inconclusive: pass``; JUnit then marks them skipped. A candidate adapter scored on items
+from its own training data fails the gate by default (``contamination: fail | clean_only |
+warn``, see `harness.gate._contamination`). Exit codes: 0 every check passed, 1
 some check failed, 2 usage or data error (bad policy, missing run), each problem said once.
 
 The baseline of a candidate run is, in order: the explicitly given baseline runs; else the
@@ -64,6 +66,7 @@ from harness.gate._checks import (
     check_min,
     check_regression,
 )
+from harness.gate._contamination import Contamination, clean_view, contamination_check
 from harness.gate._degenerate import trivial_baseline
 from harness.gate._github import to_github_markdown
 from harness.gate._output import junit_error, to_junit, to_markdown
@@ -183,6 +186,11 @@ class GatePolicy(_Strict):
         description="suite file (examples/suites/*.yaml) whose tasks, params and limits the "
         "gate evaluates with --eval-adapter, instead of the checks' params",
     )
+    contamination: Contamination = Field(
+        "fail",
+        description="a candidate adapter trained on items it is scored on: fail the gate, "
+        "decide every check on the clean items only (clean_only), or only say so (warn)",
+    )
 
 
 def load_policy(path: Path) -> GatePolicy:
@@ -293,11 +301,16 @@ def evaluate(
     adapter = adapter or policy.candidate_adapter
     problems: list[str] = []
     results: list[CheckResult] = []
+    candidates = clean_view(policy.contamination, candidates)
+    ruled: set[Path] = set()
     for chk in policy.checks:
         cand = _pick_candidate(chk.task, candidates, adapter)
         if isinstance(cand, str):
             problems.append(cand)
             continue
+        rule = None if cand.path in ruled else contamination_check(policy.contamination, cand)
+        ruled.add(cand.path)
+        results += [rule] if rule else []
         try:
             results += _bound_checks(policy, chk, cand, seed)
             if chk.max_regression is not None or chk.non_inferiority_margin is not None:

@@ -34,7 +34,7 @@ class CheckResult:
 
     task: str
     metric: str
-    check: Literal["min", "max", "regression", "beat_trivial"]
+    check: Literal["min", "max", "regression", "beat_trivial", "contamination"]
     status: Status
     reason: str
     numbers: dict[str, Any] = field(default_factory=dict)
@@ -47,6 +47,8 @@ class CheckResult:
             return f"{self.metric} min >= {n['bound']:g}"
         if self.check == "max":
             return f"{self.metric} max <= {n['bound']:g}"
+        if self.check == "contamination":
+            return f"contamination (policy {n['policy']})"
         if self.check == "beat_trivial":
             return f"{self.metric} beats trivial baseline {n['bound']:.4g}"
         return f"{self.metric} regression <= {n['max_regression']:g} vs baseline"
