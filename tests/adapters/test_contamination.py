@@ -42,10 +42,9 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Itera
     runner = CliRunner()
     res = runner.invoke(cli, ["train", "--data", str(data), "--out", "adapters/gsm-leak", *TINY])
     assert res.exit_code == 0, res.output
+    run = ["run", "--task", "gsm8k", "--adapter", "adapters/gsm-leak", "--limit", "12"]
     res = runner.invoke(
-        cli,
-        ["run", "--task", "gsm8k", "--adapter", "adapters/gsm-leak", "--limit", "12"]
-        + ["--num-fewshot", "0", "--max-new-tokens", "4", "--output-dir", "runs"],
+        cli, [*run, "--num-fewshot", "0", "--max-new-tokens", "4", "--output-dir", "runs"]
     )
     assert res.exit_code == 0, res.output
     (folder,) = list((root / "runs").iterdir())
