@@ -221,10 +221,11 @@ class ContaminationRecord(_Model):
     """An adapter's training data checked against the run's items (`harness.contamination`)."""
 
     status: str = Field(
-        description="'checked', or 'unchecked' (the training data could not be read as it was "
-        "trained on: never taken as clean)"
+        description="'checked'; 'unchecked' (the training data its manifest names could not be "
+        "read as it was trained on); 'unknown' (no record of its training data). Neither of "
+        "the last two is ever taken as clean"
     )
-    reason: str | None = Field(None, description="why it is unchecked")
+    reason: str | None = Field(None, description="why it is unchecked or unknown")
     training: str = Field("", description="the training data, in a few words")
     training_fingerprint: str | None = None
     n: int = Field(0, description="items checked")

@@ -6,7 +6,9 @@ summary (`harness.record.ContaminationRecord`), every sample ``contaminated: tru
 with both tests' details (`mark_samples`), and every metric again as ``METRIC@clean`` over
 the items not flagged, with its own n and interval (`clean_metrics`). Data that cannot be
 read as it was trained on leaves the run ``unchecked``, said in one line on stderr, without
-``@clean`` metrics: nothing is called clean that was not checked.
+``@clean`` metrics: nothing is called clean that was not checked. An adapter with no record of
+its training data (not trained by harness) is ``unknown`` in the record, also without
+``@clean`` metrics.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from typing import TYPE_CHECKING
 from harness._errors import DataError
 from harness._types import MetricValue
 from harness.contamination._check import ItemResult, Settings, check_items
-from harness.contamination._sources import UncheckedError, adapter_training, training_docs
+from harness.contamination._sources import (
+    UncheckedError,
+    UnknownTrainingData,
+    adapter_training,
+    training_docs,
+)
 from harness.record import ContaminationRecord, SampleRecord
 
 if TYPE_CHECKING:
@@ -66,6 +73,8 @@ def check_adapter(
     try:
         training = adapter_training(adapter.path)
         check = check_items(items, training_docs(training), settings)
+    except UnknownTrainingData as e:  # not trained by harness: said in the record and report
+        return AdapterCheck(ContaminationRecord(status="unknown", reason=str(e), n=len(items)))
     except ImportError as e:
         return _unchecked(adapter, task, len(items), f"{e}; pip install 'harness[contamination]'")
     except (UncheckedError, DataError, OSError) as e:

@@ -31,6 +31,10 @@ class UncheckedError(HarnessError):
     """The training data cannot be read as it was at training time (missing or changed)."""
 
 
+class UnknownTrainingData(UncheckedError):
+    """The adapter has no record of its training data (it was not trained by harness)."""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -121,18 +125,19 @@ def adapter_training(folder: Path) -> TrainingData:
     """The training data an adapter folder's manifest names.
 
     Raises:
-        UncheckedError: No manifest, or one that records no training data.
+        UnknownTrainingData: No manifest, or one that records no training data.
+        UncheckedError: The manifest is not valid JSON.
     """
     manifest = Path(folder) / MANIFEST
     if not manifest.is_file():
-        raise UncheckedError(f"{folder} has no {MANIFEST}, so its training data is unknown")
+        raise UnknownTrainingData(f"{folder} has no {MANIFEST}, so its training data is unknown")
     try:
         data: dict[str, Any] = json.loads(manifest.read_text(encoding="utf-8"))
     except ValueError:
         raise UncheckedError(f"{manifest} is not valid JSON") from None
     ref = data.get("contamination")
     if not isinstance(ref, dict):
-        raise UncheckedError(
+        raise UnknownTrainingData(
             f"{manifest} names no training data (trained before harness recorded it); "
             f"check it with `harness contamination DATA.jsonl --task T`"
         )

@@ -11,7 +11,8 @@ Every adapter run records its training data checked against the items it was sco
 A run whose training data could not be checked (``unchecked``) is never taken as clean: the
 rule is inconclusive under ``fail`` and ``clean_only`` (so it fails the gate unless
 ``on_inconclusive: pass``) and passes with the reason under ``warn``. Runs recorded before
-this check existed carry no contamination record and get no rule.
+this check existed carry no contamination record, and adapters with no record of their
+training data (not trained by harness) are ``unknown``: neither gets a rule.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ Contamination = Literal["fail", "clean_only", "warn"]
 def contamination_check(policy: Contamination, cand: LoadedRun) -> CheckResult | None:
     """The contamination rule's result for one candidate run (None: nothing recorded)."""
     c = cand.record.contamination
-    if c is None:
+    if c is None or c.status == "unknown":
         return None
     numbers: dict[str, object] = {
         "policy": policy,
