@@ -169,6 +169,8 @@ class JudgeScorer(UsesJudge, Scorer):
         """Fixes the judge: the explicit config, else ``default`` (the run context's judge)
         with this scorer's overrides on top; validated, so a missing judge fails here."""
         self.args["judge"] = _public(self._resolve_judge(default))
+        if any(t.temperature for t in self.all_templates()):  # sampled at each template's
+            self.args["judge"].pop("temperature")
         self.args["template_sha256"] = self.template.sha256
         if len(self.all_templates()) > 1:
             self.args["templates_sha256"] = {t.name: t.sha256 for t in self.all_templates()}

@@ -131,7 +131,8 @@ def judge_counts(
         "parsed_by": dict(Counter(v["method"] for v in verdicts)),
         "failures": dict(failures),
     }
-    if any(t.temperature for t in templates):
+    if any(t.temperature for t in templates):  # the identity's temperature 0 would be wrong
+        out["judge"] = {k: v for k, v in out["judge"].items() if k != "temperature"}
         out["temperatures"] = {t.name: t.temperature for t in templates}
     if any("expected_fallbacks" in s.metadata for s in scores):
         reasons = Counter(r for s in scores for r in s.metadata.get("expected_fallbacks", []))

@@ -111,3 +111,34 @@ def test_the_fence_is_on_by_default_and_told_to_the_judge(tmp_path: Path) -> Non
     assert FENCE_NOTE.replace(" ... ", " ").count(". ") == 0  # one sentence
     assert on.sha256 != plain.sha256 and on.wrap("x").startswith("<answer-")
     assert plain.wrap("x") == "x"
+
+
+def test_template_paths_task_folder_then_builtin_then_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness import HarnessError
+
+    data = ROOT / "examples" / "data" / "mtbench_style.jsonl"
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "cwd").mkdir()
+    here = "user: 'here {question} {answer}'\n"
+    (tmp_path / "tasks" / "t.yaml").write_text(here)
+    (tmp_path / "cwd" / "t.yaml").write_text("user: 'cwd {question} {answer}'\n")
+    (tmp_path / "cwd" / "only.yaml").write_text("user: 'only {question} {answer}'\n")
+    (tmp_path / "tasks" / "rated").write_text("user: 'not the built-in {answer}'\n")
+    monkeypatch.chdir(tmp_path / "cwd")
+
+    def task(template: str) -> Any:
+        path = tmp_path / "tasks" / "task.yaml"
+        path.write_text(
+            f"name: t\ndataset: {{path: {data}}}\nprompt: {{template: '{{turns[0]}}'}}\n"
+            f"metrics: [{{name: judge, args: {{template: {template}}}}}]\n"
+        )
+        return load_yaml_task(path).scorers[0].template
+
+    assert task("t.yaml").user.startswith("here ")  # the task's folder first
+    assert task("rated").name == "file:rated"  # a file there wins over a built-in name
+    assert task("rated_reference").name == "rated_reference"  # then the built-ins
+    assert task("only.yaml").user.startswith("only ")  # then the current directory
+    with pytest.raises(HarnessError, match=r"'nowhere\.yaml' is neither a built-in"):
+        task("nowhere.yaml")

@@ -90,6 +90,7 @@ def test_three_draws_median_and_expected_grade(tmp_path: Path, no_network: list)
     counts = record.extra["judge:judge"]
     assert counts["expected"] == {"computed": 15, "fell_back": {"no logprobs returned": 3}}
     assert counts["temperatures"] == {"file:grade.yaml": 0.7}
+    assert "temperature" not in counts["judge"]  # not the greedy default it would say
     assert record.metrics["judge_score"].value == pytest.approx((7.1 * 5 + 7.0) / 6)
     assert record.metrics["judge_spread"].value == pytest.approx(2.0)
     assert record.scorers[0]["args"]["samples"] == 3

@@ -55,6 +55,25 @@ def test_scorers_command_lists_params_and_metrics() -> None:
         assert f"\n{name}: " in "\n" + res.output
 
 
+def test_scorers_command_lists_every_placeholder_a_judge_fills() -> None:
+    import json
+
+    from judges.templates import PLACEHOLDERS
+
+    res = CliRunner().invoke(cli, ["scorers", "--json"])
+    rows = {r["name"]: r for r in json.loads(res.output)}
+    assert {n for n, r in rows.items() if "placeholders" in r} == set(PLACEHOLDERS)
+    judge = rows["judge"]["placeholders"]
+    assert {"question", "answer", "reference", "question_N", "answer_N", "ref_answer_N"} == set(
+        judge
+    )
+    assert set(rows["judge_pairwise"]["placeholders"]) >= {"question", "answer_a", "answer_b"}
+    text = CliRunner().invoke(cli, ["scorers"]).output
+    block = text.split("\njudge: ")[1].split("\njudge_pairwise: ")[0]
+    assert "    {ref_answer_N}: turn N's reference" in block
+    assert "params:" in block and "multi_turn_template=None" in block and "samples=1" in block
+
+
 def test_unknown_scorer_names_the_valid_ones(tmp_path: Path) -> None:
     (tmp_path / "d.jsonl").write_text('{"q": "x"}\n')
     path = tmp_path / "t.yaml"
