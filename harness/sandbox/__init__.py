@@ -84,6 +84,7 @@ import secrets
 import shutil
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -266,6 +267,7 @@ class Sandbox:
             self._slots.put(slot)
         self._servers: dict[int, Worker] = {}
         self.replaced = 0  # reused sandboxes closed because a program left them unfit
+        self._count_lock = threading.Lock()
         # bwrap --die-with-parent ties a sandbox to the *thread* that started it, so long-lived
         # sandboxes are started from this sandbox's own thread, not from run_many's threads.
         self._starter: ThreadPoolExecutor | None = None
@@ -394,7 +396,7 @@ class Sandbox:
         raw = server.run(request, spec)
         if raw is None:
             self._servers.pop(slot, None)  # the sandbox died or froze (it is closed)
-            self.replaced += 1
+            self._count_replaced()
         elif raw.get("dirty"):  # left in a state its pid 1 cannot undo: start a new one
             self._replace(slot)
         return raw
@@ -404,6 +406,10 @@ class Sandbox:
         server = self._servers.pop(slot, None)
         if server is not None:
             server.close()
+            self._count_replaced()
+
+    def _count_replaced(self) -> None:
+        with self._count_lock:
             self.replaced += 1
 
     def _start_server(self, slot: int) -> Worker:

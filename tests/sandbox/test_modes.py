@@ -53,7 +53,8 @@ def batch(size: int = 200) -> list[tuple[str, Check, bool]]:
 
 
 def verdicts(reuse: bool, items: list[tuple[str, Check, bool]]) -> list[bool]:
-    with Sandbox(Limits(timeout=3.0, memory_mb=512), reuse=reuse, workers=2) as sb:
+    # Four slots on two cores: a fresh sandbox spends most of its time waiting on bwrap.
+    with Sandbox(Limits(timeout=3.0, memory_mb=512), reuse=reuse, workers=4) as sb:
         results = sb.run_many([p for p, _, _ in items], checks=[c for _, c, _ in items])
     assert not [r for r in results if r.status == "error"], "the sandbox failed to judge"
     return [r.passed for r in results]
@@ -75,18 +76,19 @@ CHILDREN_HOLD = (
     "import os, time\n"
     "def hold(mib):\n    block = bytearray(mib << 20)\n    for i in range(0, len(block), 4096):\n"
     "        block[i] = 1\n    return block\n"
-    "kids = []\nfor _ in range(4):\n    pid = os.fork()\n    if pid == 0:\n"
-    "        keep = hold(150)\n        time.sleep(3)\n        os._exit(0)\n    kids.append(pid)\n"
-    "time.sleep(1.5)\nprint('all held')\n"
+    "r, w = os.pipe()\nfor _ in range(4):\n    if os.fork() == 0:\n"
+    "        keep = hold(150)\n        os.write(w, b'1')\n        time.sleep(30)\n"
+    "        os._exit(0)\n"
+    "got = b''\nwhile len(got) < 4:\n    got += os.read(r, 4)\nprint('all held')\n"
 )
 
 
 @pytest.mark.parametrize("reuse", [True, False], ids=["reused", "fresh"])
 def test_children_cannot_exceed_the_memory_limit_together(reuse: bool) -> None:
     """4 children of 150 MiB each fit the 256 MiB per-process limit, not the total."""
-    with Sandbox(Limits(timeout=5.0, memory_mb=256), reuse=reuse, workers=1) as sb:
+    with Sandbox(Limits(timeout=10.0, memory_mb=256), reuse=reuse, workers=1) as sb:
         r = sb.run(CHILDREN_HOLD)
-        alone = sb.run(CHILDREN_HOLD.replace("range(4)", "range(1)"))
+        alone = sb.run(CHILDREN_HOLD.replace("range(4)", "range(1)").replace("< 4", "< 1"))
     assert r.status == "killed" and "all held" not in r.stdout, r
     assert "more memory than the limit" in r.detail
     assert alone.ok and "all held" in alone.stdout, alone
