@@ -9,8 +9,12 @@ what it prints in a sandbox no program has touched.
 
 from __future__ import annotations
 
+import platform
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -170,3 +174,46 @@ def test_a_program_still_governs_its_own_processes(reuse: bool) -> None:
     with Sandbox(Limits(timeout=5.0), reuse=reuse, workers=1) as sb:
         r = sb.run(OWN_PROCESSES)
     assert r.ok and r.stdout == "governed\n", r
+
+
+GUARD_CHILD = """
+import errno, os, resource, sys, types
+slot = types.ModuleType("slot")
+exec(open(sys.argv[1]).read(), slot.__dict__)
+def refused(call):
+    try:
+        call()
+    except PermissionError:
+        return True
+    return False
+pid = os.fork()
+if pid == 0:
+    slot.install_filter(slot.program_filter(os.getpid()))
+    me = os.getpid()
+    denied = [
+        refused(lambda: os.kill(1, 0)),
+        refused(lambda: os.kill(-1, 0)),
+        refused(lambda: os.kill(os.getppid(), 0)),
+        refused(lambda: os.killpg(os.getpgid(os.getppid()), 0)),
+        refused(lambda: resource.prlimit(os.getppid(), resource.RLIMIT_NOFILE)),
+        refused(lambda: os.setpriority(os.PRIO_USER, 0, 1)),
+        refused(lambda: os.sched_setaffinity(os.getppid(), {0})),
+    ]
+    allowed = [
+        not refused(lambda: os.kill(0, 0)),
+        not refused(lambda: os.kill(me, 0)),
+        not refused(lambda: resource.prlimit(0, resource.RLIMIT_NOFILE)),
+        not refused(lambda: resource.prlimit(me, resource.RLIMIT_NOFILE)),
+        not refused(lambda: os.setpriority(os.PRIO_PROCESS, 0, 1)),
+    ]
+    os._exit(0 if all(denied) and all(allowed) else 1)
+os._exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the guard is x86_64 only")
+def test_the_guard_refuses_other_processes_and_allows_the_programs_own() -> None:
+    """The seccomp guard on its own, in a plain child process of this test."""
+    slot = Path(__file__).parents[2] / "harness" / "sandbox" / "_slot.py"
+    done = subprocess.run([sys.executable, "-c", GUARD_CHILD, str(slot)], timeout=30)
+    assert done.returncode == 0
