@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import record as rec
+from harness._categories import per_category
 from harness._context import TokenPrice
 from harness._data import DataOptions, Dataset
 from harness._host import git_state, harness_version, host_info
@@ -128,7 +129,10 @@ def _metrics(run: VariantRun) -> tuple[dict[str, rec.MetricRecord], dict[str, An
     if not samples:
         return metrics, extra
     for scorer, per_sample in zip(run.task.scorers, run.scores, strict=True):
-        for name, mv in scorer.aggregate(per_sample, samples).items():
+        overall = scorer.aggregate(per_sample, samples)
+        if run.task.categories is not None:
+            overall = {**per_category(scorer, per_sample, samples, run.task.categories), **overall}
+        for name, mv in overall.items():
             metrics[name] = rec.MetricRecord(**_finite(mv.to_dict()))
         extra.update(scorer.extra(per_sample, samples))
         answers = [_answer_text(s) for s in per_sample]
@@ -164,6 +168,7 @@ def _task_info(task: Task) -> rec.TaskInfo:
         params=task.params,
         prompt_sha256=task.prompt_sha256,
         mode=task.mode,
+        categories=task.categories,
     )
 
 

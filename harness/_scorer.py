@@ -47,9 +47,12 @@ class Scorer:
         registry_name: The name it is registered (and rebuilt) under.
         metrics: The metric names it reports (may depend on arguments; informative).
         args: The arguments it was built with (captured by `scorer`).
+        reports_categories: The scorer reports ``METRIC@CATEGORY`` itself (per-item values
+            and ``aggregate``), so the runner does not recompute its metrics per category.
     """
 
     name: str = "scorer"
+    reports_categories: bool = False
     registry_name: str = "scorer"
     metrics: tuple[str, ...] = ()
     spec_exclude: tuple[str, ...] = ()

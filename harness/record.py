@@ -34,6 +34,11 @@ class TaskInfo(_Model):
     params: dict[str, Any] = Field(default_factory=dict, description="task factory arguments")
     prompt_sha256: str = Field(description="sha256 of the task's prompt template")
     mode: str = Field("generate", description="'generate' or 'loglikelihood'")
+    categories: str | None = Field(
+        None,
+        description="sample metadata key naming each item's category; metrics are then also "
+        "reported as METRIC@CATEGORY (and METRIC_macro)",
+    )
 
 
 class DatasetRecord(_Model):

@@ -12,6 +12,7 @@ TASKS: dict[str, str] = {
     "hellaswag": "tasks.hellaswag:hellaswag",
     "dialogsum": "tasks.dialogsum:dialogsum",
     "humaneval": "tasks.humaneval:humaneval",
+    "ifeval": "tasks.ifeval:ifeval",
     "instruct": "tasks.instruct:instruct",
     "mmlu": "tasks.mmlu:mmlu",
     "perplexity": "tasks.perplexity:perplexity",

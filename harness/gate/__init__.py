@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from harness._categories import categories_of
 from harness._errors import HarnessError
 from harness.gate._checks import (
     CheckResult,
@@ -134,6 +135,11 @@ class CheckPolicy(_Strict):
     )
     require_power: bool | None = Field(
         None, description="overrides the policy's require_power for this check"
+    )
+    per_category: bool = Field(
+        False,
+        description="apply the checks to METRIC@CATEGORY of every category of the task; each "
+        "category must pass, each tested at alpha / (number of categories) (Bonferroni)",
     )
     params: dict[str, Any] = Field(
         default_factory=dict, description="task factory arguments when the gate runs the eval"
@@ -312,15 +318,57 @@ def evaluate(
         ruled.add(cand.path)
         results += [rule] if rule else []
         try:
-            results += _bound_checks(policy, chk, cand, seed)
-            if chk.max_regression is not None or chk.non_inferiority_margin is not None:
-                base = _pick_baseline(cand, candidates, list(baselines), list(fallback))
-                results.append(_regression_check(policy, chk, cand, base, seed))
+            for sub, family in _family(policy, chk, cand):
+                found = _bound_checks(policy, sub, cand, seed)
+                if sub.max_regression is not None or sub.non_inferiority_margin is not None:
+                    base = _pick_baseline(cand, candidates, list(baselines), list(fallback))
+                    found.append(_regression_check(policy, sub, cand, base, seed))
+                results += [_corrected(r, family) for r in found]
         except HarnessError as e:
             problems.append(str(e))
     if problems:
         raise HarnessError("; ".join(dict.fromkeys(problems)))
     return GateResult(policy, results)
+
+
+def _family(
+    policy: GatePolicy, chk: CheckPolicy, cand: LoadedRun
+) -> list[tuple[CheckPolicy, dict[str, Any]]]:
+    """The check itself, or with ``per_category: true`` one check of ``METRIC@CATEGORY`` per
+    category of the candidate's task, each at the Bonferroni level alpha / k, so that the
+    chance of any false failure among the k stays at most alpha."""
+    if not chk.per_category:
+        return [(chk, {})]
+    key = cand.record.task.categories
+    if key is None:
+        raise HarnessError(
+            f"{cand.path}: task {chk.task!r} declares no categories, so per_category: true has "
+            "nothing to split; drop it or use a task with a category field (categories: FIELD)"
+        )
+    cats = sorted({c for s in cand.samples if s.scores for c in categories_of(s.metadata, key)})
+    if not cats:
+        raise HarnessError(f"{cand.path}: no scored item has a {key!r} category")
+    alpha = chk.alpha or policy.alpha
+    family = {
+        "correction": "bonferroni",
+        "family_size": len(cats),
+        "family_alpha": alpha,
+        "category_field": key,
+    }
+    update = {"per_category": False, "alpha": alpha / len(cats)}
+    return [
+        (chk.model_copy(update={**update, "metric": f"{chk.metric}@{c}"}), family) for c in cats
+    ]
+
+
+def _corrected(res: CheckResult, family: dict[str, Any]) -> CheckResult:
+    """A per-category result carrying its correction in its numbers, reason and name."""
+    if not family:
+        return res
+    res.numbers.update(family)
+    k, alpha = family["family_size"], family["family_alpha"]
+    res.reason += f" [Bonferroni over {k} categories: alpha {alpha:g}/{k} = {alpha / k:.4g}]"
+    return res
 
 
 def _evidence(cand: LoadedRun, metric: str) -> tuple[list[float], bool]:

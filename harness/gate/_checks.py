@@ -41,7 +41,15 @@ class CheckResult:
 
     @property
     def name(self) -> str:
-        """Test-case name, e.g. ``accuracy min >= 0.3``."""
+        """Test-case name, e.g. ``accuracy min >= 0.3``; a check of one category among several
+        (``per_category: true``) names its multiple-comparison correction, e.g.
+        ``acc@anatomy min >= 0.3 [bonferroni over 57 categories]``."""
+        n = self.numbers
+        if "correction" in n:
+            return f"{self._name()} [{n['correction']} over {n['family_size']} categories]"
+        return self._name()
+
+    def _name(self) -> str:
         n = self.numbers
         if self.check == "min":
             return f"{self.metric} min >= {n['bound']:g}"

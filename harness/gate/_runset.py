@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from harness._categories import categories_of, split_metric
 from harness._errors import DataError
 from harness.record import MetricRecord, RunRecord, SampleRecord, read_run, read_samples
 from harness.stats import (
@@ -51,7 +52,7 @@ LOWER_IS_BETTER_WORDS = frozenset(
 def lower_is_better(metric: str) -> bool:
     """Whether a metric name says lower values are better (``*_no_match``, ``error_rate``,
     ``counterfactual_change_rate`` ...)."""
-    name = metric.lower()
+    name = split_metric(metric)[0].lower()  # acc@error_analysis is still an accuracy
     words = set(re.split(r"[^a-z0-9]+", name))
     return "no_match" in name or "change_rate" in name or bool(words & LOWER_IS_BETTER_WORDS)
 
@@ -94,13 +95,24 @@ class LoadedRun:
     def values(self, metric: str) -> dict[str, float | None]:
         """Per-item values of ``metric`` by sample id (empty when no scorer records it).
 
-        ``metric`` may be a bare metric name or ``scorer/metric`` / ``scorer.metric``.
+        ``metric`` may be a bare metric name or ``scorer/metric`` / ``scorer.metric``;
+        ``METRIC@CATEGORY`` gives the scorer's own values of that name, else METRIC's values of
+        the items in that category (`harness._categories`).
         """
         out: dict[str, float | None] = {}
         for s in self.samples:
             found, value = _lookup(s, metric)
             if found:
                 out[s.id] = value
+        base, category = split_metric(metric)
+        key = self.record.task.categories
+        if out or category is None or key is None:
+            return out
+        for s in self.samples:  # METRIC@CATEGORY: METRIC on the category's items
+            if category in categories_of(s.metadata, key):
+                found, value = _lookup(s, base)
+                if found:
+                    out[s.id] = value
         return out
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from harness._categories import MACRO_SUFFIX, categories_of, macro_statistic, split_metric
 from harness._errors import DataError, HarnessError
 from harness._registry import UnknownNameError
 from harness._scorer import Scorer, scorers
@@ -84,12 +85,16 @@ def corpus_statistic(
     """``metric`` of ``run`` as a function of index arrays into ``ids``, or None when no
     scorer of the run computes ``metric`` as a corpus statistic (or an item lacks its score)."""
     by_id = {s.id: s for s in run.samples}
+    macro = _macro_statistic(run, metric, ids)
+    if macro is not None:
+        return macro
     for spec in run.record.scorers:
         try:
             cls = scorer_class(str(spec["name"]), run.record)
         except HarnessError:  # a scorer no longer registered computes nothing here
             continue
-        if metric not in cls.metrics or cls.corpus_statistics is Scorer.corpus_statistics:
+        base = split_metric(metric)[0]
+        if base not in cls.metrics or cls.corpus_statistics is Scorer.corpus_statistics:
             continue
         sc = build_scorer(spec, run.record)
         stored = [by_id[i].scores.get(sc.name) if i in by_id else None for i in ids]
@@ -99,6 +104,60 @@ def corpus_statistic(
         stats = sc.corpus_statistics([to_score(r) for r in stored if r is not None], samples)
         if metric in stats:
             return stats[metric]
+        if base in stats and base != metric:
+            return _restricted(run, metric, ids)
+    return None
+
+
+def _restricted(run: StoredRun, metric: str, ids: Sequence[str]) -> Callable[[Any], float] | None:
+    """A corpus ``METRIC@CATEGORY``: METRIC recomputed on the resampled items of the category
+    (a resample of all items holds a varying number of them)."""
+    import numpy as np
+
+    base, category = split_metric(metric)
+    key = run.record.task.categories
+    if category is None or key is None:
+        return None
+    by_id = {s.id: s for s in run.samples}
+    inside = [i for i, x in enumerate(ids) if category in categories_of(by_id[x].metadata, key)]
+    fn = corpus_statistic(run, base, [ids[i] for i in inside]) if inside else None
+    if fn is None:
+        return None
+    position = np.full(len(ids), -1, dtype=int)
+    position[inside] = np.arange(len(inside))
+    stat = fn
+
+    def restricted(idx: Any) -> float:
+        mapped = position[np.asarray(idx, dtype=int)]
+        mapped = mapped[mapped >= 0]
+        return float(stat(mapped)) if len(mapped) else float("nan")
+
+    return restricted
+
+
+def _macro_statistic(
+    run: StoredRun, metric: str, ids: Sequence[str]
+) -> Callable[[Any], float] | None:
+    """``METRIC_macro`` (mean over categories of METRIC's per-item means) as a function of an
+    index array into ``ids``; None unless the run's task has one category per item."""
+    key = run.record.task.categories
+    if key is None or not metric.endswith(MACRO_SUFFIX) or metric not in run.record.metrics:
+        return None
+    base = metric[: -len(MACRO_SUFFIX)]
+    by_id = {s.id: s for s in run.samples}
+    labels = [categories_of(by_id[i].metadata, key) if i in by_id else [] for i in ids]
+    if not ids or any(len(c) != 1 for c in labels):
+        return None
+    values = [_item_value(by_id[i], base) for i in ids]
+    if all(v is None for v in values):
+        return None
+    return macro_statistic(values, [c[0] for c in labels])
+
+
+def _item_value(sample: SampleRecord, metric: str) -> float | None:
+    for score in sample.scores.values():
+        if metric in score.values:
+            return score.values[metric]
     return None
 
 

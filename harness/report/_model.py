@@ -27,6 +27,7 @@ from harness.gate._runset import (
     name_mismatch,
 )
 from harness.record import Fingerprint
+from harness.report._breakdown import breakdown_sections, is_category_metric
 from harness.report._forgetting import forgetting_lines
 from harness.report._sections import Section, run_sections
 from harness.stats import DETECTABLE_ALPHA, format_p, minimal_detectable_effect
@@ -338,6 +339,8 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
     for run in runs:
         row = rows.setdefault(run.label, Row(run.label, run.record.model.id, run.adapter))
         for metric in quality_names(run.record):
+            if is_category_metric(run, metric):
+                continue  # shown in the per-category breakdown
             key = f"{column_of[run.record.run_id]}/{metric}"
             if key not in columns:
                 columns.append(key)
@@ -399,5 +402,5 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
         run_info,
         notes,
         forgetting_lines(deltas),
-        run_sections(runs),
+        run_sections(runs) + breakdown_sections(runs, column_of, deltas),
     )
