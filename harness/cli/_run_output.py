@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness._categories import split_metric
 from harness._output_split import OUTPUT_RATES, quality_names
 
 
@@ -72,6 +73,23 @@ def quality_metrics(record: Any) -> list[tuple[str, Any]]:
     return [(k, record.metrics[k]) for k in quality_names(record)]
 
 
+def overall_metrics(record: Any) -> tuple[list[tuple[str, Any]], str]:
+    """The table's rows without the ``METRIC@CATEGORY`` ones of a task with categories, and a
+    line counting those (empty when there are none)."""
+    rows = quality_metrics(record)
+    if record.task.categories is None:
+        return rows, ""
+    inner = [(k, m) for k, m in rows if split_metric(k)[1] is not None]
+    if not inner:
+        return rows, ""
+    cats = {split_metric(k)[1] for k, _ in inner}
+    line = (
+        f"{len(inner)} per-category metrics (METRIC@CATEGORY, {len(cats)} "
+        f"{record.task.categories} values) in run.json; `harness report` shows the breakdown"
+    )
+    return [(k, m) for k, m in rows if split_metric(k)[1] is None], line
+
+
 def print_tables(results: list[Any]) -> None:
     """One table per variant with its metrics, then its counts, tokens and folder."""
     from rich.console import Console
@@ -88,10 +106,13 @@ def print_tables(results: list[Any]) -> None:
         table.add_column("95% CI", justify="right")
         table.add_column("± stderr", justify="right")
         table.add_column("n", justify="right")
-        for name, m in quality_metrics(r):
+        rows, per_category = overall_metrics(r)
+        for name, m in rows:
             stderr = "" if m.stderr is None else f"{m.stderr:.4f}"
             table.add_row(name, _value(m), _ci(m), stderr, _n(m))
         console.print(table)
+        if per_category:
+            console.print(f"  {per_category}")
         t = r.timing
         console.print(
             f"  {r.counts.model_calls} model calls, {r.counts.cache_hits} cached, "
@@ -143,7 +164,7 @@ def print_combined(results: list[Any]) -> None:
     for res in results:
         r = res.record
         first = True
-        for name, m in quality_metrics(r):
+        for name, m in overall_metrics(r)[0]:  # per-category values: in run.json and the report
             head = (r.task.name, _who(r)) if first else ("", "")
             table.add_row(*head, _n(m), name, _value(m), _ci(m))
             first = False
