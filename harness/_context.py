@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness._cache import RequestCache
+from harness._prompting import PromptOptions
 from harness._ui import Reporter
 from harness.reasoning import ReasoningOptions
 
@@ -73,6 +74,8 @@ class RunContext:
         price: The model endpoint's price per token (None: no cost estimate).
         reasoning: How outputs are split into thinking and answer (``--reasoning-markers``,
             ``--no-reasoning-split``).
+        prompting: Few-shot turns and too-long prompts (``--fewshot-as-multiturn``,
+            ``--truncate-prompt``).
     """
 
     code: CodeExecution = CodeExecution()
@@ -83,3 +86,4 @@ class RunContext:
     command: Sequence[str] | None = None
     price: TokenPrice | None = None
     reasoning: ReasoningOptions = ReasoningOptions()
+    prompting: PromptOptions = PromptOptions()

@@ -58,6 +58,7 @@ class VariantRun:
             (None: not measured).
         split: What the reasoning split found (None: a log-likelihood task).
         contamination: The adapter's training data checked against the items (None: base).
+        prompting: How prompts were shaped and rendered (chat-template settings, fit).
     """
 
     task: Task
@@ -80,6 +81,7 @@ class VariantRun:
     ready: float | None = None
     split: SplitStats | None = None
     contamination: AdapterCheck | None = None
+    prompting: rec.PromptingRecord | None = None
 
     @property
     def variant(self) -> str:
@@ -115,6 +117,7 @@ def build_record(run: VariantRun) -> tuple[rec.RunRecord, list[rec.SampleRecord]
         timing=_timing(run),
         usage=_usage(run, extra),
         reasoning=split_record(run.split, run.outputs, run.batch.results),
+        prompting=run.prompting,
         host=rec.HostInfo(**host_info()),
         command=redact(run.command),
         contamination=run.contamination.record if run.contamination else None,

@@ -24,6 +24,7 @@ from harness._errors import DataError
 from harness._host import process_age
 from harness._loader import load_dataset
 from harness._output_split import SplitStats, split_outputs
+from harness._prompting import Fitted, fewshot_form, fit_prompts, prompting_record
 from harness._record_build import VariantRun, build_record
 from harness._requests import Batch, RequestResult, run_requests
 from harness._task import Task
@@ -92,7 +93,9 @@ def evaluate(
     if system_prompt is not None:
         dataset = _with_system(dataset, system_prompt)
     backend.prepare(list(adapters))
-    prompts = [_render(task, backend, s) for s in dataset.samples]
+    dataset, fitted = _prompts(task, backend, dataset, params, ctx)
+    prompts = fitted.prompts
+    prompting = prompting_record(backend, ctx.prompting, fitted, [s.id for s in dataset.samples])
     splitter = _splitter(task, backend, ctx)
     group_id = group_id or new_group_id()
     command = list(ctx.command if ctx.command is not None else sys.argv)
@@ -105,7 +108,7 @@ def evaluate(
         t0 = time.perf_counter()
         label = f"{task.name} · {adapter.name if adapter else 'base'}"
         outputs, batch = _collect(
-            task, backend, adapter, dataset.samples, prompts, params, ctx, label, splitter
+            task, backend, adapter, dataset.samples, fitted, params, ctx, label, splitter
         )
         split = _split(task, outputs, batch, params, prompts, splitter, backend)
         scored = [i for i, o in enumerate(outputs) if not o.errors]  # failures are never scored
@@ -133,6 +136,7 @@ def evaluate(
             ready=ready,
             split=split,
             contamination=checks[adapter.name] if adapter else None,
+            prompting=prompting,
         )
         record, samples = build_record(run)
         folder = None
@@ -146,6 +150,20 @@ def evaluate(
 def new_group_id() -> str:
     """A fresh group id, shared by the records of one evaluation call."""
     return f"g-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def _prompts(
+    task: Task, backend: Backend, dataset: Dataset, params: GenerationParams, ctx: RunContext
+) -> tuple[Dataset, Fitted]:
+    """Exemplars in one user turn or many, every prompt rendered, then checked against the
+    context window (generation tasks: too long is an error unless ``--truncate-prompt``)."""
+    multiturn = ctx.prompting.fewshot_as_multiturn
+    samples = [replace(s, prompt=fewshot_form(s.prompt, multiturn)) for s in dataset.samples]
+    dataset = Dataset(samples, dataset.info)
+    prompts = [_render(task, backend, s) for s in samples]
+    if task.mode != "generate":
+        return dataset, Fitted(prompts)
+    return dataset, fit_prompts(prompts, backend, params.max_new_tokens, ctx.prompting)
 
 
 def _with_system(dataset: Dataset, system: str) -> Dataset:
@@ -185,13 +203,15 @@ def _collect(
     backend: Backend,
     adapter: AdapterSpec | None,
     samples: list[Sample],
-    prompts: list[Any],
+    fitted: Fitted,
     params: GenerationParams,
     ctx: RunContext,
     label: str,
     splitter: Splitter,
 ) -> tuple[list[Output], Batch]:
-    """Runs the variant's requests and groups the answers per sample."""
+    """Runs the variant's requests and groups the answers per sample (a prompt too long for
+    the context window is never sent: its requests are errors)."""
+    prompts = fitted.prompts
     common: dict[str, Any] = {"cache": ctx.cache, "reporter": ctx.reporter, "label": label}
     if task.mode == "loglikelihood":
         index = [si for si, s in enumerate(samples) for _ in (s.choices or [])]
@@ -202,9 +222,12 @@ def _collect(
             _add_choice(outputs[si], res)
         return outputs, batch
     index = [si for si in range(len(samples)) for _ in range(params.n)]
+    sent = [si for si in index if si not in fitted.too_long]
     batch = run_requests(
-        backend, adapter, prompts=[prompts[si] for si in index], params=params, **common
+        backend, adapter, prompts=[prompts[si] for si in sent], params=params, **common
     )
+    if fitted.too_long:
+        batch = _with_refused(batch, index, fitted.too_long)
     if any(s.followups for s in samples):  # multi-turn: the model's answers are fed back
 
         def generate(rendered: list[Any]) -> Batch:
@@ -219,6 +242,16 @@ def _collect(
             outputs[si].errors.append(res.error)
         outputs[si].texts.append(res.text)
     return outputs, batch
+
+
+def _with_refused(batch: Batch, index: list[int], refused: dict[int, str]) -> Batch:
+    """The batch with an error result for every request of an item that was never sent."""
+    answered = iter(batch.results)
+    results = [
+        RequestResult.failed("generate", refused[si]) if si in refused else next(answered)
+        for si in index
+    ]
+    return Batch(results=results, model_s=batch.model_s)
 
 
 def _render(task: Task, backend: Backend, sample: Sample) -> Any:

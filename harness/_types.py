@@ -29,10 +29,13 @@ class Prompt:
     Attributes:
         messages: The prompt as chat turns (used with a chat template or a chat endpoint).
         text: The same prompt as one completion-style string (used without a chat template).
+        fewshot: How many exemplar user/assistant pairs open the (non-system) chat turns;
+            they go into the first user turn unless ``--fewshot-as-multiturn``.
     """
 
     messages: tuple[Message, ...]
     text: str
+    fewshot: int = 0
 
     @classmethod
     def plain(cls, text: str, system: str | None = None) -> Prompt:
@@ -47,7 +50,11 @@ class Prompt:
         own = [m.content for m in self.messages if m.role == "system"]
         turns = tuple(m for m in self.messages if m.role != "system")
         merged = "\n\n".join([system, *own])
-        return Prompt(messages=(Message("system", merged), *turns), text=f"{system}\n\n{self.text}")
+        return Prompt(
+            messages=(Message("system", merged), *turns),
+            text=f"{system}\n\n{self.text}",
+            fewshot=self.fewshot,
+        )
 
 
 @dataclass

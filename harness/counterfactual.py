@@ -111,7 +111,7 @@ def _same_case(word: str, repl: str) -> str:
 
 def _swap_prompt(prompt: Prompt, pairs: Sequence[tuple[str, str]]) -> Prompt:
     messages = tuple(Message(m.role, swap_text(m.content, pairs)) for m in prompt.messages)
-    return Prompt(messages=messages, text=swap_text(prompt.text, pairs))
+    return Prompt(messages=messages, text=swap_text(prompt.text, pairs), fewshot=prompt.fewshot)
 
 
 def expand(dataset: Dataset, swaps: SwapList) -> Dataset:

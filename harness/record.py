@@ -192,6 +192,32 @@ class Usage(_Model):
     )
 
 
+class PromptingRecord(_Model):
+    """How prompts were shaped and rendered (`harness._prompting`, chat-template options)."""
+
+    chat_template_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="--chat-template-kwargs given to the chat template"
+    )
+    fewshot_as_multiturn: bool = Field(
+        False, description="exemplars as alternating user/assistant turns (else one user turn)"
+    )
+    system_merged: bool = Field(
+        False,
+        description="the chat template rejects a system role: the system text went into the "
+        "first user turn",
+    )
+    truncate_prompt: str | None = Field(
+        None, description="--truncate-prompt: 'left', or None (too-long prompts are errors)"
+    )
+    context_length: int | None = Field(None, description="the backend's context window")
+    truncated_ids: list[str] = Field(
+        default_factory=list, description="items whose prompt was cut from the left"
+    )
+    too_long_ids: list[str] = Field(
+        default_factory=list, description="items not sent: prompt too long (errors)"
+    )
+
+
 class ReasoningRecord(_Model):
     """How outputs were split into thinking and answer (`harness.reasoning`)."""
 
@@ -275,6 +301,9 @@ class RunRecord(_Model):
     usage: Usage = Field(default_factory=Usage, description="tokens and estimated cost")
     reasoning: ReasoningRecord | None = Field(
         None, description="the reasoning split of a generation task (None: log-likelihood)"
+    )
+    prompting: PromptingRecord | None = Field(
+        None, description="prompt shaping and chat-template settings (None: older runs)"
     )
     host: HostInfo
     command: list[str] = Field(default_factory=list, description="argv that produced the run")

@@ -60,7 +60,8 @@ def target_of(answer: str) -> str:
 
 
 def build_prompt(question: str, shots: list[dict[str, Any]]) -> Prompt:
-    """The k-shot prompt, as plain text and as alternating chat turns."""
+    """The k-shot prompt, as plain text and as alternating chat turns (merged into one user
+    turn unless ``--fewshot-as-multiturn``)."""
     parts = [EXEMPLAR.format(question=s["question"], answer=s["answer"]) for s in shots]
     text = "\n\n".join([*parts, TEMPLATE.format(question=question)])
     msgs: list[Message] = []
@@ -70,7 +71,7 @@ def build_prompt(question: str, shots: list[dict[str, Any]]) -> Prompt:
             Message("assistant", s["answer"]),
         ]
     msgs.append(Message("user", TEMPLATE.format(question=question)))
-    return Prompt(messages=tuple(msgs), text=text)
+    return Prompt(messages=tuple(msgs), text=text, fewshot=len(shots))
 
 
 def fewshot(train: list[dict[str, Any]], k: int, seed: int) -> list[dict[str, Any]]:

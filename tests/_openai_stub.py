@@ -2,13 +2,17 @@
 
 It lists its models on ``GET /v1/models`` and answers chat and text completions with
 ``#### <digit>``; after ``answers`` completions it stops listening, so later connections are
-refused, which is what a crashed server looks like to a client.
+refused, which is what a crashed server looks like to a client. ``respond`` replaces the
+answer: it gets the request body and returns the choice's ``message`` (a server with a
+reasoning parser adds ``reasoning_content``), and may give ``finish_reason`` and ``usage``.
+Every request body is kept in ``bodies``.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -26,8 +30,15 @@ def send_json(handler: BaseHTTPRequestHandler, code: int, payload: dict[str, Any
 class Stub:
     """An OpenAI-compatible server that answers ``answers`` completions, then dies."""
 
-    def __init__(self, answers: int | None = None, models: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        answers: int | None = None,
+        models: list[str] | None = None,
+        respond: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> None:
         self.answers = answers
+        self.respond = respond
+        self.bodies: list[dict[str, Any]] = []
         self.models = ["m"] if models is None else models
         self.served = 0
         self.lock = threading.Lock()
@@ -58,10 +69,13 @@ class Stub:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with stub.lock:
+                    stub.bodies.append(body)
                     stub.served += 1
                     last = stub.answers is not None and stub.served >= stub.answers
                 prompt = body.get("prompt") or body["messages"][-1]["content"]
                 msg = {"role": "assistant", "content": f"#### {len(prompt) % 7}"}
+                usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+                reply = stub.respond(body) if stub.respond else {"message": msg}
                 if last:  # stop listening before answering, so no later connection is taken
                     stub.kill()
                 self._send(
@@ -71,8 +85,14 @@ class Stub:
                         "object": "chat.completion",
                         "created": 0,
                         "model": body["model"],
-                        "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
-                        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", **reply["message"]},
+                                "finish_reason": reply.get("finish_reason", "stop"),
+                            }
+                        ],
+                        "usage": reply.get("usage", usage),
                     },
                 )
 

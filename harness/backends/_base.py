@@ -120,7 +120,9 @@ class Backend(abc.ABC):
         never serves an answer made under other settings (dtype, device class, engine and
         library versions, quantization, context length, tokenizer and chat template)."""
         info = self.model_info()
-        return {
+        kwargs = self.template_settings().get("chat_template_kwargs")
+        extra = {"chat_template_kwargs": kwargs} if kwargs else {}  # old keys stay valid
+        return extra | {
             "dtype": info.dtype,
             "device": (info.device or "").split(":")[0] or None,
             "versions": installed_versions(self.engine_packages),
@@ -141,6 +143,25 @@ class Backend(abc.ABC):
     def count_tokens(self, text: str) -> int | None:
         """Tokens of ``text`` by the model's tokenizer (None: no tokenizer here)."""
         return None
+
+    def template_settings(self) -> dict[str, Any]:
+        """``chat_template_kwargs`` given and whether a system turn had to be merged into the
+        first user turn (recorded in every run)."""
+        return {"chat_template_kwargs": {}, "system_merged": False}
+
+    def context_length(self) -> int | None:
+        """Tokens of prompt plus generation the model takes (None: unknown here)."""
+        return self.max_model_len
+
+    def prompt_tokens(self, rendered: Rendered) -> int | None:
+        """Tokens of a rendered prompt as it would be sent (None: cannot tell here)."""
+        return None
+
+    def truncate_left(self, rendered: Rendered, keep: int) -> Rendered:
+        """The rendered prompt's last ``keep`` tokens (``--truncate-prompt left``)."""
+        from harness._errors import BackendError
+
+        raise BackendError(f"backend {self.name!r} cannot cut prompts; drop --truncate-prompt")
 
     def prepare(self, adapters: Sequence[AdapterSpec]) -> None:
         """Checks and loads adapters before any generation (raise ModelError on mismatch)."""

@@ -96,3 +96,20 @@ def config_markers(folder: str | Path | None) -> tuple[str, str] | None:
 def count_tokens(tokenizer: Any, text: str) -> int:
     """Tokens of ``text`` alone (no special tokens added)."""
     return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def prompt_tokens(tokenizer: Any, rendered: str, add_special: bool) -> int:
+    """Tokens of a rendered prompt as the backend sends it."""
+    return len(tokenizer(rendered, add_special_tokens=add_special)["input_ids"])
+
+
+def truncate_left(tokenizer: Any, rendered: str, keep: int, add_special: bool) -> str:
+    """The prompt's last ``keep`` tokens (one fewer when a BOS token will be added)."""
+    ids = tokenizer(rendered, add_special_tokens=False)["input_ids"]
+    keep = max(1, keep - (1 if add_special else 0))
+    return str(tokenizer.decode(ids[-keep:]))
+
+
+def settings_of(state: ChatState) -> dict[str, Any]:
+    """`Backend.template_settings` of a backend rendering with ``state``."""
+    return {"chat_template_kwargs": dict(state.kwargs), "system_merged": state.system_merged}

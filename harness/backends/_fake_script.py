@@ -144,6 +144,7 @@ class Script(Section):
     adapters: dict[str, Section] = Field(default_factory=dict)
     chat_template: str | None = None
     reasoning_markers: tuple[str, str] | None = None
+    max_model_len: int | None = Field(None, ge=1)
 
     def section(self, adapter: str | None) -> Section:
         """The answers for ``adapter`` (None: the base model)."""

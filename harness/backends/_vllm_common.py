@@ -32,8 +32,11 @@ from harness.backends._chat import (
     ChatState,
     config_markers,
     count_tokens,
+    prompt_tokens,
     render_chat,
+    settings_of,
     template_source,
+    truncate_left,
 )
 
 # vLLM accepts only these values for --max-lora-rank.
@@ -268,3 +271,15 @@ class RendererMethods:
 
     def count_tokens(self, text: str) -> int | None:
         return self.renderer.count_tokens(text)
+
+    def template_settings(self) -> dict[str, Any]:
+        return settings_of(self.renderer.chat)
+
+    def prompt_tokens(self, rendered: Any) -> int | None:
+        return prompt_tokens(
+            self.renderer.tokenizer, str(rendered), self.renderer.add_special_tokens
+        )
+
+    def truncate_left(self, rendered: Any, keep: int) -> Any:
+        r = self.renderer
+        return truncate_left(r.tokenizer, str(rendered), keep, r.add_special_tokens)

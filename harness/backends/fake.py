@@ -29,6 +29,7 @@ answer made under another script. Example::
           logprob: -0.1
     chat_template: "... <think> ... </think> ..."  # a template's text: <think> splits outputs
     reasoning_markers: ["<reason>", "</reason>"]  # or the model's own markers
+    max_model_len: 4096                  # context window in whitespace tokens (default none)
     adapters:
       my-adapter:                        # keys given replace the top-level ones
         answers:
@@ -47,9 +48,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness._errors import ModelError
 from harness._types import Generation, GenerationParams, Prompt
@@ -88,6 +90,7 @@ class FakeBackend(Backend):
         model: Path of the script (YAML, or JSON for ``.json`` files).
         chat_template: True: render chat messages; None/False: the prompt's plain text.
         batch_size: Recorded only.
+        chat_template_kwargs: Recorded and in the cache key (the fake has no template).
 
     Raises:
         ModelError: No script given, or it is missing or malformed.
@@ -102,8 +105,10 @@ class FakeBackend(Backend):
         model: str | None = None,
         chat_template: bool | None = None,
         batch_size: int | None = None,
+        chat_template_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(chat_template=bool(chat_template), batch_size=batch_size)
+        self.chat_template_kwargs = dict(chat_template_kwargs or {})
         if not model:
             raise ModelError("--backend fake needs --model SCRIPT (a YAML or JSON answer script)")
         self.path = Path(model).expanduser().resolve()
@@ -133,6 +138,20 @@ class FakeBackend(Backend):
 
     def count_tokens(self, text: str) -> int | None:
         return _count(text)
+
+    def template_settings(self) -> dict[str, Any]:
+        return {"chat_template_kwargs": dict(self.chat_template_kwargs), "system_merged": False}
+
+    def context_length(self) -> int | None:
+        return self.script.max_model_len
+
+    def prompt_tokens(self, rendered: Rendered) -> int | None:
+        return _count(prompt_text(rendered))
+
+    def truncate_left(self, rendered: Rendered, keep: int) -> Rendered:
+        if not isinstance(rendered, str):
+            return super().truncate_left(rendered, keep)
+        return " ".join(rendered.split()[-keep:])
 
     def prepare(self, adapters: Sequence[AdapterSpec]) -> None:
         """Nothing to load: adapters only select a section of the script."""

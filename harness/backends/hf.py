@@ -42,8 +42,11 @@ from harness.backends._chat import (
     ChatState,
     config_markers,
     count_tokens,
+    prompt_tokens,
     render_chat,
+    settings_of,
     template_source,
+    truncate_left,
 )
 from harness.backends._oom import halving
 from harness.lora._checks import check_adapters
@@ -145,6 +148,15 @@ class HFBackend(Backend):
 
     def count_tokens(self, text: str) -> int | None:
         return count_tokens(self.tokenizer, text)
+
+    def template_settings(self) -> dict[str, Any]:
+        return settings_of(self.chat)
+
+    def prompt_tokens(self, rendered: Rendered) -> int | None:
+        return prompt_tokens(self.tokenizer, str(rendered), self._add_special())
+
+    def truncate_left(self, rendered: Rendered, keep: int) -> Rendered:
+        return truncate_left(self.tokenizer, str(rendered), keep, self._add_special())
 
     def prepare(self, adapters: Sequence[AdapterSpec]) -> None:
         if not adapters:

@@ -15,7 +15,7 @@ shared `OpenAIClient` (bounded concurrency, timeouts, retries, counted failures)
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,8 @@ class OpenAIBackend(Backend):
         max_retries: Retries on 429/5xx/connection errors.
         max_connection_failures: Requests in a row that cannot connect (after retries) before
             the run stops; the rest become ``aborted`` errors and the run is incomplete.
+        chat_template_kwargs: Sent with every chat request (``chat_template_kwargs``, which
+            vLLM and SGLang servers pass to their chat template).
     """
 
     name = "openai"
@@ -79,8 +81,10 @@ class OpenAIBackend(Backend):
         timeout: float = 120.0,
         max_retries: int = 4,
         max_connection_failures: int = 5,
+        chat_template_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(chat_template=chat_template, batch_size=concurrency or batch_size or 8)
+        self.chat_template_kwargs = dict(chat_template_kwargs or {})
         if not model:
             raise BackendError("--backend openai needs --model NAME (the name the endpoint serves)")
         self.served_name = model
@@ -167,7 +171,12 @@ class OpenAIBackend(Backend):
         )
 
     def _extra_body(self) -> dict[str, Any] | None:
+        if self.chat_template_kwargs and self.chat_template:  # chat requests: the server's template
+            return {"chat_template_kwargs": dict(self.chat_template_kwargs)}
         return None
+
+    def template_settings(self) -> dict[str, Any]:
+        return {"chat_template_kwargs": dict(self.chat_template_kwargs), "system_merged": False}
 
     def generate(
         self,
@@ -207,6 +216,8 @@ def _to_generation(res: CompletionResult) -> Generation:
         tokens_in=res.tokens_in,
         tokens_out=res.tokens_out,
         finish_reason="length" if reason == "length" else "stop",
+        reasoning=res.reasonings[0] if res.reasonings else None,
+        reasoning_tokens=res.reasoning_tokens,
     )
 
 
@@ -236,6 +247,7 @@ class VLLMServerBackend(RendererMethods, OpenAIBackend):
         max_connection_failures: Requests in a row that cannot connect before the run stops.
         engine_args: Further vLLM engine arguments for a launched server (appended to its
             command line as ``--kebab-case`` flags); see `harness.backends._engine_args`.
+        chat_template_kwargs: Passed to every ``apply_chat_template`` call (harness renders).
     """
 
     name = "vllm-server"
@@ -262,10 +274,11 @@ class VLLMServerBackend(RendererMethods, OpenAIBackend):
         device: str | None = None,
         gpu_memory_utilization: float | None = None,
         engine_args: dict[str, Any] | None = None,
+        chat_template_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         self.engine_args = launch_engine_args(engine_args, base_url)
         self.resolved = resolved or resolve_model(model)
-        self.renderer = PromptRenderer(self.resolved.path, chat_template)
+        self.renderer = PromptRenderer(self.resolved.path, chat_template, chat_template_kwargs)
         self.launch_base_url = base_url
         # The context length is the server config's own (so a warm server started with it
         # matches); every other setting is appended to the command line, last, so it wins.
@@ -333,6 +346,10 @@ class VLLMServerBackend(RendererMethods, OpenAIBackend):
 
     def _extra_body(self) -> dict[str, Any] | None:
         return {"add_special_tokens": self.renderer.add_special_tokens}
+
+    def context_length(self) -> int | None:
+        """A launched server's context length (a running one's own is not known here)."""
+        return None if self.launch_base_url else int(self.server_kwargs["max_model_len"])
 
     def prepare(self, adapters: Sequence[AdapterSpec]) -> None:
         """Checks the adapters, then starts the server with all of them (or checks the

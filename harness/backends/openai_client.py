@@ -128,6 +128,9 @@ class CompletionResult:
         unreachable: The last attempt could not connect (refused, reset, timed out).
         logprobs: With ``top_logprobs``: the first completion's tokens, each as (token,
             {alternative: logprob}) (the token itself included); None when the server sent none.
+        reasonings: Per completion, the thinking a server with a reasoning parser returned
+            apart (``reasoning_content``, or ``reasoning``); None where it returned none.
+        reasoning_tokens: Thinking tokens (all ``n``), when the server's usage counts them.
     """
 
     texts: list[str] = field(default_factory=list)
@@ -139,6 +142,8 @@ class CompletionResult:
     seconds: float = 0.0
     unreachable: bool = False
     logprobs: list[tuple[str, dict[str, float]]] | None = None
+    reasonings: list[str | None] = field(default_factory=list)
+    reasoning_tokens: int | None = None
 
     @property
     def text(self) -> str:
@@ -392,6 +397,7 @@ def _fill(result: CompletionResult, response: Any, endpoint: str) -> None:
         result.texts = [c.text or "" for c in choices]
     else:
         result.texts = [(c.message.content or "") for c in choices]
+        result.reasonings = [_reasoning(c.message) for c in choices]
     result.finish_reasons = [c.finish_reason or "stop" for c in choices]
     if endpoint == "chat" and choices:
         result.logprobs = _token_logprobs(choices[0])
@@ -399,6 +405,9 @@ def _fill(result: CompletionResult, response: Any, endpoint: str) -> None:
     if usage is not None:
         result.tokens_in = int(usage.prompt_tokens or 0)
         result.tokens_out = int(usage.completion_tokens or 0)
+        details = getattr(usage, "completion_tokens_details", None)
+        counted = getattr(details, "reasoning_tokens", None) if details is not None else None
+        result.reasoning_tokens = int(counted) if counted is not None else None
     result.error = None
 
 
@@ -413,6 +422,16 @@ def _token_logprobs(choice: Any) -> list[tuple[str, dict[str, float]]] | None:
         top.setdefault(t.token, float(t.logprob))
         out.append((t.token, top))
     return out
+
+
+def _reasoning(message: Any) -> str | None:
+    """The thinking a server returned apart: ``reasoning_content`` (vLLM, DeepSeek) or
+    ``reasoning`` (newer vLLM, OpenRouter); None when neither is there."""
+    for name in ("reasoning_content", "reasoning"):
+        value = getattr(message, name, None)
+        if isinstance(value, str):
+            return value
+    return None
 
 
 def probe_models(base_url: str, api_key: str, timeout: float = 5.0) -> list[dict[str, Any]] | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -74,6 +74,7 @@ class VLLMBackend(RendererMethods, Backend):
         resolved: An already resolved model (skips resolving ``model``).
         engine_args: Further vLLM ``EngineArgs`` (``--tensor-parallel-size``, ``--engine-arg``);
             checked against vLLM, recorded, and the answer-changing ones join the cache key.
+        chat_template_kwargs: Passed to every ``apply_chat_template`` call.
     """
 
     name = "vllm"
@@ -94,6 +95,7 @@ class VLLMBackend(RendererMethods, Backend):
         resolved: ResolvedModel | None = None,
         device: str = "auto",
         engine_args: dict[str, Any] | None = None,
+        chat_template_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(chat_template=chat_template, batch_size=batch_size)
         require_vllm()
@@ -111,7 +113,7 @@ class VLLMBackend(RendererMethods, Backend):
         self.kv_cache_gib = kv_cache_gib
         self.gpu_memory_utilization = gpu_memory_utilization
         self.max_lora_rank = self.engine_args.get("max_lora_rank", max_lora_rank)
-        self.renderer = PromptRenderer(self.resolved.path, chat_template)
+        self.renderer = PromptRenderer(self.resolved.path, chat_template, chat_template_kwargs)
         self.chat_template = self.renderer.chat_template
         self.llm: Any = None
         self._lora: dict[str, Any] = {}

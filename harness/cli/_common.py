@@ -108,6 +108,7 @@ def backend_options(kw: dict[str, Any]) -> dict[str, Any]:
         "device",
         "dtype",
         "max_connection_failures",
+        "chat_template_kwargs",
     )
     ctx = click.get_current_context(silent=True)
 

@@ -24,6 +24,7 @@ from harness.cli._common import (
     runs_dir_option,
 )
 from harness.cli._judge_options import calibration_option, judge_options, run_judge
+from harness.cli._prompt_options import context_fields, prompt_options
 from harness.cli._run_output import print_combined, print_tables, summary
 from harness.cli._scale_options import engine_options, ray_options, scaled_backend
 from harness.cli._selection import (
@@ -142,6 +143,7 @@ from harness.cli._tracking import log_to_option, tracker_specs
     "or a YAML file); reports the answer-change rate and the paired score gap.",
 )
 @log_to_option
+@prompt_options
 @judge_options
 @calibration_option
 @engine_options
@@ -191,6 +193,7 @@ def run(
         runs_dir=runs_dir,
         reporter=Reporter() if as_json else RichReporter(),
         price=parse_price(price),
+        **context_fields(model_kw),
     )
     suite = parse_task_arg(task_name)
     options = backend_options(model_kw)

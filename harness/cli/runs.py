@@ -7,6 +7,7 @@ run id, a unique prefix of one, or a run folder.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -83,8 +84,9 @@ def runs_cmd(ctx: click.Context, output_dir: Path | None, since: str | None, **f
 @runs_cmd.command("show")
 @click.argument("run")
 @click.option("--samples", "n", type=click.IntRange(min=0), default=SHOW_SAMPLES)
+@click.option("--full-prompt", is_flag=True, help="Print each shown item's whole rendered prompt.")
 @click.pass_obj
-def show(root: Path, run: str, n: int) -> None:
+def show(root: Path, run: str, n: int, full_prompt: bool) -> None:
     """Print a run's record and its first samples."""
     from harness._runs import find_run
     from harness.gate._runset import load_run
@@ -102,14 +104,59 @@ def show(root: Path, run: str, n: int) -> None:
         value = "nan" if m.value is None else f"{m.value:.4f}"
         ci = f" [{m.ci_low:.3f}, {m.ci_high:.3f}]" if m.ci_low is not None else ""
         click.echo(f"  {name:<28} {value}{ci}")
+    for line in _prompting_lines(r):
+        click.echo(line)
     for s in loaded.samples[:n]:
         click.echo(f"--- {s.id}")
+        shown = json.dumps(s.prompt, ensure_ascii=False) if full_prompt else None
+        click.echo(f"prompt:  {shown or _prompt_line(s.prompt)}")
+        if s.reasoning and s.reasoning[0] is not None:
+            click.echo(f"thinking: {_one_line(s.reasoning[0])}")
         click.echo(f"output:  {_one_line(s.outputs[0] if s.outputs else '')}")
         click.echo(f"target:  {_one_line(str(s.target))}")
         for scorer, sc in s.scores.items():
             click.echo(f"{scorer}: {sc.values}" + (f" answer={sc.answer!r}" if sc.answer else ""))
         for err in s.errors:
             click.echo(f"error:   {err}")
+
+
+def _prompting_lines(r: Any) -> list[str]:
+    """How the prompts were shaped and outputs split, when the run says."""
+    lines = []
+    p = r.prompting
+    if p is not None:
+        kwargs = json.dumps(p.chat_template_kwargs) if p.chat_template_kwargs else "none"
+        lines.append(
+            f"prompts  chat_template_kwargs {kwargs} · fewshot_as_multiturn "
+            f"{str(p.fewshot_as_multiturn).lower()} · truncate_prompt {p.truncate_prompt or 'no'}"
+            + (" · system merged into the first user turn" if p.system_merged else "")
+            + (f" · {len(p.too_long_ids)} too long" if p.too_long_ids else "")
+            + (f" · {len(p.truncated_ids)} cut from the left" if p.truncated_ids else "")
+        )
+    if r.reasoning is not None:
+        markers = ",".join(r.reasoning.markers) if r.reasoning.markers else "none"
+        lines.append(
+            f"thinking markers {markers} ({r.reasoning.source}) · {r.reasoning.truncated} of "
+            f"{r.reasoning.completions} truncated"
+        )
+    return lines
+
+
+def _prompt_line(prompt: Any, width: int = 240) -> str:
+    """The rendered prompt on one line: its start and its end (where a template's generation
+    prompt and switches show); chat messages as their roles, then the last turn."""
+    if isinstance(prompt, list):
+        roles = ", ".join(str(m.get("role")) for m in prompt)
+        last = str(prompt[-1].get("content", "")) if prompt else ""
+        return f"[{len(prompt)} turns: {roles}] " + _ends(repr(last), width)
+    return _ends(repr(str(prompt)), width)
+
+
+def _ends(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    half = (width - 3) // 2
+    return f"{text[:half]} … {text[-half:]}"
 
 
 def _one_line(text: str, width: int = 160) -> str:

@@ -189,7 +189,8 @@ class _Builder:
             msgs += [Message("user", q), Message("assistant", a.strip())]
         msgs.append(Message("user", question))
         text = "\n\n".join([*parts, question])
-        return Prompt(messages=tuple(msgs), text=(sp.system + "\n\n" + text) if sp.system else text)
+        full = (sp.system + "\n\n" + text) if sp.system else text
+        return Prompt(messages=tuple(msgs), text=full, fewshot=len(shots))
 
     def choices(self, row: dict[str, Any], where: str) -> tuple[list[str] | None, list[str]]:
         """(continuations to score, the choice texts) of a log-likelihood row."""
@@ -270,6 +271,7 @@ def build_task(spec: TaskSpec, base: Path, source: str = "") -> Task:
         + "\n\n[next turn]\n\n".join(spec.prompt.turns or [spec.prompt.first()])
         + ("\n\nfewshot answer: " + spec.fewshot.answer if spec.fewshot else ""),
         mode=spec.mode,
+        reasoning_markers=spec.reasoning_markers,
         categories=spec.categories,
         **_source(source),
     )

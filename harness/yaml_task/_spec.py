@@ -145,6 +145,9 @@ class TaskSpec(_Strict):
     categories: str | None = Field(
         None, description="a dataset.metadata key: every metric is also reported per its value"
     )
+    reasoning_markers: tuple[str, str] | None = Field(
+        None, description="[START, END] of the thinking block outputs are split at"
+    )
 
     @model_validator(mode="after")
     def _category_key(self) -> TaskSpec:

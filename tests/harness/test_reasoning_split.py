@@ -165,3 +165,21 @@ def test_gate_max_on_reasoning_truncated_rate(tmp_path: Path) -> None:
         {"checks": [{"task": "gsm8k", "metric": TRUNCATED_RATE, "max": 1.0}]}
     )
     assert gate(policy, [run]).exit_code == 0
+
+
+def test_yaml_task_names_its_markers(tmp_path: Path) -> None:
+    (tmp_path / "d.jsonl").write_text('{"q": "2 + 2", "a": "4"}\n')
+    (tmp_path / "t.yaml").write_text(
+        "name: think_yaml\n"
+        "dataset: {path: d.jsonl, target: a}\n"
+        'prompt: {template: "{q} ="}\n'
+        "reasoning_markers: ['<r>', '</r>']\n"
+        "metrics: [exact_match]\n"
+    )
+    task = get_task(str(tmp_path / "t.yaml"))
+    assert task.reasoning_markers == ("<r>", "</r>")
+    (tmp_path / "s.json").write_text(json.dumps({"default": "<r>maybe 5</r>4"}))
+    backend = FakeBackend(model=str(tmp_path / "s.json"))
+    [res] = evaluate(task, backend, context=RunContext(runs_dir=None))
+    assert res.record.reasoning is not None and res.record.reasoning.source == "task"
+    assert res.samples[0].outputs == ["4"] and res.samples[0].reasoning == ["maybe 5"]
