@@ -22,8 +22,11 @@ def cohen_kappa(a: Sequence[object], b: Sequence[object], weights: str | None = 
     """Cohen's kappa between two raters (``weights``: None, "linear" or "quadratic").
 
     Weighted kappa needs numeric labels and weighs disagreements by their numeric distance
-    (a 2 against an 8 costs the same whether or not 3-7 occur); NaN when chance agreement is
-    total.
+    (a 2 against an 8 costs the same whether or not 3-7 occur). On 1-10 grades this equals
+    ``sklearn.metrics.cohen_kappa_score(a, b, labels=range(1, 11), weights=...)`` — the
+    explicit labels matter: without them scikit-learn weighs by position among the labels
+    seen, another number when grades have gaps. Grades between integers (means of several
+    draws) keep their numeric distance. NaN when chance agreement is total.
     """
     import numpy as np
 

@@ -27,7 +27,7 @@ def judge_agreement(run_a: Path, run_b: Path, scorer: str | None, as_json: bool)
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
     what = "1-10 grades" if result.kind == "grade" else "pairwise verdicts (A / tie / B)"
-    weights = "quadratic-weighted" if result.kind == "grade" else "unweighted"
+    weights = "quadratic-weighted over labels 1-10" if result.kind == "grade" else "unweighted"
     click.echo(
         f"{result.task} · {result.scorer}: {what} on {result.n} shared outputs "
         f"({result.unreadable} without a readable verdict in both runs)"

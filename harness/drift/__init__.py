@@ -128,9 +128,11 @@ def _length_ks(tok_a: list[list[str]], tok_b: list[list[str]]) -> StatRecord:
     d, p = ks_test(la, lb)
     return _stat(
         "length_ks",
-        "two-sample Kolmogorov-Smirnov on token lengths (asymptotic p)",
+        "two-sample Kolmogorov-Smirnov on token lengths (p: ks_p_asymptotic, Kolmogorov's "
+        "limit distribution)",
         d,
         p,
+        ks_p_asymptotic=p,
         mean_a=sum(la) / len(la),
         mean_b=sum(lb) / len(lb),
     )
@@ -161,7 +163,7 @@ def _label_chi2(la: Sequence[str], lb: Sequence[str]) -> StatRecord:
     stat, dof, p = chi_square([[ca[x] for x in labels], [cb[x] for x in labels]])
     return _stat(
         "label_chi2",
-        "chi-square on the label counts",
+        "chi-square on the label counts (as scipy chi2_contingency: Yates at 1 dof)",
         stat,
         p,
         dof=dof,

@@ -1,9 +1,12 @@
 """The drift statistics: two samples in, a statistic and a p-value out.
 
-* `ks_test`: two-sample Kolmogorov-Smirnov on numbers (token lengths), asymptotic p-value
-  (Kolmogorov's limit distribution, as scipy's ``method="asymp"``);
+* `ks_test`: two-sample Kolmogorov-Smirnov on numbers (token lengths); its p-value is from
+  Kolmogorov's limit distribution (``scipy.stats.kstwobign.sf(sqrt(n*m/(n+m)) * D)``), which
+  is neither scipy ``ks_2samp``'s default (exact for small samples) nor its ``method="asymp"``
+  (``kstwo`` at the effective n), so the record names it ``ks_p_asymptotic``;
 * `chi_square`: Pearson's chi-square test of homogeneity on a 2 x k table of counts
-  (labels, top-k token frequencies);
+  (labels, top-k token frequencies), equal to ``scipy.stats.chi2_contingency``'s default
+  (Yates' correction at one degree of freedom);
 * on two sets of vectors (embeddings), each with a permutation p-value: `wasserstein_test`
   (per-dimension 1-Wasserstein, averaged), `mmd_rbf_test` (RBF kernel, median heuristic) and
   `permutation_test` with `mean_cosine_distance`.
@@ -26,8 +29,9 @@ def ks_test(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
     """Two-sample Kolmogorov-Smirnov test.
 
     Returns:
-        The statistic D (largest gap between the two empirical distribution functions) and
-        its two-sided asymptotic p-value.
+        The statistic D (largest gap between the two empirical distribution functions, as
+        ``scipy.stats.ks_2samp``) and its two-sided p-value from Kolmogorov's limit
+        distribution (``ks_p_asymptotic``; not scipy's default p-value).
     """
     import numpy as np
 
@@ -51,7 +55,9 @@ def _kolmogorov_sf(x: float) -> float:
 
 
 def chi_square(table: Sequence[Sequence[float]]) -> tuple[float, int, float]:
-    """Pearson's chi-square test of homogeneity (no continuity correction).
+    """Pearson's chi-square test of homogeneity, as ``scipy.stats.chi2_contingency`` computes
+    it by default: with Yates' continuity correction at one degree of freedom (each
+    ``|observed - expected|`` reduced by up to 0.5), none otherwise.
 
     Args:
         table: One row per sample, one column per category (counts). Columns empty on every
@@ -68,8 +74,11 @@ def chi_square(table: Sequence[Sequence[float]]) -> tuple[float, int, float]:
     if total == 0 or obs.shape[1] < 2:
         return 0.0, 0, 1.0
     expected = np.outer(obs.sum(axis=1), obs.sum(axis=0)) / total
-    stat = float(((obs - expected) ** 2 / expected).sum())
     dof = (obs.shape[0] - 1) * (obs.shape[1] - 1)
+    if dof == 1:  # Yates, as scipy applies it: move each cell up to 0.5 toward its expectation
+        diff = expected - obs
+        obs = obs + np.sign(diff) * np.minimum(0.5, np.abs(diff))
+    stat = float(((obs - expected) ** 2 / expected).sum())
     return stat, dof, chi2_sf(stat, dof)
 
 

@@ -4,10 +4,12 @@ Each sample carries its own ``choices`` (the continuations scored after the prom
 target naming the right one, by index or by text. Per sample:
 
 - ``acc``: 1 when the choice with the highest summed log-probability is the right one;
-- ``acc_norm``: the same after dividing each log-probability by the UTF-8 byte length of the
-  choice text (lm-eval's ``acc_norm``: ``len(choice)`` over the choice without the delimiter
-  put before it; the text comes from ``metadata["choice_texts"]`` when the task records it,
-  else from ``sample.choices``).
+- ``acc_norm``: the same after dividing each log-probability by the length in characters of
+  the choice text, exactly lm-eval's ``acc_norm`` (``len(choice)`` in ``lm_eval/api/task.py``,
+  over the choice without the delimiter put before it; the text comes from
+  ``metadata["choice_texts"]`` when the task records it, else from ``sample.choices``);
+- ``acc_norm_bytes`` (with ``norm="bytes"``, instead of ``acc_norm``): divided by the UTF-8
+  byte length, which differs from characters on non-ASCII choices.
 
 Ties go to the first choice, as ``numpy.argmax`` does in lm-eval. ``acc_norm=False`` reports
 ``acc`` alone, for tasks where lm-eval reports no ``acc_norm`` (MMLU, Winogrande, TruthfulQA).
@@ -48,15 +50,19 @@ def _argmax(values: list[float]) -> int:
 
 @scorer("choice_accuracy", metrics=("acc", "acc_norm"))
 class ChoiceAccuracy(Scorer):
-    """``acc`` and byte-length-normalised ``acc_norm`` of a log-likelihood multiple choice.
+    """``acc`` and length-normalised ``acc_norm`` of a log-likelihood multiple choice.
 
     Args:
-        acc_norm: Report ``acc_norm`` too (False: ``acc`` alone).
+        acc_norm: Report the normalised accuracy too (False: ``acc`` alone).
+        norm: "chars" (``acc_norm``, lm-eval's) or "bytes" (``acc_norm_bytes``: UTF-8 bytes).
     """
 
-    def __init__(self, acc_norm: bool = True) -> None:
+    def __init__(self, acc_norm: bool = True, norm: str = "chars") -> None:
+        if norm not in ("chars", "bytes"):
+            raise DataError(f"choice_accuracy: norm must be 'chars' or 'bytes' (got {norm!r})")
         super().__init__()
         self.acc_norm = acc_norm
+        self.norm = norm
 
     def __call__(self, sample: Sample, output: Output) -> Score:
         logprobs = list(output.choice_logprobs or [])
@@ -67,16 +73,14 @@ class ChoiceAccuracy(Scorer):
                 f"(mode: loglikelihood) with one log-probability per choice"
             )
         gold = gold_index(sample, texts)
-        normed = [
-            lp / max(1, len(t.encode("utf-8"))) for lp, t in zip(logprobs, texts, strict=True)
-        ]
+        size = (lambda t: len(t.encode("utf-8"))) if self.norm == "bytes" else len
+        normed = [lp / max(1, size(t)) for lp, t in zip(logprobs, texts, strict=True)]
         pick, pick_norm = _argmax(logprobs), _argmax(normed)
-        values: dict[str, float | None] = {
-            "acc": float(pick == gold),
-            "acc_norm": float(pick_norm == gold),
-        }
-        if not self.acc_norm:
-            del values["acc_norm"]
+        values: dict[str, float | None] = {"acc": float(pick == gold)}
+        if self.acc_norm:
+            values["acc_norm_bytes" if self.norm == "bytes" else "acc_norm"] = float(
+                pick_norm == gold
+            )
         return Score(
             values=values,
             answer=texts[pick],

@@ -47,6 +47,32 @@ def test_tests_match_scipy() -> None:
     assert w == pytest.approx(float(np.mean(per_dim)))
 
 
+def test_label_chi2_equals_scipy_default_and_ks_names_its_variant() -> None:
+    """At one degree of freedom scipy's chi2_contingency applies Yates' correction by default;
+    the label chi-square equals that call. The KS p-value is the named limit-distribution
+    variant (``ks_p_asymptotic``), which is not ks_2samp's default p on small samples."""
+    for table in ([[30, 10], [18, 22]], [[5, 1], [2, 6]], [[40, 0], [38, 2]]):
+        stat, dof, p = chi_square(table)
+        ref = scipy_stats.chi2_contingency(table)  # the reference call, its defaults
+        assert dof == 1 and (stat, p) == (pytest.approx(ref.statistic), pytest.approx(ref.pvalue))
+    rec = compare(
+        Texts("a", ["x"] * 20 + ["x y z"] * 10, ["A"] * 30, 30),
+        Texts("b", ["x"] * 10 + ["x y z"] * 20, ["A"] * 12 + ["B"] * 18, 30),
+    )
+    by_name = {s.name: s for s in rec.stats}
+    ks = by_name["length_ks"]
+    assert ks.detail["ks_p_asymptotic"] == ks.p_value and "ks_p_asymptotic" in ks.test
+    la = [1] * 20 + [3] * 10
+    lb = [1] * 10 + [3] * 20
+    assert ks.p_value == pytest.approx(scipy_stats.kstwobign.sf(ks.statistic * np.sqrt(15)))
+    assert ks.p_value != pytest.approx(scipy_stats.ks_2samp(la, lb).pvalue)
+    lab = by_name["label_chi2"]
+    ref = scipy_stats.chi2_contingency([[30, 12], [0, 18]])
+    assert lab.statistic == pytest.approx(ref.statistic) and lab.p_value == pytest.approx(
+        ref.pvalue
+    )
+
+
 def test_embedding_tests_separate_shift_from_noise() -> None:
     rng = np.random.default_rng(1)
     ea, same, shifted = (rng.normal(size=(80, 16)) for _ in range(3))

@@ -74,7 +74,9 @@ def test_grades_whole_output(tmp_path: Path) -> None:
         "mtbench_style · judge: 1-10 grades on 10 shared outputs "
         "(0 without a readable verdict in both runs)"
     )
-    assert lines[1].startswith(f"  cohen's kappa (quadratic-weighted): {kappa:.3f} [")
+    assert lines[1].startswith(
+        f"  cohen's kappa (quadratic-weighted over labels 1-10): {kappa:.3f} ["
+    )
     assert lines[1].endswith("] (bootstrap 95%)")
     assert lines[2].startswith(f"  spearman: {rho:.3f} [")
     assert lines[3] == "  exact agreement: 30.0%" and len(lines) == 4

@@ -180,3 +180,35 @@ def test_metrics_equal_lm_eval_on_the_same_loglikelihoods(
             assert set(mine.values) == set(ref) & {"acc", "acc_norm"}
             for key, value in mine.values.items():
                 assert value == ref[key], (key, mine, ref)
+
+
+def test_acc_norm_equals_lm_eval_on_non_ascii_choices(tmp_path: Path) -> None:
+    """lm-eval divides by ``len(choice)`` (characters): on choices whose UTF-8 byte length
+    differs, bytes pick another answer. ``norm="bytes"`` is the explicit byte variant."""
+    from harness import Sample
+    from harness.metrics.choice import ChoiceAccuracy
+
+    texts = ["éééééé", "abcdefg", "naïve café", "日本語"]
+    lls = [[-7.0, -8.0, -11.0, -5.0], [-6.0, -8.0, -11.5, -3.9], [-7.0, -7.5, -10.5, -9.0]]
+    docs = [
+        {
+            "id": f"q{i}",
+            "question": f"Which one, {i}?",
+            "choices": {"text": texts, "label": list("ABCD")},
+            "answerKey": "ABCD"[i % 4],
+        }
+        for i in range(len(lls))
+    ]
+    task = _lm_eval_task("arc/arc_challenge.yaml", {"test": docs}, tmp_path)
+    theirs = _their_scores(task, lls)
+    chars, nbytes = ChoiceAccuracy(), ChoiceAccuracy(norm="bytes")
+    differ = 0
+    for doc, ll, ref in zip(docs, lls, theirs, strict=True):
+        sample = Sample(id=doc["id"], prompt="q", target=doc["answerKey"], choices=texts)
+        sample.target = "ABCD".index(doc["answerKey"])
+        mine = chars(sample, Output(choice_logprobs=ll))
+        assert mine.values == {"acc": ref["acc"], "acc_norm": ref["acc_norm"]}
+        as_bytes = nbytes(sample, Output(choice_logprobs=ll))
+        assert set(as_bytes.values) == {"acc", "acc_norm_bytes"}
+        differ += as_bytes.metadata["pick_norm"] != mine.metadata["pick_norm"]
+    assert differ > 0  # the byte variant really is another number
