@@ -7,8 +7,10 @@ run id, a unique prefix of one, or a run folder.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,76 @@ def _metrics(record: Any, k: int = KEY_METRICS) -> str:
     return ", ".join(f"{n}={'nan' if m.value is None else f'{m.value:.3f}'}" for n, m in items)
 
 
+def system_prompt_text(record: Any, words: int = 6) -> str:
+    """``sha256:1a2b3c4d "You are a careful…"`` for a run's --system-prompt (``words=0``: the
+    hash alone); "-" without one."""
+    text = record.generation.system_prompt
+    if not text:
+        return "-"
+    sha = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    if words == 0:
+        return f"sha256:{sha}"
+    head = text.split()
+    first = " ".join(head[:words]) + ("…" if len(head) > words else "")
+    return f'sha256:{sha} "{first}"'
+
+
+def settings_text(record: Any) -> str:
+    """The settings that tell two runs of one task apart, on one line (`runs` list)."""
+    fp = record.fingerprint
+    g = record.generation
+    parts = [
+        f"fp={fp.digest if fp else '-'}",
+        f"sys={system_prompt_text(record, 0)}",
+        f"chat={'on' if record.model.chat_template else 'off'}",
+        f"T={g.temperature:g}",
+        f"max={g.max_new_tokens}",
+    ]
+    return " ".join(parts)
+
+
+COLUMNS = ("run", "task", "model", "adapter", "n", "status", "settings", "metrics", "age")
+
+
+def _row(e: Any, now: dt.datetime) -> dict[str, str]:
+    r = e.record
+    return {
+        "run": e.path.name,
+        "task": r.task.name,
+        "model": r.model.id,
+        "adapter": e.adapter or "-",
+        "n": str(r.dataset.n_evaluated),
+        "status": r.status,
+        "settings": settings_text(r),
+        "metrics": _metrics(r),
+        "age": _age(e.created, now),
+    }
+
+
+def _json_row(e: Any) -> dict[str, Any]:
+    r = e.record
+    return {
+        "run": e.path.name,
+        "path": str(e.path),
+        "task": r.task.name,
+        "model": r.model.id,
+        "adapter": e.adapter,
+        "n": r.dataset.n_evaluated,
+        "status": r.status,
+        "created_at": r.created_at,
+        "group_id": r.group_id,
+        "fingerprint": r.fingerprint.model_dump(mode="json") if r.fingerprint else None,
+        "system_prompt": r.generation.system_prompt,
+        "chat_template": r.model.chat_template,
+        "generation": r.generation.model_dump(mode="json"),
+        "metrics": {k: m.model_dump(mode="json") for k, m in r.metrics.items()},
+    }
+
+
+def _tsv(value: str) -> str:
+    return value.replace("\t", " ").replace("\n", " ")
+
+
 @click.group("runs", invoke_without_command=True)
 @click.option("--task", default=None, help="Only runs whose task name contains this.")
 @click.option("--model", default=None, help="Only runs whose model id contains this.")
@@ -41,44 +113,69 @@ def _metrics(record: Any, k: int = KEY_METRICS) -> str:
 @click.option(
     "--status", type=click.Choice(["complete", "incomplete"]), default=None, help="Run status."
 )
+@click.option("--json", "as_json", is_flag=True, help="One JSON list of the runs on stdout.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "tsv"]),
+    default="table",
+    show_default=True,
+    help="tsv: a header line and one tab-separated line per run, values in full.",
+)
 @runs_dir_option
 @click.pass_context
-def runs_cmd(ctx: click.Context, output_dir: Path | None, since: str | None, **flt: Any) -> None:
-    """List runs (task, model, adapter, n, status, key metrics, age), newest first."""
+def runs_cmd(
+    ctx: click.Context,
+    output_dir: Path | None,
+    since: str | None,
+    as_json: bool,
+    fmt: str,
+    **flt: Any,
+) -> None:
+    """List runs (task, model, adapter, n, status, settings, key metrics, age), newest first.
+
+    Piped (not a terminal), the table keeps every value whole: nothing is cut to fit.
+    """
     ctx.obj = resolve_runs_dir(output_dir)
     if ctx.invoked_subcommand is not None:
         return
-    from rich.console import Console
-    from rich.table import Table
-
     from harness._runs import RunFilter, list_runs, parse_since
 
     keep = RunFilter(since=parse_since(since) if since else None, **flt)
     entries, problems = list_runs(ctx.obj)
     shown = [e for e in entries if keep.keep(e)]
-    table = Table(title=f"{len(shown)} of {len(entries)} runs in {ctx.obj}")
-    # The run id is what `show`, `diff` and `rm` take: it never wraps or shrinks.
-    table.add_column(
-        "run", no_wrap=True, min_width=max((len(e.path.name) for e in shown), default=3)
-    )
-    for col in ("task", "model", "adapter", "n", "status", "metrics", "age"):
-        table.add_column(col, justify="right" if col in ("n", "age") else "left")
     now = dt.datetime.now(dt.timezone.utc)
-    for e in shown:
-        r = e.record
-        table.add_row(
-            e.path.name,
-            r.task.name,
-            r.model.id,
-            e.adapter or "-",
-            str(r.dataset.n_evaluated),
-            r.status,
-            _metrics(r),
-            _age(e.created, now),
+    if as_json:
+        click.echo(json.dumps([_json_row(e) for e in shown], indent=2))
+    elif fmt == "tsv":
+        click.echo("\t".join(COLUMNS))
+        for e in shown:
+            click.echo("\t".join(_tsv(v) for v in _row(e, now).values()))
+    else:
+        _print_table(
+            [_row(e, now) for e in shown], f"{len(shown)} of {len(entries)} runs in {ctx.obj}"
         )
-    Console().print(table)
     for p in problems:
         click.echo(f"skipped {p}", err=True)
+
+
+def _print_table(rows: list[dict[str, str]], title: str) -> None:
+    """A rich table; on a terminal it fits the width, piped it is as wide as its values."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    # The run id is what `show`, `diff` and `rm` take: it never wraps or shrinks.
+    table.add_column("run", no_wrap=True, min_width=max((len(r["run"]) for r in rows), default=3))
+    for col in COLUMNS[1:]:
+        table.add_column(col, justify="right" if col in ("n", "age") else "left")
+    for r in rows:
+        table.add_row(*r.values())
+    console = Console()
+    if not sys.stdout.isatty():  # a file or a pipe: full values, no ellipsis
+        widths = [max([len(c), *(len(r[c]) for r in rows)]) for c in COLUMNS]
+        console = Console(width=max(80, sum(widths) + 3 * len(widths) + 1, len(title)))
+    console.print(table)
 
 
 @runs_cmd.command("show")
@@ -98,6 +195,16 @@ def show(root: Path, run: str, n: int, full_prompt: bool) -> None:
     click.echo(f"model    {r.model.id}" + (f" + {loaded.adapter}" if loaded.adapter else ""))
     click.echo(f"status   {r.status} · n={r.dataset.n_evaluated} of {r.dataset.n_total}")
     click.echo(f"created  {r.created_at} · group {r.group_id}")
+    click.echo(f"system   {system_prompt_text(r, 12)}")
+    click.echo(f"chat     template {'on' if r.model.chat_template else 'off'}")
+    g = r.generation
+    click.echo(
+        f"generate max_new_tokens={g.max_new_tokens} temperature={g.temperature:g} "
+        f"top_p={g.top_p:g} n={g.n} seed={g.seed} stop={json.dumps(g.stop)}"
+    )
+    for key, value in (r.fingerprint.model_dump(mode="json") if r.fingerprint else {}).items():
+        shown = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        click.echo(f"  fingerprint.{key:<17} {shown}")
     u = r.usage
     click.echo(f"tokens   {u.model_tokens_in} in, {u.model_tokens_out} out")
     for name, m in r.metrics.items():

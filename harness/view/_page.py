@@ -13,6 +13,8 @@ from harness.report._html import _CSS
 CSP = (
     "default-src 'none'; connect-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 )
+# The report page (``/report``) also shows its inline base64 plots.
+REPORT_CSP = CSP + "; img-src data:"
 
 _EXTRA_CSS = """
 tr.pick{cursor:pointer}tr.pick:hover{background:#f6f8fa}tr.open{background:#e8eef5}
@@ -48,7 +50,9 @@ async function loadRuns(){RUNS=await api('/api/runs');const body=$('#runs tbody'
   $('#count').textContent=RUNS.length+' runs';filterRuns();}
 function firstValue(s){for(const sc of Object.values(s.scores)){
   for(const v of Object.values(sc.values))return v;}return null;}
-async function openRun(id){RUN=await api('/api/run/'+encodeURIComponent(id));
+function go(path){if(location.pathname!==path)history.pushState(null,'',path);}
+async function openRun(id,keep){RUN=await api('/api/run/'+encodeURIComponent(id));
+  if(!keep)go('/runs/'+encodeURIComponent(id));
   document.querySelectorAll('#runs tr.open').forEach(t=>t.classList.remove('open'));
   const tr=document.querySelector('#runs tr[data-id="'+CSS.escape(id)+'"]');if(tr)tr.classList.add('open');
   const rec=RUN.record;$('#run').classList.remove('hidden');$('#diffview').classList.add('hidden');
@@ -79,7 +83,8 @@ function openSample(i){const s=RUN.samples[i],box=$('#sample');box.replaceChildr
     part(name+' · scores',Object.entries(sc.values).map(([k,v])=>k+' = '+fmt(v)).join('\n'));
     if(sc.explanation)part(name+' · judge verdict',sc.explanation);});
   s.errors.forEach(e=>part('error',e));}
-async function showDiff(){const [a,b]=picked();const d=await api('/api/diff?a='+encodeURIComponent(a)+'&b='+encodeURIComponent(b));
+async function showDiff(pair,keep){const [a,b]=pair||picked();const d=await api('/api/diff?a='+encodeURIComponent(a)+'&b='+encodeURIComponent(b));
+  if(!keep)go('/diff/'+encodeURIComponent(a)+'/'+encodeURIComponent(b));
   $('#run').classList.add('hidden');$('#diffview').classList.remove('hidden');
   const better=d.items.filter(i=>i.better==='b').length;
   $('#diff-summary').textContent=d.metric+': A '+fmt(d.mean_a)+' · B '+fmt(d.mean_b)+' · '+d.paired
@@ -93,13 +98,19 @@ $('#filter').addEventListener('input',filterRuns);
 $('#sample-filter').addEventListener('input',renderSamples);
 $('#score-filter').addEventListener('change',renderSamples);
 $('#diff').addEventListener('click',()=>showDiff().catch(fail));
-loadRuns().catch(fail);
+async function route(){const p=location.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  if(p[0]==='runs'&&p.length===2)await openRun(p[1],true);
+  else if(p[0]==='diff'&&p.length===3)await showDiff([p[1],p[2]],true);
+  else{$('#run').classList.add('hidden');$('#diffview').classList.add('hidden');}}
+window.addEventListener('popstate',()=>route().catch(fail));
+loadRuns().then(route).catch(fail);
 """
 
 PAGE = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>harness view</title>
 <style>{_CSS}{_EXTRA_CSS}</style></head><body>
-<h1>harness view</h1>
+<h1><a href="/">harness view</a></h1>
+<p class="muted"><a href="/report">leaderboard report of these runs</a></p>
 <p><input id="filter" placeholder="filter runs (task, model, adapter, status)">
 <span id="count" class="muted"></span>
 <button id="diff" disabled>diff the two selected runs</button>

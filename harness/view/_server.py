@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from harness._errors import HarnessError
 from harness._runs import RunEntry, diff_runs, list_runs
 from harness.gate._runset import load_run
-from harness.view._page import CSP, PAGE
+from harness.view._page import CSP, PAGE, REPORT_CSP
 
 HOST = "127.0.0.1"
 
@@ -68,13 +68,43 @@ def _diff(store: RunStore, query: dict[str, list[str]]) -> dict[str, Any]:
     return asdict(diff_runs(store.folder(a), store.folder(b), metric))
 
 
+def _report(store: RunStore) -> str:
+    """The leaderboard report of every run the page shows, as one self-contained page."""
+    from harness.gate._runset import load_runs
+    from harness.report import build_report, to_html
+    from harness.report._plots import all_plots
+
+    runs = load_runs([e.path for e in store.entries()])
+    if not runs:
+        raise HarnessError("no runs to report on")
+    report = build_report(runs)
+    return to_html(report, all_plots(report))
+
+
+def _page_address(store: RunStore, path: str) -> bool:
+    """Whether ``path`` is one of the page's own addresses (``/``, ``/runs/<id>``,
+    ``/diff/<a>/<b>``); an address naming a run that does not exist is a `HarnessError`."""
+    parts = [unquote(p) for p in path.strip("/").split("/")] if path.strip("/") else []
+    if not parts:
+        return True
+    if (parts[0] == "runs" and len(parts) == 2) or (parts[0] == "diff" and len(parts) == 3):
+        for run_id in parts[1:]:
+            store.folder(run_id)
+        return True
+    return False
+
+
 def _handler(store: RunStore) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             url = urlparse(self.path)
+            html = "text/html; charset=utf-8"
             try:
-                if url.path == "/":
-                    self._send(200, PAGE.encode(), "text/html; charset=utf-8")
+                if url.path == "/report":
+                    self._send(200, _report(store).encode(), html, REPORT_CSP)
+                    return
+                if _page_address(store, url.path):
+                    self._send(200, PAGE.encode(), html)
                     return
                 body = self._api(url.path, parse_qs(url.query))
             except HarnessError as e:
@@ -93,11 +123,11 @@ def _handler(store: RunStore) -> type[BaseHTTPRequestHandler]:
                 return _diff(store, query)
             return None
 
-        def _send(self, status: int, body: bytes, kind: str) -> None:
+        def _send(self, status: int, body: bytes, kind: str, csp: str = CSP) -> None:
             self.send_response(status)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
-            self.send_header("Content-Security-Policy", CSP)
+            self.send_header("Content-Security-Policy", csp)
             self.send_header("Cache-Control", "no-store")
             self.end_headers()
             self.wfile.write(body)

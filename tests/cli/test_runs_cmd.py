@@ -3,6 +3,7 @@ show, paired diff, rm with confirmation."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,34 @@ def test_rm_asks_first(runs: Path) -> None:
     yes = invoke(["runs", "-o", str(runs), "rm", run_id, "--yes"])
     assert yes.exit_code == 0 and "deleted 1 run folder(s)" in yes.stdout
     assert not (runs / run_id).exists() and len(list(runs.iterdir())) == 1
+
+
+def test_piped_runs_keep_every_value_and_tell_system_prompts_apart(
+    tmp_path: Path, run_args: list[str]
+) -> None:
+    """Two runs that differ only by --system-prompt: `runs`, `--format tsv`, `--json` and
+    `runs show` all show which is which; piped output is never cut with an ellipsis."""
+    prompt = "You are a meticulous grade-school maths tutor who always shows the working."
+    assert invoke(run_args).exit_code == 0
+    assert invoke([*run_args, "--system-prompt", prompt]).exit_code == 0
+    root = tmp_path / "runs"
+    narrow = CliRunner(env={"COLUMNS": "80", "NO_COLOR": "1"})
+    listed = narrow.invoke(cli, ["runs", "-o", str(root)], catch_exceptions=False).stdout
+    assert "…" not in listed
+    assert "sys=sha256:" in listed and "sys=- " in listed
+    assert all(p.name in listed for p in root.iterdir())  # whole run ids, even at 80 columns
+    tsv = invoke(["runs", "-o", str(root), "--format", "tsv"]).stdout.splitlines()
+    assert tsv[0].split("\t") == [
+        "run", "task", "model", "adapter", "n", "status", "settings", "metrics", "age"
+    ]  # fmt: skip
+    rows = [line.split("\t") for line in tsv[1:]]
+    assert len(rows) == 2 and all(len(r) == 9 for r in rows)
+    assert len({r[6] for r in rows}) == 2  # the settings column differs
+    shown = json.loads(invoke(["runs", "-o", str(root), "--json"]).stdout)
+    assert sorted(str(r["system_prompt"]) for r in shown) == sorted([prompt, "None"])
+    with_prompt = next(r["run"] for r in shown if r["system_prompt"])
+    show = invoke(["runs", "-o", str(root), "show", with_prompt, "--samples", "0"]).stdout
+    assert (
+        "system   sha256:" in show and '"You are a meticulous grade-school maths tutor who' in show
+    )
+    assert "fingerprint.digest" in show and "chat     template off" in show

@@ -101,9 +101,52 @@ def test_view_in_chromium(url: str, tmp_path: Path) -> None:
         page.wait_for_selector("#diffs tbody tr")
         assert page.locator("#diffs tbody tr").count() == 1
         assert "3 paired items, 2 equal" in page.inner_text("#diff-summary")
+        diff_address = page.url
+        assert diff_address.startswith(url + "diff/") and diff_address.count("/") == 5
         page.screenshot(path=str(tmp_path / "view.png"), full_page=True)
+
+        # Every view has an address that loads directly (a bookmark, a link in a review).
+        tuned_id = next(r for r in _ids(url) if "tuned" in r)
+        fresh = browser.new_page(viewport={"width": 1300, "height": 900})
+        fresh.on("pageerror", lambda e: problems.append(str(e)))
+        fresh.goto(url + "runs/" + tuned_id)
+        fresh.wait_for_selector("#metrics tbody tr")
+        assert fresh.inner_text("#run h2") == tuned_id
+        assert fresh.inner_text("#sample-count") == "3 of 3 samples"
+        fresh.goto(diff_address)
+        fresh.wait_for_selector("#diffs tbody tr")
+        assert "3 paired items, 2 equal" in fresh.inner_text("#diff-summary")
+        fresh.go_back()  # history: back to the run
+        fresh.wait_for_selector("#run:not(.hidden)")
+        assert fresh.inner_text("#run h2") == tuned_id
+        fresh.goto(url + "report")
+        assert fresh.title() == "harness leaderboard"
+        assert fresh.locator("img").count() >= 1  # the inline plots are allowed by its CSP
+        assert all(fresh.locator("img").nth(i).evaluate("i => i.naturalWidth > 0")
+                   for i in range(fresh.locator("img").count()))  # fmt: skip
         browser.close()
     assert problems == [] and foreign == []
+
+
+def _ids(url: str) -> list[str]:
+    with urllib.request.urlopen(url + "api/runs") as r:
+        return [run["id"] for run in json.load(r)]
+
+
+def test_runs_diffs_and_the_report_have_addresses(url: str) -> None:
+    a, b = sorted(i for i in _ids(url) if "gsm8k" in i)
+    for path in (f"runs/{a}", f"diff/{a}/{b}", ""):
+        with urllib.request.urlopen(url + path) as r:
+            assert r.status == 200 and r.headers["Content-Type"].startswith("text/html")
+            assert b"<title>harness view</title>" in r.read()
+    with urllib.request.urlopen(url + "report") as r:
+        page = r.read().decode()
+        assert "img-src data:" in r.headers["Content-Security-Policy"]
+    assert "<title>harness leaderboard</title>" in page and "fake:answers + tuned" in page
+    for missing in ("runs/nope", f"diff/{a}/nope"):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(url + missing)
+        assert e.value.code == 404 and json.load(e.value) == {"error": "no run 'nope'"}
 
 
 def test_view_of_a_missing_folder_is_one_line_and_exit_2(tmp_path: Path) -> None:
