@@ -11,9 +11,9 @@ Two sets of responses are scored by both implementations:
   ``process_results`` and aggregations (``mean``, ``agg_inst_level_acc``) on the same text;
 * a scripted set: every one of the 541 prompts with each of the responses in ``SCRIPTED``
   (plain, upper and lower case, quoted, JSON, bullets, sections, placeholders, postscripts,
-  titles, repeats of the prompt, two answers, another language ...), scored by harness's
-  ``ifeval`` scorer and by lm-eval; the table after it shows every instruction id was checked
-  with both verdicts where the responses allow.
+  titles, repeats of the prompt, two answers, another language, paragraphs as asked ...),
+  scored by harness's ``ifeval`` scorer and by lm-eval; the table after it shows every
+  instruction id was checked, with both verdicts (each of the 25 passes and fails somewhere).
 
 A prompt agrees when its strict and loose per-instruction verdict lists are identical (so both
 prompt-level values are too); the four metrics are then compared exactly. Exit 1 on any
@@ -58,8 +58,27 @@ SCRIPTED = [
     FILLER + " Is there anything else I can help with?",
     " ".join(["word"] * 400) + ".",
     "{prompt}\n" + FILLER,
+    "{paragraphs}",
     "Paragraph one is here.\n\nParagraph two starts with intro words.\n\nParagraph three.",
 ]
+
+
+def paragraphs(row: dict[str, Any]) -> str:
+    """Paragraphs split by blank lines as the prompt's paragraph instruction asks (the nth
+    opening with its first word), else four plain ones."""
+    want = next(
+        (
+            kw
+            for iid, kw in zip(row["instruction_id_list"], row["kwargs"], strict=True)
+            if iid == "length_constraints:nth_paragraph_first_word"
+        ),
+        {},
+    )
+    n, nth, word = want.get("num_paragraphs", 4), want.get("nth_paragraph"), want.get("first_word")
+    parts = [f"Paragraph {k + 1} says something short." for k in range(n)]
+    if nth and word and nth <= n:
+        parts[nth - 1] = f"{word.capitalize()} opens this paragraph."
+    return "\n\n".join(parts)
 
 
 def lm_eval_scores(row: dict[str, Any], response: str) -> dict[str, Any]:
@@ -144,6 +163,7 @@ def check_scripted(rows: dict[str, dict[str, Any]]) -> bool:
     for row in rows.values():
         for text in SCRIPTED:
             response = text.replace("{prompt}", row["prompt"])
+            response = response.replace("{paragraphs}", paragraphs(row))
             samples.append(to_sample(row))
             outputs.append(Output(texts=[response]))
             lm.append(lm_eval_scores(row, response))
