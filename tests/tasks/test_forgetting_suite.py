@@ -73,10 +73,9 @@ def _mmlu_all_subjects(folder: Path) -> None:
 def test_gate_runs_the_suite_as_written_on_the_bundled_model(
     tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from harness._models import resolve_model
     from tests.cli._cli_helpers import invoke
     from tests.harness._lora import make_lora
-
-    from harness._models import resolve_model
 
     data = tmp_path / "data"
     data.mkdir()
