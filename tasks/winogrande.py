@@ -72,7 +72,7 @@ def _load(options: DataOptions) -> Dataset:
                 target=int(answer) - 1,
                 choices=contexts,
                 continuation=rest,
-                metadata={"choice_texts": names, "sentence": sentence},
+                metadata={"choice_texts": names, "sentence": sentence, "scored": rest},
             )
         )
     return Dataset(samples, info)
