@@ -12,17 +12,21 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness._context import RunContext
 from harness._data import DataOptions, Dataset
 from harness._errors import HarnessError
+from harness._generation import GenerationOverrides
 from harness._loader import get_task, load_dataset
-from harness._runner import EvalResult, evaluate, new_group_id, with_overrides
+from harness._runner import EvalResult, evaluate, new_group_id
 from harness._suite import SuiteTask
 from harness._task import Task
 from harness.backends import AdapterSpec, Backend, build_backend
 from harness.lora import load_adapter
+
+if TYPE_CHECKING:
+    from harness.backends.ray_replicas import RayOptions
 
 TaskRef = Task | str | SuiteTask
 
@@ -36,10 +40,11 @@ def run_eval(
     include_base: bool | None = None,
     task_params: Mapping[str, Any] | None = None,
     data: DataOptions | None = None,
-    generation: Mapping[str, Any] | None = None,
+    generation: GenerationOverrides | Mapping[str, Any] | None = None,
     system_prompt: str | None = None,
     context: RunContext | None = None,
     counterfactual: str | None = None,
+    ray: RayOptions | None = None,
 ) -> list[EvalResult]:
     """Evaluates each task for the base model and every adapter, on one backend.
 
@@ -57,11 +62,14 @@ def run_eval(
         task_params: Parameters for tasks given by name.
         data: Where data comes from and which items (``limit``, ``sample``); a `SuiteTask`'s
             own ``limit``/``sample`` apply where ``data`` sets neither.
-        generation: Overrides of each task's generation parameters (None values ignored).
+        generation: Overrides of each task's generation parameters (a mapping's None
+            values ignored; an unknown key fails here, before any model loads).
         system_prompt: The system turn of every prompt (replacing the task's), recorded.
         context: Cache, output folder, reporter, code execution, judge.
         counterfactual: A swap list (shipped name or YAML file): every item is evaluated
             beside its swapped variants (`harness.counterfactual`).
+        ray: Run ``backend`` (a name) as Ray replicas (`harness.backends.ray_replicas`),
+            started here and stopped at the end; None: one backend in this process.
 
     Returns:
         Per task, one result per variant (base first), in task order.
@@ -69,6 +77,7 @@ def run_eval(
     Raises:
         HarnessError: Nothing to evaluate, an unknown task or option, bad data or adapter.
     """
+    overrides = GenerationOverrides.of(generation)
     ctx = context or RunContext()
     data = data or DataOptions()
     refs = _as_list(tasks)
@@ -86,12 +95,9 @@ def run_eval(
         from harness.counterfactual import apply_counterfactual
 
         built, datasets = apply_counterfactual(built, datasets, counterfactual)
-    if isinstance(backend, Backend):
-        engine, owned = backend, False  # the caller's: left open
-    else:
-        engine, owned = build_backend(backend, **dict(backend_options or {})), True
+    engine, owned = _engine(backend, backend_options, ray)
     try:
-        plan = _Plan(specs, base, generation, system_prompt, new_group_id())
+        plan = _Plan(specs, base, overrides, system_prompt, new_group_id())
         results = _evaluate_all(built, datasets, options, engine, plan, ctx)
     finally:
         server_log = getattr(engine, "server_log", None)  # gone once the server stops
@@ -107,9 +113,24 @@ class _Plan:
 
     adapters: list[AdapterSpec]
     base: bool
-    generation: Mapping[str, Any] | None
+    generation: GenerationOverrides
     system_prompt: str | None
     group_id: str
+
+
+def _engine(
+    backend: str | Backend, options: Mapping[str, Any] | None, ray: RayOptions | None
+) -> tuple[Backend, bool]:
+    """The backend to evaluate on, and whether it is ours to close."""
+    if isinstance(backend, Backend):
+        if ray is not None:
+            raise HarnessError("Ray replicas need a backend name, not a built backend")
+        return backend, False  # the caller's: left open
+    if ray is not None:
+        from harness.backends.ray_replicas import RayReplicas
+
+        return RayReplicas(backend, dict(options or {}), ray), True
+    return build_backend(backend, **dict(options or {})), True
 
 
 def _evaluate_all(
@@ -129,7 +150,7 @@ def _evaluate_all(
             include_base=plan.base,
             data=data,
             dataset=dataset,
-            generation=with_overrides(task.generation, **dict(plan.generation or {})),
+            generation=plan.generation.apply(task.generation),
             system_prompt=plan.system_prompt,
             group_id=plan.group_id,
             context=ctx,

@@ -13,15 +13,16 @@ import click
 from harness._errors import HarnessError
 
 
-def parse_task_params(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """``-T key=value`` pairs into a dict; values parsed as YAML scalars (3, 0.5, true, [1,2])."""
+def parse_task_params(pairs: tuple[str, ...], flag: str = "-T") -> dict[str, Any]:
+    """``-T key=value`` pairs (or another ``flag``'s) into a dict; values parsed as YAML
+    scalars (3, 0.5, true, [1,2])."""
     import yaml
 
     params: dict[str, Any] = {}
     for pair in pairs:
         key, eq, value = pair.partition("=")
         if not eq or not key:
-            raise HarnessError(f"-T {pair!r}: expected key=value")
+            raise HarnessError(f"{flag} {pair!r}: expected key=value")
         params[key.strip()] = yaml.safe_load(value)
     return params
 

@@ -4,20 +4,23 @@
 the repeatable ``--engine-arg KEY=VALUE`` and ``--engine-config FILE``; `engine_args` merges
 them (file, then dedicated flags, then ``--engine-arg``: later wins) into the ``engine_args``
 backend option. `ray_options` adds ``--ray [ADDRESS]``, ``--replicas`` and ``--replica-gpus``;
-`scaled_backend` turns them into a `RayReplicas` backend wrapper, or returns the backend name
-unchanged when ``--ray`` is not given.
+`ray_choice` turns them into `RayOptions` (None when ``--ray`` is not given), which
+`run_eval` takes as its own value.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from harness._errors import HarnessError
 from harness.backends._engine_args import ENGINE_FLAGS, load_engine_config
+
+if TYPE_CHECKING:
+    from harness.backends.ray_replicas import RayOptions
 
 _HELP = {
     "tensor_parallel_size": "vLLM: GPUs each model is split across (tensor parallel).",
@@ -105,29 +108,33 @@ def ray_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return functools.reduce(lambda f, o: o(f), reversed(opts), fn)
 
 
-def scaled_backend(name: str, options: dict[str, Any], kw: dict[str, Any]) -> Any:
-    """``name`` itself, or with ``--ray`` a `RayReplicas` wrapper (started lazily).
-
-    The engine settings join ``options`` (as ``engine_args``) when any was given, so a backend
-    that does not take them (``hf``) refuses them by name.
-    """
+def add_engine_args(name: str, options: dict[str, Any], kw: dict[str, Any]) -> None:
+    """Adds the engine settings to ``options`` (as ``engine_args``) when any was given, so a
+    backend that does not take them (``hf``) refuses them by name."""
     engine = engine_args(kw)
     if engine:
         _require_engine_backend(name, engine)
         options["engine_args"] = engine
+
+
+def ray_choice(kw: dict[str, Any]) -> RayOptions | None:
+    """The ``--ray``/``--replicas``/``--replica-gpus`` choice (None: no Ray).
+
+    Raises:
+        HarnessError: ``--replicas`` or ``--replica-gpus`` without ``--ray``.
+    """
     address = kw.get("ray_address")
     if address is None:
         if kw.get("replicas") is not None or kw.get("replica_gpus") is not None:
             raise HarnessError("--replicas and --replica-gpus need --ray (e.g. --ray --replicas 2)")
-        return name
-    from harness.backends.ray_replicas import RayOptions, RayReplicas
+        return None
+    from harness.backends.ray_replicas import RayOptions
 
-    ray = RayOptions(
+    return RayOptions(
         address=None if address == "local" else address,
         replicas=kw.get("replicas") or 1,
         replica_gpus=kw.get("replica_gpus"),
     )
-    return RayReplicas(name, options, ray)
 
 
 def _require_engine_backend(name: str, engine: dict[str, Any]) -> None:

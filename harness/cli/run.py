@@ -26,7 +26,7 @@ from harness.cli._common import (
 from harness.cli._judge_options import calibration_option, judge_options, run_judge
 from harness.cli._prompt_options import context_fields, prompt_options
 from harness.cli._run_output import print_combined, print_tables, summary
-from harness.cli._scale_options import engine_options, ray_options, scaled_backend
+from harness.cli._scale_options import add_engine_args, engine_options, ray_choice, ray_options
 from harness.cli._selection import (
     COUNT,
     parse_price,
@@ -107,6 +107,14 @@ from harness.cli._tracking import log_to_option, tracker_specs
 @click.option("--max-new-tokens", type=click.IntRange(min=1), default=None)
 @click.option("--temperature", type=click.FloatRange(min=0.0), default=None)
 @click.option(
+    "-G",
+    "generation_params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Generation parameter (repeatable): max_new_tokens, temperature, top_p, stop, n, "
+    "seed; over the dedicated flags.",
+)
+@click.option(
     "--samples",
     "n",
     type=click.IntRange(min=1),
@@ -163,6 +171,7 @@ def run(
     split: str | None,
     max_new_tokens: int | None,
     temperature: float | None,
+    generation_params: tuple[str, ...],
     n: int | None,
     output_dir: Path | None,
     cache_path: Path | None,
@@ -178,9 +187,14 @@ def run(
     offline_defaults()
     trackers = tracker_specs(log_to)
     from harness import DataOptions, RequestCache, RunContext, default_cache_path, run_eval
+    from harness._generation import GenerationOverrides
     from harness._suite import parse_task_arg
     from harness._ui import Reporter, RichReporter
 
+    flags = {"max_new_tokens": max_new_tokens, "temperature": temperature, "n": n, "seed": seed}
+    generation = GenerationOverrides.of(
+        {**flags, **parse_task_params(generation_params, flag="-G")}
+    )  # a bad key fails here, before any model loads
     params = parse_task_params(task_params)
     if num_fewshot is not None:
         params["num_fewshot"] = num_fewshot
@@ -197,22 +211,18 @@ def run(
     )
     suite = parse_task_arg(task_name)
     options = backend_options(model_kw)
-    engine = scaled_backend(model_kw["backend"], options, model_kw)  # a name, or Ray replicas
+    add_engine_args(model_kw["backend"], options, model_kw)
     try:
         results = run_eval(
             suite,
-            backend=engine,
+            backend=model_kw["backend"],
             backend_options=options,
+            ray=ray_choice(model_kw),
             adapters=adapters,
             include_base=include_base,
             task_params=params,
             data=DataOptions(data_dir=data_dir, limit=limit, sample=sample, seed=seed, split=split),
-            generation={
-                "max_new_tokens": max_new_tokens,
-                "temperature": temperature,
-                "n": n,
-                "seed": seed,
-            },
+            generation=generation,
             system_prompt=read_system_prompt(system_prompt),
             context=ctx,
             counterfactual=counterfactual,
@@ -225,9 +235,6 @@ def run(
             err=True,
         )
         sys.exit(130)
-    finally:
-        if not isinstance(engine, str):
-            engine.close()  # run_eval leaves a built backend open: it is ours to stop
     if as_json:
         click.echo(json.dumps([summary(r) for r in results], indent=2))
     else:

@@ -77,3 +77,42 @@ def test_corrupt_cache_file_is_one_line_and_exit_2(tmp_path: Path, run_args: lis
     )
     assert bad.read_bytes() == b"not a database, just text " * 40  # left as it was
     assert invoke([*run_args, "--no-cache"]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("pair", "expected"),
+    [
+        (
+            "max_tokens=5",
+            (
+                "error: unknown generation parameter 'max_tokens'; known: max_new_tokens, "
+                "temperature, top_p, stop, n, seed\n"
+            ),
+        ),
+        ("top_p=0", "error: generation top_p=0: must be a number in (0, 1]\n"),
+        ("n=two", "error: generation n='two': must be an integer >= 1\n"),
+        ("top_p", "error: -G 'top_p': expected key=value\n"),
+    ],
+)
+def test_bad_generation_parameter_is_one_line_before_any_model_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pair: str, expected: str
+) -> None:
+    import harness._eval
+
+    def no_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a backend was built")
+
+    monkeypatch.setattr(harness._eval, "build_backend", no_model)
+    # --backend hf: the real default, which would load the bundled model
+    result = invoke(["run", "--task", "gsm8k", "--limit", "1", "-G", pair, "-o", str(tmp_path)])
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", expected)
+
+
+def test_generation_parameters_reach_the_record(tmp_path: Path, run_args: list[str]) -> None:
+    import json
+
+    result = invoke([*run_args, "-G", "top_p=0.5", "-G", 'stop=["\\n\\n"]', "--json"])
+    assert result.exit_code == 0, result.stderr
+    (run,) = (tmp_path / "runs").glob("*/run.json")
+    generation = json.loads(run.read_text())["generation"]
+    assert (generation["top_p"], generation["stop"]) == (0.5, ["\n\n"])
