@@ -352,9 +352,7 @@ def _import_ray() -> Any:
 
 def _python_path() -> str:
     """Where the replicas import harness and its plugins from: where this driver does."""
-    import harness
-
-    roots = [str(Path(harness.__file__).resolve().parent.parent)]
+    roots = [str(Path(__file__).resolve().parents[2])]  # harness/backends/this file
     given = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     return os.pathsep.join(roots + [p for p in given if p not in roots])
 
