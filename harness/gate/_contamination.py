@@ -24,6 +24,7 @@ from harness.gate._checks import CheckResult, Status
 from harness.gate._runset import LoadedRun
 
 Contamination = Literal["fail", "clean_only", "warn"]
+SUFFIX = "@clean"
 
 
 def contamination_check(policy: Contamination, cand: LoadedRun) -> CheckResult | None:
@@ -68,5 +69,17 @@ def clean_view(policy: Contamination, candidates: list[LoadedRun]) -> list[Loade
     out = []
     for r in candidates:
         drop = flagged.get((r.record.group_id, r.task), set())
-        out.append(replace(r, samples=[s for s in r.samples if s.id not in drop]) if drop else r)
+        out.append(_without(r, drop) if drop else r)
     return out
+
+
+def _without(run: LoadedRun, drop: set[str]) -> LoadedRun:
+    """``run`` without the ``drop`` items; its recorded metrics become the ``METRIC@clean``
+    ones (a base run has none: numbers over every item no longer describe these)."""
+    clean = {
+        name.removesuffix(SUFFIX): m
+        for name, m in run.record.metrics.items()
+        if name.endswith(SUFFIX)
+    }
+    record = run.record.model_copy(update={"metrics": clean})
+    return replace(run, record=record, samples=[s for s in run.samples if s.id not in drop])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
+from harness.report._contamination import leaderboard_columns
 from harness.report._forgetting import forgetting_html
 from harness.report._markdown import n_text
 from harness.report._model import Cell, Delta, Report
@@ -86,10 +87,16 @@ def _cell_html(cell: Cell | None) -> str:
 
 
 def _leaderboard(report: Report) -> str:
-    head = "".join(f"<th>{escape(c)}</th>" for c in report.columns)
+    columns = leaderboard_columns(report)
+    head = "".join(f"<th>{escape(h)}</th>" for h, _ in columns)
     body = []
     for row in report.rows:
-        cells = "".join(_cell_html(row.cells.get(c)) for c in report.columns)
+        cells = "".join(
+            _cell_html(row.cells.get(h))
+            if task is None
+            else f"<td>{escape(row.contamination.get(task, '–'))}</td>"
+            for h, task in columns
+        )
         kind = "adapter" if row.adapter else "base"
         body.append(f'<tr><td>{escape(row.label)} <span class="tag">{kind}</span></td>{cells}</tr>')
     return (

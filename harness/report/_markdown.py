@@ -6,6 +6,7 @@ next to it (``plots/*.png``) because Markdown viewers rarely accept inline image
 
 from __future__ import annotations
 
+from harness.report._contamination import leaderboard_columns
 from harness.report._forgetting import forgetting_markdown
 from harness.report._model import Cell, Report
 from harness.report._sections import sections_markdown
@@ -46,6 +47,7 @@ def n_text(cell: Cell) -> str:
 
 def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str:
     """Renders the report as Markdown; ``plot_files`` maps plot names to relative paths."""
+    columns = leaderboard_columns(report)
     out = [
         f"# {report.title}",
         "",
@@ -59,11 +61,14 @@ def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str
         *forgetting_markdown(report.forgetting),
         "## Leaderboard",
         "",
-        "| model | " + " | ".join(report.columns) + " |",
-        "| --- |" + " --- |" * len(report.columns),
+        "| model | " + " | ".join(h for h, _ in columns) + " |",
+        "| --- |" + " --- |" * len(columns),
     ]
     for row in report.rows:
-        cells = " | ".join(_cell(row.cells.get(c)) for c in report.columns)
+        cells = " | ".join(
+            _cell(row.cells.get(h)) if task is None else row.contamination.get(task, "–")
+            for h, task in columns
+        )
         out.append(f"| {_md(row.label)} | {cells} |")
     out += ["", "## Adapter vs base", ""]
     if report.deltas:

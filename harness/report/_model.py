@@ -28,6 +28,7 @@ from harness.gate._runset import (
 )
 from harness.record import Fingerprint
 from harness.report._breakdown import breakdown_sections, is_category_metric
+from harness.report._contamination import add_contamination
 from harness.report._forgetting import forgetting_lines
 from harness.report._sections import Section, run_sections
 from harness.stats import DETECTABLE_ALPHA, format_p, minimal_detectable_effect
@@ -64,6 +65,7 @@ class Row:
     model: str
     adapter: str | None
     cells: dict[str, Cell] = field(default_factory=dict)
+    contamination: dict[str, str] = field(default_factory=dict)  # task -> "5/12", "unchecked"
 
 
 @dataclass
@@ -150,6 +152,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     forgetting: list[str] = field(default_factory=list)  # adapters worse than base (paired)
     sections: list[Section] = field(default_factory=list)  # drift and counterfactual results
+    contaminated_tasks: list[str] = field(default_factory=list)  # with a contamination column
 
 
 def _text(value: Any) -> str:
@@ -336,8 +339,10 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
     rows: dict[str, Row] = {}
     columns: list[str] = []
     column_of = task_columns(runs)
+    contaminated: list[str] = []
     for run in runs:
         row = rows.setdefault(run.label, Row(run.label, run.record.model.id, run.adapter))
+        add_contamination(row, run, column_of[run.record.run_id], contaminated)
         for metric in quality_names(run.record):
             if is_category_metric(run, metric):
                 continue  # shown in the per-category breakdown
@@ -403,4 +408,5 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
         notes,
         forgetting_lines(deltas),
         run_sections(runs) + breakdown_sections(runs, column_of, deltas),
+        contaminated,
     )
