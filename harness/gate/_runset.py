@@ -97,7 +97,8 @@ class LoadedRun:
 
         ``metric`` may be a bare metric name or ``scorer/metric`` / ``scorer.metric``;
         ``METRIC@CATEGORY`` gives the scorer's own values of that name, else METRIC's values of
-        the items in that category (`harness._categories`).
+        the items in that category (`harness._categories`); ``METRIC@clean`` of an adapter
+        run, METRIC's values of the items not in its training data (`harness.contamination`).
         """
         out: dict[str, float | None] = {}
         for s in self.samples:
@@ -106,12 +107,18 @@ class LoadedRun:
                 out[s.id] = value
         base, category = split_metric(metric)
         key = self.record.task.categories
-        if out or category is None or key is None:
+        if out or category is None:
             return out
         for s in self.samples:  # METRIC@CATEGORY: METRIC on the category's items
-            if category in categories_of(s.metadata, key):
+            if key is not None and category in categories_of(s.metadata, key):
                 found, value = _lookup(s, base)
                 if found:
+                    out[s.id] = value
+        c = self.record.contamination
+        if not out and category == "clean" and c is not None and c.status == "checked":
+            for s in self.samples:  # METRIC@clean: METRIC on the items not flagged
+                found, value = _lookup(s, base)
+                if found and s.contaminated is False:
                     out[s.id] = value
         return out
 

@@ -9,11 +9,10 @@ column with `leaderboard_columns` and read the text from `Row.contamination`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from harness.gate._runset import LoadedRun
-    from harness.report._model import Report, Row
 
 HEADER = "contamination (flagged/n)"
 
@@ -26,8 +25,9 @@ def contamination_text(run: LoadedRun) -> str | None:
     return f"{len(c.flagged)}/{c.n}" if c.status == "checked" else c.status
 
 
-def add_contamination(row: Row, run: LoadedRun, column: str, tasks: list[str]) -> None:
-    """Records ``run``'s contamination text in ``row`` under its task column label."""
+def add_contamination(row: Any, run: LoadedRun, column: str, tasks: list[str]) -> None:
+    """Records ``run``'s contamination text in ``row`` (a `harness.report.Row`) under its task
+    column label."""
     text = contamination_text(run)
     if text is None:
         return
@@ -36,7 +36,7 @@ def add_contamination(row: Row, run: LoadedRun, column: str, tasks: list[str]) -
         tasks.append(column)
 
 
-def leaderboard_columns(report: Report) -> list[tuple[str, str | None]]:
+def leaderboard_columns(report: Any) -> list[tuple[str, str | None]]:
     """(header, task) per leaderboard column: a metric column has task None; each task with
     a contamination record gets its column right after its last metric column."""
     out: list[tuple[str, str | None]] = []

@@ -36,10 +36,10 @@ Forgetting: no adapter is significantly worse than its base (paired).
 
 ## Leaderboard
 
-| model | gsm8k/flexible_match | gsm8k/flexible_no_match | gsm8k/strict_match | gsm8k/strict_no_match |
-| --- | --- | --- | --- | --- |
-| fake:answers | 0.333 [0.061, 0.792] n=3 | 0.333 [0.061, 0.792] n=3 | 0.333 [0.061, 0.792] n=3 | 0.333 [0.061, 0.792] n=3 |
-| fake:answers + tuned | 0.667 [0.208, 0.939] n=3 | 0.333 [0.061, 0.792] n=3 | 0.667 [0.208, 0.939] n=3 | 0.333 [0.061, 0.792] n=3 |
+| model | gsm8k/flexible_match | gsm8k/flexible_no_match | gsm8k/strict_match | gsm8k/strict_no_match | gsm8k/contamination (flagged/n) |
+| --- | --- | --- | --- | --- | --- |
+| fake:answers | 0.333 [0.061, 0.792] n=3 | 0.333 [0.061, 0.792] n=3 | 0.333 [0.061, 0.792] n=3 | 0.333 [0.061, 0.792] n=3 | – |
+| fake:answers + tuned | 0.667 [0.208, 0.939] n=3 | 0.333 [0.061, 0.792] n=3 | 0.667 [0.208, 0.939] n=3 | 0.333 [0.061, 0.792] n=3 | unknown |
 
 ## Adapter vs base
 

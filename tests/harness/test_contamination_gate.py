@@ -74,6 +74,13 @@ def test_clean_only_decides_on_the_other_items_and_warn_only_says_so(tmp_path: P
     assert rule[1] == "pass" and rule[2].startswith("10 of 100 items")
 
 
+def test_a_check_of_metric_at_clean_uses_the_items_not_flagged(tmp_path: Path) -> None:
+    checks = [{"task": "gsm8k", "metric": "accuracy@clean", "min": 0.3}]
+    policy = GatePolicy.model_validate({"checks": checks, "contamination": "warn"})
+    _, bound = evaluate_gate(policy, load_runs([_runs(tmp_path)])).results
+    assert bound.numbers["n"] == 90 and bound.numbers["value"] == pytest.approx(40 / 90)
+
+
 def test_unchecked_training_data_is_never_clean(tmp_path: Path) -> None:
     root = _runs(tmp_path, status="unchecked")
     rule, _ = _gate(root)
