@@ -273,13 +273,22 @@ def _engine_start(backend: Backend) -> float | None:
     return None if start is None else round(float(start), 3)
 
 
-def _judge_tokens(extra: dict[str, Any]) -> tuple[int, int] | None:
-    """Judge tokens in and out, summed over the judge scorers' ``judge:<name>`` counts."""
+def _judge_tokens(extra: dict[str, Any]) -> tuple[int, int, int] | None:
+    """Judge tokens in and out and calls, summed over the judge scorers' ``judge:<name>``."""
     counts = [j for k, j in extra.items() if k.startswith("judge:") and isinstance(j, dict)]
     counts = [j for j in counts if "tokens_in" in j]
     if not counts:
         return None
-    return sum(j["tokens_in"] for j in counts), sum(j["tokens_out"] for j in counts)
+    calls = sum(int(j.get("calls", 0)) for j in counts)
+    return sum(j["tokens_in"] for j in counts), sum(j["tokens_out"] for j in counts), calls
+
+
+def _ragas_usage(extra: dict[str, Any]) -> dict[str, int] | None:
+    """RAGAS's judge calls and tokens, from its scorer's ``ragas`` extra."""
+    usage = extra.get("ragas", {}).get("usage") if isinstance(extra.get("ragas"), dict) else None
+    if not isinstance(usage, dict):
+        return None
+    return {k: int(usage.get(k, 0)) for k in ("calls", "tokens_in", "tokens_out")}
 
 
 def _usage(run: VariantRun, extra: dict[str, Any]) -> rec.Usage:
@@ -291,7 +300,7 @@ def _usage(run: VariantRun, extra: dict[str, Any]) -> rec.Usage:
     tokens_in, tokens_out = b.tokens_in, b.tokens_out
     if run.task.mode == "loglikelihood":
         tokens_in, tokens_out = tokens_in + tokens_out, 0
-    judge = _judge_tokens(extra)
+    judge, ragas = _judge_tokens(extra), _ragas_usage(extra)
     thinking = run.split.reasoning_tokens if run.split is not None else None
     return rec.Usage(
         model_tokens_in=tokens_in,
@@ -303,6 +312,10 @@ def _usage(run: VariantRun, extra: dict[str, Any]) -> rec.Usage:
         else None,
         judge_tokens_in=judge[0] if judge else None,
         judge_tokens_out=judge[1] if judge else None,
+        judge_calls=judge[2] if judge else None,
+        ragas_calls=ragas["calls"] if ragas else None,
+        ragas_tokens_in=ragas["tokens_in"] if ragas else None,
+        ragas_tokens_out=ragas["tokens_out"] if ragas else None,
         price_per_1k_in=price.per_1k_in if price else None,
         price_per_1k_out=price.per_1k_out if price else None,
         cost=round(price.cost(tokens_in, tokens_out), 6) if price else None,

@@ -180,6 +180,15 @@ class Usage(_Model):
     # Filled by judge scorers (LLM-as-judge, RAGAS); None when the run had no judge calls.
     judge_tokens_in: int | None = Field(None, description="prompt tokens of judge calls")
     judge_tokens_out: int | None = Field(None, description="generated tokens of judge calls")
+    judge_calls: int | None = Field(
+        None, description="requests the LLM-as-judge scorers sent (cache hits excluded)"
+    )
+    # Filled by the RAGAS scorers: their own judge calls (statement extraction, verdicts, ...).
+    ragas_calls: int | None = Field(
+        None, description="requests RAGAS sent to its judge LLM (cache hits excluded)"
+    )
+    ragas_tokens_in: int | None = Field(None, description="prompt tokens of RAGAS's calls")
+    ragas_tokens_out: int | None = Field(None, description="generated tokens of RAGAS's calls")
     price_per_1k_in: float | None = Field(None, description="--price-per-1k-tokens, input")
     price_per_1k_out: float | None = Field(None, description="--price-per-1k-tokens, output")
     cost: float | None = Field(

