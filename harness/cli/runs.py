@@ -203,8 +203,8 @@ def show(root: Path, run: str, n: int, full_prompt: bool) -> None:
         f"top_p={g.top_p:g} n={g.n} seed={g.seed} stop={json.dumps(g.stop)}"
     )
     for key, value in (r.fingerprint.model_dump(mode="json") if r.fingerprint else {}).items():
-        shown = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-        click.echo(f"  fingerprint.{key:<17} {shown}")
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        click.echo(f"  fingerprint.{key:<17} {text}")
     u = r.usage
     click.echo(f"tokens   {u.model_tokens_in} in, {u.model_tokens_out} out")
     for name, m in r.metrics.items():

@@ -55,6 +55,7 @@ class OfflineRun:
     history: list[dict[str, Any]] = field(default_factory=list)
     artifact_files: list[str] = field(default_factory=list)
     exit_code: int | None = None
+    start_time: float = 0.0
 
 
 def read_offline_run(path: Path) -> OfflineRun:
@@ -70,6 +71,7 @@ def read_offline_run(path: Path) -> OfflineRun:
             r = record.run
             out.run_id, out.name, out.group = r.run_id, r.display_name, r.run_group
             out.job_type, out.project = r.job_type, r.project
+            out.start_time = r.start_time.seconds + r.start_time.nanos / 1e9
             for item in r.config.update:
                 out.config[item.key] = json.loads(item.value_json)
         elif kind == "config":
@@ -92,6 +94,7 @@ def read_offline_run(path: Path) -> OfflineRun:
 
 
 def offline_runs(wandb_dir: Path) -> list[OfflineRun]:
-    """Every offline run under ``WANDB_DIR``, oldest first."""
-    files = sorted(wandb_dir.glob("wandb/offline-run-*/run-*.wandb"))
-    return [read_offline_run(f) for f in files]
+    """Every offline run under ``WANDB_DIR``, in the order they started (folder names only
+    have whole seconds)."""
+    files = wandb_dir.glob("wandb/offline-run-*/run-*.wandb")
+    return sorted((read_offline_run(f) for f in files), key=lambda r: r.start_time)
