@@ -30,6 +30,7 @@ import json
 import os
 import sys
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ SCRIPTED = [
 def paragraphs(row: dict[str, Any]) -> str:
     """Paragraphs split by blank lines as the prompt's paragraph instruction asks (the nth
     opening with its first word), else four plain ones."""
-    want = next(
+    want: dict[str, Any] = next(
         (
             kw
             for iid, kw in zip(row["instruction_id_list"], row["kwargs"], strict=True)
@@ -115,14 +116,16 @@ def differs(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
     )
 
 
-def _four(ours: dict[str, float], theirs: dict[str, float], label: str) -> bool:
+def _four(ours: Mapping[str, float | None], theirs: dict[str, float], label: str) -> bool:
     print(f"\n{label}")
     print(f"  {'metric':<26} {'harness':>10} {'lm-eval':>10}  equal")
     same = True
     for k, v in theirs.items():
-        eq = ours[k] == v
+        mine = ours[k]
+        eq = mine == v
         same &= eq
-        print(f"  {k:<26} {ours[k]:>10.6f} {v:>10.6f}  {'yes' if eq else 'NO'}")
+        shown = f"{mine:>10.6f}" if mine is not None else f"{'none':>10}"
+        print(f"  {k:<26} {shown} {v:>10.6f}  {'yes' if eq else 'NO'}")
     return same
 
 
@@ -223,4 +226,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    from harness import settings_from_env, use_settings
+
+    use_settings(settings_from_env())  # a bench script is an edge, like the command line
     raise SystemExit(main())

@@ -74,4 +74,7 @@ def main(template: str, as_json: bool, **judge_kw: Any) -> None:
 
 
 if __name__ == "__main__":
+    from harness import settings_from_env, use_settings
+
+    use_settings(settings_from_env())  # a bench script is an edge, like the command line
     main()

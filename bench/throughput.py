@@ -21,7 +21,7 @@ def main() -> None:
     ap.add_argument("--no-chat-template", action="store_true")
     args = ap.parse_args()
 
-    from harness import DataOptions, evaluate, get_task
+    from harness import DataOptions, RunContext, evaluate, get_task
     from harness.backends.hf import HFBackend
 
     backend = HFBackend(
@@ -31,7 +31,8 @@ def main() -> None:
     )
     task = get_task("gsm8k", num_fewshot=args.num_fewshot)
     t0 = time.perf_counter()
-    (result,) = evaluate(task, backend, data=DataOptions(limit=args.limit), runs_dir=None)
+    data = DataOptions(limit=args.limit)
+    (result,) = evaluate(task, backend, data=data, context=RunContext(runs_dir=None))
     wall = time.perf_counter() - t0
     r = result.record
     print(f"items            {r.counts.samples}")
@@ -45,4 +46,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from harness import settings_from_env, use_settings
+
+    use_settings(settings_from_env())  # a bench script is an edge, like the command line
     main()

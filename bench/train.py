@@ -27,9 +27,9 @@ def plain_loop(
     from transformers import AutoModelForCausalLM, get_constant_schedule_with_warmup
 
     torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    base = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
     model = get_peft_model(
-        model,
+        base,
         LoraConfig(
             r=args.r,
             lora_alpha=2 * args.r,
