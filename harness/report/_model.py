@@ -28,6 +28,7 @@ from harness.gate._runset import (
 )
 from harness.record import Fingerprint
 from harness.report._breakdown import breakdown_sections, is_category_metric
+from harness.report._cells import settings_differ, settings_key
 from harness.report._contamination import add_contamination
 from harness.report._forgetting import forgetting_lines
 from harness.report._sections import Section, run_sections
@@ -242,23 +243,33 @@ def _digest(run: LoadedRun) -> str | None:
 
 def task_columns(runs: list[LoadedRun]) -> dict[str, str]:
     """Run id -> the task's column label: the task name, or, where runs of one task name
-    evaluated different things (fingerprints), the name plus what differs, e.g.
-    ``instruct [data=a.jsonl]``, so such runs are never merged into one cell."""
-    by_task: dict[str, dict[str | None, Fingerprint | None]] = {}
+    evaluated different things (fingerprints) or under other prompt- or answer-changing
+    settings (`harness.report._cells`), the name plus what differs, e.g.
+    ``instruct [data=a.jsonl]`` or ``gsm8k [system_prompt="Be brief."]``, so such runs are
+    never merged into one cell."""
+    by_task: dict[str, dict[tuple[str | None, str], LoadedRun]] = {}
     for run in runs:
-        by_task.setdefault(run.task, {})[_digest(run)] = run.record.fingerprint
-    labels: dict[tuple[str, str | None], str] = {}
+        key = (_digest(run), settings_key(run.record))
+        by_task.setdefault(run.task, {}).setdefault(key, run)
+    labels: dict[tuple[str, str | None, str], str] = {}
     out: dict[str, str] = {}
     for run in runs:
         variants = by_task[run.task]
         if len(variants) == 1:
             out[run.record.run_id] = run.task
             continue
-        key = (run.task, _digest(run))
-        if key not in labels:
-            what = _what_differs(run.record.fingerprint, list(variants.values()))
-            labels[key] = f"{run.task} [{what}]"
-        out[run.record.run_id] = labels[key]
+        label_key = (run.task, _digest(run), settings_key(run.record))
+        if label_key not in labels:
+            pool = list(variants.values())
+            fps = [r.record.fingerprint for r in pool]
+            parts = (
+                []
+                if len({_digest(r) for r in pool}) == 1
+                else [_what_differs(run.record.fingerprint, fps)]
+            )
+            parts += settings_differ(run.record, [r.record for r in pool])
+            labels[label_key] = f"{run.task} [{', '.join(parts)}]"
+        out[run.record.run_id] = labels[label_key]
     return out
 
 
@@ -340,6 +351,7 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
     columns: list[str] = []
     column_of = task_columns(runs)
     contaminated: list[str] = []
+    shown: dict[tuple[str, str], list[str]] = {}  # (row, column) -> its runs, oldest first
     for run in runs:
         row = rows.setdefault(run.label, Row(run.label, run.record.model.id, run.adapter))
         add_contamination(row, run, column_of[run.record.run_id], contaminated)
@@ -349,11 +361,15 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
             key = f"{column_of[run.record.run_id]}/{metric}"
             if key not in columns:
                 columns.append(key)
-            if key in row.cells:
-                notes.append(
-                    f"{run.label} {key}: several runs; showing the latest ({run.record.run_id})"
-                )
             row.cells[key] = _cell(run, metric)
+        cell = (run.label, column_of[run.record.run_id])
+        shown.setdefault(cell, []).append(run.record.run_id)
+    notes += [
+        f"{label} {column}: {len(ids)} runs of the same settings; shown: {ids[-1]} (the "
+        f"latest); hidden: {', '.join(ids[:-1])}"
+        for (label, column), ids in shown.items()
+        if len(ids) > 1
+    ]
     deltas: list[Delta] = []
     curves: list[LossCurve] = []
     seen_adapters: set[str] = set()

@@ -156,15 +156,18 @@ def test_spending_table_shows_tokens_cost_and_start_up(tmp_path: Path) -> None:
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "## Tokens, cost and time" in md
     assert (
-        "| run-paid | SmolLM2-135M-Instruct + judged-lora | gsm8k | 12,345 / 678 | 4,000 / 90 "
-        "| 0.0023 | 40.2 s | 6.1 s | 14.9 s | 22.6 tok/s |"
+        "| run-paid | SmolLM2-135M-Instruct + judged-lora | gsm8k | 3 / – / – | 12,345 / 678 "
+        "| 4,000 / 90 | – | 0.0023 | 40.2 s | 6.1 s | 14.9 s | 22.6 tok/s |"
     ) in md
-    assert "| run-free | SmolLM2-135M-Instruct | gsm8k | 0 / 0 | – | – | 12.5 s | – | – | – |" in md
+    assert (
+        "| run-free | SmolLM2-135M-Instruct | gsm8k | 3 / – / – | 0 / 0 | – | – | – | 12.5 s "
+        "| – | – | – |"
+    ) in md
     runs_json = json.loads((out / "report.json").read_text(encoding="utf-8"))["runs"]
     paid = next(r for r in runs_json if r["run_id"] == "run-paid")
     assert paid["usage"]["cost"] == 0.002258 and paid["timing"]["engine_start_s"] == 14.93
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert "<td>12,345 / 678</td><td>4,000 / 90</td><td>0.0023</td>" in html
+    assert "<td>12,345 / 678</td><td>4,000 / 90</td><td>–</td><td>0.0023</td>" in html
 
 
 def test_lower_is_better_metrics_flip_the_other_way(tmp_path: Path) -> None:

@@ -67,7 +67,8 @@ def test_same_fingerprint_stays_one_column(tmp_path: Path) -> None:
     fp = _fp({"a.jsonl": "aa" * 32})
     report = _two(tmp_path, fp, fp)
     assert report.columns == ["instruct/accuracy"]
-    assert [n for n in report.notes if "several runs" in n]
+    (note,) = [n for n in report.notes if "runs of the same settings" in n]
+    assert ": 2 runs of the same settings; shown: " in note and "; hidden: " in note
 
 
 def test_incomplete_runs_are_marked_in_markdown_and_html(tmp_path: Path) -> None:
@@ -81,3 +82,50 @@ def test_incomplete_runs_are_marked_in_markdown_and_html(tmp_path: Path) -> None
     assert "⚠ incomplete" not in lines["| SmolLM2-135M-Instruct"]
     html = to_html(report, {})
     assert html.count('class="incomplete"') == 1  # the incomplete run's one cell
+
+
+def _with(folder: Path, **generation: object) -> None:
+    """Rewrites a run's generation settings in run.json (what `harness run` would record)."""
+    import json
+
+    path = folder / "run.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["generation"].update(generation)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_runs_differing_only_by_a_setting_are_separate_cells(tmp_path: Path) -> None:
+    """Issue 23, case 4: three runs of one task that differ only by --system-prompt were one
+    cell showing the newest; each is its own column now, labelled by what differs, and the
+    note names each shown and hidden run once."""
+    root = tmp_path / "runs"
+    prompts = [None, "Be brief.", "Think step by step."]
+    for k, prompt in enumerate(prompts):
+        stamp = f"2026-11-22T10:00:0{k}+00:00"
+        _with(
+            make_run(root, f"sp-{k}", [1, 0, 1], task="gsm8k", created_at=stamp),
+            system_prompt=prompt,
+        )
+    _with(
+        make_run(root, "t-hot", [1, 1, 1], task="gsm8k", created_at="2026-11-22T10:00:05+00:00"),
+        system_prompt="Be brief.",
+        temperature=0.7,
+    )
+    for k in range(2):  # two reruns of the same settings: one cell, one note
+        make_run(
+            root, f"again-{k}", [0, 0, 1], task="viggo", created_at=f"2026-11-22T10:01:0{k}+00:00"
+        )
+    report = build_report(load_runs([root]))
+    gsm = sorted(c for c in report.columns if c.startswith("gsm8k"))
+    assert gsm == sorted(
+        [
+            "gsm8k [system_prompt=-, temperature=0]/accuracy",
+            'gsm8k [system_prompt="Be brief.", temperature=0]/accuracy',
+            'gsm8k [system_prompt="Think step by step.", temperature=0]/accuracy',
+            'gsm8k [system_prompt="Be brief.", temperature=0.7]/accuracy',
+        ]
+    )
+    (note,) = [n for n in report.notes if "runs of the same settings" in n]
+    assert note.endswith(
+        "viggo: 2 runs of the same settings; shown: again-1 (the latest); hidden: again-0"
+    )
