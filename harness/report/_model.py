@@ -31,6 +31,7 @@ from harness.report._breakdown import breakdown_sections, is_category_metric
 from harness.report._cells import settings_differ, settings_key
 from harness.report._contamination import add_contamination
 from harness.report._forgetting import forgetting_lines
+from harness.report._pairwise import is_pairwise, pairwise_section
 from harness.report._sections import Section, run_sections
 from harness.stats import DETECTABLE_ALPHA, format_p, minimal_detectable_effect
 
@@ -347,6 +348,8 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
     """Builds the leaderboard, comparisons and loss curves from loaded runs."""
     notes: list[str] = []
     runs = sorted(runs, key=lambda r: r.record.created_at)
+    pairwise = [r for r in runs if is_pairwise(r)]
+    runs = [r for r in runs if not is_pairwise(r)]  # their own section, not a model's cell
     rows: dict[str, Row] = {}
     columns: list[str] = []
     column_of = task_columns(runs)
@@ -411,7 +414,7 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
             "usage": r.record.usage.model_dump(),
             "timing": r.record.timing.model_dump(),
         }
-        for r in runs
+        for r in sorted(runs + pairwise, key=lambda r: r.record.created_at)
     ]
     return Report(
         title,
@@ -423,6 +426,8 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
         run_info,
         notes,
         forgetting_lines(deltas),
-        run_sections(runs) + breakdown_sections(runs, column_of, deltas),
+        run_sections(runs)
+        + pairwise_section(pairwise)
+        + breakdown_sections(runs, column_of, deltas),
         contaminated,
     )

@@ -129,3 +129,30 @@ def test_runs_differing_only_by_a_setting_are_separate_cells(tmp_path: Path) -> 
     assert note.endswith(
         "viggo: 2 runs of the same settings; shown: again-1 (the latest); hidden: again-0"
     )
+
+
+def test_a_pairwise_record_is_its_own_section(tmp_path: Path) -> None:
+    """A ``judge-pairwise`` record (run A's shape, win rates against B) is not folded into the
+    base model's leaderboard row."""
+    import json
+
+    root = tmp_path / "runs"
+    make_run(root, "base", [1, 0, 1], task="gsm8k")
+    pw = make_run(
+        root,
+        "pw",
+        [1, 0, 0],
+        task="gsm8k",
+        metric="win_rate",
+        created_at="2026-11-22T10:00:09+00:00",
+    )
+    data = json.loads((pw / "run.json").read_text(encoding="utf-8"))
+    data["extra"]["pairwise_of"] = [str(root / "base"), str(root / "other")]
+    (pw / "run.json").write_text(json.dumps(data), encoding="utf-8")
+    report = build_report(load_runs([root]))
+    assert report.columns == ["gsm8k/accuracy"]  # no win_rate cell in the model's row
+    (section,) = [s for s in report.sections if s.title == "Pairwise judgements"]
+    (row,) = section.rows
+    assert row[:5] == ["pw", "SmolLM2-135M-Instruct", "gsm8k", "base", "other"]
+    assert row[5] == "0.333" and row[-1] == "3"
+    assert {r["run_id"] for r in report.runs} == {"base", "pw"}
