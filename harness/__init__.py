@@ -52,8 +52,8 @@ from harness.stats import CLUSTER_KEY, wilson_interval
 
 # Loaded on first use, so `import harness` (and `harness --help`) stays fast.
 _LAZY = {
-    "LoadedRun": "harness.gate._runset",
-    "load_runs": "harness.gate._runset",
+    "LoadedRun": "harness.runstore",
+    "load_runs": "harness.runstore",
     "GatePolicy": "harness.gate",
     "load_policy": "harness.gate",
     "PassAtK": "harness.passk",

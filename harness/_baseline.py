@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness._errors import HarnessError
 from harness._host import git_state
-from harness.gate._runset import LoadedRun
+from harness.runstore import LoadedRun
 
 MANIFEST = "baseline.json"
 FILES = ("run.json", "samples.jsonl")

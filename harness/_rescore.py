@@ -20,8 +20,7 @@ from harness import record as rec
 from harness._context import RunContext
 from harness._record_build import _finite, _score_record
 from harness._scorer import Scorer
-from harness.gate._runset import LoadedRun
-from harness.gate._stored import build_scorer, scorer_class, to_output, to_sample
+from harness.runstore import LoadedRun, build_scorer, scorer_class, to_output, to_sample
 
 
 def parse_scorer(text: str, record: rec.RunRecord) -> Scorer:

@@ -214,7 +214,7 @@ def test_the_graph_sees_every_import_form() -> None:
     g = _graph()
     assert "harness.yaml_task" in g["harness._loader"]  # imported inside get_task
     assert "harness._loader" in g["adapters.data"]  # `from harness import get_task`
-    assert "harness.gate._runset" in g["harness"]  # through _LAZY
+    assert "harness.runstore._runset" in g["harness"]  # through _LAZY
     assert "harness.lora" in g["harness.backends.hf"]  # the package around lora._checks
     assert "harness" not in g["harness._runner"]  # its own package: already running
     assert "harness.record" in _imported_modules("harness._runner")  # `from harness import record`

@@ -18,7 +18,7 @@ def print_paired(results: list[Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from harness.gate._runset import LoadedRun, compare_runs, name_mismatch
+    from harness.runstore import LoadedRun, compare_runs, name_mismatch
     from harness.stats import DETECTABLE_ALPHA, detectable_name, format_p, minimal_detectable_effect
 
     runs = [LoadedRun(r.folder or Path("."), r.record, r.samples) for r in results]

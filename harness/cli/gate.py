@@ -24,7 +24,7 @@ from harness.cli._tracking import log_to_option, tracker_specs
 
 if TYPE_CHECKING:
     from harness.gate import GatePolicy, GateResult
-    from harness.gate._runset import LoadedRun
+    from harness.runstore import LoadedRun
 
 
 @click.command("gate")

@@ -139,7 +139,7 @@ def runs_cmd(
     ctx.obj = resolve_runs_dir(output_dir)
     if ctx.invoked_subcommand is not None:
         return
-    from harness._runs import RunFilter, list_runs, parse_since
+    from harness.runstore import RunFilter, list_runs, parse_since
 
     keep = RunFilter(since=parse_since(since) if since else None, **flt)
     entries, problems = list_runs(ctx.obj)
@@ -185,8 +185,7 @@ def _print_table(rows: list[dict[str, str]], title: str) -> None:
 @click.pass_obj
 def show(root: Path, run: str, n: int, full_prompt: bool) -> None:
     """Print a run's record and its first samples."""
-    from harness._runs import find_run
-    from harness.gate._runset import load_run
+    from harness.runstore import find_run, load_run
 
     loaded = load_run(find_run(run, root))
     r = loaded.record
@@ -279,7 +278,7 @@ def _one_line(text: str, width: int = 160) -> str:
 @click.pass_obj
 def diff(root: Path, run_a: str, run_b: str, metric: str | None, limit: int) -> None:
     """Paired item-level differences between two runs of one task."""
-    from harness._runs import diff_runs, find_run
+    from harness.runstore import diff_runs, find_run
 
     d = diff_runs(find_run(run_a, root), find_run(run_b, root), metric)
     b_better = sum(1 for i in d.items if i.better == "b")
@@ -305,7 +304,7 @@ def diff(root: Path, run_a: str, run_b: str, metric: str | None, limit: int) -> 
 @click.pass_obj
 def rm(root: Path, runs: tuple[str, ...], yes: bool) -> None:
     """Delete run folders (asks first unless --yes)."""
-    from harness._runs import find_run
+    from harness.runstore import find_run
 
     folders = [find_run(r, root) for r in runs]  # every id resolves before anything goes
     for f in folders:

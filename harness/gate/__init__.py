@@ -30,7 +30,7 @@ passes or fails on it; one whose interval straddles it while unable to detect a
 ``require_power: false``.
 
 "Worse" means lower, except for metrics whose name says lower is better (``*_no_match``,
-``error_rate``, ``perplexity``, see `harness.gate._runset.lower_is_better`) or a check that sets
+``error_rate``, ``perplexity``, see `harness.runstore.lower_is_better`) or a check that sets
 ``higher_is_better: false``; then it means higher, and the regression tests are mirrored.
 
 Inconclusive (and underpowered) checks fail the gate unless the policy says
@@ -71,7 +71,7 @@ from harness.gate._contamination import Contamination, clean_view, contamination
 from harness.gate._degenerate import trivial_baseline
 from harness.gate._github import to_github_markdown
 from harness.gate._output import junit_error, to_junit, to_markdown
-from harness.gate._runset import (
+from harness.runstore import (
     LoadedRun,
     RunComparison,
     cluster_interval,

@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Literal
 
 from harness.gate._checks import CheckResult, Status
-from harness.gate._runset import LoadedRun
+from harness.runstore import LoadedRun
 
 Contamination = Literal["fail", "clean_only", "warn"]
 SUFFIX = "@clean"

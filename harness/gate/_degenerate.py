@@ -14,12 +14,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness.gate._runset import lower_is_better
+from harness.runstore import lower_is_better
 from harness.stats import answer_profile as stats_profile
 from harness.stats import canonical, is_binary
 
 if TYPE_CHECKING:
-    from harness.gate._runset import LoadedRun
+    from harness.runstore import LoadedRun
 
 CONSTANT_SHARE = 0.9  # at or above this share of one answer a run is flagged
 

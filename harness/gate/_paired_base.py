@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.gate._runset import LoadedRun, load_run
 from harness.record import read_run
+from harness.runstore import LoadedRun, load_run
 
 
 def paired_bases(candidates: Sequence[LoadedRun]) -> list[LoadedRun]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from harness.gate._runset import LoadedRun
+    from harness.runstore import LoadedRun
 
 HEADER = "contamination (flagged/n)"
 

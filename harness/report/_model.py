@@ -18,14 +18,6 @@ from typing import Any
 
 from harness._output_split import quality_names
 from harness.gate._degenerate import answer_profile, trivial_baseline
-from harness.gate._runset import (
-    LoadedRun,
-    RunComparison,
-    compare_runs,
-    find_baseline,
-    lower_is_better,
-    name_mismatch,
-)
 from harness.record import Fingerprint
 from harness.report._breakdown import breakdown_sections, is_category_metric
 from harness.report._cells import settings_differ, settings_key
@@ -33,6 +25,14 @@ from harness.report._contamination import add_contamination
 from harness.report._forgetting import forgetting_lines
 from harness.report._pairwise import is_pairwise, pairwise_section
 from harness.report._sections import Section, run_sections
+from harness.runstore import (
+    LoadedRun,
+    RunComparison,
+    compare_runs,
+    find_baseline,
+    lower_is_better,
+    name_mismatch,
+)
 from harness.stats import DETECTABLE_ALPHA, format_p, minimal_detectable_effect
 
 MANIFEST = "adapter_manifest.json"

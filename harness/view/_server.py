@@ -11,8 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from harness._errors import HarnessError
-from harness._runs import RunEntry, diff_runs, list_runs
-from harness.gate._runset import load_run
+from harness.runstore import RunEntry, diff_runs, list_runs, load_run
 from harness.view._page import CSP, PAGE, REPORT_CSP
 
 HOST = "127.0.0.1"
@@ -70,9 +69,9 @@ def _diff(store: RunStore, query: dict[str, list[str]]) -> dict[str, Any]:
 
 def _report(store: RunStore) -> str:
     """The leaderboard report of every run the page shows, as one self-contained page."""
-    from harness.gate._runset import load_runs
     from harness.report import build_report, to_html
     from harness.report._plots import all_plots
+    from harness.runstore import load_runs
 
     runs = load_runs([e.path for e in store.entries()])
     if not runs:

@@ -9,10 +9,10 @@ from _runs_factory import make_run
 
 from harness.gate import GatePolicy
 from harness.gate import evaluate as evaluate_gate
-from harness.gate._runset import load_runs
 from harness.record import ContaminationRecord, MetricRecord, read_run, read_samples, write_run
 from harness.report import build_report
 from harness.report._markdown import to_markdown
+from harness.runstore import load_runs
 
 LEAKED = [f"gsm8k-{i:04d}" for i in range(10)]
 

@@ -145,7 +145,7 @@ def test_template_without_markers_does_not_split_unless_asked(tmp_path: Path) ->
 def test_gate_max_on_reasoning_truncated_rate(tmp_path: Path) -> None:
     from harness.gate import GatePolicy
     from harness.gate import evaluate as gate
-    from harness.gate._runset import load_run
+    from harness.runstore import load_run
 
     res = _run(tmp_path, SCRIPT)
     run = load_run(res.folder)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness import DataError, DataOptions, Output, RunContext, get_task, load_dataset, run_eval
-from harness.gate._runset import compare_runs, load_runs
+from harness.runstore import compare_runs, load_runs
 from tasks._ifeval_metrics import aggregate_ifeval
 from tasks.ifeval import METRICS, IFEvalScorer, ensure_punkt, to_sample
 

@@ -224,7 +224,7 @@ def _clean(values: Iterable[float | None]) -> list[float]:
 
 def is_corpus(run: LoadedRun, metric: str) -> bool:
     """Whether ``metric`` of ``run`` is a corpus statistic rather than a mean of item values."""
-    from harness.gate._stored import corpus_statistic
+    from harness.runstore._stored import corpus_statistic
 
     scored = [s.id for s in run.samples if s.scores]
     return bool(scored) and corpus_statistic(run, metric, scored) is not None
@@ -267,7 +267,7 @@ def compare_runs(
     (`harness.CLUSTER_KEY`), per-item metrics use a sign-flip randomisation test over
     clusters and corpus metrics a bootstrap that resamples whole clusters.
     """
-    from harness.gate._stored import clusters_of, corpus_statistic
+    from harness.runstore._stored import clusters_of, corpus_statistic
 
     pairing = pair_samples(base.samples, cand.samples)
     same = base.record.group_id is not None and base.record.group_id == cand.record.group_id
@@ -320,7 +320,7 @@ def cluster_interval(
     for corpus metrics and clustered items; None when per-item tests apply."""
     import numpy as np
 
-    from harness.gate._stored import clusters_of, corpus_statistic
+    from harness.runstore._stored import clusters_of, corpus_statistic
 
     if corpus:
         ids = [s.id for s in run.samples if s.scores]

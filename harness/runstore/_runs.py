@@ -14,8 +14,8 @@ from pathlib import Path
 
 from harness._errors import HarnessError
 from harness._output_split import quality_names
-from harness.gate._runset import LoadedRun, load_run, lower_is_better
 from harness.record import RunRecord, read_run
+from harness.runstore._runset import LoadedRun, load_run, lower_is_better
 from harness.stats import pair_samples
 
 
