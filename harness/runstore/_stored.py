@@ -22,7 +22,7 @@ from harness.stats import CLUSTER_KEY, canonical
 
 
 class StoredRun(Protocol):
-    """What is read from a run folder (`harness.gate._runset.LoadedRun` is one)."""
+    """What is read from a run folder (`harness.runstore.LoadedRun` is one)."""
 
     record: RunRecord
     samples: list[SampleRecord]
