@@ -1,6 +1,6 @@
 """Backend parity: do two backends give the same greedy outputs, and do adapters do anything?
 
-`compare_runs` takes the runs of the base model and every adapter on two backends (made by
+`compare_backends` takes the runs of the base model and every adapter on two backends (made by
 `harness.run_eval` on identical items; the rendered prompts must be identical) and compares
 their greedy completions.
 Per variant it reports how many items agree exactly, and for each adapter whether its outputs
@@ -76,7 +76,7 @@ class ParityReport:
         return out
 
 
-def compare_runs(
+def compare_backends(
     first: Sequence[EvalResult], second: Sequence[EvalResult], params: GenerationParams
 ) -> ParityReport:
     """Compares two backends' runs of the same variants (base first, then each adapter).

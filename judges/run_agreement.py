@@ -75,7 +75,7 @@ def judge_scorers(samples: list[SampleRecord]) -> set[str]:
     return {name for s in samples for name in s.scores if verdict_of(s, name) is not None}
 
 
-def compare_runs(run_a: Path, run_b: Path, scorer: str | None = None) -> Agreement:
+def compare_judges(run_a: Path, run_b: Path, scorer: str | None = None) -> Agreement:
     """Agreement between the judges of two runs over the same outputs.
 
     Raises:

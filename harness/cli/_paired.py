@@ -18,7 +18,7 @@ def print_paired(results: list[Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from harness.runstore import LoadedRun, compare_runs, name_mismatch
+    from harness.runstore import LoadedRun, compare_metric, name_mismatch
     from harness.stats import DETECTABLE_ALPHA, detectable_name, format_p, minimal_detectable_effect
 
     runs = [LoadedRun(r.folder or Path("."), r.record, r.samples) for r in results]
@@ -40,7 +40,7 @@ def print_paired(results: list[Any]) -> None:
         for col in ("metric", "base", cand.adapter, "delta [95%]", "p", "flips -/+", "detect."):
             table.add_column(col, justify="left" if col == "metric" else "right")
         for metric in quality_names(cand.record):
-            rc = None if name_mismatch(cand, metric) else compare_runs(base, cand, metric)
+            rc = None if name_mismatch(cand, metric) else compare_metric(base, cand, metric)
             if rc is None:
                 continue
             r = rc.result

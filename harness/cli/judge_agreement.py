@@ -20,9 +20,9 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def judge_agreement(run_a: Path, run_b: Path, scorer: str | None, as_json: bool) -> None:
     """Cohen's kappa and Spearman between RUN_A's and RUN_B's judge verdicts, per sample id."""
-    from judges.run_agreement import compare_runs
+    from judges.run_agreement import compare_judges
 
-    result = compare_runs(run_a, run_b, scorer)
+    result = compare_judges(run_a, run_b, scorer)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return

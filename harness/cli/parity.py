@@ -71,7 +71,7 @@ def parity(
     from dataclasses import asdict, replace
 
     from harness import DataOptions, RunContext, get_task, resolve_model, run_eval
-    from harness.parity import compare_runs, format_report
+    from harness.parity import compare_backends, format_report
 
     if other not in ("vllm", "vllm-server"):
         raise click.UsageError("--backend must be vllm or vllm-server")
@@ -93,7 +93,7 @@ def parity(
         )
         for name in ("hf", other)
     ]
-    report = compare_runs(runs[0], runs[1], params)
+    report = compare_backends(runs[0], runs[1], params)
     problems = report.failures(min_agreement)
     if as_json:
         click.echo(

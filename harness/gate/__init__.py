@@ -75,7 +75,7 @@ from harness.runstore import (
     LoadedRun,
     RunComparison,
     cluster_interval,
-    compare_runs,
+    compare_metric,
     is_corpus,
     lower_is_better,
     name_mismatch,
@@ -439,7 +439,7 @@ def _regression_check(
         mismatch = name_mismatch(base, chk.metric)
         if mismatch:
             raise HarnessError(mismatch)
-        rc = compare_runs(base, cand, chk.metric, alpha=2 * alpha, seed=seed)
+        rc = compare_metric(base, cand, chk.metric, alpha=2 * alpha, seed=seed)
     if rc is None or base is None:
         raise HarnessError(
             f"no baseline run of task {chk.task!r} with metric {chk.metric!r} "

@@ -28,7 +28,7 @@ from harness.report._sections import Section, run_sections
 from harness.runstore import (
     LoadedRun,
     RunComparison,
-    compare_runs,
+    compare_metric,
     find_baseline,
     lower_is_better,
     name_mismatch,
@@ -321,7 +321,7 @@ def _deltas(run: LoadedRun, base: LoadedRun, column: str, notes: list[str]) -> l
         if mismatch:
             notes.append(mismatch)
             continue
-        rc = compare_runs(base, run, metric)
+        rc = compare_metric(base, run, metric)
         if rc is None:
             continue
         d = Delta(column, metric, base.label, run.label, rc)

@@ -2,7 +2,7 @@
 
 One public package that the gate, reports, the viewer, rescoring, baselines and the command
 line import to read stored runs: `load_run`/`load_runs` give `LoadedRun` values (record and
-samples), `list_runs`/`find_run`/`diff_runs` browse a runs folder, `compare_runs` pairs two
+samples), `list_runs`/`find_run`/`diff_runs` browse a runs folder, `compare_metric` pairs two
 runs item by item, and `build_scorer`/`to_sample`/`to_output` rebuild what a stored run was
 scored with, so it can be scored again without the model.
 """
@@ -23,7 +23,7 @@ from harness.runstore._runset import (
     LoadedRun,
     RunComparison,
     cluster_interval,
-    compare_runs,
+    compare_metric,
     find_baseline,
     is_corpus,
     load_run,
@@ -54,7 +54,7 @@ __all__ = [
     "build_scorer",
     "cluster_interval",
     "clusters_of",
-    "compare_runs",
+    "compare_metric",
     "corpus_statistic",
     "diff_runs",
     "find_baseline",

@@ -251,7 +251,7 @@ def name_mismatch(run: LoadedRun, metric: str) -> str | None:
     )
 
 
-def compare_runs(
+def compare_metric(
     base: LoadedRun,
     cand: LoadedRun,
     metric: str,

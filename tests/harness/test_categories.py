@@ -14,7 +14,7 @@ from harness import HarnessError, RunContext, run_eval
 from harness._categories import categories_of, split_metric
 from harness.gate import evaluate, load_policy, to_junit
 from harness.report._model import build_report
-from harness.runstore import compare_runs, load_runs, lower_is_better
+from harness.runstore import compare_metric, load_runs, lower_is_better
 
 SIZES = {"alg": 12, "bio": 6, "chem": 6}  # unequal, so micro and macro averages differ
 
@@ -81,14 +81,14 @@ def test_record_holds_each_category_with_its_own_n_and_macro(runs: list) -> None
 
 def test_paired_comparisons_per_category_macro_and_corpus(runs: list) -> None:
     base, tuned = runs
-    chem = compare_runs(base, tuned, "exact_match@chem")
+    chem = compare_metric(base, tuned, "exact_match@chem")
     assert chem is not None and chem.pairing.paired and chem.result.n == 6
     assert chem.result.delta == pytest.approx(-1.0) and chem.result.worse == 6
-    alg = compare_runs(base, tuned, "exact_match@alg")
+    alg = compare_metric(base, tuned, "exact_match@alg")
     assert alg is not None and alg.result.delta == 0 and alg.result.n == 12
-    macro = compare_runs(base, tuned, "exact_match_macro")
+    macro = compare_metric(base, tuned, "exact_match_macro")
     assert macro is not None and macro.corpus and macro.result.delta == pytest.approx(-1 / 3)
-    bleu = compare_runs(base, tuned, "chrf@chem")
+    bleu = compare_metric(base, tuned, "chrf@chem")
     assert bleu is not None and bleu.corpus and bleu.result.candidate == pytest.approx(0.0)
 
 

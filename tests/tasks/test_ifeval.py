@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness import DataError, DataOptions, Output, RunContext, get_task, load_dataset, run_eval
-from harness.runstore import compare_runs, load_runs
+from harness.runstore import compare_metric, load_runs
 from tasks._ifeval_metrics import aggregate_ifeval
 from tasks.ifeval import METRICS, IFEvalScorer, ensure_punkt, to_sample
 
@@ -125,9 +125,9 @@ def test_run_records_four_metrics_and_groups_and_compares_paired(tmp_path: Path)
     assert all(k in m for k in METRICS) and m["inst_level_strict_acc"].method == "bootstrap"
     assert m["prompt_level_strict_acc@punctuation"].value == 1.0
     assert "prompt_level_strict_acc_macro" not in m  # prompts have several groups
-    rc = compare_runs(a, b, "inst_level_strict_acc@punctuation")
+    rc = compare_metric(a, b, "inst_level_strict_acc@punctuation")
     assert rc is not None and rc.corpus and rc.result.delta == 0
-    rc = compare_runs(a, b, "prompt_level_loose_acc@detectable_format")
+    rc = compare_metric(a, b, "prompt_level_loose_acc@detectable_format")
     assert (
         rc is not None
         and not rc.corpus
