@@ -46,10 +46,10 @@ from adapters.manifest import (
     write_manifest,
 )
 from adapters.recipe import BNB_OPTIMIZERS, Recipe
-from adapters.registry import register_adapter
 from adapters.schedule import Budget
 from adapters.sft_trainer import trainer_class
 from harness import DataError, HarnessError, ModelError, ResolvedModel, resolve_model
+from harness.lora import register_adapter
 
 CHECKPOINTS = "checkpoints"
 

@@ -11,7 +11,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def adapters_cmd(as_json: bool) -> None:
     """List registered adapters: name, base model, data, steps, best eval loss, folder."""
-    from adapters.registry import list_adapters
+    from harness.lora import list_adapters
 
     rows = list_adapters()
     if as_json:

@@ -28,7 +28,7 @@ def test_full_fine_tuning_trains_saves_and_evaluates(
 ) -> None:
     from safetensors.torch import load_file
 
-    from harness.adapter_registry import known_adapters
+    from harness.lora import known_adapters
     from tests.cli._cli_helpers import invoke
 
     monkeypatch.setenv("HARNESS_HOME", str(tmp_path / "home"))

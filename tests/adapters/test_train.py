@@ -16,11 +16,11 @@ import pytest
 from adapters.data import Example, encode, file_examples, render
 from adapters.manifest import read_manifest
 from adapters.recipe import Recipe, load_recipe
-from adapters.registry import find_adapter
 from adapters.train import TrainRequest, fit, pick_device, setup, train
 from harness import DataOptions, GenerationParams, get_task, load_dataset
 from harness._errors import DataError, ModelError
 from harness.drift import DriftRecord
+from harness.lora import find_adapter
 
 TINY = [
     "max_train_items=12",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness._errors import ModelError
-from harness.adapter_registry import find_adapter, register_adapter
+from harness.lora import find_adapter, register_adapter
 
 
 @pytest.fixture
