@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harness import RequestCache, ResolvedModel, default_cache_path, request_key, resolve_model
-from harness.backends.openai_client import ClientConfig, CompletionRequest, OpenAIClient
+from harness.backends.openai_client import (
+    ClientConfig,
+    CompletionRequest,
+    OpenAIClient,
+    RequestCounts,
+)
 from judges.config import OPENAI_URL, JudgeConfig
 
 if TYPE_CHECKING:
@@ -79,19 +84,13 @@ class JudgeReply:
 
 
 @dataclass
-class JudgeStats:
+class JudgeStats(RequestCounts):
     """Counts across a client's lifetime, for the run record."""
 
-    requests: int = 0
     cache_hits: int = 0
     model_calls: int = 0
     errors: int = 0
     truncated: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-
-    def to_dict(self) -> dict[str, int]:
-        return dict(vars(self))
 
 
 @dataclass

@@ -152,18 +152,26 @@ class CompletionResult:
 
 
 @dataclass
-class ClientStats:
-    """Counts across the client's lifetime (for the run record)."""
+class RequestCounts:
+    """What every client of an endpoint counts: requests and tokens (the model client's
+    `ClientStats` and the judge client's ``JudgeStats`` add their own counters)."""
 
     requests: int = 0
-    retries: int = 0
-    failures: int = 0
-    aborted: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
 
     def to_dict(self) -> dict[str, int]:
+        """Every counter by name, for the run record."""
         return dict(vars(self))
+
+
+@dataclass
+class ClientStats(RequestCounts):
+    """Counts across the client's lifetime (for the run record)."""
+
+    retries: int = 0
+    failures: int = 0
+    aborted: int = 0
 
 
 def _is_unreachable(exc: BaseException) -> bool:
