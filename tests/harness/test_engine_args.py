@@ -133,7 +133,9 @@ def test_dedicated_flags_are_checked_without_importing_vllm(
 
 
 class _Renderer:
-    def __init__(self, path: Any, chat_template: bool | None = None) -> None:
+    def __init__(
+        self, path: Any, chat_template: bool | None = None, chat_template_kwargs: Any = None
+    ) -> None:
         self.chat_template = bool(chat_template)
         self.add_special_tokens = True
 
