@@ -172,6 +172,7 @@ def _task_info(task: Task) -> rec.TaskInfo:
         prompt_sha256=task.prompt_sha256,
         mode=task.mode,
         categories=task.categories,
+        primary_metrics=list(task.primary_metrics),
     )
 
 

@@ -46,6 +46,10 @@ class Task:
             ``METRIC@CATEGORY``. None: no per-category breakdown.
         reasoning_markers: Start and end marker of the thinking block this task's outputs
             are split at (None: the model's, or its chat template's; `harness.reasoning`).
+        primary_metrics: The metrics a reader looks at first (GSM8K: flexible and strict
+            match); the report's leaderboard and paper table show them first, the others
+            behind a toggle. Names the run does not produce are ignored; empty: every
+            quality metric counts as primary.
     """
 
     name: str
@@ -62,6 +66,7 @@ class Task:
     source_sha256: str | None = None
     categories: str | None = None
     reasoning_markers: tuple[str, str] | None = None
+    primary_metrics: tuple[str, ...] = ()
 
     def preflight(self, ctx: RunContext) -> None:
         """Runs every scorer's pre-generation checks (permissions, tools, endpoints)."""

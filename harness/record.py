@@ -39,6 +39,10 @@ class TaskInfo(_Model):
         description="sample metadata key naming each item's category; metrics are then also "
         "reported as METRIC@CATEGORY (and METRIC_macro)",
     )
+    primary_metrics: list[str] = Field(
+        default_factory=list,
+        description="the metrics the task names as its headline numbers (report: shown first)",
+    )
 
 
 class DatasetRecord(_Model):

@@ -42,6 +42,7 @@ def choice_task(
     acc_norm: bool = True,
     categories: str | None = None,
     version: str = "1",
+    primary_metrics: tuple[str, ...] | None = None,
 ) -> Task:
     """A log-likelihood task with lm-eval's conventions (plain-text prompts by default)."""
     return Task(
@@ -54,4 +55,5 @@ def choice_task(
         mode="loglikelihood",
         chat_template=None if chat_template else False,
         categories=categories,
+        primary_metrics=primary_metrics or (("acc_norm", "acc") if acc_norm else ("acc",)),
     )

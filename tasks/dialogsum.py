@@ -94,6 +94,7 @@ def dialogsum(bertscore: bool = True) -> Task:
         version="1",
         description="DialogSum dialogue summarisation",
         load=load,
+        primary_metrics=("rougeL", "bleu", "chrf", "bertscore_f1"),
         scorers=scorers,
         generation=GenerationParams(max_new_tokens=80, stop=("\n\n", "<|im_end|>")),
         prompt_template=TEMPLATE,

@@ -108,6 +108,7 @@ def gsm8k(num_fewshot: int = 5) -> Task:
         version="1",
         description="GSM8K grade-school math",
         load=load,
+        primary_metrics=("flexible_match", "strict_match"),
         scorers=[
             RegexMatch("strict", STRICT, select="first"),
             RegexMatch("flexible", FLEXIBLE, select="last"),

@@ -141,6 +141,7 @@ def humaneval(
         version="1",
         description="HumanEval pass@k",
         load=load,
+        primary_metrics=tuple(f"pass@{k}" for k in ks),
         scorers=[PassAtK(k=ks, timeout=float(timeout), label="humaneval")],
         generation=GenerationParams(
             max_new_tokens=int(max_new_tokens),

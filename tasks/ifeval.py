@@ -227,6 +227,7 @@ def ifeval(nltk_data: str | None = None) -> Task:
         version="1",
         description="IFEval instruction following",
         load=load,
+        primary_metrics=("prompt_level_strict_acc", "inst_level_strict_acc"),
         scorers=[IFEvalScorer()],
         generation=GenerationParams(max_new_tokens=1280, temperature=0.0),
         prompt_template="{prompt}",

@@ -132,6 +132,7 @@ def instruct(
         version="1",
         description="Alpaca-format instruction following",
         load=load,
+        primary_metrics=("judge_score", "answer_correctness", "semantic_similarity"),
         scorers=scorers,
         generation=GenerationParams(
             max_new_tokens=256, stop=("<|im_end|>", "</s>", "### Instruction:")

@@ -237,4 +237,5 @@ def mmlu(
         chat_template=chat_template,
         acc_norm=False,
         categories="subject",
+        primary_metrics=("acc", "acc_macro"),
     )

@@ -86,6 +86,7 @@ def perplexity(path: str = "", field: str = "text") -> Task:
         version="1",
         description="Token-weighted perplexity",
         load=load,
+        primary_metrics=("perplexity",),
         scorers=[Perplexity()],
         prompt_template="<first word> | <rest of the document, scored>",
         mode="loglikelihood",

@@ -100,6 +100,7 @@ def spider(seeds: int = 3, rows: int = 12) -> Task:
         version="1",
         description="Spider text-to-SQL",
         load=load,
+        primary_metrics=("execution_match", "exact_match"),
         scorers=[scorer],
         generation=GenerationParams(max_new_tokens=160, stop=(";", "\n\n", "<|im_end|>")),
         prompt_template=SYSTEM + "\n\n" + TEMPLATE,

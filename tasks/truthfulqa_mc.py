@@ -116,4 +116,5 @@ def truthfulqa_mc2(chat_template: bool = False) -> Task:
         template=TEMPLATE + " [choices: ' ' + answer; mc2 = probability mass on true answers]",
         chat_template=chat_template,
         scorers=[TrueMass()],
+        primary_metrics=("mc2",),
     )

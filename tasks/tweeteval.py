@@ -130,6 +130,7 @@ def tweeteval_sentiment(
         version="1",
         description="TweetEval sentiment",
         load=load,
+        primary_metrics=("macro_f1", "accuracy"),
         scorers=[Classification(LABELS)],
         generation=GenerationParams(**params),
         prompt_template=TEMPLATE

@@ -304,6 +304,7 @@ def viggo() -> Task:
         version="1",
         description="ViGGO: sentence -> meaning representation (function(attr[value], ...)).",
         load=load,
+        primary_metrics=("exact_match", "slot_f1"),
         scorers=[MRScorer()],
         generation=GenerationParams(max_new_tokens=128, stop=("\n",)),
         prompt_template=SYSTEM_PROMPT,

@@ -118,6 +118,7 @@ def writingbench(
         version="1",
         description="WritingBench rubric-graded writing",
         load=load,
+        primary_metrics=("rubric_score",),
         scorers=[RubricJudge("rubric", name="rubric", overrides=judge)],
         generation=GenerationParams(max_new_tokens=1024, stop=("<|im_end|>", "</s>")),
         prompt_template="{query}",

@@ -36,11 +36,14 @@ def add_contamination(row: Any, run: LoadedRun, column: str, tasks: list[str]) -
         tasks.append(column)
 
 
-def leaderboard_columns(report: Any) -> list[tuple[str, str | None]]:
-    """(header, task) per leaderboard column: a metric column has task None; each task with
-    a contamination record gets its column right after its last metric column."""
+def leaderboard_columns(
+    report: Any, columns: list[str] | None = None
+) -> list[tuple[str, str | None]]:
+    """(header, task) per leaderboard column (``columns``, default: the report's): a metric
+    column has task None; each task with a contamination record gets its column right after
+    its last metric column."""
     out: list[tuple[str, str | None]] = []
-    columns = report.columns
+    columns = report.columns if columns is None else columns
     for k, col in enumerate(columns):
         out.append((col, None))
         task = col.split("/", 1)[0]

@@ -14,6 +14,7 @@ from harness.report._contamination import leaderboard_columns
 from harness.report._forgetting import forgetting_html
 from harness.report._markdown import n_text
 from harness.report._model import Cell, Delta, Report
+from harness.report._paper import paper_html
 from harness.report._sections import sections_html
 from harness.stats import detectable_name
 
@@ -32,6 +33,12 @@ pre{white-space:pre-wrap;margin:0;max-width:420px;font-size:12px}
 img{max-width:100%;border:1px solid #eee;margin:6px 0}
 #filter{padding:4px 8px;width:280px}details{margin:8px 0}
 .tag{font-size:11px;padding:1px 6px;border-radius:8px;background:#e8eef5}
+.badge{font-size:10px;padding:0 4px;border-radius:6px;background:#fdecea;color:#8a1c14;
+  white-space:nowrap}
+table.board td.num{white-space:normal;min-width:96px}table.board th{white-space:normal}
+td.sparse{color:#69727d;background:#fafafa}
+table.paper caption{text-align:left;font-weight:600}
+table.paper tr.delta td{font-style:italic;background:#f7f9fb}
 """
 
 # Nothing may load from anywhere: plots are data: URIs, style and script are inline.
@@ -67,6 +74,19 @@ INCOMPLETE_HTML = (
 )
 
 
+def _badges_html(cell: Cell) -> str:
+    out = ""
+    if cell.sparse:
+        out += (
+            f' <span class="badge sparse" title="scored on fewer than half the items">'
+            f"n={cell.n}/{cell.n_evaluated} ⚠</span>"
+        )
+    for b in cell.badges:
+        name = escape(b.metric)
+        out += f' <span class="badge" title="{name}">{name} {b.value:.3f}</span>'
+    return out
+
+
 def _cell_html(cell: Cell | None) -> str:
     mark = "" if cell is None or cell.complete else INCOMPLETE_HTML
     if cell is None or cell.value is None:
@@ -75,19 +95,19 @@ def _cell_html(cell: Cell | None) -> str:
     if cell.ci_low is not None and cell.ci_high is not None:
         ci = f' <span class="ci">[{cell.ci_low:.3f}, {cell.ci_high:.3f}]</span>'
     title = f"n={n_text(cell)}, {cell.method}, run {cell.run_id}"
-    extra = f' <span class="ci">n={n_text(cell)}</span>'
+    extra = "" if cell.sparse else f' <span class="ci">n={n_text(cell)}</span>'
     if cell.trivial is not None:
         extra += f' <span class="ci">trivial {cell.trivial:.3f}</span>'
     if cell.flag:
         extra += f' <span class="bad">{escape(cell.flag)}</span>'
+    cls = "num sparse" if cell.sparse else "num"
     return (
-        f'<td class="num" data-value="{cell.value:.6g}" title="{escape(title)}">'
-        f"{cell.value:.3f}{ci}{extra}{mark}</td>"
+        f'<td class="{cls}" data-value="{cell.value:.6g}" title="{escape(title)}">'
+        f"{cell.value:.3f}{ci}{extra}{_badges_html(cell)}{mark}</td>"
     )
 
 
-def _leaderboard(report: Report) -> str:
-    columns = leaderboard_columns(report)
+def _board(report: Report, columns: list[tuple[str, str | None]], table_id: str) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h, _ in columns)
     body = []
     for row in report.rows:
@@ -100,9 +120,20 @@ def _leaderboard(report: Report) -> str:
         kind = "adapter" if row.adapter else "base"
         body.append(f'<tr><td>{escape(row.label)} <span class="tag">{kind}</span></td>{cells}</tr>')
     return (
-        f'<div class="scroll"><table id="leaderboard" class="sortable filterable"><thead><tr>'
-        f"<th>model</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        f'<div class="scroll"><table id="{table_id}" class="sortable filterable board"><thead>'
+        f"<tr><th>model</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )
+
+
+def _leaderboard(report: Report) -> str:
+    others = [c for c in report.columns if c not in report.primary]
+    more = (
+        f'<details id="more-metrics"><summary>{len(others)} more metrics</summary>'
+        f"{_board(report, [(c, None) for c in others], 'leaderboard-more')}</details>"
+        if others
+        else ""
+    )
+    return _board(report, leaderboard_columns(report, report.primary), "leaderboard") + more
 
 
 def _comparisons(report: Report) -> str:
@@ -204,6 +235,7 @@ metrics by a cluster bootstrap) when both runs hold the same items, otherwise
 unpaired and labelled so. Detectable Δ: the smallest difference detected with 80% power.</p>
 <p><input id="filter" type="search" placeholder="Filter rows (model, task, metric)"></p>
 <h2>Leaderboard</h2>{_leaderboard(report)}
+{paper_html(report.paper)}
 <h2>Adapter vs base</h2>{_comparisons(report)}
 <h2>Plots</h2>{imgs or '<p class="muted">No plots.</p>'}
 <h2>Per-item flips</h2>{"".join(flip_views) or '<p class="muted">No paired binary flips.</p>'}

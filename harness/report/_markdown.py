@@ -9,6 +9,7 @@ from __future__ import annotations
 from harness.report._contamination import leaderboard_columns
 from harness.report._forgetting import forgetting_markdown
 from harness.report._model import Cell, Report
+from harness.report._paper import paper_markdown
 from harness.report._sections import sections_markdown
 from harness.stats import detectable_name
 
@@ -32,10 +33,25 @@ def _cell(cell: Cell | None) -> str:
     text = f"{cell.value:.3f}"
     if cell.ci_low is not None and cell.ci_high is not None:
         text += f" [{cell.ci_low:.3f}, {cell.ci_high:.3f}]"
-    text += f" n={n_text(cell)}"
+    text += f" n={n_text(cell)} ⚠" if cell.sparse else f" n={n_text(cell)}"
+    text += "".join(f" ({b.metric} {b.value:.3f})" for b in cell.badges)
     if cell.trivial is not None:
         text += f" (trivial {cell.trivial:.3f})"
     return text + (f" ⚠️ {cell.flag}" if cell.flag else "") + mark
+
+
+def _board(report: Report, columns: list[tuple[str, str | None]]) -> list[str]:
+    out = [
+        "| model | " + " | ".join(h for h, _ in columns) + " |",
+        "| --- |" + " --- |" * len(columns),
+    ]
+    for row in report.rows:
+        cells = " | ".join(
+            _cell(row.cells.get(h)) if task is None else row.contamination.get(task, "–")
+            for h, task in columns
+        )
+        out.append(f"| {_md(row.label)} | {cells} |")
+    return out
 
 
 def n_text(cell: Cell) -> str:
@@ -47,7 +63,6 @@ def n_text(cell: Cell) -> str:
 
 def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str:
     """Renders the report as Markdown; ``plot_files`` maps plot names to relative paths."""
-    columns = leaderboard_columns(report)
     out = [
         f"# {report.title}",
         "",
@@ -61,15 +76,12 @@ def to_markdown(report: Report, plot_files: dict[str, str] | None = None) -> str
         *forgetting_markdown(report.forgetting),
         "## Leaderboard",
         "",
-        "| model | " + " | ".join(h for h, _ in columns) + " |",
-        "| --- |" + " --- |" * len(columns),
+        *_board(report, leaderboard_columns(report, report.primary)),
     ]
-    for row in report.rows:
-        cells = " | ".join(
-            _cell(row.cells.get(h)) if task is None else row.contamination.get(task, "–")
-            for h, task in columns
-        )
-        out.append(f"| {_md(row.label)} | {cells} |")
+    others = [c for c in report.columns if c not in report.primary]
+    if others:
+        out += ["", "### Other metrics", "", *_board(report, [(c, None) for c in others])]
+    out += paper_markdown(report.paper)
     out += ["", "## Adapter vs base", ""]
     if report.deltas:
         out += [

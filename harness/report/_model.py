@@ -24,6 +24,7 @@ from harness.report._cells import settings_differ, settings_key
 from harness.report._contamination import add_contamination
 from harness.report._forgetting import forgetting_lines
 from harness.report._pairwise import is_pairwise, pairwise_section
+from harness.report._primary import Badge, badges_of, is_qualifier, primary_of
 from harness.report._sections import Section, run_sections
 from harness.runstore import (
     LoadedRun,
@@ -57,6 +58,12 @@ class Cell:
     n_evaluated: int | None = None
     trivial: float | None = None
     flag: str | None = None
+    badges: list[Badge] = field(default_factory=list)
+
+    @property
+    def sparse(self) -> bool:
+        """Scored on fewer than half the evaluated items: marked, never shown as an equal."""
+        return self.n_evaluated is not None and 2 * self.n < self.n_evaluated
 
 
 @dataclass
@@ -155,6 +162,8 @@ class Report:
     forgetting: list[str] = field(default_factory=list)  # adapters worse than base (paired)
     sections: list[Section] = field(default_factory=list)  # drift and counterfactual results
     contaminated_tasks: list[str] = field(default_factory=list)  # with a contamination column
+    primary: list[str] = field(default_factory=list)  # the columns shown first
+    paper: list[Any] = field(default_factory=list)  # `_paper.PaperTable`s, one per task column
 
 
 def _text(value: Any) -> str:
@@ -355,16 +364,24 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
     column_of = task_columns(runs)
     contaminated: list[str] = []
     shown: dict[tuple[str, str], list[str]] = {}  # (row, column) -> its runs, oldest first
+    primary: list[str] = []
     for run in runs:
         row = rows.setdefault(run.label, Row(run.label, run.record.model.id, run.adapter))
         add_contamination(row, run, column_of[run.record.run_id], contaminated)
-        for metric in quality_names(run.record):
-            if is_category_metric(run, metric):
-                continue  # shown in the per-category breakdown
+        # per-category metrics are shown in the breakdown, rates as badges on what they qualify
+        metrics = [m for m in quality_names(run.record) if not is_category_metric(run, m)]
+        firsts = primary_of(run, metrics)
+        badges = badges_of(run, metrics, firsts)
+        for metric in [m for m in metrics if not is_qualifier(m)]:
             key = f"{column_of[run.record.run_id]}/{metric}"
             if key not in columns:
                 columns.append(key)
             row.cells[key] = _cell(run, metric)
+            row.cells[key].badges = badges.get(metric, [])
+        for metric in firsts:
+            key = f"{column_of[run.record.run_id]}/{metric}"
+            if key not in primary:
+                primary.append(key)
         cell = (run.label, column_of[run.record.run_id])
         shown.setdefault(cell, []).append(run.record.run_id)
     notes += [
@@ -416,10 +433,11 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
         }
         for r in sorted(runs + pairwise, key=lambda r: r.record.created_at)
     ]
-    return Report(
+    primary = sorted(primary, key=lambda c: (c.split("/", 1)[0], primary.index(c)))
+    report = Report(
         title,
         datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        sorted(columns),
+        primary + sorted(c for c in columns if c not in primary),
         list(rows.values()),
         deltas,
         curves,
@@ -430,4 +448,9 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
         + pairwise_section(pairwise)
         + breakdown_sections(runs, column_of, deltas),
         contaminated,
+        primary,
     )
+    from harness.report._paper import paper_tables
+
+    report.paper = paper_tables(report)
+    return report

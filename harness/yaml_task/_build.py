@@ -273,6 +273,7 @@ def build_task(spec: TaskSpec, base: Path, source: str = "") -> Task:
         mode=spec.mode,
         reasoning_markers=spec.reasoning_markers,
         categories=spec.categories,
+        primary_metrics=tuple(spec.primary_metrics),
         **_source(source),
     )
 

@@ -148,6 +148,10 @@ class TaskSpec(_Strict):
     reasoning_markers: tuple[str, str] | None = Field(
         None, description="[START, END] of the thinking block outputs are split at"
     )
+    primary_metrics: list[str] = Field(
+        default_factory=list,
+        description="metric names the report shows first (default: every quality metric)",
+    )
 
     @model_validator(mode="after")
     def _category_key(self) -> TaskSpec:

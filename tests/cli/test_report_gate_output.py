@@ -36,10 +36,22 @@ Forgetting: no adapter is significantly worse than its base (paired).
 
 ## Leaderboard
 
-| model | gsm8k/flexible_match | gsm8k/flexible_no_match | gsm8k/strict_match | gsm8k/strict_no_match | gsm8k/contamination (flagged/n) |
-| --- | --- | --- | --- | --- | --- |
-| fake:answers | 0.333 [0.061, 0.792] n=3 | 0.333 [0.061, 0.792] n=3 | 0.333 [0.061, 0.792] n=3 | 0.333 [0.061, 0.792] n=3 | – |
-| fake:answers + tuned | 0.667 [0.208, 0.939] n=3 | 0.333 [0.061, 0.792] n=3 | 0.667 [0.208, 0.939] n=3 | 0.333 [0.061, 0.792] n=3 | unknown |
+| model | gsm8k/flexible_match | gsm8k/strict_match | gsm8k/contamination (flagged/n) |
+| --- | --- | --- | --- |
+| fake:answers | 0.333 [0.061, 0.792] n=3 (flexible_no_match 0.333) | 0.333 [0.061, 0.792] n=3 (strict_no_match 0.333) | – |
+| fake:answers + tuned | 0.667 [0.208, 0.939] n=3 (flexible_no_match 0.333) | 0.667 [0.208, 0.939] n=3 (strict_no_match 0.333) | unknown |
+
+## Paper table
+
+Values: mean (or corpus score) [95% interval] and n. Δ: adapter minus its base run, paired when both hold the same items, [95% interval] and two-sided p.
+
+**gsm8k**
+
+| model | flexible_match | strict_match |
+| --- | --- | --- |
+| fake:answers | 0.333 [0.061, 0.792] n=3 | 0.333 [0.061, 0.792] n=3 |
+| fake:answers + tuned | 0.667 [0.208, 0.939] n=3 | 0.667 [0.208, 0.939] n=3 |
+| *Δ fake:answers + tuned − fake:answers* | +0.333 [-0.326, +0.726] p=1 | +0.333 [-0.326, +0.726] p=1 |
 
 ## Adapter vs base
 

@@ -52,6 +52,7 @@ def make_run(
     fingerprint: Fingerprint | None = None,
     usage: Usage | None = None,
     timing: Timing | None = None,
+    primary_metrics: Sequence[str] = (),
 ) -> Path:
     """Writes one run folder whose per-item ``metric`` values are ``correct``."""
     n = len(correct)
@@ -103,7 +104,12 @@ def make_run(
         created_at=created_at,
         status=status,
         harness=HarnessInfo(version="0.1.0", git_sha="cc6cb48", git_dirty=False),
-        task=TaskInfo(name=task, version="1", prompt_sha256="cd" * 32),
+        task=TaskInfo(
+            name=task,
+            version="1",
+            prompt_sha256="cd" * 32,
+            primary_metrics=list(primary_metrics),
+        ),
         dataset=DatasetRecord(
             name=task,
             source="local",
