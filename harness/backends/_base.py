@@ -12,10 +12,13 @@ import abc
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness._registry import Registry
 from harness._types import Generation, GenerationParams, Prompt
+
+if TYPE_CHECKING:
+    from harness._models import ResolvedModel
 
 Rendered = Any  # a string (completion prompt) or a list of {"role", "content"} dicts
 
@@ -53,6 +56,20 @@ class ModelInfo:
     dtype: str | None = None
     device: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, resolved: ResolvedModel, dtype: str | None, device: str | None, **extra: Any
+    ) -> ModelInfo:
+        """A resolved model's info: its id, folder and weights' sha256, plus ``extra``."""
+        return cls(
+            id=resolved.id,
+            path=str(resolved.path),
+            weight_sha256=resolved.sha256,
+            dtype=dtype,
+            device=device,
+            extra=extra,
+        )
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ from harness.backends._base import (
     Rendered,
 )
 from harness.backends._fake_script import Reply, Script, Section, load_script
+from harness.backends._options import FakeOptions
 
 
 @dataclass(frozen=True)
@@ -87,31 +88,29 @@ class FakeBackend(Backend):
     """Answers from a script file instead of a model.
 
     Args:
-        model: Path of the script (YAML, or JSON for ``.json`` files).
-        chat_template: True: render chat messages; None/False: the prompt's plain text.
-        batch_size: Recorded only.
-        chat_template_kwargs: Recorded and in the cache key (the fake has no template).
+        options: A `FakeOptions` (or the same as keywords): ``model`` is the script's path
+            (YAML, or JSON for ``.json`` files); ``chat_template`` True renders chat messages,
+            None/False the prompt's plain text; ``batch_size`` is recorded only;
+            ``chat_template_kwargs`` are recorded and in the cache key (the fake has no
+            template).
 
     Raises:
         ModelError: No script given, or it is missing or malformed.
     """
 
+    #: What the constructor takes (checked by `harness.backends.build_backend`).
+    options_type = FakeOptions
     name = "fake"
     supports_loglikelihood = True
     supports_adapters = True
 
-    def __init__(
-        self,
-        model: str | None = None,
-        chat_template: bool | None = None,
-        batch_size: int | None = None,
-        chat_template_kwargs: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(chat_template=bool(chat_template), batch_size=batch_size)
-        self.chat_template_kwargs = dict(chat_template_kwargs or {})
-        if not model:
+    def __init__(self, options: FakeOptions | None = None, /, **keywords: Any) -> None:
+        o = FakeOptions.of(options, keywords)
+        super().__init__(chat_template=bool(o.chat_template), batch_size=o.batch_size)
+        self.chat_template_kwargs = dict(o.chat_template_kwargs or {})
+        if not o.model:
             raise ModelError("--backend fake needs --model SCRIPT (a YAML or JSON answer script)")
-        self.path = Path(model).expanduser().resolve()
+        self.path = Path(o.model).expanduser().resolve()
         self.script: Script
         self.script, self.sha256 = load_script(self.path)
         self.calls: list[Call] = []

@@ -16,7 +16,7 @@ model's CUDA memory to the device.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from harness._device import (
@@ -28,7 +28,7 @@ from harness._device import (
     resolve_dtype,
 )
 from harness._errors import ModelError
-from harness._models import ResolvedModel, resolve_model
+from harness._models import resolve_model
 from harness._types import Generation, GenerationParams, Prompt
 from harness.backends._base import (
     AdapterSpec,
@@ -49,6 +49,7 @@ from harness.backends._chat import (
     truncate_left,
 )
 from harness.backends._oom import halving
+from harness.backends._options import HFOptions
 from harness.lora._checks import check_adapters
 
 
@@ -62,9 +63,11 @@ class HFBackend(Backend):
     """Runs a causal LM with transformers.
 
     Args:
+        options: An `HFOptions` (or the same as keywords); its fields:
         model: Bundled model name, local folder or hub id (None: the bundled model).
         chat_template: Use the tokenizer's chat template (None: when the tokenizer has one).
         batch_size: Prompts per forward pass (None: 16 on CPU; on CUDA from free memory).
+        resolved: An already resolved model (skips resolving ``model``).
         device: "auto", "cpu", "cuda" or "cuda:N".
         dtype: "auto" (see `harness._device.resolve_dtype`), "float32", "bfloat16", "float16".
         continuous: Continuous batching with a shared-prefix KV cache (``_hf_decode``) where the
@@ -73,34 +76,28 @@ class HFBackend(Backend):
             ``{"enable_thinking": False}``).
     """
 
+    #: What the constructor takes (checked by `harness.backends.build_backend`).
+    options_type = HFOptions
     name = "hf"
     engine_packages = ("torch", "transformers", "peft")
     supports_loglikelihood = True
     supports_adapters = True
 
-    def __init__(
-        self,
-        model: str | None = None,
-        chat_template: bool | None = None,
-        batch_size: int | None = None,
-        device: str = "auto",
-        dtype: str = "auto",
-        resolved: ResolvedModel | None = None,
-        continuous: bool = True,
-        chat_template_kwargs: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(chat_template=chat_template, batch_size=batch_size)
+    def __init__(self, options: HFOptions | None = None, /, **keywords: Any) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
+        o = HFOptions.of(options, keywords)
+        super().__init__(chat_template=o.chat_template, batch_size=o.batch_size)
+
         hf_logging.disable_progress_bar()  # harness shows its own progress
-        self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
-        self.resolved = resolved or resolve_model(model)
+        self.device = resolve_device(o.device)
+        self.dtype = resolve_dtype(o.dtype, self.device)
+        self.resolved = o.resolved or resolve_model(o.model)
         if self.device == "cpu":
             torch.set_num_threads(os.cpu_count() or 1)
-        self.continuous = continuous
+        self.continuous = o.continuous
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.resolved.path)
             # Any: transformers types ``.to`` through ``functools.wraps``, which mypy reads as
@@ -123,16 +120,11 @@ class HFBackend(Backend):
         if self.batch_size is None and self.device == "cpu":
             self.batch_size = 16
         self._adapters: dict[str, AdapterSpec] = {}
-        self.chat = ChatState(kwargs=dict(chat_template_kwargs or {}))
+        self.chat = ChatState(kwargs=dict(o.chat_template_kwargs or {}))
 
     def model_info(self) -> ModelInfo:
-        return ModelInfo(
-            id=self.resolved.id,
-            path=str(self.resolved.path),
-            weight_sha256=self.resolved.sha256,
-            dtype=self.dtype,
-            device=self.device,
-            extra={"weights_hash_s": self.resolved.hash_s},
+        return ModelInfo.of(
+            self.resolved, self.dtype, self.device, weights_hash_s=self.resolved.hash_s
         )
 
     def render(self, prompt: Prompt) -> Rendered:

@@ -332,13 +332,11 @@ class VLLMServerBackend(RendererMethods, OpenAIBackend):
             )
         if self.warm_server is not None:
             extra["warm_server"] = self.warm_server
-        return ModelInfo(
-            id=self.resolved.id,
-            path=str(self.resolved.path),
-            weight_sha256=self.resolved.sha256,
-            dtype=default_dtype(self.server_kwargs["dtype"], self.server_kwargs["device"]),
-            device=vllm_device(self.server_kwargs["device"]),
-            extra=extra,
+        return ModelInfo.of(
+            self.resolved,
+            default_dtype(self.server_kwargs["dtype"], self.server_kwargs["device"]),
+            vllm_device(self.server_kwargs["device"]),
+            **extra,
         )
 
     def render(self, prompt: Prompt) -> Rendered:

