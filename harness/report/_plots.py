@@ -61,44 +61,72 @@ def _column_scale(report: Report, col: str) -> str:
     return scale_of(vals, col)
 
 
-def task_bars(report: Report, task: str, scale: str | None = None) -> bytes | None:
-    """Grouped bars of ``task``'s metrics on one ``scale`` (None: all), one bar per row, with
-    95% intervals. Metrics on different scales never share an axis."""
+def bars_figure(report: Report, task: str, scale: str | None = None) -> tuple[Any, Any] | None:
+    """The figure and axes of `task_bars` (None: nothing to draw), for checks of its layout."""
     cols = [
         c
-        for c in report.columns
+        for c in report.primary
         if c.split("/", 1)[0] == task and (scale is None or _column_scale(report, c) == scale)
     ]
     rows = [r for r in report.rows if any(c in r.cells for c in cols)]
     if not cols or not rows:
         return None
-    fig, ax = _figure(max(4.0, 1.4 * len(cols) * max(1, len(rows)) / 2 + 2), 3.2)
+    # each metric gets at least the width of its wrapped label (about 1.2 inch at 8 pt)
+    fig, ax = _figure(max(4.5, len(cols) * max(1.3, 0.35 * len(rows)) + 1.5), 3.6)
     width = 0.8 / len(rows)
     for i, row in enumerate(rows):
-        xs, ys, lo, hi = [], [], [], []
+        xs, ys, lo, hi, hatch = [], [], [], [], []
         for j, col in enumerate(cols):
             cell = row.cells.get(col)
             if cell is None or cell.value is None:
                 continue
             xs.append(j + (i - (len(rows) - 1) / 2) * width)
             ys.append(cell.value)
-            lo.append(cell.value - cell.ci_low if cell.ci_low is not None else 0.0)
-            hi.append(cell.ci_high - cell.value if cell.ci_high is not None else 0.0)
-        ax.bar(xs, ys, width=width * 0.95, yerr=[lo, hi], capsize=3, label=row.label)
-    ax.set_xticks(range(len(cols)), [c.split("/", 1)[1] for c in cols])
+            lo.append(max(0.0, cell.value - cell.ci_low) if cell.ci_low is not None else 0.0)
+            hi.append(max(0.0, cell.ci_high - cell.value) if cell.ci_high is not None else 0.0)
+            hatch.append("//" if cell.sparse else "")  # scored on under half the items
+        bars = ax.bar(xs, ys, width=width * 0.95, yerr=[lo, hi], capsize=3, label=row.label)
+        for bar, h in zip(bars, hatch, strict=True):
+            bar.set_hatch(h)
+    _x_labels(ax, [c.split("/", 1)[1] for c in cols])
     ax.set_title(f"{task}: metrics with 95% intervals" + (f" (scale {scale})" if scale else ""))
-    ax.legend(fontsize=7, loc="best")
-    return _png(fig)
+    if scale is not None:  # the whole scale, so that bars of one scale compare by eye
+        ax.set_ylim(0, {"0-1": 1.0, "1-10": 10.0, "0-100": 100.0}[scale] * 1.05)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
+    fig.tight_layout()
+    return fig, ax
+
+
+def _x_labels(ax: Any, names: list[str]) -> None:
+    """Tick labels wrapped at 14 characters (after an underscore where one is), each column as
+    wide as its label, so neighbours never overlap (tests/harness/test_report_plots.py
+    checks their drawn boxes)."""
+    import textwrap
+
+    labels = [textwrap.fill(n.replace("_", "_ "), 14).replace("_ ", "_") for n in names]
+    ax.set_xticks(range(len(names)), labels, fontsize=8)
+
+
+def task_bars(report: Report, task: str, scale: str | None = None) -> bytes | None:
+    """Grouped bars of ``task``'s primary metrics on one ``scale`` (None: all), one bar per
+    row, with 95% intervals; hatched where a metric was scored on under half the items.
+    Metrics on different scales never share an axis; rates are badges, never bars."""
+    drawn = bars_figure(report, task, scale)
+    return _png(drawn[0]) if drawn else None
 
 
 def delta_plot(report: Report, scale: str | None = None) -> bytes | None:
-    """Forest plot of candidate-minus-baseline differences of metrics on one ``scale``."""
+    """Forest plot of candidate-minus-baseline differences of primary metrics on one
+    ``scale``."""
     deltas = [
         d
         for d in report.deltas
-        if scale is None
-        or scale_of([d.comparison.result.baseline, d.comparison.result.candidate], d.metric)
-        == scale
+        if f"{d.task}/{d.metric}" in report.primary  # rates are badges, never bars
+        and (
+            scale is None
+            or scale_of([d.comparison.result.baseline, d.comparison.result.candidate], d.metric)
+            == scale
+        )
     ]
     if not deltas:
         return None
@@ -110,7 +138,7 @@ def delta_plot(report: Report, scale: str | None = None) -> bytes | None:
         ax.errorbar(
             [r.delta],
             [i],
-            xerr=[[r.delta - r.ci_low], [r.ci_high - r.delta]],
+            xerr=[[max(0.0, r.delta - r.ci_low)], [max(0.0, r.ci_high - r.delta)]],  # rounding
             fmt="o",
             color=colour,
             capsize=3,
@@ -153,7 +181,7 @@ def loss_plot(report: Report) -> bytes | None:
 def all_plots(report: Report) -> dict[str, bytes]:
     """Every plot of the report by file stem, in display order."""
     out: dict[str, bytes] = {}
-    for task in sorted({c.split("/", 1)[0] for c in report.columns}):
+    for task in sorted({c.split("/", 1)[0] for c in report.primary}):
         for scale in SCALES:
             png = task_bars(report, task, scale)
             if png:

@@ -31,7 +31,7 @@ def _judged(root: Path, run_id: str, shift: float, adapter: str | None) -> None:
         ids=[f"instruct-{i}" for i in range(n)],
         extra_metrics={
             "judge_error_rate": [0.0] * 9 + [1.0],
-            "answer_correctness": [min(1.0, 0.3 + 0.05 * i + shift) for i in range(n)],
+            "answer_correctness": [min(1.0, 0.3 + 0.05 * i + shift * (i % 3)) for i in range(n)],
             "answer_correctness_failure_rate": [0.0] * 8 + [1.0, 1.0],
             "semantic_similarity": [min(1.0, 0.6 + 0.03 * i + shift / 2) for i in range(n)],
             "semantic_similarity_failure_rate": [0.0] * n,
