@@ -23,8 +23,8 @@ body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d232a;max-width:134
 .scroll{overflow-x:auto;max-width:100%}
 h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}
-th,td{border:1px solid #d6dbe0;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f1f4f7;cursor:pointer;user-select:none;white-space:nowrap}
+th,td{border:1px solid #d6dbe0;padding:4px 6px;text-align:left;vertical-align:top}
+th{background:#f1f4f7;cursor:pointer;user-select:none}
 th.sorted-asc::after{content:" \\25B2"}th.sorted-desc::after{content:" \\25BC"}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .ci{color:#69727d;font-size:11px}.incomplete{color:#b3261e;font-size:11px}.bad{color:#b3261e;font-weight:600}
@@ -74,6 +74,12 @@ INCOMPLETE_HTML = (
 )
 
 
+def breakable(name: str) -> str:
+    """``name`` escaped, with line-break opportunities after ``/`` and ``_`` (long metric and
+    task names wrap instead of widening the table past the page)."""
+    return escape(name).replace("/", "/<wbr>").replace("_", "_<wbr>")
+
+
 def _badges_html(cell: Cell) -> str:
     out = ""
     if cell.sparse:
@@ -108,7 +114,7 @@ def _cell_html(cell: Cell | None) -> str:
 
 
 def _board(report: Report, columns: list[tuple[str, str | None]], table_id: str) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h, _ in columns)
+    head = "".join(f"<th>{breakable(h)}</th>" for h, _ in columns)
     body = []
     for row in report.rows:
         cells = "".join(
@@ -240,8 +246,9 @@ unpaired and labelled so. Detectable Δ: the smallest difference detected with 8
 <h2>Plots</h2>{imgs or '<p class="muted">No plots.</p>'}
 <h2>Per-item flips</h2>{"".join(flip_views) or '<p class="muted">No paired binary flips.</p>'}
 {sections_html(report.sections)}
-<h2>Runs</h2><table id="runs" class="sortable filterable"><thead><tr><th>run id</th><th>model</th>
-<th>task</th><th>group</th><th>status</th><th>n</th><th>created</th></tr></thead><tbody>{runs}</tbody></table>
+<h2>Runs</h2><div class="scroll"><table id="runs" class="sortable filterable"><thead><tr>
+<th>run id</th><th>model</th><th>task</th><th>group</th><th>status</th><th>n</th><th>created</th>
+</tr></thead><tbody>{runs}</tbody></table></div>
 {f'<h2>Notes</h2><ul id="notes">{notes}</ul>' if notes else ""}
 <script>{_JS}</script></body></html>
 """

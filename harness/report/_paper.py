@@ -112,7 +112,7 @@ def paper_html(tables: list[PaperTable]) -> str:
         return ""
     parts = [f'<h2 id="paper-table">Paper table</h2><p class="muted">{escape(NOTE)}</p>']
     for t in tables:
-        head = "".join(f"<th>{escape(m)}</th>" for m in t.metrics)
+        head = "".join(f"<th>{escape(m).replace('_', '_<wbr>')}</th>" for m in t.metrics)
         body = "".join(
             f'<tr class="{"delta" if row.is_delta else "model"}"><td>{escape(row.label)}</td>'
             + "".join(f'<td class="num">{escape(x)}</td>' for x in _texts(row, t.metrics))

@@ -193,8 +193,8 @@ def sections_html(sections: Sequence[Section]) -> str:
         )
         parts.append(
             f'<h2 class="section">{escape(s.title)}</h2><p class="muted">{escape(s.note)}</p>'
-            f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
-            f"</table>{img}"
+            f'<div class="scroll"><table class="sortable"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>{img}"
         )
     return "".join(parts)
 

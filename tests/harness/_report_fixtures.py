@@ -18,7 +18,7 @@ INSTRUCT_PRIMARY = ("judge_score", "answer_correctness", "semantic_similarity")
 
 def _judged(root: Path, run_id: str, shift: float, adapter: str | None) -> None:
     n = 10
-    judge = [min(10.0, 4.0 + (i % 4) + shift * 3) for i in range(n)]
+    judge = [min(10.0, 4.0 + (i % 4) + shift * 3 * (i % 3)) for i in range(n)]
     make_run(
         root,
         run_id,
@@ -33,7 +33,7 @@ def _judged(root: Path, run_id: str, shift: float, adapter: str | None) -> None:
             "judge_error_rate": [0.0] * 9 + [1.0],
             "answer_correctness": [min(1.0, 0.3 + 0.05 * i + shift * (i % 3)) for i in range(n)],
             "answer_correctness_failure_rate": [0.0] * 8 + [1.0, 1.0],
-            "semantic_similarity": [min(1.0, 0.6 + 0.03 * i + shift / 2) for i in range(n)],
+            "semantic_similarity": [min(1.0, 0.6 + 0.03 * i + shift * (i % 2)) for i in range(n)],
             "semantic_similarity_failure_rate": [0.0] * n,
             "faithfulness": [0.5 + shift] + [None] * (n - 1),  # type: ignore[list-item]
             "faithfulness_failure_rate": [0.0] + [1.0] * (n - 1),

@@ -100,3 +100,75 @@ def test_report_in_chromium(tmp_path: Path) -> None:
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
     assert problems == []
     assert all(r.startswith(("file:", "data:")) for r in requests), requests
+
+
+# Every header, body cell and image of the leaderboard, the paper table and the comparisons:
+# no two boxes in one row of a table overlap, and nothing reaches past the page.
+_OVERLAPS = """() => {
+  const out = [];
+  const boxes = sel => [...document.querySelectorAll(sel)].map(e => e.getBoundingClientRect());
+  for (const row of document.querySelectorAll('#leaderboard tr, table.paper tr')) {
+    const cells = [...row.children].map(c => [c.textContent.trim(), c.getBoundingClientRect()]);
+    for (let i = 0; i + 1 < cells.length; i++) {
+      const [a, b] = [cells[i][1], cells[i + 1][1]];
+      if (a.right > b.left + 0.5) out.push(cells[i][0] + ' | ' + cells[i + 1][0]);
+    }
+  }
+  for (const r of boxes('#leaderboard th, table.paper th, img'))
+    if (r.right > 1340) out.push('past 1340 px: ' + r.right);
+  return out;
+}"""
+
+
+def _layout(page, url: str) -> dict:
+    page.goto(url)
+    page.wait_for_load_state("load")
+    return {
+        "scroll": page.evaluate("document.documentElement.scrollWidth"),
+        "overlaps": page.evaluate(_OVERLAPS),
+        "headers": page.eval_on_selector_all("#leaderboard th", "h => h.map(x => x.textContent)"),
+        "scrolled": page.eval_on_selector_all(
+            ".scroll, #paper",
+            "s => s.filter(x => x.scrollWidth > x.clientWidth + 1).length",
+        ),
+    }
+
+
+def test_reports_fit_1340_px_without_overlap(tmp_path: Path) -> None:
+    """The base-vs-LoRA judged report and a 3-task suite report (6 primary metrics): no
+    horizontal scroll at 1340 px, no overlapping labels; the paper table's screenshot is
+    written to docs/paper_table.png when HARNESS_WRITE_DOCS=1."""
+    import os
+
+    from _report_fixtures import judged_runs, suite_runs
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    urls = {}
+    for name, make in (("judged", judged_runs), ("suite", suite_runs)):
+        out = tmp_path / name / "report"
+        write_report(build_report(load_runs([make(tmp_path / name)]), title=name), out)
+        urls[name] = (out / "report.html").as_uri()
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1340, "height": 900})
+        judged = _layout(page, urls["judged"])
+        shot = tmp_path / "paper_table.png"
+        page.locator("#paper").screenshot(path=str(shot))
+        suite = _layout(page, urls["suite"])
+        browser.close()
+    assert judged["headers"] == [
+        "model",
+        "instruct/judge_score",
+        "instruct/answer_correctness",
+        "instruct/semantic_similarity",
+    ]
+    assert len(suite["headers"]) == 7  # model + 6 primary metrics
+    for layout in (judged, suite):
+        assert layout["scroll"] <= 1340, layout
+        assert layout["overlaps"] == [], layout
+        assert layout["scrolled"] == 0, layout  # nor does any table scroll inside its box
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size < 150_000
+    if os.environ.get("HARNESS_WRITE_DOCS") == "1":
+        docs = Path(__file__).resolve().parents[2] / "docs" / "paper_table.png"
+        docs.parent.mkdir(exist_ok=True)
+        docs.write_bytes(shot.read_bytes())

@@ -51,10 +51,10 @@ def test_judged_report_puts_primary_first_and_rates_on_cells(tmp_path: Path) -> 
 
     html = to_html(rep, {})
     lead = html.split('id="leaderboard"')[1].split("</table>")[0]
-    assert "faithfulness" not in lead and "<th>instruct/judge_score</th>" in lead
+    assert "faithfulness" not in lead and "<th>instruct/<wbr>judge_<wbr>score</th>" in lead
     assert 'class="badge"' in lead
     more = html.split('<details id="more-metrics">')[1].split("</details>")[0]
-    assert "instruct/faithfulness" in more and "n=1/10 ⚠" in more
+    assert "instruct/<wbr>faithfulness" in more and "n=1/10 ⚠" in more
 
 
 def test_paper_table_has_a_row_per_model_and_a_paired_delta(tmp_path: Path) -> None:
