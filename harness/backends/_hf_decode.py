@@ -26,10 +26,11 @@ back to ``model.generate`` for the rest.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from harness.backends._hf_attention import attention, shared_prefix
+from harness.backends._hf_batch import Batch, Row, kv_layer_class
 from harness.backends._hf_draft import NgramDraft, accepted
 from harness.backends._hf_linear import packed_linears
 
@@ -87,175 +88,22 @@ class Finished:
     tokens_out: int  # generated, an end-of-sequence token included
 
 
-@dataclass
-class _Row:
-    index: int
-    tokens_in: int
-    ids: list[int] = field(default_factory=list)
-    fed: int = 0  # the newest token: recorded, not yet run through the model
-    generator: Any = None  # sampling: this prompt's own random stream
-    draft: NgramDraft | None = None  # greedy: prompt-lookup drafts
-
-
-def _kv_layer_class() -> type:
-    from transformers.cache_utils import DynamicLayer
-
-    class BufferLayer(DynamicLayer):  # type: ignore[misc]
-        """A cache layer over a preallocated ``[batch, heads, capacity, dim]`` buffer."""
-
-        def __init__(self, keys: Any, values: Any, length: int) -> None:
-            super().__init__()
-            self.keys, self.values, self.length = keys, values, length
-            self.dtype, self.device = keys.dtype, keys.device
-            self.is_initialized = True
-
-        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> Any:
-            assert self.keys is not None and self.values is not None  # set in __init__
-            end = self.length + key_states.shape[-2]
-            self.keys[:, :, self.length : end] = key_states
-            self.values[:, :, self.length : end] = value_states
-            self.length = end
-            return self.keys[:, :, :end], self.values[:, :, :end]
-
-        def get_seq_length(self) -> int:
-            return self.length
-
-    return BufferLayer
-
-
-class _Batch:
-    """The active rows' KV buffers, validity mask and positions."""
-
-    def __init__(self, layer_cls: type, device: Any, offset: int = 0) -> None:
-        self.layer_cls, self.device = layer_cls, device
-        self.offset = offset  # position of every row's first own token (after the shared prefix)
-        self.rows: list[_Row] = []
-        self.keys: list[Any] = []  # per layer [B, H, capacity, D]
-        self.values: list[Any] = []
-        self.mask: Any = None  # [B, length] bool
-        self.length = 0
-        self.capacity = 0
-
-    def cache(self) -> Any:
-        from transformers import DynamicCache
-
-        cache = DynamicCache()
-        cache.layers = [
-            self.layer_cls(k, v, self.length) for k, v in zip(self.keys, self.values, strict=True)
-        ]
-        return cache
-
-    def positions(self) -> Any:
-        return self.offset + self.mask.sum(dim=1, keepdim=True)  # each row's next position id
-
-    def retire(self, done: list[Finished]) -> None:
-        """Drop the rows that finished."""
-        if done:
-            finished = {f.index for f in done}
-            self.keep([r for r, row in enumerate(self.rows) if row.index not in finished])
-
-    def keep(self, keep: list[int]) -> None:
-        import torch
-
-        if not keep:
-            self.rows, self.keys, self.values, self.mask, self.length = [], [], [], None, 0
-            return
-        idx = torch.tensor(keep, device=self.device)
-        self.rows = [self.rows[i] for i in keep]
-        for bufs in (self.keys, self.values):
-            for n, buf in enumerate(bufs):  # layer by layer: each old layer is freed at once
-                bufs[n] = buf.index_select(0, idx)
-        self.mask = self.mask.index_select(0, idx)
-
-    def join(
-        self, rows: list[_Row], keys: list[Any], values: list[Any], mask: Any, room: int
-    ) -> None:
-        """Add prefilled rows, then compact; leave ``room`` free columns."""
-        import torch
-
-        if self.rows:
-            width = max(self.length, mask.shape[1])
-            for old, new in ((self.keys, keys), (self.values, values)):
-                for n in range(len(new)):
-                    # One layer at a time, dropping the old layer before the next: the join
-                    # holds one layer's copy on top of the cache, not a second whole cache.
-                    pair = _pad([old[n][:, :, : self.length], new[n]], width)
-                    old[n] = None
-                    new[n] = torch.cat(pair, 0)
-                    del pair
-            mask = torch.cat([_pad_mask(self.mask, width), _pad_mask(mask, width)], 0)
-            rows = self.rows + rows
-        self.keys, self.values = [], []
-        self._pack(rows, keys, values, mask, room)
-
-    def compact(self, room: int) -> None:
-        """Move every row's valid columns to the left; leave ``room`` free columns."""
-        keys, values = self._cut(self.keys), self._cut(self.values)
-        self.keys, self.values = [], []  # the cut views alone keep the old layers alive
-        self._pack(self.rows, keys, values, self.mask, room)
-
-    def _pack(
-        self, rows: list[_Row], keys: list[Any], values: list[Any], mask: Any, room: int
-    ) -> None:
-        import torch
-
-        # A stable sort puts each row's valid columns first, in order.
-        order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
-        length = int(mask.sum(dim=1).max())
-        order = order[:, :length]
-        capacity = length + room
-        gather = order[:, None, :, None]
-        for src in (keys, values):
-            for n, t in enumerate(src):  # in place in the list: each old layer freed at once
-                buf = t.new_zeros(t.shape[0], t.shape[1], capacity, t.shape[3])
-                buf[:, :, :length] = t.gather(2, gather.expand(-1, t.shape[1], -1, t.shape[3]))
-                src[n] = buf
-                del t
-        self.keys, self.values = keys, values
-        self.mask = torch.gather(mask, 1, order)
-        self.length, self.capacity, self.rows = length, capacity, rows
-
-    def _cut(self, bufs: list[Any]) -> list[Any]:
-        return [b[:, :, : self.length] for b in bufs]
-
-
-def _pad(ts: list[Any], width: int) -> list[Any]:
-    import torch.nn.functional as F
-
-    return [F.pad(t, (0, 0, 0, max(0, width - t.shape[2]))) for t in ts]
-
-
-def _pad_mask(mask: Any, width: int) -> Any:
-    import torch.nn.functional as F
-
-    return F.pad(mask, (0, width - mask.shape[1]), value=False)
-
-
 def decode(model: Any, prompts: Sequence[Sequence[int]], **kwargs: Any) -> Iterator[Finished]:
     """Generate for every prompt (token ids), yielding each as soon as it finishes.
 
-    Keyword arguments are those of :func:`_decode`.
+    Keyword arguments are those of `_Decoder`.
     """
     with attention(model), packed_linears(model, kwargs.get("device", "cpu")):
         yield from _decode(model, prompts, **kwargs)
 
 
-def _decode(
-    model: Any,
-    prompts: Sequence[Sequence[int]],
-    *,
-    max_new_tokens: int,
-    batch_size: int,
-    eos_ids: set[int],
-    pad_id: int,
-    stopped: Callable[[list[int]], bool] = lambda ids: False,
-    sampling: Sampling | None = None,
-    device: Any = "cpu",
-    speculate_tokens: int | None = None,
-    max_length: int | None = None,
-    seed_keys: Sequence[int] | None = None,
-) -> Iterator[Finished]:
-    """The decoding loop.
+def _decode(model: Any, prompts: Sequence[Sequence[int]], **kwargs: Any) -> Iterator[Finished]:
+    """The decoding loop (keyword arguments: `_Decoder`'s)."""
+    yield from _Decoder(model, prompts, **kwargs).run()
+
+
+class _Decoder:
+    """One decoding loop: its settings, and the steps `run` takes.
 
     Args:
         model: A transformers (or peft) causal LM that :func:`supported` accepts.
@@ -275,77 +123,135 @@ def _decode(
         seed_keys: A stable identity per prompt that seeds its sampling stream (None: its index),
             so a rerun of some prompts (after an out-of-memory retry) samples the same tokens.
     """
-    import torch
 
-    sampling = sampling or Sampling()
-    greedy = sampling.temperature <= 0
-    if speculate_tokens is None:
-        speculate_tokens = 256 if str(device).startswith("cuda") else 32
-    layer_cls = _kv_layer_class()
-    n_prefix = common_prefix(prompts) if len(prompts) > 1 else 0
-    prefix_kv: list[tuple[Any, Any]] = []
-    if n_prefix >= MIN_SHARED_PREFIX:
+    def __init__(
+        self,
+        model: Any,
+        prompts: Sequence[Sequence[int]],
+        *,
+        max_new_tokens: int,
+        batch_size: int,
+        eos_ids: set[int],
+        pad_id: int,
+        stopped: Callable[[list[int]], bool] = lambda ids: False,
+        sampling: Sampling | None = None,
+        device: Any = "cpu",
+        speculate_tokens: int | None = None,
+        max_length: int | None = None,
+        seed_keys: Sequence[int] | None = None,
+    ) -> None:
+        sampling = sampling or Sampling()
+        self.model, self.prompts, self.device = model, prompts, device
+        self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
+        self.eos_ids, self.pad_id, self.stopped = eos_ids, pad_id, stopped
+        self.sampling, self.greedy = sampling, sampling.temperature <= 0
+        if speculate_tokens is None:
+            speculate_tokens = 256 if str(device).startswith("cuda") else 32
+        self.speculate_tokens = speculate_tokens
+        self.max_length, self.seed_keys = max_length, seed_keys
+        self.room = max_new_tokens + MAX_DRAFT + 1
+        self.layer_cls = kv_layer_class()
+        self.n_prefix, self.prefix_kv = self._encode_prefix()
+
+    def _encode_prefix(self) -> tuple[int, list[tuple[Any, Any]]]:
+        """The prompts' common prefix, encoded once: its length and each layer's KV (0 and
+        none when it is shorter than `MIN_SHARED_PREFIX`)."""
+        import torch
+
+        prompts = self.prompts
+        n_prefix = common_prefix(prompts) if len(prompts) > 1 else 0
+        if n_prefix < MIN_SHARED_PREFIX:
+            return 0, []
         from transformers import DynamicCache
 
-        ids = torch.tensor([list(prompts[0][:n_prefix])], device=device)
+        ids = torch.tensor([list(prompts[0][:n_prefix])], device=self.device)
         cache = DynamicCache()
         with torch.inference_mode():
-            model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
-        prefix_kv = _layer_kv(cache)
-    else:
-        n_prefix = 0
+            self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        return n_prefix, _layer_kv(cache)
 
-    def emit(row: _Row, tokens: list[int]) -> Finished | None:
+    def run(self) -> Iterator[Finished]:
+        """Fills the batch from the waiting prompts, steps it, yields rows as they finish."""
+        waiting = iter(sorted(range(len(self.prompts)), key=lambda i: -len(self.prompts[i])))
+        batch = Batch(self.layer_cls, self.device, offset=self.n_prefix)
+        pending = True
+        while True:
+            while pending and len(batch.rows) < self.batch_size:
+                free = self.batch_size - len(batch.rows)
+                new = [i for _, i in zip(range(free), waiting, strict=False)]
+                pending = len(new) == free
+                if not new:
+                    break
+                done = self._admit(batch, new)
+                yield from done
+                batch.retire(done)
+            if not batch.rows:
+                return
+            done = self._step(batch)
+            yield from done
+            batch.retire(done)
+
+    def _emit(self, row: Row, tokens: list[int]) -> Finished | None:
+        """Appends ``tokens`` to ``row``; its `Finished` when one of them ends it."""
         for tok in tokens:
-            if tok in eos_ids:
+            if tok in self.eos_ids:
                 return Finished(row.index, row.ids, "stop", row.tokens_in, len(row.ids) + 1)
             row.ids.append(tok)
             if row.draft is not None:
                 row.draft.push(tok)
-            if stopped(row.ids):
+            if self.stopped(row.ids):
                 return Finished(row.index, row.ids, "stop", row.tokens_in, len(row.ids))
-            if len(row.ids) >= max_new_tokens or (
-                max_length is not None and row.tokens_in + len(row.ids) >= max_length
+            if len(row.ids) >= self.max_new_tokens or (
+                self.max_length is not None and row.tokens_in + len(row.ids) >= self.max_length
             ):
                 return Finished(row.index, row.ids, "length", row.tokens_in, len(row.ids))
         row.fed = tokens[-1]
         return None
 
-    room = max_new_tokens + MAX_DRAFT + 1
-    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
-    waiting = iter(order)
-    batch = _Batch(layer_cls, device, offset=n_prefix)
-    pending = True
-    while True:
-        while pending and len(batch.rows) < batch_size:
-            new = [i for _, i in zip(range(batch_size - len(batch.rows)), waiting, strict=False)]
-            pending = len(new) == batch_size - len(batch.rows)
-            if not new:
-                break
-            rows, keys, values, mask, logits = _prefill(
-                model, prompts, new, n_prefix, prefix_kv, pad_id, device
-            )
-            for row in rows:
-                if not greedy:
-                    row.generator = torch.Generator(device=device)
-                    key = row.index if seed_keys is None else seed_keys[row.index]
-                    row.generator.manual_seed(sampling.seed * 1_000_003 + key)
-                elif speculate_tokens > 0:
-                    row.draft = NgramDraft(prompts[row.index])
-            tokens = _choose(logits, rows, sampling).tolist()
-            batch.join(rows, keys, values, mask, room=room)
-            done = [f for row, t in zip(rows, tokens, strict=True) if (f := emit(row, [t]))]
-            yield from done
-            batch.retire(done)
-        if not batch.rows:
-            return
-        # One forward pass: each row's newest token, then its draft (if any), padded.
+    def _admit(self, batch: Batch, new: list[int]) -> list[Finished]:
+        """Prefills the prompts ``new``, joins them to ``batch``; those done at once."""
+        import torch
+
+        rows, keys, values, mask, logits = _prefill(
+            self.model, self.prompts, new, self.n_prefix, self.prefix_kv, self.pad_id, self.device
+        )
+        for row in rows:
+            if not self.greedy:
+                row.generator = torch.Generator(device=self.device)
+                key = row.index if self.seed_keys is None else self.seed_keys[row.index]
+                row.generator.manual_seed(self.sampling.seed * 1_000_003 + key)
+            elif self.speculate_tokens > 0:
+                row.draft = NgramDraft(self.prompts[row.index])
+        tokens = _choose(logits, rows, self.sampling).tolist()
+        batch.join(rows, keys, values, mask, room=self.room)
+        return [f for row, t in zip(rows, tokens, strict=True) if (f := self._emit(row, [t]))]
+
+    def _step(self, batch: Batch) -> list[Finished]:
+        """One forward pass: each row's newest token, then its draft (if any); the rows done."""
         n = len(batch.rows)
-        k = min(MAX_DRAFT, speculate_tokens // n - 1) if greedy else 0
+        k = min(MAX_DRAFT, self.speculate_tokens // n - 1) if self.greedy else 0
         drafts = [row.draft.propose(k) if row.draft and k >= 2 else [] for row in batch.rows]
         q = 1 + max(len(d) for d in drafts)
         if batch.length + q > batch.capacity:
-            batch.compact(room)
+            batch.compact(self.room)
+        start = batch.length
+        step_logits = self._forward(batch, drafts, q)
+        if self.greedy:
+            choices = step_logits.argmax(dim=-1).tolist()
+            emitted = [accepted(d, c) for d, c in zip(drafts, choices, strict=True)]
+            for r, (d, e) in enumerate(zip(drafts, emitted, strict=True)):
+                if len(e) - 1 < len(d):  # rejected draft tokens leave holes in the cache
+                    batch.mask[r, start + len(e) : start + q] = False
+        else:
+            rows = batch.rows
+            emitted = [[t] for t in _choose(step_logits[:, 0], rows, self.sampling).tolist()]
+        return [f for row, e in zip(batch.rows, emitted, strict=True) if (f := self._emit(row, e))]
+
+    def _forward(self, batch: Batch, drafts: list[list[int]], q: int) -> Any:
+        """Runs the ``q``-token block (fed token, draft, padding) per row; its logits."""
+        import torch
+
+        device, pad_id = self.device, self.pad_id
         block = [
             [row.fed, *d] + [pad_id] * (q - 1 - len(d))
             for row, d in zip(batch.rows, drafts, strict=True)
@@ -354,8 +260,8 @@ def _decode(
         start = batch.length
         positions = batch.positions() + torch.arange(q, device=device)
         batch.mask = torch.cat([batch.mask, torch.tensor(valid, device=device)], 1)
-        with torch.inference_mode(), shared_prefix(prefix_kv):
-            out = model(
+        with torch.inference_mode(), shared_prefix(self.prefix_kv):
+            out = self.model(
                 input_ids=torch.tensor(block, device=device),
                 attention_mask=batch.mask.long(),
                 position_ids=positions,
@@ -366,17 +272,7 @@ def _decode(
         batch.length += q
         step_logits = out.logits
         del out  # it holds the step's cache, i.e. the old KV layers that retire() replaces
-        if greedy:
-            choices = step_logits.argmax(dim=-1).tolist()
-            emitted = [accepted(d, c) for d, c in zip(drafts, choices, strict=True)]
-            for r, (d, e) in enumerate(zip(drafts, emitted, strict=True)):
-                if len(e) - 1 < len(d):  # rejected draft tokens leave holes in the cache
-                    batch.mask[r, start + len(e) : start + q] = False
-        else:
-            emitted = [[t] for t in _choose(step_logits[:, 0], batch.rows, sampling).tolist()]
-        done = [f for row, e in zip(batch.rows, emitted, strict=True) if (f := emit(row, e))]
-        yield from done
-        batch.retire(done)
+        return step_logits
 
 
 def _prefill(
@@ -387,7 +283,7 @@ def _prefill(
     prefix_kv: list[tuple[Any, Any]],
     pad_id: int,
     device: Any,
-) -> tuple[list[_Row], list[Any], list[Any], Any, Any]:
+) -> tuple[list[Row], list[Any], list[Any], Any, Any]:
     """Encode the new prompts' suffixes after the shared prefix; their KV, mask and last logits."""
     import torch
     from transformers import DynamicCache
@@ -416,7 +312,7 @@ def _prefill(
     logits = out.logits[torch.arange(len(new), device=device), last]
     kv = _layer_kv(cache)
     keys, values = [k for k, _ in kv], [v for _, v in kv]
-    rows = [_Row(index=i, tokens_in=len(prompts[i])) for i in new]
+    rows = [Row(index=i, tokens_in=len(prompts[i])) for i in new]
     return rows, keys, values, suffix_mask, logits
 
 
@@ -432,7 +328,7 @@ def _layer_kv(cache: DynamicCache) -> list[tuple[Any, Any]]:
     return kv
 
 
-def _choose(logits: Any, rows: list[_Row], sampling: Sampling) -> Any:
+def _choose(logits: Any, rows: list[Row], sampling: Sampling) -> Any:
     """Next token per row: argmax, or a top-p sample from each row's own generator."""
     import torch
 
