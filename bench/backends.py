@@ -21,7 +21,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.backends import Rendered
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "harness"))  # the test helper that makes LoRA adapters
@@ -37,7 +40,9 @@ def timed(backend: Any, prompts: list[Any], params: Any, adapter: Any = None) ->
     return time.perf_counter() - t0, sum(g.tokens_out for g in gens)
 
 
-def mixed(backend: Any, prompts: list[str], params: Any, loras: list[Any]) -> tuple[float, int]:
+def mixed(
+    backend: Any, prompts: list[Rendered], params: Any, loras: list[Any]
+) -> tuple[float, int]:
     """One engine call where prompt i uses ``loras[i]`` (vLLM batches mixed adapters)."""
     from vllm import SamplingParams
 

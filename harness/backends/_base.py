@@ -20,7 +20,8 @@ from harness._types import Generation, GenerationParams, Prompt
 if TYPE_CHECKING:
     from harness._models import ResolvedModel
 
-Rendered = Any  # a string (completion prompt) or a list of {"role", "content"} dicts
+#: What a backend sends: a string (completion prompt) or {"role", "content"} chat messages.
+Rendered = str | list[dict[str, str]]
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,14 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from harness._errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness._context import CodeExecution
 
 
 def parse_task_params(pairs: tuple[str, ...], flag: str = "-T") -> dict[str, Any]:
@@ -125,7 +128,7 @@ def backend_options(kw: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-def code_execution(allow: bool, unsafe_no_sandbox: bool) -> Any:
+def code_execution(allow: bool, unsafe_no_sandbox: bool) -> CodeExecution:
     """The run context's code-execution policy from the two opt-in flags."""
     from harness._context import CodeExecution
     from harness._settings import current_settings

@@ -6,13 +6,17 @@ when a judge scored the run, judge) and the estimated cost when a price was conf
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness._categories import split_metric
 from harness._output_split import OUTPUT_RATES, quality_names
 
+if TYPE_CHECKING:
+    from harness._runner import EvalResult
+    from harness.record import MetricRecord, RunRecord, Timing
 
-def summary(result: Any) -> dict[str, Any]:
+
+def summary(result: EvalResult) -> dict[str, Any]:
     """One variant's result for ``--json``."""
     r = result.record
     judges = {k: v for k, v in r.extra.items() if k.startswith(("judge:", "judge_calibration"))}
@@ -31,26 +35,26 @@ def summary(result: Any) -> dict[str, Any]:
     }
 
 
-def _who(record: Any) -> str:
+def _who(record: RunRecord) -> str:
     return record.model.id + (f" + {record.model.adapter.name}" if record.model.adapter else "")
 
 
-def _ci(m: Any) -> str:
+def _ci(m: MetricRecord) -> str:
     if m.ci_low is None or m.ci_high is None:
         return ""
     return f"[{m.ci_low:.3f}, {m.ci_high:.3f}]"
 
 
-def _value(m: Any) -> str:
+def _value(m: MetricRecord) -> str:
     return "nan" if m.value is None else f"{m.value:.4f}"
 
 
-def _n(m: Any) -> str:
+def _n(m: MetricRecord) -> str:
     """A metric's scored n (items with a value), not the run's item count."""
     return "" if m.n is None else str(m.n)
 
 
-def usage_line(record: Any) -> str:
+def usage_line(record: RunRecord) -> str:
     """Tokens in/out of the model (and the judge), and the cost estimate when priced."""
     u = record.usage
     thinking = f" ({u.model_reasoning_tokens} thinking)" if u.model_reasoning_tokens else ""
@@ -68,18 +72,18 @@ def usage_line(record: Any) -> str:
     return " · ".join(parts)
 
 
-def cut_rates(record: Any) -> str:
+def cut_rates(record: RunRecord) -> str:
     """`` · reasoning_truncated_rate 0.100 · length_cut_rate 0.250`` (generation tasks)."""
     rates = [(n, record.metrics[n]) for n in OUTPUT_RATES if n in record.metrics]
     return "".join(f" · {n} {_value(m)}" for n, m in rates)
 
 
-def quality_metrics(record: Any) -> list[tuple[str, Any]]:
+def quality_metrics(record: RunRecord) -> list[tuple[str, Any]]:
     """The record's metrics but `OUTPUT_RATES` (the tables' rows)."""
     return [(k, record.metrics[k]) for k in quality_names(record)]
 
 
-def overall_metrics(record: Any) -> tuple[list[tuple[str, Any]], str]:
+def overall_metrics(record: RunRecord) -> tuple[list[tuple[str, Any]], str]:
     """The table's rows without the ``METRIC@CATEGORY`` ones of a task with categories, and a
     line counting those (empty when there are none)."""
     rows = quality_metrics(record)
@@ -185,7 +189,7 @@ def print_combined(results: list[Any]) -> None:
     console.print(f"  {len(results)} runs · {tokens_in} tokens in, {tokens_out} out{cost}")
 
 
-def _startup(t: Any) -> str:
+def _startup(t: Timing) -> str:
     """What the process spent before the first request: " (+ 8.1 s set-up, 14.2 s engine start)"."""
     parts = [f"{t.setup_s:.1f} s set-up"] if t.setup_s is not None else []
     if t.engine_start_s is not None:
