@@ -8,12 +8,20 @@ join (their prefilled KV copied in, the buffers widened and compacted) and retir
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.backends._hf_draft import NgramDraft
 
-if TYPE_CHECKING:
-    from harness.backends._hf_decode import Finished
+
+@dataclass
+class Finished:
+    """One prompt's generated token ids and why it stopped ("stop" or "length")."""
+
+    index: int
+    ids: list[int]
+    reason: str
+    tokens_in: int
+    tokens_out: int  # generated, an end-of-sequence token included
 
 
 @dataclass

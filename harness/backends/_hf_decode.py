@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from harness.backends._hf_attention import attention, shared_prefix
-from harness.backends._hf_batch import Batch, Row, kv_layer_class
+from harness.backends._hf_batch import Batch, Finished, Row, kv_layer_class
 from harness.backends._hf_draft import NgramDraft, accepted
 from harness.backends._hf_linear import packed_linears
 
@@ -75,17 +75,6 @@ class Sampling:
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0
-
-
-@dataclass
-class Finished:
-    """One prompt's generated token ids and why it stopped ("stop" or "length")."""
-
-    index: int
-    ids: list[int]
-    reason: str
-    tokens_in: int
-    tokens_out: int  # generated, an end-of-sequence token included
 
 
 def decode(model: Any, prompts: Sequence[Sequence[int]], **kwargs: Any) -> Iterator[Finished]:

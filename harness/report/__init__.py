@@ -12,13 +12,25 @@ import json
 import re
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.report._html import to_html
 from harness.report._markdown import to_markdown
-from harness.report._model import Report, build_report
+from harness.report._model import Report, build_report_model
+from harness.report._paper import paper_tables
 from harness.stats import detectable_name
 
+if TYPE_CHECKING:
+    from harness.runstore import LoadedRun
+
 __all__ = ["Report", "build_report", "to_html", "to_markdown", "write_report"]
+
+
+def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> Report:
+    """The report of ``runs``: leaderboard, comparisons, breakdowns and the paper table."""
+    report = build_report_model(runs, title)
+    report.paper = paper_tables(report)
+    return report
 
 
 def write_report(report: Report, out: Path) -> dict[str, Path]:

@@ -163,7 +163,7 @@ class Report:
     sections: list[Section] = field(default_factory=list)  # drift and counterfactual results
     contaminated_tasks: list[str] = field(default_factory=list)  # with a contamination column
     primary: list[str] = field(default_factory=list)  # the columns shown first
-    paper: list[Any] = field(default_factory=list)  # `_paper.PaperTable`s, one per task column
+    paper: list[Any] = field(default_factory=list)  # `_paper.PaperTable`s (`harness.report`)
 
 
 def _text(value: Any) -> str:
@@ -353,7 +353,7 @@ def _degenerate_notes(runs: list[LoadedRun]) -> list[str]:
     return notes
 
 
-def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> Report:
+def build_report_model(runs: list[LoadedRun], title: str = "harness leaderboard") -> Report:
     """Builds the leaderboard, comparisons and loss curves from loaded runs."""
     notes: list[str] = []
     runs = sorted(runs, key=lambda r: r.record.created_at)
@@ -434,7 +434,7 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
         for r in sorted(runs + pairwise, key=lambda r: r.record.created_at)
     ]
     primary = sorted(primary, key=lambda c: (c.split("/", 1)[0], primary.index(c)))
-    report = Report(
+    return Report(
         title,
         datetime.now(timezone.utc).isoformat(timespec="seconds"),
         primary + sorted(c for c in columns if c not in primary),
@@ -450,7 +450,3 @@ def build_report(runs: list[LoadedRun], title: str = "harness leaderboard") -> R
         contaminated,
         primary,
     )
-    from harness.report._paper import paper_tables
-
-    report.paper = paper_tables(report)
-    return report

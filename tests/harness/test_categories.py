@@ -13,7 +13,7 @@ from _runs_factory import make_run
 from harness import HarnessError, RunContext, run_eval
 from harness._categories import categories_of, split_metric
 from harness.gate import evaluate, load_policy, to_junit
-from harness.report._model import build_report
+from harness.report import build_report
 from harness.runstore import compare_metric, load_runs, lower_is_better
 
 SIZES = {"alg": 12, "bio": 6, "chem": 6}  # unequal, so micro and macro averages differ
